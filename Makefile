@@ -1,0 +1,70 @@
+# ferry — build, test, demo, benchmark.
+#
+#   make            build ./ferry
+#   make deps       install what is missing (Debian packages, pinned npm test servers)
+#   make test       deps, build, and every test (TAP, via prove)
+#   make demo       deps, build, and a real copy of a 1,000,000-row table, killed and resumed
+#   make bench      the benchmark in profiling/
+#   make asan       build ./ferry-asan with AddressSanitizer and UBSan
+#   make install PREFIX=/usr/local
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+PKGS    := libpq sqlite3 zlib jemalloc
+CFLAGS  ?= -O2 -g
+# Messages are fixed-size and truncated on purpose (common.h), hence -Wno-format-truncation.
+CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -Wno-format-truncation -pthread -MMD -MP \
+           -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc) -lm -pthread
+
+BUILD   := build
+SRCS    := $(wildcard agent/*.c state/*.c sinks/*.c)
+OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
+LIBOBJS := $(filter-out $(BUILD)/agent/main.o,$(OBJS))
+TESTSRC := $(wildcard tests/unit/*.c)
+TESTBIN := $(BUILD)/unit-tests
+
+.PHONY: all deps test unit demo bench asan install clean
+
+all: ferry
+
+ferry: $(OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(TESTBIN): $(TESTSRC:%.c=$(BUILD)/%.o) $(LIBOBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@tests/lib/deps.sh
+
+unit: $(TESTBIN)
+
+test: deps
+	@$(MAKE) --no-print-directory ferry $(TESTBIN)
+	prove -f tests/t/*.t
+
+demo: deps
+	@$(MAKE) --no-print-directory ferry
+	tests/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory ferry
+	profiling/bench.sh
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+	    ferry
+	mv ferry ferry-asan
+
+install: ferry
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 ferry $(DESTDIR)$(PREFIX)/bin/ferry
+
+clean:
+	rm -rf build build-asan ferry ferry-asan
+
+-include $(OBJS:.o=.d) $(TESTSRC:%.c=$(BUILD)/%.d)

@@ -1,0 +1,82 @@
+/*
+ * agent/batch.c — the row batch: one arena of values and one index, reused from batch to batch.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/batch.h"
+#include "ferry/common.h"
+
+void batch_init(RowBatch *batch, int ncols)
+{
+    memset(batch, 0, sizeof *batch);
+    batch->ncols = ncols;
+}
+
+void batch_reset(RowBatch *batch, int ncols)
+{
+    batch->ncols = ncols;
+    batch->nrows = 0;
+    batch->bytes = 0;
+    batch->arena_used = 0;
+    batch->row_fill = 0;
+}
+
+void batch_free(RowBatch *batch)
+{
+    free(batch->arena);
+    free(batch->cells);
+    memset(batch, 0, sizeof *batch);
+}
+
+void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
+{
+    size_t index = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill;
+    if (index + 1 > batch->cells_cap) {
+        size_t cap = batch->cells_cap ? batch->cells_cap * 2 : 1024;
+        while (cap < index + 1)
+            cap *= 2;
+        batch->cells = xrealloc(batch->cells, cap * sizeof *batch->cells);
+        batch->cells_cap = cap;
+    }
+    if (is_null) {
+        batch->cells[index] = (struct BatchCell){.offset = 0, .length = -1};
+    } else {
+        size_t need = batch->arena_used + length + 1;
+        if (need > batch->arena_cap) {
+            /* Double, but never past what is needed when that is far off: a
+             * one-off wide row must not leave a doubled arena behind it. */
+            size_t cap = batch->arena_cap ? batch->arena_cap * 2 : 64 * 1024;
+            if (cap < need)
+                cap = need + need / 4;
+            batch->arena = xrealloc(batch->arena, cap);
+            batch->arena_cap = cap;
+        }
+        memcpy(batch->arena + batch->arena_used, value, length);
+        batch->arena[batch->arena_used + length] = '\0';
+        batch->cells[index] = (struct BatchCell){.offset = batch->arena_used, .length = (int64_t)length};
+        batch->arena_used += length + 1;
+        batch->bytes += length;
+    }
+    batch->bytes += FERRY_VALUE_OVERHEAD;
+    batch->row_fill++;
+}
+
+void batch_end_row(RowBatch *batch)
+{
+    batch->nrows++;
+    batch->row_fill = 0;
+}
+
+void table_shape_free(TableShape *shape)
+{
+    for (int i = 0; i < shape->ncols; i++) {
+        free(shape->cols[i].name);
+        free(shape->cols[i].type_name);
+    }
+    free(shape->cols);
+    free(shape->schema);
+    free(shape->name);
+    free(shape->target);
+    memset(shape, 0, sizeof *shape);
+}

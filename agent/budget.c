@@ -1,0 +1,225 @@
+/*
+ * agent/budget.c — how much memory ferry may use, and how many rows that makes a batch.
+ *
+ * Design notes
+ *  (1) The budget is fraction × the smallest known of: MemAvailable, the
+ *      cgroup's limit minus its usage (v2 memory.max/memory.current, or v1
+ *      memory.limit_in_bytes/memory.usage_in_bytes), and memory_limit.
+ *  (2) The fraction keeps the rest for what is not a batch: libpq's receive
+ *      buffer (up to one row), the sink's bounded buffers, the binary itself.
+ *      So peak RSS stays under the base as long as rows fit the budget.
+ *  (3) Workers split the budget evenly; each batch arena may take its share
+ *      divided by FERRY_BATCH_OVERHEAD, the rest being the row in flight in
+ *      libpq and the sink's buffers.
+ *  (4) jemalloc's counters (stats.allocated, stats.resident) are the ground
+ *      truth for what the process holds; ferry logs them after batches, and
+ *      its decay settings (agent/main.c) hand freed pages back to the OS.
+ */
+#include <jemalloc/jemalloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/plan.h"
+
+/* A cgroup v1 "no limit" is a page-rounded LONG_MAX; anything past 2^60 is no limit. */
+#define CGROUP_NO_LIMIT (1ull << 60)
+
+bool budget_from(double fraction, uint64_t mem_available, uint64_t cgroup_room, uint64_t cap,
+                 MemoryBudget *out, FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    out->mem_available = mem_available;
+    out->cgroup_room = cgroup_room;
+    out->configured_cap = cap;
+    out->fraction = fraction;
+    const struct {
+        uint64_t value;
+        const char *name;
+    } candidates[] = {{mem_available, "MemAvailable"}, {cgroup_room, "cgroup"}, {cap, "memory_limit"}};
+    for (size_t i = 0; i < 3; i++) {
+        if (candidates[i].value == 0)
+            continue;
+        if (out->base == 0 || candidates[i].value < out->base) {
+            out->base = candidates[i].value;
+            out->base_from = candidates[i].name;
+        }
+    }
+    if (out->base == 0)
+        return ferry_error(err, FERRY_ERR_SYSTEM, 0,
+                           "cannot tell how much memory is available (no MemAvailable, no cgroup "
+                           "limit): set memory_limit in [ferry]");
+    out->total = (uint64_t)((double)out->base * fraction);
+    if (out->total < FERRY_BUDGET_MIN) {
+        char base[32], total[32];
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "memory budget %s (%.2f of %s from %s) is below the minimum of 4 MiB: "
+                           "raise memory_limit or memory_fraction, or free memory",
+                           format_size(out->total, total, sizeof total), fraction,
+                           format_size(out->base, base, sizeof base), out->base_from);
+    }
+    return true;
+}
+
+static bool read_u64_file(const char *path, uint64_t *out)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    char buf[64];
+    bool ok = fgets(buf, sizeof buf, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return false;
+    if (strncmp(buf, "max", 3) == 0) {
+        *out = UINT64_MAX;
+        return true;
+    }
+    char *end;
+    *out = strtoull(buf, &end, 10);
+    return end != buf;
+}
+
+static uint64_t read_mem_available(const char *root)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/proc/meminfo", root);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char line[256];
+    uint64_t kib = 0;
+    while (fgets(line, sizeof line, f) != NULL) {
+        unsigned long long v;
+        if (sscanf(line, "MemAvailable: %llu kB", &v) == 1) {
+            kib = v;
+            break;
+        }
+    }
+    fclose(f);
+    return kib * 1024;
+}
+
+/*
+ * Room left in this process's memory cgroup: limit - usage, or 0 for no limit.
+ * /proc/self/cgroup names the group; inside a cgroup namespace the group is the
+ * mount's root, so the root is tried when the named path is not there.
+ */
+static uint64_t read_cgroup_room(const char *root)
+{
+    char path[1024], line[1024];
+    snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return 0;
+    char v1[512] = "", v2[512] = "";
+    bool has_v1 = false, has_v2 = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        line[strcspn(line, "\n")] = '\0';
+        char *colon1 = strchr(line, ':');
+        char *colon2 = colon1 ? strchr(colon1 + 1, ':') : NULL;
+        if (colon2 == NULL)
+            continue;
+        *colon2 = '\0';
+        const char *controllers = colon1 + 1, *group = colon2 + 1;
+        if (strncmp(line, "0", 1) == 0 && *controllers == '\0') {
+            snprintf(v2, sizeof v2, "%s", group);
+            has_v2 = true;
+        } else {
+            /* v1: the list may hold several controllers, "memory" among them. */
+            char list[256];
+            snprintf(list, sizeof list, ",%s,", controllers);
+            if (strstr(list, ",memory,") != NULL) {
+                snprintf(v1, sizeof v1, "%s", group);
+                has_v1 = true;
+            }
+        }
+    }
+    fclose(f);
+
+    const struct {
+        bool present;
+        const char *group;
+        const char *mount;
+        const char *limit;
+        const char *usage;
+    } kinds[] = {
+        {has_v1, v1, "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"},
+        {has_v2, v2, "/sys/fs/cgroup", "memory.max", "memory.current"},
+    };
+    for (size_t k = 0; k < 2; k++) {
+        if (!kinds[k].present)
+            continue;
+        const char *groups[2] = {kinds[k].group, ""};
+        for (int g = 0; g < 2; g++) {
+            uint64_t limit, usage;
+            snprintf(path, sizeof path, "%s%s%s/%s", root, kinds[k].mount, groups[g], kinds[k].limit);
+            if (!read_u64_file(path, &limit))
+                continue;
+            snprintf(path, sizeof path, "%s%s%s/%s", root, kinds[k].mount, groups[g], kinds[k].usage);
+            if (!read_u64_file(path, &usage))
+                usage = 0;
+            if (limit >= CGROUP_NO_LIMIT)
+                break; /* this kind sets no limit; the other kind may */
+            return limit > usage ? limit - usage : 1;
+        }
+    }
+    return 0;
+}
+
+bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudget *out,
+                    FerryError *err)
+{
+    return budget_from(fraction, read_mem_available(root), read_cgroup_room(root), cap, out, err);
+}
+
+uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers)
+{
+    uint64_t share = budget->total / (uint64_t)(workers > 0 ? workers : 1);
+    return (uint64_t)((double)share / FERRY_BATCH_OVERHEAD);
+}
+
+bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident)
+{
+    uint64_t epoch = 1;
+    size_t len = sizeof epoch;
+    if (mallctl("epoch", &epoch, &len, &epoch, len) != 0)
+        return false;
+    size_t value, vlen = sizeof value;
+    if (mallctl("stats.allocated", &value, &vlen, NULL, 0) != 0)
+        return false;
+    *allocated = value;
+    vlen = sizeof value;
+    if (mallctl("stats.resident", &value, &vlen, NULL, 0) != 0)
+        return false;
+    *resident = value;
+    return true;
+}
+
+void batch_sizer_init(BatchSizer *sizer, uint64_t batch_bytes, double sampled_width, int ncols)
+{
+    sizer->batch_bytes = batch_bytes;
+    double width = sampled_width > 0 ? sampled_width : 100.0;
+    sizer->row_bytes = width + (double)ncols * FERRY_VALUE_OVERHEAD;
+}
+
+long batch_sizer_rows(const BatchSizer *sizer)
+{
+    double rows = (double)sizer->batch_bytes / (sizer->row_bytes > 1 ? sizer->row_bytes : 1);
+    if (rows < FERRY_BATCH_ROWS_MIN)
+        return FERRY_BATCH_ROWS_MIN;
+    if (rows > FERRY_BATCH_ROWS_MAX)
+        return FERRY_BATCH_ROWS_MAX;
+    return (long)rows;
+}
+
+void batch_sizer_observe(BatchSizer *sizer, long rows, uint64_t bytes)
+{
+    if (rows <= 0)
+        return;
+    double observed = (double)bytes / (double)rows;
+    if (observed > sizer->row_bytes)
+        sizer->row_bytes = observed; /* wider: believe it at once */
+    else
+        sizer->row_bytes = 0.75 * sizer->row_bytes + 0.25 * observed; /* narrower: ease in */
+}

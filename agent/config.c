@@ -1,0 +1,669 @@
+/*
+ * agent/config.c — reads the INI configuration and checks every key against its option table.
+ *
+ * Design notes
+ *  (1) Parsing has two passes: the text becomes sections of (key, value, line)
+ *      entries, then each section is applied to its settings struct through
+ *      its option table. The sink's table is only known once [sink] type is
+ *      read, wherever in the section it stands.
+ *  (2) Every error names the file and, when there is one, the line and key.
+ *  (3) Lines are "key = value"; "#" or ";" at the start of a line begins a
+ *      comment (not after a value: conninfo and WHERE filters may hold "#").
+ *      A value may be wrapped in double quotes to keep outer spaces.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/config.h"
+#include "ferry/sink.h"
+
+typedef struct Entry {
+    char *key;
+    char *value;
+    int line;
+    bool used;
+} Entry;
+
+typedef struct Section {
+    char *header;             /* text between the brackets, trimmed */
+    int line;
+    int nentries;
+    Entry *entries;
+} Section;
+
+typedef struct Parsed {
+    int nsections;
+    Section *sections;
+} Parsed;
+
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const source_type_names[] = {"postgresql", NULL};
+
+static const ConfigOption ferry_options[] = {
+    CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true,
+                  .help = "SQLite state file (relative to the configuration file)"),
+    CONFIG_OPTION(FerrySettings, memory_fraction, OPT_DOUBLE, .default_value = "0.5", .min = 0.01,
+                  .max = 0.95, .help = "share of the available memory ferry may use"),
+    CONFIG_OPTION(FerrySettings, memory_limit, OPT_SIZE, .default_value = "0",
+                  .help = "absolute memory cap, e.g. 256MB; 0: none"),
+    CONFIG_OPTION(FerrySettings, workers, OPT_INT, .default_value = "1", .min = 1,
+                  .max = FERRY_WORKERS_MAX, .help = "partitions copied at the same time"),
+    CONFIG_OPTION(FerrySettings, log_level, OPT_ENUM, .default_value = "info",
+                  .choices = log_level_names, .help = "debug, info, warn or error"),
+    {0},
+};
+
+static const ConfigOption source_options[] = {
+    CONFIG_OPTION(SourceSettings, conninfo, OPT_STRING, .default_value = "",
+                  .help = "libpq conninfo or URI; PG* variables and ~/.pgpass apply"),
+    CONFIG_OPTION(SourceSettings, type, OPT_ENUM, .default_value = "postgresql",
+                  .choices = source_type_names, .setup = true, .help = "postgresql"),
+    CONFIG_OPTION(SourceSettings, connect_timeout, OPT_INT, .default_value = "10", .min = 1,
+                  .max = 3600, .help = "seconds to wait for a connection"),
+    {0},
+};
+
+static const ConfigOption table_options[] = {
+    CONFIG_OPTION(TableSettings, key, OPT_STRING, .setup = true,
+                  .help = "key columns, comma-separated; default: the primary key"),
+    CONFIG_OPTION(TableSettings, columns, OPT_STRING, .setup = true,
+                  .help = "columns to copy, comma-separated; default: all"),
+    CONFIG_OPTION(TableSettings, where, OPT_STRING, .setup = true,
+                  .help = "extra SQL filter on the rows to copy"),
+    CONFIG_OPTION(TableSettings, partition_rows, OPT_INT, .default_value = "500000", .min = 1000,
+                  .max = 2000000000, .help = "rows per partition (takes effect when a table is planned)"),
+    CONFIG_OPTION(TableSettings, target, OPT_STRING, .setup = true,
+                  .help = "name in the sink; default: schema.name"),
+    {0},
+};
+
+/* ---- pass 1: text to sections ---- */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+static void parsed_free(Parsed *parsed)
+{
+    for (int i = 0; i < parsed->nsections; i++) {
+        Section *section = &parsed->sections[i];
+        for (int j = 0; j < section->nentries; j++) {
+            free(section->entries[j].key);
+            free(section->entries[j].value);
+        }
+        free(section->entries);
+        free(section->header);
+    }
+    free(parsed->sections);
+}
+
+static bool parse_text(const char *name, const char *text, Parsed *parsed, FerryError *err)
+{
+    memset(parsed, 0, sizeof *parsed);
+    int lineno = 0;
+    const char *p = text;
+    while (*p != '\0') {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        lineno++;
+        if (len >= FERRY_CONFIG_LINE_MAX)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: line longer than %d bytes",
+                               name, lineno, FERRY_CONFIG_LINE_MAX - 1);
+        char buf[FERRY_CONFIG_LINE_MAX];
+        memcpy(buf, p, len);
+        buf[len] = '\0';
+        p += len + (eol ? 1 : 0);
+
+        char *line = trim(buf);
+        if (*line == '\0' || *line == '#' || *line == ';')
+            continue;
+        if (*line == '[') {
+            char *close = strchr(line, ']');
+            if (close == NULL || trim(close + 1)[0] != '\0')
+                return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                                   "%s:%d: a section header must look like [name]", name, lineno);
+            *close = '\0';
+            parsed->sections = xrealloc(parsed->sections,
+                                        sizeof(Section) * (size_t)(parsed->nsections + 1));
+            Section *section = &parsed->sections[parsed->nsections++];
+            memset(section, 0, sizeof *section);
+            section->header = xstrdup(trim(line + 1));
+            section->line = lineno;
+            continue;
+        }
+        char *eq = strchr(line, '=');
+        if (eq == NULL)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: expected \"key = value\"", name,
+                               lineno);
+        *eq = '\0';
+        char *key = trim(line);
+        char *value = trim(eq + 1);
+        if (*key == '\0')
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: a key is missing before \"=\"",
+                               name, lineno);
+        if (parsed->nsections == 0)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key '%s' stands before any [section]", name, lineno, key);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
+        }
+        Section *section = &parsed->sections[parsed->nsections - 1];
+        for (int j = 0; j < section->nentries; j++) {
+            if (strcmp(section->entries[j].key, key) == 0)
+                return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                                   "%s:%d: key '%s' is set twice in [%s] (first on line %d)", name,
+                                   lineno, key, section->header, section->entries[j].line);
+        }
+        section->entries = xrealloc(section->entries, sizeof(Entry) * (size_t)(section->nentries + 1));
+        section->entries[section->nentries++] = (Entry){
+            .key = xstrdup(key), .value = xstrdup(value), .line = lineno};
+    }
+    return true;
+}
+
+/* ---- pass 2: options ---- */
+
+static bool parse_bool(const char *text, bool *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+    for (int i = 0; i < 4; i++) {
+        if (strcasecmp(text, yes[i]) == 0) {
+            *out = true;
+            return true;
+        }
+        if (strcasecmp(text, no[i]) == 0) {
+            *out = false;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Store `text` into the option's field; on a bad value describe what is expected in `why`. */
+static bool option_set(const ConfigOption *opt, void *settings, const char *text, char *why,
+                       size_t why_cap)
+{
+    char *field = (char *)settings + opt->offset;
+    switch (opt->type) {
+    case OPT_STRING: {
+        char **slot = (char **)(void *)field;
+        free(*slot);
+        *slot = xstrdup(text);
+        return true;
+    }
+    case OPT_SIZE:
+        if (!parse_size(text, (uint64_t *)(void *)field)) {
+            snprintf(why, why_cap, "expected a size such as 512MB or 2GiB");
+            return false;
+        }
+        return true;
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(text, &end, 10);
+        if (errno != 0 || end == text || *end != '\0' || v < opt->min || v > opt->max) {
+            snprintf(why, why_cap, "expected a whole number from %.0f to %.0f", opt->min, opt->max);
+            return false;
+        }
+        *(int *)(void *)field = (int)v;
+        return true;
+    }
+    case OPT_DOUBLE: {
+        char *end;
+        double v = strtod(text, &end);
+        if (end == text || *end != '\0' || !(v >= opt->min && v <= opt->max)) {
+            snprintf(why, why_cap, "expected a number from %g to %g", opt->min, opt->max);
+            return false;
+        }
+        *(double *)(void *)field = v;
+        return true;
+    }
+    case OPT_BOOL:
+        if (!parse_bool(text, (bool *)(void *)field)) {
+            snprintf(why, why_cap, "expected true or false");
+            return false;
+        }
+        return true;
+    case OPT_ENUM:
+        for (int i = 0; opt->choices[i] != NULL; i++) {
+            if (strcmp(text, opt->choices[i]) == 0) {
+                *(int *)(void *)field = i;
+                return true;
+            }
+        }
+        size_t n = (size_t)snprintf(why, why_cap, "expected one of:");
+        for (int i = 0; opt->choices[i] != NULL && n < why_cap; i++)
+            n += (size_t)snprintf(why + n, why_cap - n, "%s %s", i ? "," : "", opt->choices[i]);
+        return false;
+    }
+    snprintf(why, why_cap, "BUG: unknown option type");
+    return false;
+}
+
+bool config_apply_defaults(const ConfigOption *options, void *settings, FerryError *err)
+{
+    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
+        if (opt->default_value == NULL)
+            continue;
+        char why[256];
+        if (!option_set(opt, settings, opt->default_value, why, sizeof why))
+            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: default of '%s' is invalid: %s",
+                               opt->name, why);
+    }
+    return true;
+}
+
+void config_free_settings(const ConfigOption *options, void *settings)
+{
+    if (settings == NULL)
+        return;
+    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
+        if (opt->type == OPT_STRING) {
+            char **slot = (char **)(void *)((char *)settings + opt->offset);
+            free(*slot);
+            *slot = NULL;
+        }
+    }
+}
+
+static const ConfigOption *option_find(const ConfigOption *options, const char *key)
+{
+    for (const ConfigOption *opt = options; opt != NULL && opt->name != NULL; opt++) {
+        if (strcmp(opt->name, key) == 0)
+            return opt;
+    }
+    return NULL;
+}
+
+/* Apply a section's entries through one or two option tables (the second for sink keys). */
+static bool section_apply(const char *file, Section *section, const ConfigOption *options,
+                          void *settings, const ConfigOption *extra, void *extra_settings,
+                          FerryError *err)
+{
+    for (int i = 0; i < section->nentries; i++) {
+        Entry *entry = &section->entries[i];
+        if (entry->used)
+            continue;
+        const ConfigOption *opt = option_find(options, entry->key);
+        void *target = settings;
+        if (opt == NULL) {
+            opt = option_find(extra, entry->key);
+            target = extra_settings;
+        }
+        if (opt == NULL) {
+            char known[512];
+            size_t n = 0;
+            known[0] = '\0';
+            const ConfigOption *tables[2] = {options, extra};
+            for (int t = 0; t < 2; t++)
+                for (const ConfigOption *o = tables[t]; o != NULL && o->name != NULL && n < sizeof known; o++)
+                    n += (size_t)snprintf(known + n, sizeof known - n, "%s%s", n ? ", " : "", o->name);
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: unknown key '%s' in [%s] (known keys: %s)", file,
+                               entry->line, entry->key, section->header, known);
+        }
+        char why[256];
+        if (!option_set(opt, target, entry->value, why, sizeof why))
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': bad value \"%s\": %s",
+                               file, entry->line, entry->key, entry->value, why);
+        entry->used = true;
+    }
+    const ConfigOption *tables[2] = {options, extra};
+    void *targets[2] = {settings, extra_settings};
+    for (int t = 0; t < 2; t++) {
+        for (const ConfigOption *opt = tables[t]; opt != NULL && opt->name != NULL; opt++) {
+            if (!opt->required)
+                continue;
+            char **slot = (char **)(void *)((char *)targets[t] + opt->offset);
+            if (opt->type == OPT_STRING && (*slot == NULL || **slot == '\0'))
+                return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: [%s] needs key '%s' (%s)",
+                                   file, section->line, section->header, opt->name, opt->help);
+        }
+    }
+    return true;
+}
+
+/* Make relative paths relative to the configuration file's folder (cron starts elsewhere). */
+static void resolve_paths(const ConfigOption *options, void *settings, const char *base)
+{
+    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
+        char **slot = (char **)(void *)((char *)settings + opt->offset);
+        if (opt->type != OPT_STRING || !opt->is_path || *slot == NULL || (*slot)[0] == '/' ||
+            strcmp(base, ".") == 0)
+            continue;
+        size_t len = strlen(base) + strlen(*slot) + 2;
+        char *joined = xmalloc(len);
+        snprintf(joined, len, "%s/%s", base, *slot);
+        free(*slot);
+        *slot = joined;
+    }
+}
+
+static Entry *section_entry(Section *section, const char *key)
+{
+    for (int i = 0; i < section->nentries; i++)
+        if (strcmp(section->entries[i].key, key) == 0)
+            return &section->entries[i];
+    return NULL;
+}
+
+static bool apply_sink(const char *file, Section *section, FerryConfig *config, FerryError *err)
+{
+    Entry *type = section_entry(section, "type");
+    if (type == NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: [sink] needs key 'type' (one of: %s)",
+                           file, section->line, sink_names());
+    config->sink = sink_find(type->value);
+    if (config->sink == NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: key 'type': unknown sink \"%s\" (known sinks: %s)", file,
+                           type->line, type->value, sink_names());
+    type->used = true;
+    config->sink_settings = xcalloc(1, config->sink->settings_size);
+    if (!config_apply_defaults(config->sink->options, config->sink_settings, err))
+        return false;
+    return section_apply(file, section, config->sink->options, config->sink_settings, NULL, NULL,
+                         err);
+}
+
+static bool apply_table(const char *file, Section *section, FerryConfig *config, FerryError *err)
+{
+    const char *qualified = trim(section->header + strlen("table"));
+    const char *dot = strchr(qualified, '.');
+    if (*qualified == '\0' || dot == NULL || dot == qualified || dot[1] == '\0' ||
+        strchr(dot + 1, '.') != NULL || strpbrk(qualified, " \t\"") != NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: a table section must look like [table schema.name], not [%s]",
+                           file, section->line, section->header);
+    if (config_find_table(config, qualified) != NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: table %s is configured twice", file,
+                           section->line, qualified);
+    if (config->ntables >= FERRY_TABLES_MAX)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: more than %d tables", file,
+                           section->line, FERRY_TABLES_MAX);
+    config->tables = xrealloc(config->tables, sizeof(TableConfig) * (size_t)(config->ntables + 1));
+    TableConfig *table = &config->tables[config->ntables++];
+    memset(table, 0, sizeof *table);
+    table->schema = xstrndup(qualified, (size_t)(dot - qualified));
+    table->name = xstrdup(dot + 1);
+    table->qualified = xstrdup(qualified);
+    table->line = section->line;
+    if (!config_apply_defaults(table_options, &table->settings, err))
+        return false;
+    if (!section_apply(file, section, table_options, &table->settings, NULL, NULL, err))
+        return false;
+
+    /* Lists must be well formed now, not when a worker first meets them. */
+    const struct {
+        const char *key;
+        const char *value;
+        int max;
+    } lists[] = {{"key", table->settings.key, FERRY_KEY_COLUMNS_MAX},
+                 {"columns", table->settings.columns, FERRY_COLUMNS_MAX}};
+    for (size_t i = 0; i < 2; i++) {
+        if (lists[i].value == NULL)
+            continue;
+        char **names = xcalloc((size_t)lists[i].max, sizeof(char *));
+        int n = config_split_list(lists[i].value, names, lists[i].max);
+        for (int j = 0; j < n; j++)
+            free(names[j]);
+        free(names);
+        if (n <= 0) {
+            Entry *entry = section_entry(section, lists[i].key);
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key '%s': expected 1 to %d comma-separated column names",
+                               file, entry ? entry->line : section->line, lists[i].key,
+                               lists[i].max);
+        }
+    }
+    if (table->settings.target == NULL)
+        table->settings.target = xstrdup(qualified);
+    return true;
+}
+
+bool config_load_text(const char *name, const char *text, FerryConfig **out, FerryError *err)
+{
+    Parsed parsed;
+    FerryConfig *config = xcalloc(1, sizeof *config);
+    config->path = xstrdup(name);
+    bool ok = false;
+    bool seen_ferry = false, seen_source = false, seen_sink = false;
+
+    if (!parse_text(name, text, &parsed, err))
+        goto out;
+    if (!config_apply_defaults(ferry_options, &config->ferry, err) ||
+        !config_apply_defaults(source_options, &config->source, err))
+        goto out;
+
+    for (int i = 0; i < parsed.nsections; i++) {
+        Section *section = &parsed.sections[i];
+        bool *seen = NULL;
+        bool applied;
+        if (strcmp(section->header, "ferry") == 0) {
+            seen = &seen_ferry;
+            applied = section_apply(name, section, ferry_options, &config->ferry, NULL, NULL, err);
+        } else if (strcmp(section->header, "source") == 0) {
+            seen = &seen_source;
+            applied = section_apply(name, section, source_options, &config->source, NULL, NULL, err);
+        } else if (strcmp(section->header, "sink") == 0) {
+            seen = &seen_sink;
+            applied = !seen_sink && apply_sink(name, section, config, err);
+        } else if (strncmp(section->header, "table", 5) == 0 &&
+                   (section->header[5] == ' ' || section->header[5] == '\t' || section->header[5] == '\0')) {
+            applied = apply_table(name, section, config, err);
+        } else {
+            ferry_error(err, FERRY_ERR_CONFIG, 0,
+                        "%s:%d: unknown section [%s] (known: [ferry], [source], [sink], "
+                        "[table schema.name])",
+                        name, section->line, section->header);
+            goto out;
+        }
+        if (seen != NULL && *seen) {
+            ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: section [%s] appears twice", name,
+                        section->line, section->header);
+            goto out;
+        }
+        if (!applied)
+            goto out;
+        if (seen != NULL)
+            *seen = true;
+    }
+    if (!seen_sink) {
+        ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: a [sink] section is needed (type = %s)", name,
+                    sink_names());
+        goto out;
+    }
+    if (config->ntables == 0) {
+        ferry_error(err, FERRY_ERR_CONFIG, 0,
+                    "%s: no table to copy: add a section such as [table public.orders]", name);
+        goto out;
+    }
+    char *slash = strrchr(name, '/');
+    char *base = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
+    resolve_paths(ferry_options, &config->ferry, base);
+    resolve_paths(config->sink->options, config->sink_settings, base);
+    free(base);
+    log_set_level((LogLevel)config->ferry.log_level);
+    ok = true;
+out:
+    parsed_free(&parsed);
+    if (!ok) {
+        config_free(config);
+        config = NULL;
+    }
+    *out = config;
+    return ok;
+}
+
+bool config_load(const char *path, FerryConfig **out, FerryError *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s: cannot open: %s", path,
+                           strerror(errno));
+    size_t cap = 4096, len = 0;
+    char *text = xmalloc(cap);
+    size_t n;
+    while ((n = fread(text + len, 1, cap - len - 1, f)) > 0) {
+        len += n;
+        if (len + 1 == cap) {
+            if (cap >= (64u << 20)) {
+                fclose(f);
+                free(text);
+                return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: larger than 64 MiB", path);
+            }
+            cap *= 2;
+            text = xrealloc(text, cap);
+        }
+    }
+    bool read_failed = ferror(f);
+    fclose(f);
+    text[len] = '\0';
+    if (read_failed) {
+        free(text);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: read failed", path);
+    }
+    if (memchr(text, '\0', len) != NULL) {
+        free(text);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: not a text file (holds a NUL byte)", path);
+    }
+    bool ok = config_load_text(path, text, out, err);
+    free(text);
+    return ok;
+}
+
+void config_free(FerryConfig *config)
+{
+    if (config == NULL)
+        return;
+    config_free_settings(ferry_options, &config->ferry);
+    config_free_settings(source_options, &config->source);
+    if (config->sink != NULL)
+        config_free_settings(config->sink->options, config->sink_settings);
+    free(config->sink_settings);
+    for (int i = 0; i < config->ntables; i++) {
+        config_free_settings(table_options, &config->tables[i].settings);
+        free(config->tables[i].schema);
+        free(config->tables[i].name);
+        free(config->tables[i].qualified);
+    }
+    free(config->tables);
+    free(config->path);
+    free(config);
+}
+
+const TableConfig *config_find_table(const FerryConfig *config, const char *qualified)
+{
+    for (int i = 0; i < config->ntables; i++)
+        if (strcmp(config->tables[i].qualified, qualified) == 0)
+            return &config->tables[i];
+    return NULL;
+}
+
+int config_split_list(const char *text, char **names, int max)
+{
+    int n = 0;
+    const char *p = text;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char *name = xstrndup(p, len);
+        char *trimmed = trim(name);
+        if (*trimmed == '\0' || n >= max) {
+            free(name);
+            for (int i = 0; i < n; i++)
+                free(names[i]);
+            return -1;
+        }
+        names[n++] = xstrdup(trimmed);
+        free(name);
+        if (comma == NULL)
+            return n;
+        p = comma + 1;
+    }
+}
+
+/* ---- setup record ---- */
+
+static void option_render(const ConfigOption *opt, const void *settings, char *buf, size_t cap)
+{
+    const char *field = (const char *)settings + opt->offset;
+    switch (opt->type) {
+    case OPT_STRING: {
+        const char *s = *(char *const *)(const void *)field;
+        snprintf(buf, cap, "%s", s ? s : "");
+        return;
+    }
+    case OPT_SIZE:
+        snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)(const void *)field);
+        return;
+    case OPT_INT:
+        snprintf(buf, cap, "%d", *(const int *)(const void *)field);
+        return;
+    case OPT_DOUBLE:
+        snprintf(buf, cap, "%g", *(const double *)(const void *)field);
+        return;
+    case OPT_BOOL:
+        snprintf(buf, cap, "%s", *(const bool *)(const void *)field ? "true" : "false");
+        return;
+    case OPT_ENUM:
+        snprintf(buf, cap, "%s", opt->choices[*(const int *)(const void *)field]);
+        return;
+    }
+}
+
+static void setup_add(SetupEntry **entries, int *count, const char *prefix, const ConfigOption *options,
+                      const void *settings)
+{
+    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
+        if (!opt->setup)
+            continue;
+        char name[FERRY_NAME_MAX + 64];
+        char value[FERRY_CONFIG_LINE_MAX];
+        snprintf(name, sizeof name, "%s.%s", prefix, opt->name);
+        option_render(opt, settings, value, sizeof value);
+        *entries = xrealloc(*entries, sizeof(SetupEntry) * (size_t)(*count + 1));
+        (*entries)[(*count)++] = (SetupEntry){.name = xstrdup(name), .value = xstrdup(value)};
+    }
+}
+
+bool config_setup_entries(const FerryConfig *config, SetupEntry **out, int *count)
+{
+    *out = NULL;
+    *count = 0;
+    setup_add(out, count, "source", source_options, &config->source);
+    SetupEntry *entries = *out;
+    entries = xrealloc(entries, sizeof(SetupEntry) * (size_t)(*count + 1));
+    entries[(*count)++] = (SetupEntry){.name = xstrdup("sink.type"), .value = xstrdup(config->sink->name)};
+    *out = entries;
+    setup_add(out, count, "sink", config->sink->options, config->sink_settings);
+    for (int i = 0; i < config->ntables; i++) {
+        char prefix[FERRY_NAME_MAX + 16];
+        snprintf(prefix, sizeof prefix, "table %s", config->tables[i].qualified);
+        setup_add(out, count, prefix, table_options, &config->tables[i].settings);
+    }
+    return true;
+}
+
+void config_setup_entries_free(SetupEntry *entries, int count)
+{
+    for (int i = 0; i < count; i++) {
+        free(entries[i].name);
+        free(entries[i].value);
+    }
+    free(entries);
+}

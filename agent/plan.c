@@ -1,0 +1,480 @@
+/*
+ * agent/plan.c — discovers a table's columns and key, samples its rows and cuts it into partitions.
+ *
+ * Design notes
+ *  (1) A key must be unique and never NULL, or `key > last_key` would skip
+ *      rows: the primary key is; a declared key is accepted when a unique
+ *      index covers it and its columns are NOT NULL, and otherwise checked
+ *      against the data (and refused, with the offending value's table).
+ *  (2) Sampling reads TABLESAMPLE SYSTEM … REPEATABLE, so planning the same
+ *      data twice gives the same plan; views, which cannot be sampled, are
+ *      read with a random() filter instead.
+ *  (3) Partition bounds are picked in two queries: the first counts the sample,
+ *      the second returns only the sampled keys at the chosen ranks, ordered
+ *      by the source. ferry never holds the sample itself.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/plan.h"
+#include "ferry/source.h"
+
+/* A growable SQL string; the statements here are small, built once per table. */
+typedef struct Sql {
+    char *text;
+    size_t len, cap;
+} Sql;
+
+static void sql_add(Sql *sql, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void sql_add(Sql *sql, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(sql->text ? sql->text + sql->len : NULL, sql->text ? sql->cap - sql->len : 0,
+                          fmt, ap);
+        va_end(ap);
+        if (sql->text != NULL && (size_t)n < sql->cap - sql->len) {
+            sql->len += (size_t)n;
+            return;
+        }
+        sql->cap = (sql->cap ? sql->cap * 2 : 256) + (size_t)n;
+        sql->text = xrealloc(sql->text, sql->cap);
+        if (sql->len == 0)
+            sql->text[0] = '\0';
+    }
+}
+
+static char *quoted_list(SourceConn *conn, const TableShape *shape, const int *indexes, int count)
+{
+    Sql sql = {0};
+    sql_add(&sql, "%s", "");
+    for (int i = 0; i < count; i++) {
+        char *q = source_quote_ident(conn, shape->cols[indexes[i]].name);
+        sql_add(&sql, "%s%s", i ? ", " : "", q);
+        free(q);
+    }
+    return sql.text;
+}
+
+char *plan_select_list(SourceConn *conn, const TableShape *shape)
+{
+    int indexes[FERRY_COLUMNS_MAX];
+    for (int i = 0; i < shape->ncols; i++)
+        indexes[i] = i;
+    return quoted_list(conn, shape, indexes, shape->ncols);
+}
+
+char *plan_key_list(SourceConn *conn, const TableShape *shape)
+{
+    return quoted_list(conn, shape, shape->key_col, shape->nkeys);
+}
+
+static char *qualified_name(SourceConn *conn, const TableShape *shape)
+{
+    char *s = source_quote_ident(conn, shape->schema);
+    char *n = source_quote_ident(conn, shape->name);
+    Sql sql = {0};
+    sql_add(&sql, "%s.%s", s, n);
+    free(s);
+    free(n);
+    return sql.text;
+}
+
+typedef struct CatalogColumn {
+    char *name, *type_name;
+    FerryOid type, elem;
+    char delim;
+    bool not_null;
+} CatalogColumn;
+
+static int catalog_find(const CatalogColumn *cols, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(cols[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
+static void shape_add_column(TableShape *shape, const CatalogColumn *col)
+{
+    Column *c = &shape->cols[shape->ncols++];
+    c->name = xstrdup(col->name);
+    c->type_name = xstrdup(col->type_name);
+    c->type = col->type;
+    c->elem_type = col->elem;
+    c->elem_delim = col->delim;
+}
+
+static bool check_key_unique(SourceConn *conn, const TableConfig *table, const char *oid,
+                             const TableShape *shape, const CatalogColumn *cat, int ncat,
+                             FerryError *err)
+{
+    /* (1): a unique, non-partial index on a subset of the key makes the key unique. */
+    PGresult *res;
+    const char *params[1] = {oid};
+    if (!source_query(conn,
+                      "SELECT array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey) k(n)"
+                      "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n), ',')"
+                      " FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique"
+                      " AND i.indpred IS NULL AND i.indexprs IS NULL",
+                      1, params, &res, err))
+        return false;
+    bool unique = false;
+    for (int r = 0; r < PQntuples(res) && !unique; r++) {
+        char *names[FERRY_COLUMNS_MAX];
+        int n = config_split_list(PQgetvalue(res, r, 0), names, FERRY_COLUMNS_MAX);
+        bool subset = n > 0;
+        for (int i = 0; i < n; i++) {
+            bool in_key = false;
+            for (int k = 0; k < shape->nkeys; k++)
+                in_key |= strcmp(names[i], shape->cols[shape->key_col[k]].name) == 0;
+            subset &= in_key;
+            free(names[i]);
+        }
+        unique = subset;
+    }
+    PQclear(res);
+    bool not_null = true;
+    for (int k = 0; k < shape->nkeys; k++)
+        not_null &= cat[catalog_find(cat, ncat, shape->cols[shape->key_col[k]].name)].not_null;
+    if (unique && not_null)
+        return true;
+
+    /* Otherwise ask the data: one NULL or duplicate key would lose rows. */
+    log_info("table %s: key (%s) is not backed by a unique index on NOT NULL columns; "
+             "checking the data for NULL and duplicate keys (a full scan)",
+             table->qualified, table->settings.key);
+    char *from = qualified_name(conn, shape);
+    char *keys = plan_key_list(conn, shape);
+    Sql sql = {0};
+    sql_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE ROW(%s) IS NOT NULL IS FALSE), "
+                  "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
+            from, keys, from, keys);
+    bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
+    free(sql.text);
+    free(from);
+    free(keys);
+    if (!ok)
+        return false;
+    long nulls = atol(PQgetvalue(res, 0, 0));
+    long dups = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (nulls > 0 || dups > 0)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "table %s: key (%s) %s: rows would be lost; declare a key that is "
+                           "unique and NOT NULL (key = col1, col2)",
+                           table->qualified, table->settings.key,
+                           nulls > 0 ? "has NULL values" : "is not unique");
+    return true;
+}
+
+bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape, FerryError *err)
+{
+    memset(shape, 0, sizeof *shape);
+    PGresult *res = NULL;
+    CatalogColumn *cat = NULL;
+    int ncat = 0;
+    bool ok = false;
+    char oid[32], relkind = 0;
+
+    const char *params[2] = {table->schema, table->name};
+    if (!source_query(conn,
+                      "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
+                      2, params, &res, err))
+        goto out;
+    if (PQntuples(res) != 1) {
+        ferry_error(err, FERRY_ERR_CONFIG, 0,
+                    "table %s (line %d) does not exist in the source, or this user cannot see it",
+                    table->qualified, table->line);
+        goto out;
+    }
+    snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 0));
+    relkind = PQgetvalue(res, 0, 1)[0];
+    PQclear(res);
+    res = NULL;
+
+    const char *oid_param[1] = {oid};
+    /* Domains are read as their base type; only true arrays get an element type. */
+    if (!source_query(conn,
+                      "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,"
+                      "  format_type(a.atttypid, a.atttypmod),"
+                      "  CASE WHEN bt.typcategory = 'A' THEN bt.typelem ELSE 0 END,"
+                      "  coalesce(et.typdelim, ','), a.attnotnull"
+                      " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
+                      " JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
+                      " LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'"
+                      " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
+                      " ORDER BY a.attnum",
+                      1, oid_param, &res, err))
+        goto out;
+    ncat = PQntuples(res);
+    cat = xcalloc((size_t)ncat, sizeof *cat);
+    for (int i = 0; i < ncat; i++) {
+        cat[i].name = xstrdup(PQgetvalue(res, i, 0));
+        cat[i].type = (FerryOid)strtoul(PQgetvalue(res, i, 1), NULL, 10);
+        cat[i].type_name = xstrdup(PQgetvalue(res, i, 2));
+        cat[i].elem = (FerryOid)strtoul(PQgetvalue(res, i, 3), NULL, 10);
+        cat[i].delim = PQgetvalue(res, i, 4)[0];
+        cat[i].not_null = PQgetvalue(res, i, 5)[0] == 't';
+    }
+    PQclear(res);
+    res = NULL;
+
+    /* The key: declared, or the primary key. */
+    char *keys[FERRY_KEY_COLUMNS_MAX];
+    int nkeys = 0;
+    if (table->settings.key != NULL) {
+        nkeys = config_split_list(table->settings.key, keys, FERRY_KEY_COLUMNS_MAX);
+    } else {
+        if (!source_query(conn,
+                          "SELECT a.attname FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(n, ord)"
+                          " JOIN pg_attribute a ON a.attnum = k.n"
+                          " WHERE i.indrelid = $1::oid AND i.indisprimary AND a.attrelid = i.indrelid"
+                          " ORDER BY k.ord",
+                          1, oid_param, &res, err))
+            goto out;
+        nkeys = PQntuples(res);
+        if (nkeys == 0) {
+            ferry_error(err, FERRY_ERR_CONFIG, 0,
+                        "table %s has no primary key: declare a unique, NOT NULL key in its "
+                        "section, e.g. \"key = id\" or \"key = col1, col2\" under [table %s]",
+                        table->qualified, table->qualified);
+            goto out;
+        }
+        if (nkeys > FERRY_KEY_COLUMNS_MAX) {
+            ferry_error(err, FERRY_ERR_CONFIG, 0,
+                        "table %s: its primary key has %d columns, more than ferry's %d",
+                        table->qualified, nkeys, FERRY_KEY_COLUMNS_MAX);
+            goto out;
+        }
+        for (int k = 0; k < nkeys; k++)
+            keys[k] = xstrdup(PQgetvalue(res, k, 0));
+        PQclear(res);
+        res = NULL;
+    }
+
+    /* Output columns: the configured list, or all; then key columns not among them. */
+    shape->schema = xstrdup(table->schema);
+    shape->name = xstrdup(table->name);
+    shape->target = xstrdup(table->settings.target);
+    shape->cols = xcalloc((size_t)ncat + FERRY_KEY_COLUMNS_MAX, sizeof(Column));
+    bool columns_ok = true;
+    if (table->settings.columns != NULL) {
+        char *names[FERRY_COLUMNS_MAX];
+        int n = config_split_list(table->settings.columns, names, FERRY_COLUMNS_MAX);
+        for (int i = 0; i < n; i++) {
+            int at = catalog_find(cat, ncat, names[i]);
+            if (at < 0 && columns_ok) {
+                ferry_error(err, FERRY_ERR_CONFIG, 0,
+                            "table %s: column \"%s\" (key 'columns') does not exist", table->qualified,
+                            names[i]);
+                columns_ok = false;
+            } else if (at >= 0 && columns_ok) {
+                for (int j = 0; j < shape->ncols; j++)
+                    if (strcmp(shape->cols[j].name, names[i]) == 0 && columns_ok) {
+                        ferry_error(err, FERRY_ERR_CONFIG, 0, "table %s: column \"%s\" is listed twice",
+                                    table->qualified, names[i]);
+                        columns_ok = false;
+                    }
+                if (columns_ok)
+                    shape_add_column(shape, &cat[at]);
+            }
+            free(names[i]);
+        }
+    } else {
+        for (int i = 0; i < ncat; i++)
+            shape_add_column(shape, &cat[i]);
+    }
+    shape->nout = shape->ncols;
+    for (int k = 0; k < nkeys; k++) {
+        int at = catalog_find(cat, ncat, keys[k]);
+        if (at < 0 && columns_ok) {
+            ferry_error(err, FERRY_ERR_CONFIG, 0, "table %s: key column \"%s\" does not exist",
+                        table->qualified, keys[k]);
+            columns_ok = false;
+        }
+        if (columns_ok) {
+            int found = -1;
+            for (int j = 0; j < shape->ncols; j++)
+                if (strcmp(shape->cols[j].name, keys[k]) == 0)
+                    found = j;
+            if (found < 0) {
+                found = shape->ncols;
+                shape_add_column(shape, &cat[at]);
+            }
+            shape->key_col[shape->nkeys++] = found;
+        }
+        free(keys[k]);
+    }
+    if (!columns_ok)
+        goto out;
+    if (table->settings.key != NULL &&
+        !check_key_unique(conn, table, oid, shape, cat, ncat, err))
+        goto out;
+    (void)relkind;
+    ok = true;
+out:
+    PQclear(res);
+    for (int i = 0; i < ncat; i++) {
+        free(cat[i].name);
+        free(cat[i].type_name);
+    }
+    free(cat);
+    if (!ok)
+        table_shape_free(shape);
+    return ok;
+}
+
+/* "TABLESAMPLE SYSTEM (p) REPEATABLE (7)" for tables, or a random() filter for views. */
+static void sample_clause(char relkind, double percent, char *clause, size_t cap, char *filter,
+                          size_t fcap)
+{
+    clause[0] = filter[0] = '\0';
+    if (percent >= 100.0)
+        return;
+    if (relkind == 'r' || relkind == 'm' || relkind == 'p')
+        snprintf(clause, cap, " TABLESAMPLE SYSTEM (%.6f) REPEATABLE (7)", percent);
+    else
+        snprintf(filter, fcap, " AND random() < %.8f", percent / 100.0);
+}
+
+bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, FerryError *err)
+{
+    memset(plan, 0, sizeof *plan);
+    if (!plan_discover(conn, table, &plan->shape, err))
+        return false;
+    TableShape *shape = &plan->shape;
+    bool ok = false;
+    PGresult *res = NULL;
+    char *from = qualified_name(conn, shape);
+    char *cols = plan_select_list(conn, shape);
+    char *keys = plan_key_list(conn, shape);
+    const char *where = table->settings.where ? table->settings.where : "true";
+    Sql sql = {0};
+
+    /* Size: the statistics' row count, or a count when there are none. */
+    const char *params[2] = {shape->schema, shape->name};
+    if (!source_query(conn,
+                      "SELECT c.reltuples::float8, c.relkind FROM pg_class c"
+                      " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                      2, params, &res, err))
+        goto out;
+    double reltuples = atof(PQgetvalue(res, 0, 0));
+    char relkind = PQgetvalue(res, 0, 1)[0];
+    PQclear(res);
+    res = NULL;
+    if (reltuples <= 0 && relkind != 'v') {
+        /* Never analyzed (or empty): statistics cannot size it, a count can. */
+        sql_add(&sql, "SELECT count(*) FROM %s", from);
+        if (!source_query(conn, sql.text, 0, NULL, &res, err))
+            goto out;
+        reltuples = atof(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+        sql.len = 0;
+    }
+
+    /* Width, and the share of rows the filter keeps. */
+    double percent = reltuples > 0 ? 100.0 * FERRY_SAMPLE_ROWS / reltuples : 100.0;
+    if (percent > 100.0 || relkind == 'v')
+        percent = 100.0;
+    char clause[96], filter[64];
+    sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
+    sql_add(&sql,
+            "SELECT count(*), count(*) FILTER (WHERE kept),"
+            " coalesce(avg(w) FILTER (WHERE kept), 0), coalesce(max(w) FILTER (WHERE kept), 0)"
+            " FROM (SELECT octet_length(ROW(%s)::text) AS w, coalesce((%s), false) AS kept"
+            "       FROM %s%s WHERE true%s LIMIT %d) s",
+            cols, where, from, clause, filter, relkind == 'v' ? FERRY_SAMPLE_ROWS : 2000000000);
+    if (!source_query(conn, sql.text, 0, NULL, &res, err)) {
+        ferry_error_prefix(err, "table %s: sampling", table->qualified);
+        goto out;
+    }
+    double sampled = atof(PQgetvalue(res, 0, 0));
+    double kept = atof(PQgetvalue(res, 0, 1));
+    plan->width_avg = atof(PQgetvalue(res, 0, 2));
+    plan->width_max = atof(PQgetvalue(res, 0, 3));
+    PQclear(res);
+    res = NULL;
+    sql.len = 0;
+    if (relkind == 'v')
+        plan->est_rows = kept; /* a view's estimate is its first rows; no better is cheap */
+    else if (sampled > 0)
+        plan->est_rows = reltuples * (kept / sampled);
+    else
+        plan->est_rows = reltuples;
+
+    plan->nparts = partition_count(plan->est_rows, table->settings.partition_rows);
+    if (plan->nparts > 1) {
+        /* (3): count the key sample, choose ranks, fetch only those keys. */
+        double key_samples = (double)plan->nparts * FERRY_SAMPLE_KEYS_PER_PARTITION;
+        if (key_samples > FERRY_SAMPLE_KEYS_MAX)
+            key_samples = FERRY_SAMPLE_KEYS_MAX;
+        double kpercent = 100.0 * key_samples / (reltuples > 0 ? reltuples : 1);
+        sample_clause(relkind, kpercent > 100 ? 100 : kpercent, clause, sizeof clause, filter,
+                      sizeof filter);
+        sql_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
+        if (!source_query(conn, sql.text, 0, NULL, &res, err))
+            goto out;
+        int nsamples = atoi(PQgetvalue(res, 0, 0));
+        PQclear(res);
+        res = NULL;
+        sql.len = 0;
+
+        int *ranks = xcalloc((size_t)plan->nparts, sizeof(int));
+        int nbounds = partition_choose_bounds(nsamples, plan->nparts, ranks);
+        Sql array = {0};
+        sql_add(&array, "{");
+        for (int i = 0; i < nbounds; i++)
+            sql_add(&array, "%s%d", i ? "," : "", ranks[i] + 1);
+        sql_add(&array, "}");
+        free(ranks);
+        sql_add(&sql,
+                "SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS ferry_rank"
+                " FROM %s%s WHERE (%s)%s) s WHERE ferry_rank = ANY ($1::bigint[]) ORDER BY ferry_rank",
+                keys, keys, keys, from, clause, where, filter);
+        const char *rank_param[1] = {array.text};
+        bool got = source_query(conn, sql.text, 1, rank_param, &res, err);
+        free(array.text);
+        if (!got)
+            goto out;
+        int n = PQntuples(res);
+        plan->bounds = xcalloc((size_t)n + 1, sizeof(char *));
+        for (int r = 0; r < n; r++) {
+            const char *values[FERRY_KEY_COLUMNS_MAX];
+            size_t lengths[FERRY_KEY_COLUMNS_MAX];
+            for (int k = 0; k < shape->nkeys; k++) {
+                values[k] = PQgetvalue(res, r, k);
+                lengths[k] = (size_t)PQgetlength(res, r, k);
+            }
+            plan->bounds[r] = key_tuple_encode(values, lengths, shape->nkeys);
+        }
+        plan->nparts = n + 1;
+    }
+    ok = true;
+out:
+    PQclear(res);
+    free(sql.text);
+    free(from);
+    free(cols);
+    free(keys);
+    if (!ok)
+        plan_free(plan);
+    return ok;
+}
+
+void plan_free(TablePlan *plan)
+{
+    if (plan->bounds != NULL)
+        for (int i = 0; i < plan->nparts - 1; i++)
+            free(plan->bounds[i]);
+    free(plan->bounds);
+    table_shape_free(&plan->shape);
+    memset(plan, 0, sizeof *plan);
+}

@@ -1,0 +1,338 @@
+/*
+ * agent/run.c — `ferry run`: lock the state, plan what is new, start the workers, end with a clear exit code.
+ *
+ * Design notes
+ *  (1) One run per state file: an exclusive lock on "<state>.lock", taken
+ *      before the state is opened and held to the end.
+ *  (2) A table is planned once; its plan (partitions) lives in the state and
+ *      every later run resumes it. The sink's prepare_table runs before the
+ *      plan is recorded, so a crash between the two only repeats both.
+ *  (3) Signals are taken by the main thread alone (workers block them): on the
+ *      first, it sets the stop flag and cancels every worker's query; workers
+ *      drop their batch in flight and return their partition to pending.
+ *  (4) The exit code is decided from the state, not from what the run
+ *      remembers: 0 only when every partition of every configured table is done.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ferry/run.h"
+
+/* (1) Returns the lock's descriptor, -1 when another run holds it (err says who), -2 on failure. */
+static int lock_state(const char *state_path, FerryError *err)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s.lock", state_path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        ferry_error(err, FERRY_ERR_STATE, errno, "cannot open lock file %s: %s", path, strerror(errno));
+        return -2;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int code = errno;
+        char pid[32] = "";
+        ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+        pid[n > 0 ? n : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        close(fd);
+        if (code == EWOULDBLOCK) {
+            ferry_error(err, FERRY_ERR_STATE, code,
+                        "another ferry run (pid %s) is using state file %s; wait for it to finish",
+                        *pid ? pid : "unknown", state_path);
+            return -1;
+        }
+        ferry_error(err, FERRY_ERR_STATE, code, "cannot lock %s: %s", path, strerror(code));
+        return -2;
+    }
+    char pid[32];
+    int len = snprintf(pid, sizeof pid, "%d\n", (int)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+        log_warn("cannot write pid into %s", path);
+    return fd;
+}
+
+/* Discover a table's shape; plan it (and prepare the sink) if the state has no plan yet. */
+static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table,
+                          FerryError *err)
+{
+    const TableConfig *tc = table->config;
+    bool found;
+    if (!state_table_find(run->state, tc->qualified, &table->planned, &found, err))
+        return false;
+    if (found) {
+        if (!plan_discover(conn, tc, &table->shape, err))
+            return false;
+        char *keys[FERRY_KEY_COLUMNS_MAX];
+        int n = config_split_list(table->planned.key_columns, keys, FERRY_KEY_COLUMNS_MAX);
+        bool same = n == table->shape.nkeys;
+        for (int k = 0; k < n; k++) {
+            same = same && strcmp(keys[k], table->shape.cols[table->shape.key_col[k]].name) == 0;
+            free(keys[k]);
+        }
+        if (!same)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "table %s: its key is now (%s…) but it was planned with key (%s): "
+                               "run `ferry reset -c FILE %s` to copy it again",
+                               tc->qualified, table->shape.cols[table->shape.key_col[0]].name,
+                               table->planned.key_columns, tc->qualified);
+        return true;
+    }
+
+    TablePlan plan;
+    if (!plan_table(conn, tc, &plan, err))
+        return false;
+    char *key_columns = NULL;
+    size_t len = 0;
+    for (int k = 0; k < plan.shape.nkeys; k++) {
+        const char *name = plan.shape.cols[plan.shape.key_col[k]].name;
+        key_columns = xrealloc(key_columns, len + strlen(name) + 2);
+        len += (size_t)sprintf(key_columns + len, "%s%s", k ? "," : "", name);
+    }
+    TablePlanRecord record = {
+        .name = tc->qualified,
+        .target = plan.shape.target,
+        .key_columns = key_columns,
+        .est_rows = (int64_t)plan.est_rows,
+        .row_width = (int64_t)(plan.width_avg + 0.5),
+        .nparts = plan.nparts,
+        .bounds = plan.bounds,
+    };
+    bool ok = sink_prepare_table(run->config->sink, sink, &plan.shape, err) &&
+              state_table_plan(run->state, &record, &table->planned.id, err);
+    if (ok) {
+        table->planned.est_rows = record.est_rows;
+        table->planned.row_width = record.row_width;
+        snprintf(table->planned.key_columns, sizeof table->planned.key_columns, "%s", key_columns);
+        log_info("table %s: planned %d partitions, about %.0f rows of %.0f bytes (key %s)",
+                 tc->qualified, plan.nparts, plan.est_rows, plan.width_avg, key_columns);
+        table->shape = plan.shape; /* the shape moves into the run */
+        memset(&plan.shape, 0, sizeof plan.shape);
+    }
+    free(key_columns);
+    plan_free(&plan);
+    return ok;
+}
+
+/* Plan every configured table, on one connection, before the workers start. */
+static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
+{
+    SourceConn *conn = NULL;
+    Sink *sink = NULL;
+    if (!source_connect(&run->config->source, &conn, err))
+        return false;
+    pthread_mutex_lock(&run->conns_lock);
+    run->conns[0] = conn;
+    pthread_mutex_unlock(&run->conns_lock);
+    bool ok = run->config->sink->open(run->config->sink_settings, &sink, err);
+    for (int t = 0; ok && t < run->ntables && !*run->stop; t++) {
+        FerryError table_err;
+        if (prepare_table(run, conn, sink, &run->tables[t], &table_err))
+            continue;
+        if (table_err.domain == FERRY_ERR_SOURCE && table_err.retryable) {
+            *err = table_err; /* the source is unwell: no other table will do better */
+            ok = false;
+            break;
+        }
+        if (table_err.domain == FERRY_ERR_STATE || table_err.domain == FERRY_ERR_SINK) {
+            *err = table_err;
+            ok = false;
+            break;
+        }
+        /* This table cannot be copied as configured; the others can. */
+        log_error("%s", table_err.message);
+        atomic_store(&run->tables[t].failed, true);
+        *table_failed = true;
+    }
+    pthread_mutex_lock(&run->conns_lock);
+    run->conns[0] = NULL;
+    pthread_mutex_unlock(&run->conns_lock);
+    if (sink != NULL)
+        run->config->sink->close(sink);
+    source_close(conn);
+    return ok;
+}
+
+static void cancel_all(RunContext *run)
+{
+    pthread_mutex_lock(&run->conns_lock);
+    for (int i = 0; i < FERRY_WORKERS_MAX; i++)
+        if (run->conns[i] != NULL)
+            source_cancel(run->conns[i]);
+    pthread_mutex_unlock(&run->conns_lock);
+}
+
+/* Wait for the workers, cancelling their queries once if a stop is requested (3). */
+static void wait_workers(RunContext *run, Worker *workers, int n)
+{
+    bool cancelled = false;
+    for (;;) {
+        int running = 0;
+        for (int i = 0; i < n; i++)
+            running += !atomic_load(&workers[i].finished);
+        if (running == 0)
+            break;
+        if (*run->stop && !cancelled) {
+            log_info("stop requested: dropping the batches in flight; a rerun resumes from the "
+                     "last checkpoint (a second signal exits at once)");
+            cancel_all(run);
+            cancelled = true;
+        }
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    for (int i = 0; i < n; i++)
+        pthread_join(workers[i].thread, NULL);
+}
+
+static int start_workers(RunContext *run)
+{
+    int n = run->config->ferry.workers;
+    Worker *workers = xcalloc((size_t)n, sizeof *workers);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old); /* threads inherit the mask: signals stay with main */
+    int started = 0;
+    for (int i = 0; i < n; i++) {
+        workers[i] = (Worker){.run = run, .index = i};
+        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
+            log_error("cannot start worker %d: %s", i, strerror(errno));
+            break;
+        }
+        started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    wait_workers(run, workers, started);
+    free(workers);
+    return started;
+}
+
+static void run_free(RunContext *run)
+{
+    for (int t = 0; t < run->ntables; t++)
+        table_shape_free(&run->tables[t].shape);
+    free(run->tables);
+    pthread_mutex_destroy(&run->conns_lock);
+}
+
+int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
+{
+    FerryError err = {0};
+    int exit_code = FERRY_EXIT_INTERNAL;
+    StateStore *state = NULL;
+    int64_t run_id = 0;
+    double started = monotonic_seconds();
+    RunContext run = {.config = config, .stop = stop};
+    pthread_mutex_init(&run.conns_lock, NULL);
+
+    int lock_fd = lock_state(config->ferry.state, &err);
+    if (lock_fd < 0) {
+        log_error("%s", err.message);
+        run_free(&run);
+        return lock_fd == -1 ? FERRY_EXIT_LOCKED : FERRY_EXIT_STATE;
+    }
+    if (!state_open(config->ferry.state, &state, &err)) {
+        log_error("%s", err.message);
+        exit_code = FERRY_EXIT_STATE;
+        goto out;
+    }
+    SetupEntry *entries;
+    int nentries;
+    config_setup_entries(config, &entries, &nentries);
+    bool setup_ok = state_setup_check(state, entries, nentries, &err);
+    config_setup_entries_free(entries, nentries);
+    if (!setup_ok) {
+        log_error("%s", err.message);
+        exit_code = err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG : FERRY_EXIT_STATE;
+        goto out;
+    }
+    if (!budget_measure("", config->ferry.memory_fraction, config->ferry.memory_limit, &run.budget,
+                        &err)) {
+        log_error("%s", err.message);
+        exit_code = FERRY_EXIT_CONFIG;
+        goto out;
+    }
+    run.batch_bytes = budget_batch_bytes(&run.budget, config->ferry.workers);
+    char total[32], base[32], batch[32];
+    log_info("memory budget %s (%.2f of %s from %s); %d worker(s), batches up to %s each",
+             format_size(run.budget.total, total, sizeof total), run.budget.fraction,
+             format_size(run.budget.base, base, sizeof base), run.budget.base_from,
+             config->ferry.workers, format_size(run.batch_bytes, batch, sizeof batch));
+
+    if (!state_run_begin(state, &run_id, &err) || !state_requeue(state, &err)) {
+        log_error("%s", err.message);
+        exit_code = FERRY_EXIT_STATE;
+        goto out;
+    }
+    run.state = state;
+    run.ntables = config->ntables;
+    run.tables = xcalloc((size_t)run.ntables, sizeof *run.tables);
+    for (int t = 0; t < run.ntables; t++)
+        run.tables[t].config = &config->tables[t];
+
+    bool table_failed = false;
+    if (!prepare_tables(&run, &err, &table_failed)) {
+        log_error("%s", err.message);
+        exit_code = err.domain == FERRY_ERR_STATE ? FERRY_EXIT_STATE
+                    : err.retryable || err.domain == FERRY_ERR_SOURCE ? FERRY_EXIT_RESUME
+                                                                      : FERRY_EXIT_FAILED;
+        goto out;
+    }
+    if (!*stop)
+        start_workers(&run);
+
+    /* (4) What is left decides the exit code. */
+    int left = 0;
+    for (int t = 0; t < run.ntables; t++) {
+        int parts_left = 0;
+        if (run.tables[t].planned.id == 0) {
+            left++;
+            continue;
+        }
+        if (!state_table_remaining(state, run.tables[t].planned.id, &parts_left, &err)) {
+            log_error("%s", err.message);
+            exit_code = FERRY_EXIT_STATE;
+            goto out;
+        }
+        if (atomic_load(&run.tables[t].failed))
+            table_failed = true;
+        left += parts_left;
+    }
+    if (left == 0)
+        exit_code = FERRY_EXIT_OK;
+    else if (table_failed)
+        exit_code = FERRY_EXIT_FAILED;
+    else
+        exit_code = FERRY_EXIT_RESUME;
+
+    double seconds = monotonic_seconds() - started;
+    char copied[32], peak[32];
+    long long rows = atomic_load(&run.rows);
+    log_info("run %s: %lld rows, %s in %.1f s (%.0f rows/s); peak allocated %s of a %s budget",
+             exit_code == FERRY_EXIT_OK ? "complete" : *stop ? "stopped" : "incomplete", rows,
+             format_size((uint64_t)atomic_load(&run.bytes), copied, sizeof copied), seconds,
+             seconds > 0 ? (double)rows / seconds : 0.0,
+             format_size(atomic_load(&run.peak_allocated), peak, sizeof peak), total);
+    if (exit_code == FERRY_EXIT_RESUME)
+        log_info("work is left (%d partition(s)): run ferry again to resume", left);
+out:
+    if (state != NULL && run_id != 0) {
+        const char *status = exit_code == FERRY_EXIT_OK       ? "complete"
+                             : exit_code == FERRY_EXIT_RESUME ? (*stop ? "stopped" : "incomplete")
+                                                              : "failed";
+        FerryError end_err;
+        if (!state_run_end(state, run_id, atomic_load(&run.rows), atomic_load(&run.bytes), status,
+                           exit_code, &end_err))
+            log_error("%s", end_err.message);
+    }
+    state_close(state);
+    run_free(&run);
+    close(lock_fd);
+    return exit_code;
+}

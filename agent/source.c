@@ -1,0 +1,286 @@
+/*
+ * agent/source.c — libpq: connecting, classifying failures, and reading a cursor in bounded batches.
+ *
+ * Design notes
+ *  (1) The conninfo is a secret: it is passed to libpq and nowhere else; errors
+ *      carry libpq's message, which never holds the password.
+ *  (2) Keepalives and a TCP user timeout are set on every connection so a
+ *      dead network is noticed; the conninfo can override them.
+ *  (3) The cursor lives in a READ ONLY, REPEATABLE READ transaction: one
+ *      snapshot for the whole partition, and no way to change the source.
+ *  (4) Rows arrive in single-row mode and are copied into the batch arena at
+ *      once, so memory is bounded by the batch limit plus one row whatever
+ *      FETCH size is asked for (see source.h).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/source.h"
+
+struct SourceConn {
+    PGconn *pg;
+    pthread_mutex_t cancel_lock;
+    PGcancel *cancel;         /* owned; guarded by cancel_lock */
+};
+
+static const char *const session_setup =
+    "SET client_encoding = 'UTF8';"
+    "SET DateStyle = 'ISO, YMD';"
+    "SET TimeZone = 'UTC';"
+    "SET extra_float_digits = 1;"
+    "SET bytea_output = 'hex';"
+    "SET application_name = 'ferry'";
+
+bool source_sqlstate_retryable(const char *sqlstate)
+{
+    if (sqlstate == NULL || sqlstate[0] == '\0')
+        return true; /* no SQLSTATE: the connection itself failed */
+    static const char *const retryable[] = {
+        "57P01", /* admin_shutdown, pg_terminate_backend */
+        "57P02", /* crash_shutdown */
+        "57P03", /* cannot_connect_now */
+        "57014", /* query_canceled, statement_timeout */
+        "40001", /* serialization_failure, replica recovery conflicts */
+        "40P01", /* deadlock_detected */
+        "55P03", /* lock_not_available */
+        "25P03", /* idle_in_transaction_session_timeout */
+    };
+    if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "53", 2) == 0)
+        return true; /* connection exceptions; insufficient resources */
+    for (size_t i = 0; i < sizeof retryable / sizeof retryable[0]; i++)
+        if (strcmp(sqlstate, retryable[i]) == 0)
+            return true;
+    return false;
+}
+
+bool source_error(SourceConn *conn, const PGresult *result, const char *what, FerryError *err)
+{
+    const char *message = result ? PQresultErrorMessage(result) : NULL;
+    if (message == NULL || *message == '\0')
+        message = conn && conn->pg ? PQerrorMessage(conn->pg) : "no connection";
+    const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    char text[FERRY_ERROR_MAX];
+    snprintf(text, sizeof text, "%s", message);
+    /* libpq's messages end in a newline and may span lines: keep one line. */
+    for (char *p = text; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = (p[1] == '\0') ? '\0' : ' ';
+    size_t len = strlen(text);
+    while (len > 0 && text[len - 1] == ' ')
+        text[--len] = '\0';
+    ferry_error(err, FERRY_ERR_SOURCE, 0, "%s: %s%s%s%s", what, text, sqlstate ? " (SQLSTATE " : "",
+                sqlstate ? sqlstate : "", sqlstate ? ")" : "");
+    if (err != NULL) {
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
+        bool broken = conn == NULL || conn->pg == NULL || PQstatus(conn->pg) != CONNECTION_OK;
+        err->retryable = broken || source_sqlstate_retryable(sqlstate);
+    }
+    return false;
+}
+
+bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError *err)
+{
+    *out = NULL;
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", settings->connect_timeout);
+    /* Earlier keywords are defaults the conninfo (expanded from dbname) may override. */
+    const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", "fallback_application_name",
+                          "dbname", NULL};
+    const char *values[] = {timeout, "1", "30", "10", "3", "60000", "ferry",
+                            settings->conninfo && *settings->conninfo ? settings->conninfo : NULL, NULL};
+    SourceConn *conn = xcalloc(1, sizeof *conn);
+    pthread_mutex_init(&conn->cancel_lock, NULL);
+    conn->pg = PQconnectdbParams(keys, values, 1);
+    if (conn->pg == NULL) {
+        source_close(conn);
+        return ferry_error(err, FERRY_ERR_SYSTEM, 0, "connect: out of memory");
+    }
+    if (PQstatus(conn->pg) != CONNECTION_OK) {
+        source_error(conn, NULL, "cannot connect to the source", err);
+        err->retryable = true;
+        source_close(conn);
+        return false;
+    }
+    PGresult *res = PQexec(conn->pg, session_setup);
+    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+        source_error(conn, res, "session setup", err);
+        PQclear(res);
+        source_close(conn);
+        return false;
+    }
+    PQclear(res);
+    conn->cancel = PQgetCancel(conn->pg);
+    *out = conn;
+    return true;
+}
+
+void source_close(SourceConn *conn)
+{
+    if (conn == NULL)
+        return;
+    pthread_mutex_lock(&conn->cancel_lock);
+    if (conn->cancel != NULL)
+        PQfreeCancel(conn->cancel);
+    conn->cancel = NULL;
+    pthread_mutex_unlock(&conn->cancel_lock);
+    PQfinish(conn->pg);
+    pthread_mutex_destroy(&conn->cancel_lock);
+    free(conn);
+}
+
+void source_cancel(SourceConn *conn)
+{
+    char buf[256];
+    pthread_mutex_lock(&conn->cancel_lock);
+    if (conn->cancel != NULL)
+        PQcancel(conn->cancel, buf, sizeof buf);
+    pthread_mutex_unlock(&conn->cancel_lock);
+}
+
+bool source_query(SourceConn *conn, const char *sql, int nparams, const char *const *params,
+                  PGresult **out, FerryError *err)
+{
+    PGresult *res = PQexecParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        source_error(conn, res, "query", err);
+        PQclear(res);
+        *out = NULL;
+        return false;
+    }
+    *out = res;
+    return true;
+}
+
+char *source_quote_ident(SourceConn *conn, const char *name)
+{
+    char *quoted = PQescapeIdentifier(conn->pg, name, strlen(name));
+    if (quoted == NULL) {
+        log_error("BUG: cannot quote identifier: %s", PQerrorMessage(conn->pg));
+        abort();
+    }
+    char *copy = xstrdup(quoted);
+    PQfreemem(quoted);
+    return copy;
+}
+
+char *source_quote_literal(SourceConn *conn, const char *value, size_t length)
+{
+    char *quoted = PQescapeLiteral(conn->pg, value, length);
+    if (quoted == NULL) {
+        log_error("BUG: cannot quote literal: %s", PQerrorMessage(conn->pg));
+        abort();
+    }
+    char *copy = xstrdup(quoted);
+    PQfreemem(quoted);
+    return copy;
+}
+
+static bool command(SourceConn *conn, const char *sql, FerryError *err)
+{
+    PGresult *res = PQexec(conn->pg, sql);
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        source_error(conn, res, sql, err);
+    PQclear(res);
+    return ok;
+}
+
+bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err)
+{
+    memset(cursor, 0, sizeof *cursor);
+    cursor->conn = conn;
+    if (!command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
+        return false;
+    size_t len = strlen(query) + 64;
+    char *declare = xmalloc(len);
+    snprintf(declare, len, "DECLARE ferry_cursor NO SCROLL CURSOR FOR %s", query);
+    bool ok = command(conn, declare, err);
+    free(declare);
+    cursor->open = ok;
+    return ok;
+}
+
+/* Drain what is left of a failed FETCH so the connection can be used or closed cleanly. */
+static void drain(SourceConn *conn)
+{
+    PGresult *res;
+    while ((res = PQgetResult(conn->pg)) != NULL)
+        PQclear(res);
+}
+
+bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
+                        FerryError *err)
+{
+    SourceConn *conn = cursor->conn;
+    if (!cursor->in_fetch) {
+        if (cursor->exhausted)
+            return true;
+        char sql[64];
+        snprintf(sql, sizeof sql, "FETCH FORWARD %ld FROM ferry_cursor", fetch_rows);
+        if (!PQsendQuery(conn->pg, sql))
+            return source_error(conn, NULL, "FETCH", err);
+        if (!PQsetSingleRowMode(conn->pg)) {
+            drain(conn);
+            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: single-row mode refused");
+        }
+        cursor->in_fetch = true;
+        cursor->fetch_asked = fetch_rows;
+        cursor->fetch_got = 0;
+    }
+    for (;;) {
+        PGresult *res = PQgetResult(conn->pg);
+        if (res == NULL) {
+            /* The FETCH is complete. */
+            cursor->in_fetch = false;
+            if (cursor->fetch_got < cursor->fetch_asked)
+                cursor->exhausted = true;
+            return true;
+        }
+        ExecStatusType status = PQresultStatus(res);
+        if (status == PGRES_SINGLE_TUPLE) {
+            int ncols = PQnfields(res);
+            if (ncols != batch->ncols) {
+                PQclear(res);
+                drain(conn);
+                cursor->in_fetch = false;
+                return ferry_error(err, FERRY_ERR_BUG, 0,
+                                   "BUG: cursor returned %d columns, the plan has %d", ncols,
+                                   batch->ncols);
+            }
+            for (int c = 0; c < ncols; c++)
+                batch_add_value(batch, PQgetvalue(res, 0, c), (size_t)PQgetlength(res, 0, c),
+                                PQgetisnull(res, 0, c));
+            batch_end_row(batch);
+            PQclear(res);
+            cursor->fetch_got++;
+            if (batch->bytes >= max_bytes)
+                return true; /* the rest of this FETCH starts the next batch */
+            continue;
+        }
+        if (status == PGRES_TUPLES_OK) {
+            PQclear(res); /* the zero-row result that ends a single-row FETCH */
+            continue;
+        }
+        source_error(conn, res, "FETCH", err);
+        PQclear(res);
+        drain(conn);
+        cursor->in_fetch = false;
+        return false;
+    }
+}
+
+bool source_cursor_close(SourceCursor *cursor, FerryError *err)
+{
+    if (!cursor->open)
+        return true;
+    cursor->open = false;
+    if (cursor->in_fetch)
+        drain(cursor->conn);
+    cursor->in_fetch = false;
+    /* COMMIT of a read-only transaction closes the cursor with it. */
+    return command(cursor->conn, "COMMIT", err);
+}

@@ -1,0 +1,90 @@
+/*
+ * include/ferry/batch.h — a table's shape and a batch of its rows, as sinks see them.
+ *
+ * Design notes
+ *  (1) Values are PostgreSQL's text output (client_encoding UTF8, DateStyle ISO,
+ *      TimeZone UTC, extra_float_digits 1), NUL-terminated, so a sink can parse
+ *      them in place.
+ *  (2) A batch owns one arena for all its values and one index of (offset,
+ *      length) pairs; both are reused from batch to batch, so a run makes no
+ *      per-value allocation.
+ *  (3) The arena grows only while the batch is below its byte limit, so it
+ *      never holds more than the limit plus one row.
+ *  (4) Output columns come first; key columns the user did not ask for follow
+ *      them (they give the checkpoint its key) and sinks do not write them.
+ */
+#ifndef FERRY_BATCH_H
+#define FERRY_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/limits.h"
+
+typedef unsigned int FerryOid;
+
+/* PostgreSQL type OIDs that ferry maps specially (pg_type.dat). */
+enum {
+    OID_BOOL = 16, OID_BYTEA = 17, OID_CHAR = 18, OID_NAME = 19, OID_INT8 = 20, OID_INT2 = 21,
+    OID_INT4 = 23, OID_TEXT = 25, OID_OID = 26, OID_JSON = 114, OID_FLOAT4 = 700,
+    OID_FLOAT8 = 701, OID_BPCHAR = 1042, OID_VARCHAR = 1043, OID_DATE = 1082, OID_TIME = 1083,
+    OID_TIMESTAMP = 1114, OID_TIMESTAMPTZ = 1184, OID_NUMERIC = 1700, OID_UUID = 2950,
+    OID_JSONB = 3802,
+};
+
+typedef struct Column {
+    char *name;               /* owned */
+    char *type_name;          /* owned: format_type(), e.g. "numeric(12,2)" */
+    FerryOid type;            /* the column's type OID */
+    FerryOid elem_type;       /* arrays: the element type OID; otherwise 0 */
+    char elem_delim;          /* arrays: the element type's delimiter (',' almost always) */
+} Column;
+
+typedef struct TableShape {
+    char *schema;             /* owned */
+    char *name;               /* owned */
+    char *target;             /* owned: the name the sink writes under */
+    int ncols;                /* columns read from the source */
+    int nout;                 /* columns the sink writes: cols[0..nout) */
+    Column *cols;             /* owned */
+    int nkeys;
+    int key_col[FERRY_KEY_COLUMNS_MAX];           /* indexes into cols, in key order */
+} TableShape;
+
+typedef struct RowBatch {
+    int ncols;
+    int nrows;
+    int row_fill;             /* values added to the row being built */
+    size_t bytes;             /* bytes of value text held, the budget's measure */
+    char *arena;              /* owned: values, each NUL-terminated */
+    size_t arena_used, arena_cap;
+    struct BatchCell {
+        size_t offset;
+        int64_t length;       /* -1: NULL */
+    } *cells;                 /* owned: nrows * ncols */
+    size_t cells_cap;
+} RowBatch;
+
+void batch_init(RowBatch *batch, int ncols);
+void batch_reset(RowBatch *batch, int ncols);
+void batch_free(RowBatch *batch);
+
+/* Append one value of the row being built; call ncols times, then batch_end_row. */
+void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null);
+void batch_end_row(RowBatch *batch);
+
+/* The value at (row, col): NULL for SQL NULL; *length set when not NULL. */
+static inline const char *batch_value(const RowBatch *batch, int row, int col, size_t *length)
+{
+    const struct BatchCell *cell = &batch->cells[(size_t)row * (size_t)batch->ncols + (size_t)col];
+    if (cell->length < 0)
+        return NULL;
+    if (length != NULL)
+        *length = (size_t)cell->length;
+    return batch->arena + cell->offset;
+}
+
+void table_shape_free(TableShape *shape);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * include/ferry/common.h — errors, logging and exit codes shared by every part of ferry.
+ *
+ * Errors follow one rule: the layer that knows what failed fills a FerryError
+ * (fixed size, no allocation) and returns false; callers that only pass it up
+ * write nothing; the agent logs it once, with its context.
+ */
+#ifndef FERRY_COMMON_H
+#define FERRY_COMMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/limits.h"
+
+#define FERRY_VERSION "0.1.0"
+
+/* Exit codes: documented in README.md and `ferry --help`; keep the three in step. */
+enum {
+    FERRY_EXIT_OK = 0,        /* every table is complete */
+    FERRY_EXIT_FAILED = 1,    /* a table failed for good; the others went on */
+    FERRY_EXIT_USAGE = 2,     /* bad command line */
+    FERRY_EXIT_INTERNAL = 70, /* a bug: an impossible state was reached */
+    FERRY_EXIT_STATE = 74,    /* the state file cannot be read or written */
+    FERRY_EXIT_RESUME = 75,   /* stopped with work left; running again resumes */
+    FERRY_EXIT_LOCKED = 76,   /* another ferry run holds this state file */
+    FERRY_EXIT_CONFIG = 78,   /* bad configuration, or a plan that conflicts with the state */
+};
+
+typedef enum {
+    FERRY_ERR_NONE = 0,
+    FERRY_ERR_CONFIG,  /* the configuration is wrong: fix it and rerun */
+    FERRY_ERR_SOURCE,  /* the source database failed or refused */
+    FERRY_ERR_SINK,    /* the sink failed */
+    FERRY_ERR_STATE,   /* the state file failed */
+    FERRY_ERR_DATA,    /* a row cannot be encoded */
+    FERRY_ERR_SYSTEM,  /* the operating system refused (memory, files) */
+    FERRY_ERR_STOPPED, /* a stop was requested */
+    FERRY_ERR_BUG,     /* an impossible state */
+} FerryErrorDomain;
+
+typedef struct FerryError {
+    FerryErrorDomain domain;
+    int code;            /* errno, SQLite code, or 0 */
+    bool retryable;      /* would trying again (later or now) help? */
+    char sqlstate[6];    /* source errors: the SQLSTATE, or "" */
+    char message[FERRY_ERROR_MAX];
+} FerryError;
+
+/* Fill err (if not NULL) and return false, so callers can `return ferry_error(...)`. */
+bool ferry_error(FerryError *err, FerryErrorDomain domain, int code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Prefix err->message with context ("table x: ..."), keeping domain and code. */
+void ferry_error_prefix(FerryError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+const char *ferry_error_domain_name(FerryErrorDomain domain);
+
+/* ---- logging (agent/log.c) ---- */
+
+typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
+
+void log_set_level(LogLevel level);
+bool log_level_parse(const char *name, LogLevel *out);
+void log_write(LogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_write(LOG_INFO, __VA_ARGS__)
+#define log_warn(...) log_write(LOG_WARN, __VA_ARGS__)
+#define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
+
+/* ---- small helpers (agent/util.c) ---- */
+
+/* Allocation that cannot fail quietly: on exhaustion the process stops with a message. */
+void *xmalloc(size_t size);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *ptr, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
+/* Parse "64MB", "1.5GiB", "4096" (bytes) into bytes. */
+bool parse_size(const char *text, uint64_t *out);
+/* Format bytes as "12.3 MiB" into buf. */
+const char *format_size(uint64_t bytes, char *buf, size_t cap);
+
+/* Current UTC time as "2026-01-02T03:04:05Z". */
+void utc_now_iso(char out[32]);
+/* Monotonic seconds. */
+double monotonic_seconds(void);
+
+#endif

@@ -1,0 +1,127 @@
+/*
+ * include/ferry/config.h — the configuration file: its sections, keys and defaults.
+ *
+ * A configuration is an INI file:
+ *
+ *   [ferry]                  state file, memory, workers, logging
+ *   [source]                 the database to read (libpq conninfo or URI)
+ *   [sink]                   type = dir | ...; the sink's own keys
+ *   [table schema.name]      one section per table to copy
+ *
+ * Every section is described by a table of ConfigOption (name, type, default,
+ * description); the parser applies a table to a settings struct, so a new key
+ * is one line in a table. An unknown key, a bad value or a missing section is
+ * an error that names the file, the line and the key.
+ */
+#ifndef FERRY_CONFIG_H
+#define FERRY_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/common.h"
+
+typedef enum {
+    OPT_STRING, /* char *, owned by the settings struct */
+    OPT_SIZE,   /* uint64_t bytes: "64MB", "1GiB", "4096" */
+    OPT_INT,    /* int, within [min, max] */
+    OPT_DOUBLE, /* double, within [min, max] */
+    OPT_BOOL,   /* bool: true/false/yes/no/on/off/1/0 */
+    OPT_ENUM,   /* int: index into choices */
+} OptionType;
+
+typedef struct ConfigOption {
+    const char *name;
+    OptionType type;
+    size_t offset;               /* where the value lives in the settings struct */
+    const char *default_value;   /* text, parsed like a value from the file; NULL: none */
+    const char *const *choices;  /* OPT_ENUM: NULL-terminated names */
+    double min, max;             /* OPT_INT, OPT_DOUBLE */
+    bool required;
+    bool setup;                  /* recorded in the state: a resume must not change it */
+    bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
+    const char *help;
+} ConfigOption;
+
+/* Describe one setting of a struct; the trailing fields default to zero. */
+#define CONFIG_OPTION(struct_type, field, opt_type, ...) \
+    { .name = #field, .type = (opt_type), .offset = offsetof(struct_type, field), __VA_ARGS__ }
+
+/* [ferry] */
+typedef struct FerrySettings {
+    char *state;              /* path of the SQLite state file; relative paths are relative to the config file */
+    double memory_fraction;   /* share of the available memory ferry may use */
+    uint64_t memory_limit;    /* absolute cap in bytes; 0: none */
+    int workers;
+    int log_level;            /* LogLevel */
+} FerrySettings;
+
+/* [source] */
+typedef struct SourceSettings {
+    char *conninfo;           /* libpq conninfo or URI; may be empty (PG* variables); a secret: never logged */
+    int type;                 /* SourceType */
+    int connect_timeout;      /* seconds */
+} SourceSettings;
+
+typedef enum { SOURCE_POSTGRESQL = 0 } SourceType;
+
+/* [table schema.name] */
+typedef struct TableSettings {
+    char *key;                /* comma-separated key columns; NULL: the primary key */
+    char *columns;            /* comma-separated columns to copy; NULL: all */
+    char *where;              /* extra filter, SQL; NULL: none */
+    int partition_rows;       /* rows per partition, estimated */
+    char *target;             /* name in the sink; NULL: schema.name */
+} TableSettings;
+
+typedef struct TableConfig {
+    char *schema;             /* owned */
+    char *name;               /* owned */
+    char *qualified;          /* owned: "schema.name" as written in the section */
+    int line;                 /* line of the section header */
+    TableSettings settings;
+} TableConfig;
+
+struct SinkOps;
+
+typedef struct FerryConfig {
+    char *path;               /* owned: the configuration file */
+    FerrySettings ferry;
+    SourceSettings source;
+    const struct SinkOps *sink; /* borrowed from the sink table */
+    void *sink_settings;        /* owned: the sink's settings struct (sink->settings_size) */
+    int ntables;
+    TableConfig *tables;        /* owned */
+} FerryConfig;
+
+/* Read and check a configuration file. On failure err names the file, line and key. */
+bool config_load(const char *path, FerryConfig **out, FerryError *err);
+
+/* Same, from text in memory (tests); `name` stands for the file in messages. */
+bool config_load_text(const char *name, const char *text, FerryConfig **out, FerryError *err);
+
+void config_free(FerryConfig *config);
+
+/* Apply an option table's defaults to a settings struct. */
+bool config_apply_defaults(const ConfigOption *options, void *settings, FerryError *err);
+/* Free what an option table's strings own in a settings struct. */
+void config_free_settings(const ConfigOption *options, void *settings);
+
+/*
+ * The options recorded in the state's setup record, as "section.key" = value
+ * pairs, in a stable order. Secrets are never among them.
+ */
+typedef struct SetupEntry {
+    char *name;               /* owned */
+    char *value;              /* owned */
+} SetupEntry;
+
+bool config_setup_entries(const FerryConfig *config, SetupEntry **out, int *count);
+void config_setup_entries_free(SetupEntry *entries, int count);
+
+const TableConfig *config_find_table(const FerryConfig *config, const char *qualified);
+
+/* Split "a, b ,c" into trimmed names. Returns the count, or -1 past max. Names are owned. */
+int config_split_list(const char *text, char **names, int max);
+
+#endif

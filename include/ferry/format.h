@@ -1,0 +1,82 @@
+/*
+ * include/ferry/format.h — rows as NDJSON or CSV, written through a bounded output buffer.
+ *
+ * Shared by the sinks that write files or objects (dir, and the blob stores).
+ *
+ * JSON mapping of PostgreSQL values:
+ *   int2, int4, int8, oid      number
+ *   float4, float8             number; NaN, Infinity, -Infinity as strings
+ *   numeric                    string, exact ("12.50"; "NaN")
+ *   bool                       true / false
+ *   json, jsonb                embedded as JSON
+ *   arrays                     arrays (nested for several dimensions), elements mapped alike
+ *   bytea                      string, base64
+ *   timestamptz                string, ISO-8601 in UTC: "2024-01-02T03:04:05.123456Z"
+ *   timestamp                  string, ISO-8601 without zone: "2024-01-02T03:04:05"
+ *   NULL                       null
+ *   anything else              string, PostgreSQL's text form (dates, uuid, intervals, …;
+ *                              also infinite and BC timestamps)
+ *
+ * CSV (RFC 4180, loadable by PostgreSQL and Redshift COPY … CSV): one line per
+ * row ending in "\n"; NULL is an empty unquoted field, an empty string is "";
+ * a field holding a comma, quote, CR, LF or backslash is quoted, with quotes
+ * doubled; values are PostgreSQL's text form.
+ */
+#ifndef FERRY_FORMAT_H
+#define FERRY_FORMAT_H
+
+#include "ferry/batch.h"
+#include "ferry/common.h"
+
+typedef enum { FORMAT_NDJSON = 0, FORMAT_CSV = 1 } RowFormat;
+
+/*
+ * A bounded output buffer. Appends go to `data`; when it is full it is handed
+ * to `drain`, which writes it on (to a file, through gzip, to an upload).
+ * The first drain failure is kept in `error` and later appends do nothing.
+ */
+typedef struct OutBuf {
+    char *data;               /* owned */
+    size_t len, cap;
+    bool (*drain)(void *ctx, const char *data, size_t len, FerryError *err);
+    void *ctx;                /* borrowed: the drain's */
+    bool failed;
+    FerryError error;
+} OutBuf;
+
+void outbuf_init(OutBuf *out, size_t cap, bool (*drain)(void *, const char *, size_t, FerryError *),
+                 void *ctx);
+void outbuf_free(OutBuf *out);
+bool outbuf_flush(OutBuf *out);
+void outbuf_write(OutBuf *out, const void *data, size_t len);
+
+static inline void outbuf_putc(OutBuf *out, char c)
+{
+    if (out->len == out->cap && !outbuf_flush(out))
+        return;
+    out->data[out->len++] = c;
+}
+
+/* Writes rows of one table's shape; keeps scratch space between batches. */
+typedef struct RowWriter {
+    RowFormat format;
+    bool csv_header;
+    const TableShape *shape;  /* borrowed */
+    char **json_names;        /* owned: "\"name\":" per output column */
+    char *scratch;            /* owned: unescaped array elements */
+    size_t scratch_cap;
+} RowWriter;
+
+void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const TableShape *shape);
+void row_writer_free(RowWriter *writer);
+/* The header line (CSV with csv_header), written once at the start of a file. */
+void row_writer_header(RowWriter *writer, OutBuf *out);
+/* Write every row of the batch. False (with err) when the buffer's drain failed. */
+bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err);
+
+/* One value as JSON (for tests and other sinks). */
+void format_json_value(RowWriter *writer, OutBuf *out, FerryOid type, FerryOid elem_type,
+                       char elem_delim, const char *text, size_t len);
+void format_json_string(OutBuf *out, const char *text, size_t len);
+
+#endif

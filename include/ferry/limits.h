@@ -1,0 +1,56 @@
+/*
+ * include/ferry/limits.h — every fixed limit and default of ferry, named, in one place.
+ */
+#ifndef FERRY_LIMITS_H
+#define FERRY_LIMITS_H
+
+/* Length of an error message, including its terminator. */
+#define FERRY_ERROR_MAX 512
+
+/* Identifiers: PostgreSQL's NAMEDATALEN is 64; quoted and qualified names fit. */
+#define FERRY_NAME_MAX 256
+
+/* Columns per table and key columns per key. */
+#define FERRY_COLUMNS_MAX 1600
+#define FERRY_KEY_COLUMNS_MAX 8
+
+/* Tables per configuration file. */
+#define FERRY_TABLES_MAX 1024
+
+/* Workers (threads, each with its own source connection and sink handle). */
+#define FERRY_WORKERS_MAX 64
+
+/* Configuration: longest line and value. */
+#define FERRY_CONFIG_LINE_MAX 8192
+
+/* Defaults of the [ferry] section. */
+#define FERRY_DEFAULT_MEMORY_FRACTION 0.5
+#define FERRY_DEFAULT_WORKERS 1
+#define FERRY_DEFAULT_PARTITION_ROWS 500000
+
+/*
+ * Memory budget arithmetic (agent/budget.c).
+ * A batch of n rows of w bytes costs about n * (w + per-value overhead) in the
+ * batch arena; libpq holds the row being received once more, and the sink
+ * its bounded output buffer. FERRY_BATCH_OVERHEAD covers what is not the
+ * batch arena: the arena may take budget / FERRY_BATCH_OVERHEAD.
+ */
+#define FERRY_BATCH_OVERHEAD 2.0
+#define FERRY_VALUE_OVERHEAD 16        /* bytes of bookkeeping per value in a batch */
+#define FERRY_BATCH_ROWS_MIN 1
+#define FERRY_BATCH_ROWS_MAX 1000000
+#define FERRY_BUDGET_MIN (4u << 20)    /* below 4 MiB a budget is refused */
+
+/* Sampling: rows read to estimate width, keys read to cut partitions. */
+#define FERRY_SAMPLE_ROWS 10000
+#define FERRY_SAMPLE_KEYS_PER_PARTITION 50
+#define FERRY_SAMPLE_KEYS_MAX 100000
+#define FERRY_PARTITIONS_MAX 100000
+
+/* Sink output buffer: what a sink holds before a write(2). */
+#define FERRY_SINK_BUFFER (1u << 20)
+
+/* Seconds to wait for a source connection before giving up. */
+#define FERRY_CONNECT_TIMEOUT_S 10
+
+#endif

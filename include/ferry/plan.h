@@ -1,0 +1,101 @@
+/*
+ * include/ferry/plan.h — what ferry learns about a table before copying it,
+ * how it cuts the table into key ranges, and how it sizes batches.
+ */
+#ifndef FERRY_PLAN_H
+#define FERRY_PLAN_H
+
+#include <stdint.h>
+
+#include "ferry/batch.h"
+#include "ferry/common.h"
+#include "ferry/config.h"
+
+/* ---- key tuples (agent/partition.c) ---- */
+
+/*
+ * A key tuple is stored as text: for each column "<length>:<bytes>", so any
+ * value (commas, quotes, newlines) survives and the state file stays
+ * readable, e.g. "2:42" or "3:abc5:x,y z".
+ */
+char *key_tuple_encode(const char *const *values, const size_t *lengths, int count);
+/* Decode into `count` owned strings; false when the text is not a tuple of `count` values. */
+bool key_tuple_decode(const char *text, int count, char **values);
+/* The key of one row of a batch, encoded. */
+char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *shape);
+
+/*
+ * Choose partition upper bounds from `nsamples` sorted, distinct sampled keys:
+ * writes up to nparts - 1 ascending sample indexes into `bounds` and returns
+ * how many it wrote. Partition i holds keys in (bound[i-1], bound[i]]; the
+ * first is open below and the last open above, so no row falls outside.
+ */
+int partition_choose_bounds(int nsamples, int nparts, int *bounds);
+
+/* How many partitions a table of est_rows rows gets. */
+int partition_count(double est_rows, int partition_rows);
+
+/* ---- memory budget (agent/budget.c) ---- */
+
+typedef struct MemoryBudget {
+    uint64_t mem_available;   /* /proc/meminfo MemAvailable; 0: unknown */
+    uint64_t cgroup_room;     /* cgroup limit minus usage; 0: no limit found */
+    uint64_t configured_cap;  /* memory_limit; 0: none */
+    double fraction;
+    uint64_t base;            /* the smallest of the three that are known */
+    const char *base_from;    /* "MemAvailable", "cgroup", "memory_limit" */
+    uint64_t total;           /* fraction * base: what ferry's batches may hold */
+} MemoryBudget;
+
+/* Pure arithmetic, for tests: choose the base and the total. */
+bool budget_from(double fraction, uint64_t mem_available, uint64_t cgroup_room, uint64_t cap,
+                 MemoryBudget *out, FerryError *err);
+/* Read the machine (root: "" normally, a fake /proc and /sys root in tests). */
+bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudget *out,
+                    FerryError *err);
+
+/* Bytes one worker's batch arena may hold. */
+uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers);
+
+/* jemalloc's view of the process: bytes allocated and resident. False without jemalloc. */
+bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident);
+
+/*
+ * Sizes FETCH by the bytes rows really take. Starts from the sampled width;
+ * after each batch a wider observation replaces the estimate at once (so a
+ * stretch of wide rows shrinks the next FETCH), a narrower one is blended in
+ * gently.
+ */
+typedef struct BatchSizer {
+    uint64_t batch_bytes;     /* the batch arena's limit */
+    double row_bytes;         /* estimated bytes per row, value overhead included */
+} BatchSizer;
+
+void batch_sizer_init(BatchSizer *sizer, uint64_t batch_bytes, double sampled_width, int ncols);
+long batch_sizer_rows(const BatchSizer *sizer);
+void batch_sizer_observe(BatchSizer *sizer, long rows, uint64_t bytes);
+
+/* ---- planning (agent/plan.c) ---- */
+
+typedef struct SourceConn SourceConn;
+
+typedef struct TablePlan {
+    TableShape shape;
+    double est_rows;
+    double width_avg;         /* bytes per row in text form, sampled */
+    double width_max;
+    int nparts;
+    char **bounds;            /* owned: nparts - 1 encoded upper bounds */
+} TablePlan;
+
+/* Discover the table's columns, types and key (no sampling). */
+bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape, FerryError *err);
+/* Discover, estimate and sample rows, and cut partitions. */
+bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, FerryError *err);
+void plan_free(TablePlan *plan);
+
+/* SQL of the select list and of the key list, quoted; owned. */
+char *plan_select_list(SourceConn *conn, const TableShape *shape);
+char *plan_key_list(SourceConn *conn, const TableShape *shape);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * include/ferry/run.h — one `ferry run`: its tables, its workers, and how it ends.
+ */
+#ifndef FERRY_RUN_H
+#define FERRY_RUN_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "ferry/config.h"
+#include "ferry/plan.h"
+#include "ferry/sink.h"
+#include "ferry/source.h"
+#include "ferry/state.h"
+
+/* A table of this run: its shape (discovered at start) and its plan record. */
+typedef struct RunTable {
+    const TableConfig *config;  /* borrowed */
+    TableShape shape;           /* owned */
+    PlannedTable planned;
+    atomic_bool failed;         /* a partition failed for good: the table stops in this run */
+} RunTable;
+
+typedef struct RunContext {
+    const FerryConfig *config;  /* borrowed */
+    StateStore *state;          /* borrowed */
+    MemoryBudget budget;
+    uint64_t batch_bytes;       /* one worker's batch arena limit */
+    int ntables;
+    RunTable *tables;           /* owned */
+
+    volatile sig_atomic_t *stop;   /* borrowed: set by the signal handler */
+    atomic_llong rows, bytes;      /* copied in this run */
+    atomic_ullong peak_allocated;  /* jemalloc's stats.allocated, highest seen after a batch */
+    atomic_bool retry_later;       /* a retryable failure left work for a rerun */
+
+    pthread_mutex_t conns_lock;
+    SourceConn *conns[FERRY_WORKERS_MAX]; /* borrowed: each worker's, for cancelling on stop */
+} RunContext;
+
+/* `ferry run`: returns the process exit code. */
+int run_command(const FerryConfig *config, volatile sig_atomic_t *stop);
+
+/* A worker thread's body: claims and copies partitions until none is left. */
+void *worker_main(void *arg);
+
+typedef struct Worker {
+    RunContext *run;            /* borrowed */
+    int index;
+    pthread_t thread;
+    atomic_bool finished;
+} Worker;
+
+#endif

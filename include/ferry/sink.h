@@ -1,0 +1,78 @@
+/*
+ * include/ferry/sink.h — the interface every sink implements, and what it promises.
+ *
+ * A worker drives its own sink handle through segments:
+ *
+ *   open ─► [prepare_table] ─► begin(segment) ─► write(batch)… ─► commit ─► checkpoint
+ *                                         └──► abort (source failed, stop requested)
+ *
+ * A segment is one unit of durable output: (table, partition, sequence). The
+ * agent checkpoints a segment's last key in the state only after commit
+ * returned true, so after any crash a segment may be written again, from the
+ * same first key, possibly ending at a different row.
+ *
+ * The contract:
+ *  - open MUST NOT keep a pointer to the settings beyond close; one handle is
+ *    used by one thread at a time.
+ *  - commit MUST return true only when everything written since begin is
+ *    durable: it survives a crash of ferry and of the machine.
+ *  - A segment written again after a crash MUST replace what the earlier
+ *    attempt wrote for the same (table, partition, sequence) — or be harmless
+ *    for another reason (upsert by key) — so replay never doubles a row.
+ *  - Nothing of an uncommitted segment may be visible as complete output:
+ *    abort, or a crash before commit, leaves readers seeing only committed
+ *    segments.
+ *  - prepare_table (optional) is called when a table is planned from scratch;
+ *    it MUST remove output an earlier plan of that table left behind, so a
+ *    re-plan with other partition bounds cannot double rows.
+ *  - Errors fill FerryError with domain FERRY_ERR_SINK and say whether a retry
+ *    can help.
+ */
+#ifndef FERRY_SINK_H
+#define FERRY_SINK_H
+
+#include "ferry/batch.h"
+#include "ferry/common.h"
+#include "ferry/config.h"
+
+typedef struct Sink Sink; /* each sink defines its own handle */
+
+typedef struct SinkSegment {
+    const TableShape *shape;  /* borrowed from the worker's plan */
+    int64_t partition;
+    int64_t sequence;
+} SinkSegment;
+
+enum {
+    SINK_REPLACES_SEGMENTS = 1u << 0, /* a replayed segment overwrites its own output */
+    SINK_UPSERTS_BY_KEY = 1u << 1,    /* a replayed row replaces itself by key */
+};
+
+typedef struct SinkOps {
+    const char *name;
+    unsigned flags;
+    const ConfigOption *options; /* the sink's keys in [sink], besides `type` */
+    size_t settings_size;        /* size of the settings struct the options fill */
+
+    bool (*open)(const void *settings, Sink **out, FerryError *err);
+    bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
+    bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
+    bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);
+    bool (*commit)(Sink *sink, FerryError *err);
+    void (*abort)(Sink *sink);
+    void (*close)(Sink *sink);
+} SinkOps;
+
+/* The sink of that name, or NULL. */
+const SinkOps *sink_find(const char *name);
+
+/* Names of all sinks, comma-separated, for messages and --help. */
+const char *sink_names(void);
+
+static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const TableShape *shape,
+                                      FerryError *err)
+{
+    return ops->prepare_table == NULL || ops->prepare_table(sink, shape, err);
+}
+
+#endif

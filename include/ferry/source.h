@@ -1,0 +1,63 @@
+/*
+ * include/ferry/source.h — a connection to the source database, and a cursor over one key range.
+ */
+#ifndef FERRY_SOURCE_H
+#define FERRY_SOURCE_H
+
+#include <libpq-fe.h>
+
+#include "ferry/batch.h"
+#include "ferry/common.h"
+#include "ferry/config.h"
+
+typedef struct SourceConn SourceConn;
+
+/* Connect and set the session up for text output ferry can parse (batch.h, note 1). */
+bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError *err);
+void source_close(SourceConn *conn);
+
+/* Ask the server to cancel what this connection runs now. Safe from any thread. */
+void source_cancel(SourceConn *conn);
+
+/* Run a small query (catalog, sampling) with text parameters; the whole result is returned. */
+bool source_query(SourceConn *conn, const char *sql, int nparams, const char *const *params,
+                  PGresult **out, FerryError *err);
+
+/* Quote an identifier or a literal for SQL; owned. */
+char *source_quote_ident(SourceConn *conn, const char *name);
+char *source_quote_literal(SourceConn *conn, const char *value, size_t length);
+
+/*
+ * Fill err from the connection's or the result's failure: the SQLSTATE, the
+ * server's message, and whether retrying can help (connection failures,
+ * shutdowns, cancels, serialization failures, lack of resources).
+ */
+bool source_error(SourceConn *conn, const PGresult *result, const char *what, FerryError *err);
+
+/* Whether a SQLSTATE (or "" for a broken connection) is worth retrying. */
+bool source_sqlstate_retryable(const char *sqlstate);
+
+/*
+ * A server-side cursor over one query, read in batches.
+ *
+ * Rows are received one at a time (libpq single-row mode) and copied into the
+ * caller's batch, so no FETCH, however wide its rows, is ever held whole in
+ * memory: a batch ends when it holds fetch_rows rows of one FETCH, or reaches
+ * max_bytes, or the cursor is exhausted; the rest of a FETCH cut short by
+ * max_bytes starts the next batch.
+ */
+typedef struct SourceCursor {
+    SourceConn *conn;         /* borrowed */
+    bool open;
+    bool in_fetch;            /* a FETCH is being received */
+    long fetch_asked, fetch_got;
+    bool exhausted;           /* the last FETCH returned fewer rows than asked */
+} SourceCursor;
+
+bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err);
+bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
+                        FerryError *err);
+/* Close the cursor and end its transaction; after a failure, discard the connection instead. */
+bool source_cursor_close(SourceCursor *cursor, FerryError *err);
+
+#endif

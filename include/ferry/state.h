@@ -1,0 +1,130 @@
+/*
+ * include/ferry/state.h — the checkpoint store: plans, partitions, progress and runs.
+ *
+ * The store is reached only through this interface so that it can move from
+ * the embedded SQLite file (state/state.c) to a shared database later. Every
+ * function is safe to call from several workers at once.
+ *
+ * Key tuples (partition bounds, last keys) are stored encoded by
+ * key_tuple_encode (agent/partition.c): the store never looks inside them.
+ */
+#ifndef FERRY_STATE_H
+#define FERRY_STATE_H
+
+#include <stdint.h>
+
+#include "ferry/common.h"
+#include "ferry/config.h"
+
+typedef struct StateStore StateStore;
+
+/* The schema version this build writes; a newer file is refused. */
+#define STATE_SCHEMA_VERSION 1
+
+typedef struct TablePlanRecord {
+    const char *name;         /* "schema.name" */
+    const char *target;
+    const char *key_columns;  /* comma-separated, for status */
+    int64_t est_rows;
+    int64_t row_width;
+    int nparts;
+    char *const *bounds;      /* nparts - 1 encoded upper bounds, ascending */
+} TablePlanRecord;
+
+/* A claimed partition. All strings are owned; free with state_work_clear. */
+typedef struct PartitionWork {
+    int64_t table_id;
+    int64_t part;
+    char *lo;                 /* encoded; NULL: unbounded below */
+    char *hi;                 /* encoded; NULL: unbounded above */
+    char *last_key;           /* encoded; NULL: nothing written yet */
+    int64_t next_seq;
+    int64_t rows, bytes;
+    int attempts;             /* including this one */
+} PartitionWork;
+
+typedef struct Checkpoint {
+    int64_t table_id;
+    int64_t part;
+    const char *last_key;     /* encoded key of the last row now durable */
+    int64_t next_seq;         /* the sequence number the next segment takes */
+    int64_t rows_added, bytes_added;
+    bool done;                /* the partition is complete */
+} Checkpoint;
+
+typedef struct TableStatus {
+    const char *name;
+    const char *target;
+    const char *key_columns;
+    int64_t est_rows;
+    int parts_total, parts_done, parts_failed, parts_running;
+    int64_t rows, bytes;
+    int attempts;             /* sum over partitions */
+    const char *last_error;   /* most recent, or NULL */
+} TableStatus;
+
+typedef struct RunRecord {
+    int64_t id;
+    const char *started_at, *ended_at, *status;
+    int64_t rows, bytes;
+    int exit_code;
+} RunRecord;
+
+bool state_open(const char *path, StateStore **out, FerryError *err);
+void state_close(StateStore *state);
+
+/*
+ * Compare the setup entries with those recorded; record the ones not yet
+ * there. A differing value is refused with a CONFIG error that names it.
+ */
+bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, FerryError *err);
+
+/* A planned table, as recorded. */
+typedef struct PlannedTable {
+    int64_t id;
+    int64_t est_rows;
+    int64_t row_width;
+    char key_columns[1024];   /* comma-separated, as planned */
+} PlannedTable;
+
+/* The table's plan record if it has been planned; *found false otherwise. */
+bool state_table_find(StateStore *state, const char *name, PlannedTable *out, bool *found,
+                      FerryError *err);
+
+/* Record a table's plan and its partitions in one transaction. */
+bool state_table_plan(StateStore *state, const TablePlanRecord *plan, int64_t *table_id,
+                      FerryError *err);
+
+/* At the start of a run: partitions left running or failed by an earlier run become pending. */
+bool state_requeue(StateStore *state, FerryError *err);
+
+/* Claim the next pending partition of a table; *found false when none is left. */
+bool state_claim(StateStore *state, int64_t table_id, PartitionWork *out, bool *found,
+                 FerryError *err);
+void state_work_clear(PartitionWork *work);
+
+/* Record a durable segment, in one transaction. */
+bool state_checkpoint(StateStore *state, const Checkpoint *checkpoint, FerryError *err);
+
+/* Record an error on a partition; it becomes `failed` (for good in this run) or `pending`. */
+bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, const char *message,
+                           bool failed, FerryError *err);
+
+/* Rows and partitions still to do for a table (pending, running or failed). */
+bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err);
+
+bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err);
+bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
+                   const char *status, int exit_code, FerryError *err);
+
+/* Call fn for every planned table, in name order. */
+bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatus *status),
+                       void *ctx, FerryError *err);
+/* Call fn for the most recent runs, newest first. */
+bool state_runs_each(StateStore *state, int limit, void (*fn)(void *ctx, const RunRecord *run),
+                     void *ctx, FerryError *err);
+
+/* Forget a table's plan and progress (or every table's, and the setup, when name is NULL). */
+bool state_reset(StateStore *state, const char *name, int *tables_removed, FerryError *err);
+
+#endif

@@ -1,0 +1,350 @@
+/*
+ * sinks/dir.c — the directory sink: one file per segment, NDJSON or CSV, optionally gzipped.
+ *
+ * Design notes
+ *  (1) A segment is written to "<dir>/<target>/.<name>.tmp", fsynced, renamed
+ *      to "<name>", and the directory fsynced: a file under its final name is
+ *      complete and durable, and a crash leaves at most a temporary file.
+ *  (2) Names are deterministic — "<target>.p<partition>.s<sequence>.<ext>" —
+ *      so a segment replayed after a crash replaces its own file.
+ *  (3) prepare_table removes every segment file and temporary file of the
+ *      table, so a new plan (other partition bounds) starts from nothing.
+ *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus zlib's
+ *      deflate state when compressing.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "ferry/format.h"
+#include "ferry/sink.h"
+
+typedef struct DirSettings {
+    char *path;
+    int format;               /* RowFormat */
+    int compression;          /* DirCompression */
+    int gzip_level;
+    bool csv_header;
+} DirSettings;
+
+enum { COMPRESS_NONE = 0, COMPRESS_GZIP = 1 };
+
+static const char *const format_names[] = {"ndjson", "csv", NULL};
+static const char *const compression_names[] = {"none", "gzip", NULL};
+
+static const ConfigOption dir_options[] = {
+    CONFIG_OPTION(DirSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true,
+                  .help = "directory to write into (created if missing)"),
+    CONFIG_OPTION(DirSettings, format, OPT_ENUM, .default_value = "ndjson", .choices = format_names,
+                  .setup = true, .help = "ndjson or csv"),
+    CONFIG_OPTION(DirSettings, compression, OPT_ENUM, .default_value = "none",
+                  .choices = compression_names, .setup = true, .help = "none or gzip"),
+    CONFIG_OPTION(DirSettings, gzip_level, OPT_INT, .default_value = "6", .min = 1, .max = 9,
+                  .help = "gzip level, 1 (fast) to 9 (small)"),
+    CONFIG_OPTION(DirSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
+                  .help = "CSV: write a header line in each file"),
+    {0},
+};
+
+struct Sink {
+    DirSettings settings;     /* copied; strings borrowed from the configuration */
+    char *table_dir;          /* owned: <path>/<target> of the segment */
+    char final_path[4096];
+    char temp_path[4096];
+    int fd;                   /* the open temporary file, or -1 */
+    bool deflating;
+    z_stream zs;
+    unsigned char *zbuf;      /* owned: deflate output */
+    OutBuf out;
+    RowWriter writer;
+    bool writer_ready;
+};
+
+#define ZBUF_SIZE (256u * 1024u)
+
+static bool sink_errno(FerryError *err, int code, const char *what, const char *path)
+{
+    ferry_error(err, FERRY_ERR_SINK, code, "dir sink: %s %s: %s", what, path, strerror(code));
+    if (err != NULL) /* a full disk or a quota may be freed; a missing permission will not */
+        err->retryable = code == ENOSPC || code == EDQUOT || code == EIO || code == EINTR;
+    return false;
+}
+
+static bool write_all(int fd, const char *data, size_t len, const char *path, FerryError *err)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return sink_errno(err, errno, "write", path);
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return true;
+}
+
+static bool deflate_some(Sink *sink, int flush, FerryError *err)
+{
+    int rc;
+    do {
+        sink->zs.next_out = sink->zbuf;
+        sink->zs.avail_out = ZBUF_SIZE;
+        rc = deflate(&sink->zs, flush);
+        if (rc == Z_STREAM_ERROR)
+            return ferry_error(err, FERRY_ERR_BUG, rc, "BUG: deflate stream error");
+        if (!write_all(sink->fd, (const char *)sink->zbuf, ZBUF_SIZE - sink->zs.avail_out,
+                       sink->temp_path, err))
+            return false;
+    } while (sink->zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
+    return true;
+}
+
+/* The output buffer's drain: to the file, through gzip when compressing. */
+static bool dir_drain(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    Sink *sink = ctx;
+    if (!sink->deflating)
+        return write_all(sink->fd, data, len, sink->temp_path, err);
+    sink->zs.next_in = (unsigned char *)(uintptr_t)data;
+    sink->zs.avail_in = (unsigned)len;
+    return deflate_some(sink, Z_NO_FLUSH, err);
+}
+
+static bool make_dir(const char *path, FerryError *err)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+            return sink_errno(err, errno, "cannot create directory", buf);
+        *p = '/';
+    }
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        return sink_errno(err, errno, "cannot create directory", buf);
+    return true;
+}
+
+static bool fsync_dir(const char *path, FerryError *err)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return sink_errno(err, errno, "cannot open directory", path);
+    int rc = fsync(fd);
+    int saved = errno;
+    close(fd);
+    if (rc != 0)
+        return sink_errno(err, saved, "fsync of directory", path);
+    return true;
+}
+
+/* A target becomes a directory name: no path separators, no dot names. */
+static bool target_valid(const char *target, FerryError *err)
+{
+    if (*target == '\0' || strchr(target, '/') != NULL || strcmp(target, ".") == 0 ||
+        strcmp(target, "..") == 0 || target[0] == '.')
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "dir sink: target \"%s\" cannot be a directory name (no '/', no leading '.')",
+                           target);
+    return true;
+}
+
+static const char *extension(const DirSettings *s)
+{
+    if (s->format == FORMAT_CSV)
+        return s->compression == COMPRESS_GZIP ? "csv.gz" : "csv";
+    return s->compression == COMPRESS_GZIP ? "ndjson.gz" : "ndjson";
+}
+
+static bool dir_open(const void *settings, Sink **out, FerryError *err)
+{
+    Sink *sink = xcalloc(1, sizeof *sink);
+    sink->settings = *(const DirSettings *)settings;
+    sink->fd = -1;
+    if (!make_dir(sink->settings.path, err)) {
+        free(sink);
+        return false;
+    }
+    outbuf_init(&sink->out, FERRY_SINK_BUFFER, dir_drain, sink);
+    if (sink->settings.compression == COMPRESS_GZIP)
+        sink->zbuf = xmalloc(ZBUF_SIZE);
+    *out = sink;
+    return true;
+}
+
+static void set_table_dir(Sink *sink, const TableShape *shape)
+{
+    free(sink->table_dir);
+    size_t len = strlen(sink->settings.path) + strlen(shape->target) + 2;
+    sink->table_dir = xmalloc(len);
+    snprintf(sink->table_dir, len, "%s/%s", sink->settings.path, shape->target);
+}
+
+/* Is `name` one of this table's segment files (or their temporaries)? */
+static bool is_segment_file(const char *name, const char *target)
+{
+    const char *p = name;
+    if (*p == '.')
+        p++;
+    size_t tlen = strlen(target);
+    if (strncmp(p, target, tlen) != 0 || strncmp(p + tlen, ".p", 2) != 0)
+        return false;
+    p += tlen + 2;
+    unsigned long part, seq;
+    int used = 0;
+    if (sscanf(p, "%lu.s%lu%n", &part, &seq, &used) != 2)
+        return false;
+    p += used;
+    return *p == '.';
+}
+
+static bool dir_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
+{
+    if (!target_valid(shape->target, err))
+        return false;
+    set_table_dir(sink, shape);
+    if (!make_dir(sink->table_dir, err))
+        return false;
+    DIR *d = opendir(sink->table_dir);
+    if (d == NULL)
+        return sink_errno(err, errno, "cannot read directory", sink->table_dir);
+    struct dirent *e;
+    bool ok = true;
+    int removed = 0;
+    while (ok && (e = readdir(d)) != NULL) {
+        if (!is_segment_file(e->d_name, shape->target))
+            continue;
+        if (unlinkat(dirfd(d), e->d_name, 0) != 0 && errno != ENOENT)
+            ok = sink_errno(err, errno, "cannot remove", e->d_name);
+        removed++;
+    }
+    closedir(d);
+    if (ok && removed > 0) {
+        log_info("dir sink: removed %d files of an earlier plan of %s", removed, shape->target);
+        ok = fsync_dir(sink->table_dir, err);
+    }
+    return ok;
+}
+
+static bool dir_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
+{
+    const TableShape *shape = segment->shape;
+    if (!target_valid(shape->target, err))
+        return false;
+    if (sink->table_dir == NULL || sink->writer.shape != shape) {
+        set_table_dir(sink, shape);
+        if (!make_dir(sink->table_dir, err))
+            return false;
+        if (sink->writer_ready)
+            row_writer_free(&sink->writer);
+        row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header,
+                        shape);
+        sink->writer_ready = true;
+    }
+    snprintf(sink->final_path, sizeof sink->final_path, "%s/%s.p%06lld.s%08lld.%s", sink->table_dir,
+             shape->target, (long long)segment->partition, (long long)segment->sequence,
+             extension(&sink->settings));
+    snprintf(sink->temp_path, sizeof sink->temp_path, "%s/.%s.p%06lld.s%08lld.%s.tmp",
+             sink->table_dir, shape->target, (long long)segment->partition,
+             (long long)segment->sequence, extension(&sink->settings));
+    sink->fd = open(sink->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (sink->fd < 0)
+        return sink_errno(err, errno, "cannot create", sink->temp_path);
+    sink->out.len = 0;
+    sink->out.failed = false;
+    if (sink->settings.compression == COMPRESS_GZIP) {
+        memset(&sink->zs, 0, sizeof sink->zs);
+        /* windowBits 15 + 16: a gzip wrapper, so `gunzip` and Redshift's GZIP read it. */
+        if (deflateInit2(&sink->zs, sink->settings.gzip_level, Z_DEFLATED, 15 + 16, 8,
+                         Z_DEFAULT_STRATEGY) != Z_OK)
+            return ferry_error(err, FERRY_ERR_SYSTEM, 0, "dir sink: cannot start gzip");
+        sink->deflating = true;
+    }
+    row_writer_header(&sink->writer, &sink->out);
+    return true;
+}
+
+static bool dir_write(Sink *sink, const RowBatch *batch, FerryError *err)
+{
+    return row_writer_batch(&sink->writer, &sink->out, batch, err);
+}
+
+static void end_deflate(Sink *sink)
+{
+    if (sink->deflating)
+        deflateEnd(&sink->zs);
+    sink->deflating = false;
+}
+
+static void dir_abort(Sink *sink)
+{
+    end_deflate(sink);
+    if (sink->fd >= 0) {
+        close(sink->fd);
+        sink->fd = -1;
+        unlink(sink->temp_path);
+    }
+}
+
+static bool dir_commit(Sink *sink, FerryError *err)
+{
+    bool ok = outbuf_flush(&sink->out);
+    if (!ok && err != NULL)
+        *err = sink->out.error;
+    if (ok && sink->deflating)
+        ok = deflate_some(sink, Z_FINISH, err);
+    end_deflate(sink);
+    if (ok && fsync(sink->fd) != 0)
+        ok = sink_errno(err, errno, "fsync", sink->temp_path);
+    if (ok) {
+        int rc = close(sink->fd);
+        sink->fd = -1;
+        if (rc != 0)
+            ok = sink_errno(err, errno, "close", sink->temp_path);
+    }
+    if (ok && rename(sink->temp_path, sink->final_path) != 0)
+        ok = sink_errno(err, errno, "rename", sink->temp_path);
+    if (ok)
+        ok = fsync_dir(sink->table_dir, err);
+    if (!ok)
+        dir_abort(sink);
+    return ok;
+}
+
+static void dir_close(Sink *sink)
+{
+    if (sink == NULL)
+        return;
+    dir_abort(sink);
+    if (sink->writer_ready)
+        row_writer_free(&sink->writer);
+    outbuf_free(&sink->out);
+    free(sink->zbuf);
+    free(sink->table_dir);
+    free(sink);
+}
+
+const SinkOps sink_dir = {
+    .name = "dir",
+    .flags = SINK_REPLACES_SEGMENTS,
+    .options = dir_options,
+    .settings_size = sizeof(DirSettings),
+    .open = dir_open,
+    .prepare_table = dir_prepare_table,
+    .begin = dir_begin,
+    .write = dir_write,
+    .commit = dir_commit,
+    .abort = dir_abort,
+    .close = dir_close,
+};

@@ -1,0 +1,402 @@
+/*
+ * sinks/format.c — encodes rows as NDJSON or CSV into a bounded output buffer (mapping in format.h).
+ *
+ * Design notes
+ *  (1) Values are encoded straight from the batch arena into the output
+ *      buffer: no value is copied or allocated on the way, except array
+ *      elements that need unescaping, which use one reused scratch buffer.
+ *  (2) The output buffer never grows: a value larger than the buffer is
+ *      written through in pieces, so a 4 MB value costs no 4 MB copy.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ferry/format.h"
+
+/* ---- output buffer ---- */
+
+void outbuf_init(OutBuf *out, size_t cap, bool (*drain)(void *, const char *, size_t, FerryError *),
+                 void *ctx)
+{
+    memset(out, 0, sizeof *out);
+    out->data = xmalloc(cap);
+    out->cap = cap;
+    out->drain = drain;
+    out->ctx = ctx;
+}
+
+void outbuf_free(OutBuf *out)
+{
+    free(out->data);
+    out->data = NULL;
+    out->len = out->cap = 0;
+}
+
+bool outbuf_flush(OutBuf *out)
+{
+    if (out->failed)
+        return false;
+    if (out->len > 0 && !out->drain(out->ctx, out->data, out->len, &out->error)) {
+        out->failed = true;
+        return false;
+    }
+    out->len = 0;
+    return true;
+}
+
+void outbuf_write(OutBuf *out, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0 && !out->failed) {
+        if (out->len == out->cap && !outbuf_flush(out))
+            return;
+        size_t n = out->cap - out->len < len ? out->cap - out->len : len;
+        memcpy(out->data + out->len, p, n);
+        out->len += n;
+        p += n;
+        len -= n;
+    }
+}
+
+static void outbuf_puts(OutBuf *out, const char *s) { outbuf_write(out, s, strlen(s)); }
+
+/* ---- JSON ---- */
+
+void format_json_string(OutBuf *out, const char *text, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    outbuf_putc(out, '"');
+    size_t run = 0; /* start of the bytes not yet written */
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)text[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        outbuf_write(out, text + run, i - run);
+        run = i + 1;
+        char esc[7] = {'\\', 0};
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            outbuf_write(out, esc, 6);
+            continue;
+        }
+        outbuf_write(out, esc, 2);
+    }
+    outbuf_write(out, text + run, len - run);
+    outbuf_putc(out, '"');
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* bytea arrives as "\x" followed by hex digits (bytea_output = hex); it leaves as base64. */
+static void json_bytea(OutBuf *out, const char *text, size_t len)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (len < 2 || text[0] != '\\' || text[1] != 'x' || (len - 2) % 2 != 0) {
+        format_json_string(out, text, len); /* not hex output: keep the text */
+        return;
+    }
+    outbuf_putc(out, '"');
+    unsigned char group[3];
+    int n = 0;
+    for (size_t i = 2; i + 1 < len; i += 2) {
+        int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
+        group[n++] = (unsigned char)((hi < 0 ? 0 : hi) << 4 | (lo < 0 ? 0 : lo));
+        if (n == 3) {
+            char quad[4] = {b64[group[0] >> 2], b64[(group[0] & 3) << 4 | group[1] >> 4],
+                            b64[(group[1] & 15) << 2 | group[2] >> 6], b64[group[2] & 63]};
+            outbuf_write(out, quad, 4);
+            n = 0;
+        }
+    }
+    if (n > 0) {
+        if (n == 1)
+            group[1] = 0;
+        char quad[4] = {b64[group[0] >> 2], b64[(group[0] & 3) << 4 | group[1] >> 4],
+                        n == 2 ? b64[(group[1] & 15) << 2] : '=', '='};
+        outbuf_write(out, quad, 4);
+    }
+    outbuf_putc(out, '"');
+}
+
+/* "2024-01-02 03:04:05.5+00" → "2024-01-02T03:04:05.5Z"; other forms stay text. */
+static void json_timestamp(OutBuf *out, const char *text, size_t len, bool with_zone)
+{
+    bool iso = len >= 19 && text[4] == '-' && text[7] == '-' && text[10] == ' ' && text[13] == ':' &&
+               isdigit((unsigned char)text[0]) && (len < 3 || memcmp(text + len - 3, " BC", 3) != 0);
+    if (iso && with_zone)
+        iso = len >= 22 && memcmp(text + len - 3, "+00", 3) == 0;
+    if (!iso) {
+        format_json_string(out, text, len);
+        return;
+    }
+    size_t body = with_zone ? len - 3 : len;
+    outbuf_putc(out, '"');
+    outbuf_write(out, text, 10);
+    outbuf_putc(out, 'T');
+    outbuf_write(out, text + 11, body - 11);
+    if (with_zone)
+        outbuf_putc(out, 'Z');
+    outbuf_putc(out, '"');
+}
+
+static void scratch_reserve(RowWriter *writer, size_t need)
+{
+    if (need <= writer->scratch_cap)
+        return;
+    size_t cap = writer->scratch_cap ? writer->scratch_cap : 256;
+    while (cap < need)
+        cap *= 2;
+    writer->scratch = xrealloc(writer->scratch, cap);
+    writer->scratch_cap = cap;
+}
+
+/*
+ * A PostgreSQL array literal: optional "[l:u]=" dimensions, then braces holding
+ * elements separated by the element type's delimiter; elements are NULL,
+ * unquoted, or double-quoted with backslash escapes; nested braces are
+ * further dimensions. Returns the position after the closing brace.
+ */
+static const char *json_array(RowWriter *writer, OutBuf *out, FerryOid elem, char delim, const char *p,
+                              const char *end)
+{
+    outbuf_putc(out, '[');
+    p++; /* '{' */
+    bool first = true;
+    while (p < end) {
+        while (p < end && isspace((unsigned char)*p))
+            p++;
+        if (p >= end)
+            break;
+        if (*p == '}') {
+            p++;
+            break;
+        }
+        if (*p == delim) {
+            p++;
+            continue;
+        }
+        if (!first)
+            outbuf_putc(out, ',');
+        first = false;
+        if (*p == '{') {
+            p = json_array(writer, out, elem, delim, p, end);
+            continue;
+        }
+        bool quoted = *p == '"';
+        if (quoted)
+            p++;
+        scratch_reserve(writer, (size_t)(end - p) + 1);
+        size_t n = 0;
+        bool escaped_any = false;
+        while (p < end) {
+            if (quoted ? *p == '"' : (*p == delim || *p == '}'))
+                break;
+            if (*p == '\\' && p + 1 < end) {
+                p++;
+                escaped_any = true;
+            }
+            writer->scratch[n++] = *p++;
+        }
+        if (quoted && p < end)
+            p++; /* closing quote */
+        if (!quoted)
+            while (n > 0 && isspace((unsigned char)writer->scratch[n - 1]))
+                n--;
+        writer->scratch[n] = '\0';
+        if (!quoted && !escaped_any && n == 4 && strncasecmp(writer->scratch, "NULL", 4) == 0)
+            outbuf_puts(out, "null");
+        else
+            format_json_value(writer, out, elem, 0, ',', writer->scratch, n);
+    }
+    outbuf_putc(out, ']');
+    return p;
+}
+
+void format_json_value(RowWriter *writer, OutBuf *out, FerryOid type, FerryOid elem_type,
+                       char elem_delim, const char *text, size_t len)
+{
+    if (elem_type != 0) {
+        const char *p = text, *end = text + len;
+        if (p < end && *p == '[') { /* dimension decoration: "[0:1]={...}" */
+            const char *eq = memchr(p, '=', len);
+            p = eq ? eq + 1 : end;
+        }
+        if (p < end && *p == '{') {
+            json_array(writer, out, elem_type, elem_delim ? elem_delim : ',', p, end);
+            return;
+        }
+        format_json_string(out, text, len);
+        return;
+    }
+    switch (type) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+        outbuf_write(out, text, len);
+        return;
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        if (len > 0 && (isdigit((unsigned char)text[len - 1]) || text[len - 1] == '.'))
+            outbuf_write(out, text, len); /* finite */
+        else
+            format_json_string(out, text, len); /* NaN, Infinity, -Infinity */
+        return;
+    case OID_BOOL:
+        outbuf_puts(out, len > 0 && text[0] == 't' ? "true" : "false");
+        return;
+    case OID_JSON:
+    case OID_JSONB:
+        outbuf_write(out, text, len);
+        return;
+    case OID_BYTEA:
+        json_bytea(out, text, len);
+        return;
+    case OID_TIMESTAMPTZ:
+        json_timestamp(out, text, len, true);
+        return;
+    case OID_TIMESTAMP:
+        json_timestamp(out, text, len, false);
+        return;
+    default: /* numeric (exact), text, date, uuid, and everything else */
+        format_json_string(out, text, len);
+        return;
+    }
+}
+
+/* ---- CSV ---- */
+
+static void csv_field(OutBuf *out, const char *text, size_t len)
+{
+    bool quote = len == 0;
+    for (size_t i = 0; i < len && !quote; i++) {
+        char c = text[i];
+        quote = c == ',' || c == '"' || c == '\n' || c == '\r' || c == '\\';
+    }
+    if (!quote) {
+        outbuf_write(out, text, len);
+        return;
+    }
+    outbuf_putc(out, '"');
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') {
+            outbuf_write(out, text + run, i + 1 - run);
+            run = i; /* the quote is written again: doubled */
+        }
+    }
+    outbuf_write(out, text + run, len - run);
+    outbuf_putc(out, '"');
+}
+
+/* ---- rows ---- */
+
+void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const TableShape *shape)
+{
+    memset(writer, 0, sizeof *writer);
+    writer->format = format;
+    writer->csv_header = csv_header;
+    writer->shape = shape;
+    writer->json_names = xcalloc((size_t)shape->nout, sizeof(char *));
+    for (int c = 0; c < shape->nout; c++) {
+        /* Encode each column name once: "\"name\":". */
+        char stack[512];
+        OutBuf tmp;
+        memset(&tmp, 0, sizeof tmp);
+        tmp.data = stack;
+        tmp.cap = sizeof stack;
+        size_t name_len = strlen(shape->cols[c].name);
+        if (name_len * 6 + 8 > sizeof stack) {
+            tmp.data = xmalloc(name_len * 6 + 8);
+            tmp.cap = name_len * 6 + 8;
+        }
+        tmp.drain = NULL;
+        format_json_string(&tmp, shape->cols[c].name, name_len);
+        outbuf_putc(&tmp, ':');
+        writer->json_names[c] = xstrndup(tmp.data, tmp.len);
+        if (tmp.data != stack)
+            free(tmp.data);
+    }
+}
+
+void row_writer_free(RowWriter *writer)
+{
+    if (writer->json_names != NULL)
+        for (int c = 0; c < writer->shape->nout; c++)
+            free(writer->json_names[c]);
+    free(writer->json_names);
+    free(writer->scratch);
+    memset(writer, 0, sizeof *writer);
+}
+
+void row_writer_header(RowWriter *writer, OutBuf *out)
+{
+    if (writer->format != FORMAT_CSV || !writer->csv_header)
+        return;
+    for (int c = 0; c < writer->shape->nout; c++) {
+        if (c > 0)
+            outbuf_putc(out, ',');
+        const char *name = writer->shape->cols[c].name;
+        csv_field(out, name, strlen(name));
+    }
+    outbuf_putc(out, '\n');
+}
+
+bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err)
+{
+    const TableShape *shape = writer->shape;
+    for (int r = 0; r < batch->nrows && !out->failed; r++) {
+        if (writer->format == FORMAT_NDJSON)
+            outbuf_putc(out, '{');
+        for (int c = 0; c < shape->nout; c++) {
+            size_t len = 0;
+            const char *value = batch_value(batch, r, c, &len);
+            if (writer->format == FORMAT_NDJSON) {
+                if (c > 0)
+                    outbuf_putc(out, ',');
+                outbuf_puts(out, writer->json_names[c]);
+                if (value == NULL)
+                    outbuf_puts(out, "null");
+                else
+                    format_json_value(writer, out, shape->cols[c].type, shape->cols[c].elem_type,
+                                      shape->cols[c].elem_delim, value, len);
+            } else {
+                if (c > 0)
+                    outbuf_putc(out, ',');
+                if (value != NULL)
+                    csv_field(out, value, len);
+            }
+        }
+        if (writer->format == FORMAT_NDJSON)
+            outbuf_putc(out, '}');
+        outbuf_putc(out, '\n');
+    }
+    if (out->failed) {
+        if (err != NULL)
+            *err = out->error;
+        return false;
+    }
+    return true;
+}

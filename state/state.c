@@ -1,0 +1,609 @@
+/*
+ * state/state.c — the SQLite checkpoint store.
+ *
+ * Design notes
+ *  (1) The schema is the static DDL below, applied at open; PRAGMA user_version
+ *      holds its version. A file written by a newer ferry is refused, never
+ *      altered.
+ *  (2) journal_mode=WAL and synchronous=FULL: a commit has reached the disk
+ *      when sqlite3_step returns SQLITE_DONE for COMMIT, so a checkpoint
+ *      written is a checkpoint kept, whatever dies next.
+ *  (3) Every write is one BEGIN IMMEDIATE … COMMIT transaction; a failure
+ *      rolls it back whole, so the file only ever holds complete checkpoints.
+ *  (4) One connection, one mutex: workers take turns. A checkpoint is a few
+ *      small row updates, far cheaper than the batch it records, so a single
+ *      writer costs nothing measurable and rules out SQLITE_BUSY between
+ *      workers. busy_timeout covers other processes (ferry status).
+ *  (5) Values are always bound, never spliced into SQL.
+ */
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ferry/state.h"
+
+struct StateStore {
+    sqlite3 *db;
+    char *path;               /* owned */
+    pthread_mutex_t lock;
+};
+
+static const char *const schema_ddl =
+    "CREATE TABLE IF NOT EXISTS setup ("
+    "  name  TEXT PRIMARY KEY,"
+    "  value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tables ("
+    "  id          INTEGER PRIMARY KEY,"
+    "  name        TEXT NOT NULL UNIQUE,"
+    "  target      TEXT NOT NULL,"
+    "  key_columns TEXT NOT NULL,"
+    "  est_rows    INTEGER NOT NULL,"
+    "  row_width   INTEGER NOT NULL,"
+    "  planned_at  TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS partitions ("
+    "  table_id   INTEGER NOT NULL REFERENCES tables(id) ON DELETE CASCADE,"
+    "  part       INTEGER NOT NULL,"
+    "  lo         TEXT,"
+    "  hi         TEXT,"
+    "  status     TEXT NOT NULL DEFAULT 'pending'"
+    "             CHECK (status IN ('pending', 'running', 'done', 'failed')),"
+    "  last_key   TEXT,"
+    "  next_seq   INTEGER NOT NULL DEFAULT 0,"
+    "  rows       INTEGER NOT NULL DEFAULT 0,"
+    "  bytes      INTEGER NOT NULL DEFAULT 0,"
+    "  attempts   INTEGER NOT NULL DEFAULT 0,"
+    "  last_error TEXT,"
+    "  updated_at TEXT,"
+    "  PRIMARY KEY (table_id, part));"
+    "CREATE TABLE IF NOT EXISTS runs ("
+    "  id         INTEGER PRIMARY KEY,"
+    "  started_at TEXT NOT NULL,"
+    "  ended_at   TEXT,"
+    "  rows       INTEGER NOT NULL DEFAULT 0,"
+    "  bytes      INTEGER NOT NULL DEFAULT 0,"
+    "  status     TEXT NOT NULL,"
+    "  exit_code  INTEGER,"
+    "  pid        INTEGER NOT NULL);";
+
+static bool db_error(StateStore *state, FerryError *err, int rc, const char *what)
+{
+    ferry_error(err, FERRY_ERR_STATE, rc, "state file %s: %s: %s", state->path, what,
+                state->db ? sqlite3_errmsg(state->db) : sqlite3_errstr(rc));
+    /* A full disk or a busy file may clear up; a corrupt file will not. */
+    if (err != NULL)
+        err->retryable = (rc == SQLITE_FULL || rc == SQLITE_BUSY || rc == SQLITE_IOERR);
+    return false;
+}
+
+static bool exec_sql(StateStore *state, const char *sql, FerryError *err)
+{
+    int rc = sqlite3_exec(state->db, sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(state, err, rc, sql);
+    return true;
+}
+
+static bool prepare(StateStore *state, const char *sql, sqlite3_stmt **stmt, FerryError *err)
+{
+    int rc = sqlite3_prepare_v2(state->db, sql, -1, stmt, NULL);
+    if (rc != SQLITE_OK)
+        return db_error(state, err, rc, "prepare");
+    return true;
+}
+
+/* Step a statement that returns no rows, and finalize it. */
+static bool step_done(StateStore *state, sqlite3_stmt *stmt, FerryError *err)
+{
+    int rc = sqlite3_step(stmt);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_DONE)
+        return db_error(state, err, rc, "write");
+    return true;
+}
+
+static void bind_text_or_null(sqlite3_stmt *stmt, int index, const char *text)
+{
+    if (text == NULL)
+        sqlite3_bind_null(stmt, index);
+    else
+        sqlite3_bind_text(stmt, index, text, -1, SQLITE_TRANSIENT);
+}
+
+static char *column_dup(sqlite3_stmt *stmt, int index)
+{
+    const unsigned char *text = sqlite3_column_text(stmt, index);
+    return text ? xstrdup((const char *)text) : NULL;
+}
+
+static bool begin(StateStore *state, FerryError *err)
+{
+    return exec_sql(state, "BEGIN IMMEDIATE", err);
+}
+
+static bool commit(StateStore *state, FerryError *err)
+{
+    if (exec_sql(state, "COMMIT", err))
+        return true;
+    sqlite3_exec(state->db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
+static bool rollback(StateStore *state)
+{
+    sqlite3_exec(state->db, "ROLLBACK", NULL, NULL, NULL);
+    return false;
+}
+
+bool state_open(const char *path, StateStore **out, FerryError *err)
+{
+    *out = NULL;
+    StateStore *state = xcalloc(1, sizeof *state);
+    state->path = xstrdup(path);
+    pthread_mutex_init(&state->lock, NULL);
+    int rc = sqlite3_open_v2(path, &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+    if (rc != SQLITE_OK) {
+        db_error(state, err, rc, "cannot open");
+        state_close(state);
+        return false;
+    }
+    sqlite3_busy_timeout(state->db, 10000);
+
+    sqlite3_stmt *stmt;
+    int version = 0;
+    if (!prepare(state, "PRAGMA user_version", &stmt, err))
+        goto fail;
+    rc = sqlite3_step(stmt);
+    if (rc == SQLITE_ROW)
+        version = sqlite3_column_int(stmt, 0);
+    sqlite3_finalize(stmt);
+    if (rc != SQLITE_ROW) {
+        /* Not a database at all, or an unreadable one. */
+        db_error(state, err, rc, "cannot read");
+        goto fail;
+    }
+    if (version > STATE_SCHEMA_VERSION) {
+        ferry_error(err, FERRY_ERR_STATE, 0,
+                    "state file %s was written by a newer ferry (schema %d; this ferry %s knows "
+                    "schema %d): upgrade ferry, or use another state file",
+                    path, version, FERRY_VERSION, STATE_SCHEMA_VERSION);
+        goto fail;
+    }
+    if (!exec_sql(state, "PRAGMA journal_mode=WAL", err) ||
+        !exec_sql(state, "PRAGMA synchronous=FULL", err) ||
+        !exec_sql(state, "PRAGMA foreign_keys=ON", err))
+        goto fail;
+    if (version < STATE_SCHEMA_VERSION) {
+        char sql[64];
+        snprintf(sql, sizeof sql, "PRAGMA user_version=%d", STATE_SCHEMA_VERSION);
+        if (!begin(state, err))
+            goto fail;
+        if (!exec_sql(state, schema_ddl, err) || !exec_sql(state, sql, err)) {
+            rollback(state);
+            goto fail;
+        }
+        if (!commit(state, err))
+            goto fail;
+    }
+    *out = state;
+    return true;
+fail:
+    state_close(state);
+    return false;
+}
+
+void state_close(StateStore *state)
+{
+    if (state == NULL)
+        return;
+    sqlite3_close(state->db);
+    pthread_mutex_destroy(&state->lock);
+    free(state->path);
+    free(state);
+}
+
+bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    bool ok = begin(state, err);
+    for (int i = 0; ok && i < count; i++) {
+        sqlite3_stmt *stmt;
+        ok = prepare(state, "SELECT value FROM setup WHERE name = ?", &stmt, err);
+        if (!ok)
+            break;
+        sqlite3_bind_text(stmt, 1, entries[i].name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            const char *recorded = (const char *)sqlite3_column_text(stmt, 0);
+            if (strcmp(recorded, entries[i].value) != 0) {
+                ferry_error(err, FERRY_ERR_CONFIG, 0,
+                            "option '%s' is \"%s\" but this state was started with \"%s\": "
+                            "put it back, or run `ferry reset` (for a table: `ferry reset -c FILE "
+                            "schema.name`) to start that work over",
+                            entries[i].name, entries[i].value, recorded);
+                ok = false;
+            }
+            sqlite3_finalize(stmt);
+            continue;
+        }
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_DONE) {
+            ok = db_error(state, err, rc, "read setup");
+            break;
+        }
+        ok = prepare(state, "INSERT INTO setup (name, value) VALUES (?, ?)", &stmt, err);
+        if (ok) {
+            sqlite3_bind_text(stmt, 1, entries[i].name, -1, SQLITE_STATIC);
+            sqlite3_bind_text(stmt, 2, entries[i].value, -1, SQLITE_STATIC);
+            ok = step_done(state, stmt, err);
+        }
+    }
+    ok = ok ? commit(state, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_table_find(StateStore *state, const char *name, PlannedTable *out, bool *found,
+                      FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    *found = false;
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state, "SELECT id, est_rows, row_width, key_columns FROM tables WHERE name = ?",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            out->id = sqlite3_column_int64(stmt, 0);
+            out->est_rows = sqlite3_column_int64(stmt, 1);
+            out->row_width = sqlite3_column_int64(stmt, 2);
+            snprintf(out->key_columns, sizeof out->key_columns, "%s",
+                     (const char *)sqlite3_column_text(stmt, 3));
+            *found = true;
+        } else if (rc != SQLITE_DONE) {
+            ok = db_error(state, err, rc, "read tables");
+        }
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_table_plan(StateStore *state, const TablePlanRecord *plan, int64_t *table_id,
+                      FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt = NULL;
+    bool ok = begin(state, err) &&
+              prepare(state,
+                      "INSERT INTO tables (name, target, key_columns, est_rows, row_width, planned_at)"
+                      " VALUES (?, ?, ?, ?, ?, ?)",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, plan->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, plan->target, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, plan->key_columns, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 4, plan->est_rows);
+        sqlite3_bind_int64(stmt, 5, plan->row_width);
+        sqlite3_bind_text(stmt, 6, now, -1, SQLITE_STATIC);
+        ok = step_done(state, stmt, err);
+    }
+    stmt = NULL;
+    if (ok) {
+        *table_id = sqlite3_last_insert_rowid(state->db);
+        ok = prepare(state,
+                     "INSERT INTO partitions (table_id, part, lo, hi, updated_at) VALUES (?, ?, ?, ?, ?)",
+                     &stmt, err);
+    }
+    for (int i = 0; ok && i < plan->nparts; i++) {
+        sqlite3_reset(stmt);
+        sqlite3_bind_int64(stmt, 1, *table_id);
+        sqlite3_bind_int(stmt, 2, i);
+        bind_text_or_null(stmt, 3, i == 0 ? NULL : plan->bounds[i - 1]);
+        bind_text_or_null(stmt, 4, i == plan->nparts - 1 ? NULL : plan->bounds[i]);
+        sqlite3_bind_text(stmt, 5, now, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "insert partition");
+    }
+    sqlite3_finalize(stmt); /* a no-op on NULL */
+    ok = ok ? commit(state, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_requeue(StateStore *state, FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    bool ok = exec_sql(state,
+                       "UPDATE partitions SET status = 'pending' WHERE status IN ('running', 'failed')",
+                       err);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_claim(StateStore *state, int64_t table_id, PartitionWork *out, bool *found,
+                 FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    *found = false;
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = begin(state, err) &&
+              prepare(state,
+                      "UPDATE partitions SET status = 'running', attempts = attempts + 1, updated_at = ?"
+                      " WHERE table_id = ? AND part = (SELECT min(part) FROM partitions"
+                      "   WHERE table_id = ? AND status = 'pending')"
+                      " RETURNING part, lo, hi, last_key, next_seq, rows, bytes, attempts",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, table_id);
+        sqlite3_bind_int64(stmt, 3, table_id);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            out->table_id = table_id;
+            out->part = sqlite3_column_int64(stmt, 0);
+            out->lo = column_dup(stmt, 1);
+            out->hi = column_dup(stmt, 2);
+            out->last_key = column_dup(stmt, 3);
+            out->next_seq = sqlite3_column_int64(stmt, 4);
+            out->rows = sqlite3_column_int64(stmt, 5);
+            out->bytes = sqlite3_column_int64(stmt, 6);
+            out->attempts = sqlite3_column_int(stmt, 7);
+            *found = true;
+            rc = sqlite3_step(stmt);
+        }
+        sqlite3_finalize(stmt);
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "claim partition");
+    }
+    ok = ok ? commit(state, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    if (!ok) {
+        state_work_clear(out);
+        *found = false;
+    }
+    return ok;
+}
+
+void state_work_clear(PartitionWork *work)
+{
+    free(work->lo);
+    free(work->hi);
+    free(work->last_key);
+    memset(work, 0, sizeof *work);
+}
+
+bool state_checkpoint(StateStore *state, const Checkpoint *cp, FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = begin(state, err) &&
+              prepare(state,
+                      "UPDATE partitions SET last_key = coalesce(?, last_key), next_seq = ?,"
+                      " rows = rows + ?, bytes = bytes + ?, status = ?, last_error = NULL,"
+                      " updated_at = ? WHERE table_id = ? AND part = ? AND status = 'running'",
+                      &stmt, err);
+    if (ok) {
+        bind_text_or_null(stmt, 1, cp->last_key);
+        sqlite3_bind_int64(stmt, 2, cp->next_seq);
+        sqlite3_bind_int64(stmt, 3, cp->rows_added);
+        sqlite3_bind_int64(stmt, 4, cp->bytes_added);
+        sqlite3_bind_text(stmt, 5, cp->done ? "done" : "running", -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 6, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 7, cp->table_id);
+        sqlite3_bind_int64(stmt, 8, cp->part);
+        ok = step_done(state, stmt, err);
+        if (ok && sqlite3_changes(state->db) != 1)
+            ok = ferry_error(err, FERRY_ERR_BUG, 0,
+                             "BUG: checkpoint of table %lld partition %lld found no running partition",
+                             (long long)cp->table_id, (long long)cp->part);
+    }
+    ok = ok ? commit(state, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, const char *message,
+                           bool failed, FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state,
+                      "UPDATE partitions SET status = ?, last_error = coalesce(?, last_error), updated_at = ?"
+                      " WHERE table_id = ? AND part = ? AND status = 'running'",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, failed ? "failed" : "pending", -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 3, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 4, table_id);
+        sqlite3_bind_int64(stmt, 5, part);
+        ok = step_done(state, stmt, err);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state, "SELECT count(*) FROM partitions WHERE table_id = ? AND status <> 'done'",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_int64(stmt, 1, table_id);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW)
+            *parts_left = sqlite3_column_int(stmt, 0);
+        else
+            ok = db_error(state, err, rc, "count partitions");
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state, "INSERT INTO runs (started_at, status, pid) VALUES (?, 'running', ?)",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, (sqlite3_int64)getpid());
+        ok = step_done(state, stmt, err);
+        *run_id = sqlite3_last_insert_rowid(state->db);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
+                   const char *status, int exit_code, FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state,
+                      "UPDATE runs SET ended_at = ?, rows = ?, bytes = ?, status = ?, exit_code = ?"
+                      " WHERE id = ?",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, rows);
+        sqlite3_bind_int64(stmt, 3, bytes);
+        sqlite3_bind_text(stmt, 4, status, -1, SQLITE_STATIC);
+        sqlite3_bind_int(stmt, 5, exit_code);
+        sqlite3_bind_int64(stmt, 6, run_id);
+        ok = step_done(state, stmt, err);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatus *status),
+                       void *ctx, FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(
+        state,
+        "SELECT t.name, t.target, t.key_columns, t.est_rows, count(p.part),"
+        "  sum(p.status = 'done'), sum(p.status = 'failed'), sum(p.status = 'running'),"
+        "  coalesce(sum(p.rows), 0), coalesce(sum(p.bytes), 0), coalesce(sum(p.attempts), 0),"
+        "  (SELECT last_error FROM partitions q WHERE q.table_id = t.id AND q.last_error IS NOT NULL"
+        "   ORDER BY q.updated_at DESC LIMIT 1)"
+        " FROM tables t LEFT JOIN partitions p ON p.table_id = t.id"
+        " GROUP BY t.id ORDER BY t.name",
+        &stmt, err);
+    int rc = SQLITE_DONE;
+    while (ok && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        TableStatus status = {
+            .name = (const char *)sqlite3_column_text(stmt, 0),
+            .target = (const char *)sqlite3_column_text(stmt, 1),
+            .key_columns = (const char *)sqlite3_column_text(stmt, 2),
+            .est_rows = sqlite3_column_int64(stmt, 3),
+            .parts_total = sqlite3_column_int(stmt, 4),
+            .parts_done = sqlite3_column_int(stmt, 5),
+            .parts_failed = sqlite3_column_int(stmt, 6),
+            .parts_running = sqlite3_column_int(stmt, 7),
+            .rows = sqlite3_column_int64(stmt, 8),
+            .bytes = sqlite3_column_int64(stmt, 9),
+            .attempts = sqlite3_column_int(stmt, 10),
+            .last_error = (const char *)sqlite3_column_text(stmt, 11),
+        };
+        fn(ctx, &status);
+    }
+    if (ok) {
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "read status");
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_runs_each(StateStore *state, int limit, void (*fn)(void *ctx, const RunRecord *run),
+                     void *ctx, FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state,
+                      "SELECT id, started_at, ended_at, status, rows, bytes, coalesce(exit_code, -1)"
+                      " FROM runs ORDER BY id DESC LIMIT ?",
+                      &stmt, err);
+    int rc = SQLITE_DONE;
+    if (ok)
+        sqlite3_bind_int(stmt, 1, limit);
+    while (ok && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        RunRecord run = {
+            .id = sqlite3_column_int64(stmt, 0),
+            .started_at = (const char *)sqlite3_column_text(stmt, 1),
+            .ended_at = (const char *)sqlite3_column_text(stmt, 2),
+            .status = (const char *)sqlite3_column_text(stmt, 3),
+            .rows = sqlite3_column_int64(stmt, 4),
+            .bytes = sqlite3_column_int64(stmt, 5),
+            .exit_code = sqlite3_column_int(stmt, 6),
+        };
+        fn(ctx, &run);
+    }
+    if (ok) {
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "read runs");
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_reset(StateStore *state, const char *name, int *tables_removed, FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = begin(state, err);
+    if (ok && name == NULL) {
+        ok = exec_sql(state, "DELETE FROM partitions; DELETE FROM setup;", err) &&
+             prepare(state, "DELETE FROM tables", &stmt, err) && step_done(state, stmt, err);
+        if (ok)
+            *tables_removed = sqlite3_changes(state->db);
+    } else if (ok) {
+        ok = prepare(state, "DELETE FROM tables WHERE name = ?", &stmt, err);
+        if (ok) {
+            sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+            ok = step_done(state, stmt, err);
+            if (ok)
+                *tables_removed = sqlite3_changes(state->db);
+        }
+        /* The table's own setup entries go with it; the sink's and source's stay. */
+        if (ok)
+            ok = prepare(state, "DELETE FROM setup WHERE name >= ? AND name < ?", &stmt, err);
+        if (ok) {
+            char lo[FERRY_NAME_MAX + 16], hi[FERRY_NAME_MAX + 16];
+            snprintf(lo, sizeof lo, "table %s.", name);
+            snprintf(hi, sizeof hi, "table %s/", name); /* '/' sorts right after '.' */
+            sqlite3_bind_text(stmt, 1, lo, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(stmt, 2, hi, -1, SQLITE_TRANSIENT);
+            ok = step_done(state, stmt, err);
+        }
+    }
+    ok = ok ? commit(state, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
