@@ -361,12 +361,13 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     /* Size: the statistics' row count, or a count when there are none. */
     const char *params[2] = {shape->schema, shape->name};
     if (!source_query(conn,
-                      "SELECT c.reltuples::float8, c.relkind FROM pg_class c"
+                      "SELECT c.reltuples::float8, c.relkind, c.relpages FROM pg_class c"
                       " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
                       2, params, &res, err))
         goto out;
     double reltuples = atof(PQgetvalue(res, 0, 0));
     char relkind = PQgetvalue(res, 0, 1)[0];
+    double relpages = atof(PQgetvalue(res, 0, 2));
     PQclear(res);
     res = NULL;
     if (reltuples <= 0 && relkind != 'v') {
@@ -417,6 +418,13 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
         if (key_samples > FERRY_SAMPLE_KEYS_MAX)
             key_samples = FERRY_SAMPLE_KEYS_MAX;
         double kpercent = 100.0 * key_samples / (reltuples > 0 ? reltuples : 1);
+        /* SYSTEM sampling takes whole blocks, and neighbouring rows often have
+         * neighbouring keys: every bound must rest on many blocks, not a few. */
+        double block_percent = relpages > 0 ? 100.0 * FERRY_SAMPLE_BLOCKS_PER_PARTITION * plan->nparts / relpages : 100.0;
+        if (block_percent > kpercent)
+            kpercent = block_percent;
+        if (reltuples > 0 && kpercent * reltuples / 100.0 > FERRY_SAMPLE_KEYS_HARD_MAX)
+            kpercent = 100.0 * FERRY_SAMPLE_KEYS_HARD_MAX / reltuples;
         sample_clause(relkind, kpercent > 100 ? 100 : kpercent, clause, sizeof clause, filter,
                       sizeof filter);
         sql_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);

@@ -1,0 +1,53 @@
+# tests/lib/common.sh — what every integration test sources: the server, TAP, and ferry helpers.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FERRY=${FERRY:-$ROOT/ferry}
+. "$ROOT/tests/lib/tap.sh"
+. "$ROOT/tests/lib/pg.sh"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
+cleanup() { pg_stop; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+# write_config FILE SINK_PATH FORMAT [extra lines for [ferry]] — then append [table] sections.
+write_config() {
+    local file=$1 out=$2 format=$3 extra=${4:-}
+    cat > "$file" <<INI
+[ferry]
+state = $(basename "$file" .ini).state
+$extra
+
+[source]
+conninfo = host=127.0.0.1 port=$PGPORT user=ferry dbname=postgres
+
+[sink]
+type = dir
+path = $out
+format = $format
+
+INI
+}
+
+# Load every NDJSON file under DIR into table NAME(doc jsonb).
+load_ndjson() {
+    local dir=$1 name=$2
+    pg_sql "DROP TABLE IF EXISTS $name; CREATE TABLE $name (doc jsonb)"
+    find "$dir" -name '*.ndjson' -print0 | sort -z | while IFS= read -r -d '' f; do
+        psql -X -q -v ON_ERROR_STOP=1 -c "\\copy $name FROM '$f' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+    done
+}
+
+# Load every CSV file under DIR into a copy (LIKE) of table SRC named NAME.
+load_csv() {
+    local dir=$1 src=$2 name=$3
+    pg_sql "DROP TABLE IF EXISTS $name; CREATE TABLE $name (LIKE $src)"
+    find "$dir" -name '*.csv' -print0 | sort -z | while IFS= read -r -d '' f; do
+        psql -X -q -v ON_ERROR_STOP=1 -c "\\copy $name FROM '$f' WITH (FORMAT csv)"
+    done
+}
+
+# Rows in A not in B, plus rows in B not in A, as multisets: 0 means equal row for row.
+rows_differ() {
+    pg_sql "SELECT (SELECT count(*) FROM (SELECT * FROM $1 EXCEPT ALL SELECT * FROM $2) x)
+                 + (SELECT count(*) FROM (SELECT * FROM $2 EXCEPT ALL SELECT * FROM $1) y)"
+}

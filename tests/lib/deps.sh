@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# tests/lib/deps.sh — install what ferry's build, tests and demo need, and nothing that is there already.
+#
+# Debian packages: the -dev libraries ferry links, PostgreSQL 15 (server and
+# client) for the tests and the demo, perl's prove for TAP, GNU time for peak
+# RSS, Node.js and npm for the test servers pinned in tests/servers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zlib1g-dev
+          libmongoc-dev libbson-dev libcurl4-openssl-dev
+          postgresql-15 postgresql-client-15 sqlite3 perl time procps util-linux nodejs npm)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    # The server package must not start a cluster of its own: the tests start theirs.
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/ferry.conf >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm test servers (azurite, s3rver), exactly as locked.
+if [ -f tests/servers/package-lock.json ] && [ ! -d tests/servers/node_modules ]; then
+    echo "deps: installing the npm test servers (tests/servers/package-lock.json)"
+    (cd tests/servers && npm ci --no-audit --no-fund --loglevel=error)
+fi

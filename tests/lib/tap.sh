@@ -1,0 +1,29 @@
+# tests/lib/tap.sh — TAP output for the shell tests (read by prove).
+
+TAP_N=0
+TAP_FAILED=0
+
+ok() { # ok CONDITION_EXIT_STATUS "name"
+    local status=$1; shift
+    TAP_N=$((TAP_N + 1))
+    if [ "$status" -eq 0 ]; then echo "ok $TAP_N - $*"; else echo "not ok $TAP_N - $*"; TAP_FAILED=$((TAP_FAILED + 1)); fi
+}
+
+is() { # is GOT EXPECTED "name"
+    local got=$1 expected=$2; shift 2
+    if [ "$got" = "$expected" ]; then ok 0 "$*"; else ok 1 "$*"; echo "#   got:      '$got'"; echo "#   expected: '$expected'"; fi
+}
+
+like() { # like TEXT PATTERN "name" (grep -E)
+    local text=$1 pattern=$2; shift 2
+    if printf '%s' "$text" | grep -Eq -- "$pattern"; then ok 0 "$*"; else ok 1 "$*"; echo "#   '$text'"; echo "#   does not match /$pattern/"; fi
+}
+
+unlike() {
+    local text=$1 pattern=$2; shift 2
+    if printf '%s' "$text" | grep -Eq -- "$pattern"; then ok 1 "$*"; echo "#   matches /$pattern/"; else ok 0 "$*"; fi
+}
+
+diag() { echo "# $*"; }
+
+done_testing() { echo "1..$TAP_N"; [ "$TAP_FAILED" -eq 0 ]; }

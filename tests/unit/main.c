@@ -1,0 +1,16 @@
+/*
+ * tests/unit/main.c — runs every unit test group and prints the TAP plan.
+ */
+#include "tap.h"
+
+int tap_count, tap_failed;
+
+int main(void)
+{
+    test_config();
+    test_budget();
+    test_partition();
+    test_format();
+    printf("1..%d\n", tap_count);
+    return tap_failed ? 1 : 0;
+}

@@ -1,0 +1,89 @@
+/*
+ * tests/unit/test_budget.c — memory budget arithmetic, /proc and cgroup reading, batch sizing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ferry/plan.h"
+#include "tap.h"
+
+#define MiB (1024ull * 1024ull)
+
+static void write_file(const char *root, const char *rel, const char *text)
+{
+    char path[1024], dir[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + strlen(root) + 1; *p; p++)
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0755);
+            *p = '/';
+        }
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+void test_budget(void)
+{
+    MemoryBudget b;
+    FerryError err;
+    ok(budget_from(0.5, 8000 * MiB, 0, 64 * MiB, &b, &err), "budget from three sources");
+    is_num(b.base, 64 * MiB, "the configured cap is the smallest");
+    is_str(b.base_from, "memory_limit", "and is named as the base");
+    is_num(b.total, 32 * MiB, "total = fraction x base");
+    ok(budget_from(0.25, 1000 * MiB, 400 * MiB, 0, &b, &err) && b.base == 400 * MiB &&
+           strcmp(b.base_from, "cgroup") == 0 && b.total == 100 * MiB,
+       "the cgroup room wins over MemAvailable when smaller");
+    ok(budget_from(0.5, 300 * MiB, 0, 0, &b, &err) && b.total == 150 * MiB, "MemAvailable alone");
+    ok(!budget_from(0.5, 0, 0, 0, &b, &err), "no known memory at all is refused");
+    contains(err.message, "set memory_limit", "and the message says what to do");
+    ok(!budget_from(0.1, 8000 * MiB, 0, 16 * MiB, &b, &err), "a budget under 4 MiB is refused");
+    contains(err.message, "below the minimum of 4 MiB", "with the reason");
+    ok(budget_from(0.5, 0, 0, 64 * MiB, &b, &err), "64 MiB cap");
+    is_num(budget_batch_bytes(&b, 2), 8 * MiB, "two workers: each batch arena gets share / overhead");
+
+    /* A fake /proc and /sys: cgroup v2 with a limit. */
+    char root[] = "/tmp/ferry-unit-XXXXXX";
+    ok(mkdtemp(root) != NULL, "temporary root");
+    write_file(root, "proc/meminfo", "MemTotal: 16000000 kB\nMemFree: 1000 kB\nMemAvailable: 2097152 kB\n");
+    write_file(root, "proc/self/cgroup", "0::/ferry.slice\n");
+    write_file(root, "sys/fs/cgroup/ferry.slice/memory.max", "536870912\n");
+    write_file(root, "sys/fs/cgroup/ferry.slice/memory.current", "134217728\n");
+    ok(budget_measure(root, 0.5, 0, &b, &err), "measure a v2 machine");
+    is_num(b.mem_available, 2048 * MiB, "MemAvailable read in kB");
+    is_num(b.cgroup_room, 384 * MiB, "v2: memory.max - memory.current");
+    is_num(b.total, 192 * MiB, "the budget is half of the cgroup room");
+
+    write_file(root, "sys/fs/cgroup/ferry.slice/memory.max", "max\n");
+    ok(budget_measure(root, 0.5, 0, &b, &err) && b.cgroup_room == 0 && b.base == 2048 * MiB,
+       "v2 'max' is no limit: MemAvailable decides");
+
+    /* cgroup v1, group path not mounted (a namespace): the mount's root is read. */
+    write_file(root, "proc/self/cgroup", "5:cpu,cpuacct:/x\n4:memory:/docker/abc\n0::/\n");
+    write_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "268435456\n");
+    write_file(root, "sys/fs/cgroup/memory/memory.usage_in_bytes", "67108864\n");
+    ok(budget_measure(root, 0.5, 0, &b, &err) && b.cgroup_room == 192 * MiB,
+       "v1: limit_in_bytes - usage_in_bytes, from the mount's root");
+    write_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
+    ok(budget_measure(root, 0.5, 0, &b, &err) && b.cgroup_room == 0, "v1's huge 'unlimited' is no limit");
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", root);
+    ok(system(cmd) == 0, "cleanup");
+
+    /* Batch sizing. */
+    BatchSizer s;
+    batch_sizer_init(&s, 16 * MiB, 184, 4); /* 184 + 4 * 16 = 248 bytes a row */
+    is_num(batch_sizer_rows(&s), (long)(16 * MiB / 248), "rows = batch bytes / (width + value overhead)");
+    batch_sizer_observe(&s, 10, 10 * 4 * MiB); /* a stretch of 4 MiB rows */
+    is_num(batch_sizer_rows(&s), 4, "a wider batch shrinks the next FETCH at once");
+    batch_sizer_observe(&s, 1000, 1000 * 248);
+    ok(batch_sizer_rows(&s) > 4 && batch_sizer_rows(&s) < 100, "a narrower batch grows it gently");
+    batch_sizer_init(&s, 16 * MiB, 10 * MiB * 1.0, 1);
+    is_num(batch_sizer_rows(&s), FERRY_BATCH_ROWS_MIN, "never below one row");
+    batch_sizer_init(&s, 1024 * MiB, 1, 1);
+    is_num(batch_sizer_rows(&s), FERRY_BATCH_ROWS_MAX, "never above the row ceiling");
+}

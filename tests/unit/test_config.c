@@ -1,0 +1,121 @@
+/*
+ * tests/unit/test_config.c — the configuration: defaults, values, and errors naming file, line and key.
+ */
+#include <stdlib.h>
+
+#include "ferry/config.h"
+#include "ferry/sink.h"
+#include "tap.h"
+
+static const char *base_text =
+    "# a comment\n"
+    "[ferry]\n"
+    "memory_limit = 64MB\n"
+    "workers = 2\n"
+    "\n"
+    "[source]\n"
+    "conninfo = \"host=db user=app password=s3cret\"\n"
+    "\n"
+    "[sink]\n"
+    "type = dir\n"
+    "path = /data/out\n"
+    "format = csv\n"
+    "\n"
+    "[table public.orders]\n"
+    "key = id\n"
+    "where = status <> 'x' AND note NOT LIKE '#%'\n"
+    "\n"
+    "[table sales.lines]\n"
+    "key = order_id, line_no\n"
+    "columns = order_id, line_no, amount\n"
+    "target = lines\n";
+
+/* Load `text` and return the error message ("" when it loaded). */
+static const char *load_error(const char *text)
+{
+    static FerryError err;
+    FerryConfig *config = NULL;
+    memset(&err, 0, sizeof err);
+    if (config_load_text("/etc/ferry/test.ini", text, &config, &err)) {
+        config_free(config);
+        return "";
+    }
+    return err.message;
+}
+
+/* base_text with one line replaced or appended. */
+static const char *with(const char *find, const char *replace)
+{
+    static char buf[4096];
+    const char *at = strstr(base_text, find);
+    if (at == NULL) {
+        snprintf(buf, sizeof buf, "%s%s", base_text, replace);
+        return buf;
+    }
+    snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - base_text), base_text, replace, at + strlen(find));
+    return buf;
+}
+
+void test_config(void)
+{
+    FerryConfig *config = NULL;
+    FerryError err;
+    ok(config_load_text("/etc/ferry/test.ini", base_text, &config, &err), "a valid configuration loads");
+    if (config == NULL)
+        return;
+    is_num(config->ferry.memory_limit, 64ull << 20, "memory_limit 64MB is 64 MiB");
+    is_num(config->ferry.workers, 2, "workers");
+    ok(config->ferry.memory_fraction == 0.5, "memory_fraction defaults to 0.5");
+    is_str(config->ferry.state, "/etc/ferry/ferry.state", "the state file defaults beside the configuration");
+    is_str(config->source.conninfo, "host=db user=app password=s3cret", "quoted values lose their quotes");
+    is_str(config->sink->name, "dir", "sink type");
+    is_num(config->ntables, 2, "two tables");
+    is_str(config->tables[0].schema, "public", "schema of the first table");
+    is_str(config->tables[0].settings.target, "public.orders", "target defaults to schema.name");
+    is_str(config->tables[0].settings.where, "status <> 'x' AND note NOT LIKE '#%'",
+           "a '#' inside a value is not a comment");
+    is_num(config->tables[0].settings.partition_rows, FERRY_DEFAULT_PARTITION_ROWS, "partition_rows default");
+    is_str(config->tables[1].settings.target, "lines", "target as configured");
+
+    SetupEntry *entries;
+    int n;
+    config_setup_entries(config, &entries, &n);
+    bool secret = false, has_path = false, has_key = false;
+    for (int i = 0; i < n; i++) {
+        secret |= strstr(entries[i].value, "s3cret") != NULL;
+        has_path |= strcmp(entries[i].name, "sink.path") == 0 && strcmp(entries[i].value, "/data/out") == 0;
+        has_key |= strcmp(entries[i].name, "table sales.lines.key") == 0;
+    }
+    ok(!secret, "the setup record never holds the conninfo's password");
+    ok(has_path && has_key, "the setup record holds the sink path and each table's key");
+    config_setup_entries_free(entries, n);
+    config_free(config);
+
+    /* Errors name the file, the line and the key. */
+    contains(load_error(with("workers = 2\n", "workers = 2\nwokers = 3\n")),
+             "/etc/ferry/test.ini:5: unknown key 'wokers' in [ferry]", "an unknown key names file, line and key");
+    contains(load_error(with("workers = 2\n", "workers = lots\n")),
+             "/etc/ferry/test.ini:4: key 'workers': bad value \"lots\"", "a bad number names file, line and key");
+    contains(load_error(with("workers = 2\n", "workers = 0\n")), "expected a whole number from 1 to 64",
+             "a number out of range says the range");
+    contains(load_error(with("memory_limit = 64MB\n", "memory_limit = lots\n")),
+             ":3: key 'memory_limit': bad value \"lots\": expected a size", "a bad size");
+    contains(load_error(with("format = csv\n", "format = xml\n")),
+             ":12: key 'format': bad value \"xml\": expected one of: ndjson, csv", "a bad choice lists the choices");
+    contains(load_error(with("type = dir\n", "type = ftp\n")), ":10: key 'type': unknown sink \"ftp\" (known sinks: dir",
+             "an unknown sink type lists the sinks");
+    contains(load_error(with("path = /data/out\n", "")), "[sink] needs key 'path'", "a missing required key");
+    contains(load_error(with("[table sales.lines]", "[table lines]")), ":18: a table section must look like [table schema.name]",
+             "a table without schema");
+    contains(load_error(with("[source]", "[sorce]")), ":6: unknown section [sorce]", "an unknown section");
+    contains(load_error(with("workers = 2\n", "workers = 2\nworkers = 3\n")),
+             ":5: key 'workers' is set twice in [ferry] (first on line 4)", "a key set twice");
+    contains(load_error(with("key = id\n", "key = id,,x\n")), ":15: key 'key': expected 1 to 8 comma-separated",
+             "an empty name in a key list");
+    contains(load_error(with("[table sales.lines]", "[table public.orders]")), "table public.orders is configured twice",
+             "a table configured twice");
+    contains(load_error("[ferry]\n[sink]\ntype = dir\npath = x\n"), "no table to copy", "no table at all");
+    contains(load_error("[ferry]\nworkers\n"), ":2: expected \"key = value\"", "a line without '='");
+    contains(load_error("workers = 1\n"), ":1: key 'workers' stands before any [section]", "a key before a section");
+    contains(load_error(with("[source]", "[source")), ":6: a section header must look like [name]", "a broken header");
+}
