@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Rows from 100 B to 4 MB, including a stretch of 4 MB rows, under memory_limit = 64MB:
+# peak RSS (measured by the OS) stays within the limit plus the binary's idle baseline.
+. "$(dirname "$0")/../lib/common.sh"
+pg_start
+
+# 3000 rows: most about 100 B; every 50th about 1 MB; ids 1000..1039 a stretch of 4 MB rows.
+pg_sql "
+CREATE TABLE public.wide (id int PRIMARY KEY, body text);
+INSERT INTO wide SELECT g, CASE
+    WHEN g BETWEEN 1000 AND 1039 THEN repeat(md5(g::text), 131072)       -- 4 MiB
+    WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)                    -- 1 MiB
+    ELSE repeat(md5(g::text), 3) END                                     -- ~100 B
+FROM generate_series(1, 3000) g;
+ALTER TABLE wide ALTER COLUMN body SET STORAGE EXTERNAL;
+ANALYZE wide;"
+is "$(pg_sql "SELECT max(octet_length(body)) / 1048576 || ' ' || min(octet_length(body)) FROM wide")" "4 96" "rows range from 96 B to 4 MiB"
+
+rss_kib() { # peak RSS in KiB of a command, measured by the kernel (GNU time)
+    /usr/bin/time -f '%M' -o "$WORK/rss" "$@" >/dev/null 2>"$WORK/cmd.log"; local code=$?
+    echo "$(cat "$WORK/rss" | tail -1) $code"
+}
+
+baseline=$(rss_kib "$FERRY" --version | cut -d' ' -f1)
+diag "idle baseline of the ferry binary: ${baseline} KiB"
+
+for format in ndjson csv; do
+    write_config "$WORK/$format.ini" "$WORK/$format" "$format" "memory_limit = 64MB"
+    printf '[table public.wide]\npartition_rows = 1000\n' >> "$WORK/$format.ini"
+    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/$format.ini")
+    is "$code" 0 "$format: the copy completes"
+    limit=$(( 64 * 1024 + baseline ))
+    diag "$format: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
+    ok $(( peak <= limit ? 0 : 1 )) "$format: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
+done
+load_csv "$WORK/csv" wide loaded
+is "$(rows_differ wide loaded)" 0 "the wide rows arrive whole and equal"
+is "$(cat "$WORK"/ndjson/public.wide/*.ndjson | wc -l)" 3000 "ndjson: 3000 lines"
+
+done_testing

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# What a user sees when something is wrong: clear errors, the right exit codes, nothing lost,
+# and no secret anywhere.
+. "$(dirname "$0")/../lib/common.sh"
+pg_start
+
+pg_sql "
+CREATE TABLE public.good (id int PRIMARY KEY, v text);
+INSERT INTO good SELECT g, 'v' || g FROM generate_series(1, 5000) g;
+CREATE TABLE public.nokey (a int, b text);
+INSERT INTO nokey SELECT g, 'b' FROM generate_series(1, 100) g;
+CREATE TABLE public.dupes (a int NOT NULL, b text);
+INSERT INTO dupes VALUES (1, 'x'), (1, 'y'), (2, 'z');
+ANALYZE;"
+
+# --- command line ---
+"$FERRY" >/dev/null 2>&1; is $? 2 "no command: exit 2"
+out=$("$FERRY" frobnicate -c x 2>&1); is $? 2 "an unknown command: exit 2"
+like "$out" 'unknown command "frobnicate"' "and it is named"
+out=$("$FERRY" run 2>&1); is $? 2 "run without -c: exit 2"
+like "$out" "needs a configuration file" "and it says so"
+out=$("$FERRY" --help); is $? 0 "--help exits 0"
+like "$out" "75  stopped with work left" "--help documents the exit codes"
+like "$("$FERRY" --version)" "^ferry [0-9]+\.[0-9]+\.[0-9]+$" "--version"
+
+# --- configuration ---
+out=$("$FERRY" run -c "$WORK/missing.ini" 2>&1); is $? 78 "a missing configuration file: exit 78"
+like "$out" "missing.ini: cannot open" "and the file is named"
+write_config "$WORK/bad.ini" "$WORK/bad" ndjson "memory_fraction = 2"
+printf '[table public.good]\n' >> "$WORK/bad.ini"
+out=$("$FERRY" run -c "$WORK/bad.ini" 2>&1); is $? 78 "a bad value: exit 78"
+like "$out" "bad.ini:3: key 'memory_fraction': bad value \"2\": expected a number from 0.01 to 0.95" \
+    "the error names the file, the line and the key"
+ok $([ ! -e "$WORK/bad.state" ]; echo $?) "a bad configuration creates no state"
+
+# --- plan changes nothing ---
+write_config "$WORK/a.ini" "$WORK/a" ndjson
+printf '[table public.good]\n' >> "$WORK/a.ini"
+out=$("$FERRY" plan -c "$WORK/a.ini" 2>&1); is $? 0 "plan exits 0"
+like "$out" "rows: +about 5000" "plan shows the estimated rows"
+like "$out" "key: +id \(primary key\)" "plan shows the key"
+ok $([ ! -e "$WORK/a.state" ] && [ ! -e "$WORK/a" ]; echo $?) "plan writes no state and no output"
+
+# --- tables that cannot be copied: the others still are ---
+write_config "$WORK/k.ini" "$WORK/k" csv
+printf '[table public.nokey]\n[table public.good]\n[table public.dupes]\nkey = a\n[table public.ghost]\n' >> "$WORK/k.ini"
+out=$("$FERRY" run -c "$WORK/k.ini" 2>&1); is $? 1 "tables that cannot be copied: exit 1"
+like "$out" "table public.nokey has no primary key: declare a unique, NOT NULL key in its section, e.g. \"key = id\"" \
+    "no primary key: the error says how to declare one"
+like "$out" "table public.dupes: key \(a\) is not unique" "a declared key with duplicates is refused"
+like "$out" "table public.ghost \(line [0-9]+\) does not exist" "a missing table is named with its line"
+is "$(cat "$WORK"/k/public.good/*.csv | wc -l)" 5000 "the good table was copied anyway"
+
+# --- one run per state file ---
+flock "$WORK/a.state.lock" sleep 3 &
+sleep 0.3
+out=$("$FERRY" run -c "$WORK/a.ini" 2>&1); is $? 76 "a second run on a locked state: exit 76"
+like "$out" "another ferry run \(pid [0-9a-z]+\) is using state file" "and it says why"
+wait
+
+# --- a resume may not change what the output means ---
+"$FERRY" run -c "$WORK/a.ini" >/dev/null 2>&1; is $? 0 "first run completes"
+sed -i 's/^format = ndjson/format = csv/' "$WORK/a.ini"
+out=$("$FERRY" run -c "$WORK/a.ini" 2>&1); is $? 78 "changing the sink format against the state: exit 78"
+like "$out" "option 'sink.format' is \"csv\" but this state was started with \"ndjson\"" "the differing option is named"
+like "$out" "ferry reset" "and it says how to start over"
+sed -i 's/^format = csv/format = ndjson/' "$WORK/a.ini"
+
+# --- reset one table: re-planned with other bounds, old files replaced, no duplicates ---
+sed -i 's/^\[table public.good\]/[table public.good]\npartition_rows = 1000/' "$WORK/a.ini"
+"$FERRY" reset -c "$WORK/a.ini" public.good >/dev/null; is $? 0 "reset of one table"
+out=$("$FERRY" run -c "$WORK/a.ini" 2>&1); is $? 0 "the run after reset completes"
+like "$out" "planned [2-9] partitions" "the table is planned again, with the new partition size"
+is "$(cat "$WORK"/a/public.good/*.ndjson | wc -l)" 5000 "the old plan's files are gone: 5000 lines, not more"
+
+# --- a state file from a newer ferry ---
+cp "$WORK/a.state" "$WORK/new.state"
+sqlite3 "$WORK/new.state" "PRAGMA user_version = 99"
+sed "s/^state = .*/state = new.state/" "$WORK/a.ini" > "$WORK/new.ini"
+out=$("$FERRY" run -c "$WORK/new.ini" 2>&1); is $? 74 "a state file from a newer ferry: exit 74"
+like "$out" "written by a newer ferry \(schema 99" "and it is refused, not altered"
+is "$(sqlite3 "$WORK/new.state" "PRAGMA user_version")" 99 "the newer file is left as it was"
+
+# --- secrets never leak ---
+write_config "$WORK/s.ini" "$WORK/s" ndjson
+sed -i "s/^conninfo = .*/conninfo = host=127.0.0.1 port=$PGPORT user=ferry password=Sup3rS3cretPw dbname=postgres/" "$WORK/s.ini"
+printf '[table public.good]\n' >> "$WORK/s.ini"
+"$FERRY" run -c "$WORK/s.ini" >"$WORK/s.log" 2>&1 &
+pid=$!
+sleep 0.1
+args=$(tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null)
+wait $pid; is $? 0 "a run with a password in the conninfo completes"
+unlike "$args" "Sup3rS3cret" "the password is not in the process list"
+sed -i "s/port=$PGPORT/port=1/" "$WORK/s.ini"
+"$FERRY" reset -c "$WORK/s.ini" >/dev/null
+out=$("$FERRY" run -c "$WORK/s.ini" 2>&1); code=$?
+is "$code" 75 "an unreachable source: exit 75 (a rerun can succeed)"
+like "$out" "cannot connect to the source" "the error says the source is unreachable"
+all=$(cat "$WORK/s.log"; echo "$out"; "$FERRY" status -c "$WORK/s.ini" 2>&1; "$FERRY" status --json -c "$WORK/s.ini" 2>&1; strings "$WORK"/s.state*)
+unlike "$all" "Sup3rS3cret" "the password is in no log, status output or state file"
+
+done_testing
