@@ -212,7 +212,7 @@ static void print_run(void *ctx, const RunRecord *r)
         outbuf_putc(out, '}');
     } else {
         printf("run %-5lld %s  %-20s  %-10s %12lld rows  exit %d\n", (long long)r->id, r->started_at,
-               r->ended_at ? r->ended_at : "(running or killed)", r->status, (long long)r->rows,
+               r->ended_at ? r->ended_at : "-", r->status, (long long)r->rows,
                r->exit_code);
     }
     p->count++;

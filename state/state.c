@@ -462,7 +462,9 @@ bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err)
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
     sqlite3_stmt *stmt;
-    bool ok = prepare(state, "INSERT INTO runs (started_at, status, pid) VALUES (?, 'running', ?)",
+    /* The caller holds the run lock: a run still marked running died without ending. */
+    bool ok = exec_sql(state, "UPDATE runs SET status = 'killed' WHERE status = 'running'", err) &&
+              prepare(state, "INSERT INTO runs (started_at, status, pid) VALUES (?, 'running', ?)",
                       &stmt, err);
     if (ok) {
         sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);

@@ -113,6 +113,7 @@ bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, co
 /* Rows and partitions still to do for a table (pending, running or failed). */
 bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err);
 
+/* Record a run's start; runs left `running` by a killed ferry become `killed`. Needs the run lock. */
 bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err);
 bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
                    const char *status, int exit_code, FerryError *err);

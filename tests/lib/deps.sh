@@ -7,12 +7,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
+# Libraries are checked as packages; tools as commands, so a Node.js installed
+# some other way (for instance with npm bundled) counts as present.
 packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zlib1g-dev
-          libmongoc-dev libbson-dev libcurl4-openssl-dev
-          postgresql-15 postgresql-client-15 sqlite3 perl time procps util-linux nodejs npm)
+          libmongoc-dev libbson-dev libcurl4-openssl-dev postgresql-15)
+commands=(psql:postgresql-client-15 sqlite3:sqlite3 prove:perl /usr/bin/time:time pkill:procps
+          runuser:util-linux flock:util-linux strings:binutils node:nodejs npm:npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+for c in "${commands[@]}"; do
+    command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps: installing ${missing[*]}"
@@ -23,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     # The server package must not start a cluster of its own: the tests start theirs.
     $sudo mkdir -p /etc/postgresql-common/createcluster.d
     echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/ferry.conf >/dev/null
-    $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $sudo apt-get install -y -qq --no-install-recommends $(printf "%s\n" "${missing[@]}" | sort -u) >/dev/null
 fi
 
 # npm test servers (azurite, s3rver), exactly as locked.
