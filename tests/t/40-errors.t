@@ -84,12 +84,15 @@ is "$(sqlite3 "$WORK/new.state" "PRAGMA user_version")" 99 "the newer file is le
 # --- secrets never leak ---
 write_config "$WORK/s.ini" "$WORK/s" ndjson
 sed -i "s/^conninfo = .*/conninfo = host=127.0.0.1 port=$PGPORT user=ferry password=Sup3rS3cretPw dbname=postgres/" "$WORK/s.ini"
-printf '[table public.good]\n' >> "$WORK/s.ini"
+printf '[table public.good]\n[table public.big]\n' >> "$WORK/s.ini"
+pg_sql "CREATE TABLE public.big (id int PRIMARY KEY, v text);
+        INSERT INTO big SELECT g, repeat('v', 200) FROM generate_series(1, 400000) g; ANALYZE big;"
 "$FERRY" run -c "$WORK/s.ini" >"$WORK/s.log" 2>&1 &
 pid=$!
-sleep 0.1
-args=$(tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null)
+sleep 0.2
+args=$(ps -ww -o args= -p "$pid")
 wait $pid; is $? 0 "a run with a password in the conninfo completes"
+like "$args" "ferry run -c" "the process list was read while ferry ran"
 unlike "$args" "Sup3rS3cret" "the password is not in the process list"
 sed -i "s/port=$PGPORT/port=1/" "$WORK/s.ini"
 "$FERRY" reset -c "$WORK/s.ini" >/dev/null
