@@ -13,8 +13,9 @@ PREFIX  ?= /usr/local
 PKGS    := libpq sqlite3 zlib jemalloc
 CFLAGS  ?= -O2 -g
 # Messages are fixed-size and truncated on purpose (common.h), hence -Wno-format-truncation.
-CFLAGS  += -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -Wno-format-truncation -pthread -MMD -MP \
-           -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# ALL_CFLAGS keeps the flags ferry needs apart from CFLAGS, so `make CFLAGS=...` only tunes.
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -Wno-format-truncation -pthread -MMD -MP \
+           -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc) -lm -pthread
 
 BUILD   := build
@@ -29,14 +30,14 @@ TESTBIN := $(BUILD)/unit-tests
 all: ferry
 
 ferry: $(OBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(TESTBIN): $(TESTSRC:%.c=$(BUILD)/%.o) $(LIBOBJS)
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:
 	@tests/lib/deps.sh

@@ -2,7 +2,7 @@
 #
 # Source it, then:   pg_start        (exports PGHOST, PGPORT, PGUSER, PGDATABASE)
 #                    pg_sql "SQL"    (psql, unaligned, stops on the first error)
-#                    pg_stop         (also run at exit)
+#                    pg_stop         (the caller's EXIT trap must call it)
 # The server runs as a non-root user (PostgreSQL refuses root), trusts loopback,
 # and keeps its data in a temporary folder removed by pg_stop.
 
@@ -42,7 +42,6 @@ pg_start() {
         if [ $tries -ge 5 ]; then cat "$PG_DIR/server.log" >&2; return 1; fi
     done
     export PGHOST=127.0.0.1 PGPORT PGUSER=ferry PGDATABASE=postgres
-    trap pg_stop EXIT
 }
 
 pg_restart_immediate() {
