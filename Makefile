@@ -19,6 +19,7 @@ ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow 
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc) -lm -pthread
 
 BUILD   := build
+BIN     := ferry
 SRCS    := $(wildcard agent/*.c state/*.c sinks/*.c)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/agent/main.o,$(OBJS))
@@ -27,9 +28,9 @@ TESTBIN := $(BUILD)/unit-tests
 
 .PHONY: all deps test unit demo bench asan install clean
 
-all: ferry
+all: $(BIN)
 
-ferry: $(OBJS)
+$(BIN): $(OBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/%.o: %.c
@@ -57,9 +58,8 @@ bench: deps
 	profiling/bench.sh
 
 asan:
-	$(MAKE) --no-print-directory BUILD=build-asan CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-	    ferry
-	mv ferry ferry-asan
+	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
 
 install: ferry
 	install -d $(DESTDIR)$(PREFIX)/bin

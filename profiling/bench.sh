@@ -55,7 +55,7 @@ INI
 read -r ferry_s ferry_rss < <(seconds "$ROOT/ferry" run -c "$WORK/bench.ini")
 out_bytes=$(du -sb "$WORK/out" | cut -f1)
 rows_out=$( [ "$COMPRESSION" = gzip ] && zcat "$WORK"/out/public.t/* | wc -l || cat "$WORK"/out/public.t/* | wc -l)
-[ "$rows_out" -eq "$ROWS" ] || { echo "bench: ferry wrote $rows_out rows, expected $ROWS" >&2; exit 1; }
+[ "$rows_out" -eq "$ROWS" ] || { tail -20 "$WORK/err.log" >&2; echo "bench: ferry wrote $rows_out rows, expected $ROWS" >&2; exit 1; }
 
 awk -v rows="$ROWS" -v bytes="$text_bytes" -v out="$out_bytes" -v cs="$copy_s" -v cr="$copy_rss" \
     -v fs="$ferry_s" -v fr="$ferry_rss" -v w="$WORKERS" -v f="$FORMAT" -v c="$COMPRESSION" -v m="$MEMORY_LIMIT" 'BEGIN {
