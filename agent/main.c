@@ -316,29 +316,25 @@ int main(int argc, char **argv)
     };
     const char *config_path = NULL;
     bool json = false;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "+c:hV", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'j': json = true; break;
-        case 'h': fputs(usage_text, stdout); return FERRY_EXIT_OK;
-        case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;
-        default: fputs(usage_text, stderr); return FERRY_EXIT_USAGE;
+    /* Options may stand before the command or after it: ferry -c FILE run, ferry run -c FILE. */
+    const char *command = NULL;
+    for (int pass = 0; pass < 2; pass++) {
+        int opt;
+        while ((opt = getopt_long(argc, argv, pass == 0 ? "+c:hV" : "c:hV", options, NULL)) != -1) {
+            switch (opt) {
+            case 'c': config_path = optarg; break;
+            case 'j': json = true; break;
+            case 'h': fputs(usage_text, stdout); return FERRY_EXIT_OK;
+            case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;
+            default: fputs(usage_text, stderr); return FERRY_EXIT_USAGE;
+            }
         }
-    }
-    if (optind >= argc) {
-        fputs(usage_text, stderr);
-        return FERRY_EXIT_USAGE;
-    }
-    const char *command = argv[optind++];
-    /* Options may also follow the command: ferry run -c FILE. */
-    while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
-        switch (opt) {
-        case 'c': config_path = optarg; break;
-        case 'j': json = true; break;
-        case 'h': fputs(usage_text, stdout); return FERRY_EXIT_OK;
-        case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;
-        default: fputs(usage_text, stderr); return FERRY_EXIT_USAGE;
+        if (pass == 0) {
+            if (optind >= argc) {
+                fputs(usage_text, stderr);
+                return FERRY_EXIT_USAGE;
+            }
+            command = argv[optind++];
         }
     }
     const char *argument = optind < argc ? argv[optind++] : NULL;

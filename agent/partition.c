@@ -95,8 +95,5 @@ int partition_choose_bounds(int nsamples, int nparts, int *bounds)
             continue; /* keep bounds strictly ascending */
         bounds[count++] = (int)index;
     }
-    /* A bound on the last sample would leave the final partition with only
-     * keys above every sample; that is allowed (invariant 2), and keeps the
-     * sample's last share together with what the sample missed. */
     return count;
 }

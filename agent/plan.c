@@ -14,7 +14,6 @@
  *      by the source. ferry never holds the sample itself.
  */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,40 +21,13 @@
 #include "ferry/plan.h"
 #include "ferry/source.h"
 
-/* A growable SQL string; the statements here are small, built once per table. */
-typedef struct Sql {
-    char *text;
-    size_t len, cap;
-} Sql;
-
-static void sql_add(Sql *sql, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sql_add(Sql *sql, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vsnprintf(sql->text ? sql->text + sql->len : NULL, sql->text ? sql->cap - sql->len : 0,
-                          fmt, ap);
-        va_end(ap);
-        if (sql->text != NULL && (size_t)n < sql->cap - sql->len) {
-            sql->len += (size_t)n;
-            return;
-        }
-        sql->cap = (sql->cap ? sql->cap * 2 : 256) + (size_t)n;
-        sql->text = xrealloc(sql->text, sql->cap);
-        if (sql->len == 0)
-            sql->text[0] = '\0';
-    }
-}
-
 static char *quoted_list(SourceConn *conn, const TableShape *shape, const int *indexes, int count)
 {
-    Sql sql = {0};
-    sql_add(&sql, "%s", "");
+    StrBuf sql = {0};
+    strbuf_add(&sql, "%s", "");
     for (int i = 0; i < count; i++) {
         char *q = source_quote_ident(conn, shape->cols[indexes[i]].name);
-        sql_add(&sql, "%s%s", i ? ", " : "", q);
+        strbuf_add(&sql, "%s%s", i ? ", " : "", q);
         free(q);
     }
     return sql.text;
@@ -78,8 +50,8 @@ static char *qualified_name(SourceConn *conn, const TableShape *shape)
 {
     char *s = source_quote_ident(conn, shape->schema);
     char *n = source_quote_ident(conn, shape->name);
-    Sql sql = {0};
-    sql_add(&sql, "%s.%s", s, n);
+    StrBuf sql = {0};
+    strbuf_add(&sql, "%s.%s", s, n);
     free(s);
     free(n);
     return sql.text;
@@ -151,8 +123,8 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
              table->qualified, table->settings.key);
     char *from = qualified_name(conn, shape);
     char *keys = plan_key_list(conn, shape);
-    Sql sql = {0};
-    sql_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE ROW(%s) IS NOT NULL IS FALSE), "
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE ROW(%s) IS NOT NULL IS FALSE), "
                   "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
             from, keys, from, keys);
     bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
@@ -180,11 +152,11 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     CatalogColumn *cat = NULL;
     int ncat = 0;
     bool ok = false;
-    char oid[32], relkind = 0;
+    char oid[32];
 
     const char *params[2] = {table->schema, table->name};
     if (!source_query(conn,
-                      "SELECT c.oid, c.relkind FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                       " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
                       2, params, &res, err))
         goto out;
@@ -195,7 +167,6 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
         goto out;
     }
     snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 0));
-    relkind = PQgetvalue(res, 0, 1)[0];
     PQclear(res);
     res = NULL;
 
@@ -317,7 +288,6 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     if (table->settings.key != NULL &&
         !check_key_unique(conn, table, oid, shape, cat, ncat, err))
         goto out;
-    (void)relkind;
     ok = true;
 out:
     PQclear(res);
@@ -356,7 +326,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     char *cols = plan_select_list(conn, shape);
     char *keys = plan_key_list(conn, shape);
     const char *where = table->settings.where ? table->settings.where : "true";
-    Sql sql = {0};
+    StrBuf sql = {0};
 
     /* Size: the statistics' row count, or a count when there are none. */
     const char *params[2] = {shape->schema, shape->name};
@@ -372,7 +342,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     res = NULL;
     if (reltuples <= 0 && relkind != 'v') {
         /* Never analyzed (or empty): statistics cannot size it, a count can. */
-        sql_add(&sql, "SELECT count(*) FROM %s", from);
+        strbuf_add(&sql, "SELECT count(*) FROM %s", from);
         if (!source_query(conn, sql.text, 0, NULL, &res, err))
             goto out;
         reltuples = atof(PQgetvalue(res, 0, 0));
@@ -387,7 +357,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
         percent = 100.0;
     char clause[96], filter[64];
     sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
-    sql_add(&sql,
+    strbuf_add(&sql,
             "SELECT count(*), count(*) FILTER (WHERE kept),"
             " coalesce(avg(w) FILTER (WHERE kept), 0), coalesce(max(w) FILTER (WHERE kept), 0)"
             " FROM (SELECT octet_length(ROW(%s)::text) AS w, coalesce((%s), false) AS kept"
@@ -427,7 +397,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
             kpercent = 100.0 * FERRY_SAMPLE_KEYS_HARD_MAX / reltuples;
         sample_clause(relkind, kpercent > 100 ? 100 : kpercent, clause, sizeof clause, filter,
                       sizeof filter);
-        sql_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
+        strbuf_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
         if (!source_query(conn, sql.text, 0, NULL, &res, err))
             goto out;
         int nsamples = atoi(PQgetvalue(res, 0, 0));
@@ -437,13 +407,13 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
 
         int *ranks = xcalloc((size_t)plan->nparts, sizeof(int));
         int nbounds = partition_choose_bounds(nsamples, plan->nparts, ranks);
-        Sql array = {0};
-        sql_add(&array, "{");
+        StrBuf array = {0};
+        strbuf_add(&array, "{");
         for (int i = 0; i < nbounds; i++)
-            sql_add(&array, "%s%d", i ? "," : "", ranks[i] + 1);
-        sql_add(&array, "}");
+            strbuf_add(&array, "%s%d", i ? "," : "", ranks[i] + 1);
+        strbuf_add(&array, "}");
         free(ranks);
-        sql_add(&sql,
+        strbuf_add(&sql,
                 "SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS ferry_rank"
                 " FROM %s%s WHERE (%s)%s) s WHERE ferry_rank = ANY ($1::bigint[]) ORDER BY ferry_rank",
                 keys, keys, keys, from, clause, where, filter);

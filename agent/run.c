@@ -88,13 +88,10 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     TablePlan plan;
     if (!plan_table(conn, tc, &plan, err))
         return false;
-    char *key_columns = NULL;
-    size_t len = 0;
-    for (int k = 0; k < plan.shape.nkeys; k++) {
-        const char *name = plan.shape.cols[plan.shape.key_col[k]].name;
-        key_columns = xrealloc(key_columns, len + strlen(name) + 2);
-        len += (size_t)sprintf(key_columns + len, "%s%s", k ? "," : "", name);
-    }
+    StrBuf keys = {0};
+    for (int k = 0; k < plan.shape.nkeys; k++)
+        strbuf_add(&keys, "%s%s", k ? "," : "", plan.shape.cols[plan.shape.key_col[k]].name);
+    char *key_columns = keys.text;
     TablePlanRecord record = {
         .name = tc->qualified,
         .target = plan.shape.target,

@@ -142,6 +142,24 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
+void strbuf_add(StrBuf *buf, const char *fmt, ...)
+{
+    for (;;) {
+        size_t room = buf->cap - buf->len;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf->text ? buf->text + buf->len : NULL, buf->text ? room : 0, fmt, ap);
+        va_end(ap);
+        if (buf->text != NULL && (size_t)n < room) {
+            buf->len += (size_t)n;
+            return;
+        }
+        buf->cap = (buf->cap ? buf->cap * 2 : 256) + (size_t)n;
+        buf->text = xrealloc(buf->text, buf->cap);
+        buf->text[buf->len] = '\0';
+    }
+}
+
 /* ---- sizes and time ---- */
 
 bool parse_size(const char *text, uint64_t *out)

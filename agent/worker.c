@@ -21,42 +21,26 @@
 
 typedef enum { PART_DONE, PART_STOPPED, PART_RETRY, PART_FAILED } PartOutcome;
 
-/* ", " or " AND " joined predicates for one key bound: (k1, k2) > ('a'::t1, 'b'::t2). */
+/* Append " AND (k1, k2) > ('a'::t1, 'b'::t2)" for one encoded key bound. */
 static bool add_bound(SourceConn *conn, const TableShape *shape, const char *keys, const char *encoded,
-                      const char *op, char **sql, size_t *len, size_t *cap, FerryError *err)
+                      const char *op, StrBuf *sql, FerryError *err)
 {
     char *values[FERRY_KEY_COLUMNS_MAX];
     if (!key_tuple_decode(encoded, shape->nkeys, values))
         return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed key \"%.64s\"", encoded);
-    size_t need = strlen(keys) + 64;
-    for (int k = 0; k < shape->nkeys; k++)
-        need += strlen(values[k]) * 2 + strlen(shape->cols[shape->key_col[k]].type_name) + 16;
-    if (*len + need >= *cap) {
-        *cap = (*len + need) * 2;
-        *sql = xrealloc(*sql, *cap);
-    }
     bool many = shape->nkeys > 1;
-    *len += (size_t)snprintf(*sql + *len, *cap - *len, " AND %s%s%s %s %s", many ? "(" : "", keys,
-                             many ? ")" : "", op, many ? "(" : "");
+    strbuf_add(sql, " AND %s%s%s %s %s", many ? "(" : "", keys, many ? ")" : "", op, many ? "(" : "");
     for (int k = 0; k < shape->nkeys; k++) {
         char *literal = source_quote_literal(conn, values[k], strlen(values[k]));
-        const char *type = shape->cols[shape->key_col[k]].type_name;
-        if (*len + strlen(literal) + strlen(type) + 8 >= *cap) {
-            *cap = (*len + strlen(literal) + strlen(type) + 8) * 2;
-            *sql = xrealloc(*sql, *cap);
-        }
-        *len += (size_t)snprintf(*sql + *len, *cap - *len, "%s%s::%s", k ? ", " : "", literal, type);
+        strbuf_add(sql, "%s%s::%s", k ? ", " : "", literal, shape->cols[shape->key_col[k]].type_name);
         free(literal);
         free(values[k]);
     }
-    if (many) {
-        (*sql)[(*len)++] = ')';
-        (*sql)[*len] = '\0';
-    }
+    strbuf_add(sql, "%s", many ? ")" : "");
     return true;
 }
 
-/* SELECT cols FROM t WHERE key > resume AND key <= hi AND (filter) ORDER BY key */
+/* SELECT cols FROM t WHERE (filter) AND key > resume AND key <= hi ORDER BY key */
 static bool build_query(SourceConn *conn, const RunTable *table, const PartitionWork *work, char **out,
                         FerryError *err)
 {
@@ -66,29 +50,21 @@ static bool build_query(SourceConn *conn, const RunTable *table, const Partition
     char *schema = source_quote_ident(conn, shape->schema);
     char *name = source_quote_ident(conn, shape->name);
     const char *where = table->config->settings.where;
-    size_t cap = strlen(cols) + strlen(keys) * 3 + strlen(schema) + strlen(name) +
-                 (where ? strlen(where) : 0) + 128;
-    char *sql = xmalloc(cap);
-    size_t len = (size_t)snprintf(sql, cap, "SELECT %s FROM %s.%s WHERE (%s)", cols, schema, name,
-                                  where ? where : "true");
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT %s FROM %s.%s WHERE (%s)", cols, schema, name, where ? where : "true");
     const char *lower = work->last_key ? work->last_key : work->lo;
-    bool ok = (lower == NULL || add_bound(conn, shape, keys, lower, ">", &sql, &len, &cap, err)) &&
-              (work->hi == NULL || add_bound(conn, shape, keys, work->hi, "<=", &sql, &len, &cap, err));
-    if (ok) {
-        size_t need = len + strlen(keys) + 16;
-        if (need > cap)
-            sql = xrealloc(sql, need);
-        snprintf(sql + len, need - len, " ORDER BY %s", keys);
-    }
+    bool ok = (lower == NULL || add_bound(conn, shape, keys, lower, ">", &sql, err)) &&
+              (work->hi == NULL || add_bound(conn, shape, keys, work->hi, "<=", &sql, err));
+    strbuf_add(&sql, " ORDER BY %s", keys);
     free(cols);
     free(keys);
     free(schema);
     free(name);
     if (!ok) {
-        free(sql);
+        free(sql.text);
         return false;
     }
-    *out = sql;
+    *out = sql.text;
     return true;
 }
 

@@ -321,23 +321,15 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
     writer->shape = shape;
     writer->json_names = xcalloc((size_t)shape->nout, sizeof(char *));
     for (int c = 0; c < shape->nout; c++) {
-        /* Encode each column name once: "\"name\":". */
-        char stack[512];
-        OutBuf tmp;
-        memset(&tmp, 0, sizeof tmp);
-        tmp.data = stack;
-        tmp.cap = sizeof stack;
+        /* Encode each column name once, "\"name\":", into a buffer that cannot
+         * fill: an escaped byte takes at most 6 bytes. */
         size_t name_len = strlen(shape->cols[c].name);
-        if (name_len * 6 + 8 > sizeof stack) {
-            tmp.data = xmalloc(name_len * 6 + 8);
-            tmp.cap = name_len * 6 + 8;
-        }
-        tmp.drain = NULL;
+        OutBuf tmp = {.cap = name_len * 6 + 4};
+        tmp.data = xmalloc(tmp.cap);
         format_json_string(&tmp, shape->cols[c].name, name_len);
         outbuf_putc(&tmp, ':');
         writer->json_names[c] = xstrndup(tmp.data, tmp.len);
-        if (tmp.data != stack)
-            free(tmp.data);
+        free(tmp.data);
     }
 }
 

@@ -79,6 +79,14 @@ void *xrealloc(void *ptr, size_t size);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
+/* A growing string for SQL and names built once per table or partition (never per row). */
+typedef struct StrBuf {
+    char *text;               /* owned; "" once anything was added */
+    size_t len, cap;
+} StrBuf;
+
+void strbuf_add(StrBuf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Parse "64MB", "1.5GiB", "4096" (bytes) into bytes. */
 bool parse_size(const char *text, uint64_t *out);
 /* Format bytes as "12.3 MiB" into buf. */
