@@ -23,10 +23,14 @@
 /* Configuration: longest line and value. */
 #define FERRY_CONFIG_LINE_MAX 8192
 
-/* Defaults of the [ferry] section. */
+/* Defaults of the configuration (agent/config.c turns them into the option tables' text). */
 #define FERRY_DEFAULT_MEMORY_FRACTION 0.5
 #define FERRY_DEFAULT_WORKERS 1
 #define FERRY_DEFAULT_PARTITION_ROWS 500000
+#define FERRY_DEFAULT_CONNECT_TIMEOUT_S 10
+
+#define FERRY_STRINGIFY_(x) #x
+#define FERRY_STRINGIFY(x) FERRY_STRINGIFY_(x)
 
 /*
  * Memory budget arithmetic (agent/budget.c).
@@ -52,7 +56,5 @@
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)
 
-/* Seconds to wait for a source connection before giving up. */
-#define FERRY_CONNECT_TIMEOUT_S 10
 
 #endif
