@@ -201,6 +201,7 @@ void batch_sizer_init(BatchSizer *sizer, uint64_t batch_bytes, double sampled_wi
     sizer->batch_bytes = batch_bytes;
     double width = sampled_width > 0 ? sampled_width : 100.0;
     sizer->row_bytes = width + (double)ncols * FERRY_VALUE_OVERHEAD;
+    sizer->max_rows = 0;
 }
 
 long batch_sizer_rows(const BatchSizer *sizer)
@@ -209,7 +210,9 @@ long batch_sizer_rows(const BatchSizer *sizer)
     if (rows < FERRY_BATCH_ROWS_MIN)
         return FERRY_BATCH_ROWS_MIN;
     if (rows > FERRY_BATCH_ROWS_MAX)
-        return FERRY_BATCH_ROWS_MAX;
+        rows = FERRY_BATCH_ROWS_MAX;
+    if (sizer->max_rows > 0 && rows > (double)sizer->max_rows)
+        rows = (double)sizer->max_rows;
     return (long)rows;
 }
 

@@ -56,6 +56,18 @@ static const ConfigOption ferry_options[] = {
                   .max = FERRY_WORKERS_MAX, .help = "partitions copied at the same time"),
     CONFIG_OPTION(FerrySettings, log_level, OPT_ENUM, .default_value = "info",
                   .choices = log_level_names, .help = "debug, info, warn or error"),
+    CONFIG_OPTION(FerrySettings, retry_attempts, OPT_INT,
+                  .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_ATTEMPTS), .min = 0, .max = 10000,
+                  .help = "retries of a failed partition within one run"),
+    CONFIG_OPTION(FerrySettings, retry_base_ms, OPT_INT,
+                  .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_BASE_MS), .min = 1, .max = 3600000,
+                  .help = "first pause before a retry, in milliseconds"),
+    CONFIG_OPTION(FerrySettings, retry_cap_ms, OPT_INT,
+                  .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_CAP_MS), .min = 1, .max = 3600000,
+                  .help = "longest pause between retries, in milliseconds"),
+    CONFIG_OPTION(FerrySettings, retry_max_seconds, OPT_INT,
+                  .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_MAX_S), .min = 0, .max = 604800,
+                  .help = "stop retrying after this many seconds; the next run resumes"),
     {0},
 };
 
@@ -67,6 +79,9 @@ static const ConfigOption source_options[] = {
     CONFIG_OPTION(SourceSettings, connect_timeout, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_CONNECT_TIMEOUT_S), .min = 1,
                   .max = 3600, .help = "seconds to wait for a connection"),
+    CONFIG_OPTION(SourceSettings, read_timeout, OPT_INT,
+                  .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_READ_TIMEOUT_S), .min = 1, .max = 86400,
+                  .help = "seconds without data from the server before the connection is dropped and retried"),
     {0},
 };
 

@@ -46,6 +46,35 @@ char *plan_key_list(SourceConn *conn, const TableShape *shape)
     return quoted_list(conn, shape, shape->key_col, shape->nkeys);
 }
 
+/* Append " AND (k1, k2) > ('a'::t1, 'b'::t2)" for one encoded key bound. */
+static bool add_bound(SourceConn *conn, const TableShape *shape, const char *keys, const char *encoded,
+                      const char *op, StrBuf *sql, FerryError *err)
+{
+    char *values[FERRY_KEY_COLUMNS_MAX];
+    if (!key_tuple_decode(encoded, shape->nkeys, values))
+        return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed key \"%.64s\"", encoded);
+    bool many = shape->nkeys > 1;
+    strbuf_add(sql, " AND %s%s%s %s %s", many ? "(" : "", keys, many ? ")" : "", op, many ? "(" : "");
+    for (int k = 0; k < shape->nkeys; k++) {
+        char *literal = source_quote_literal(conn, values[k], strlen(values[k]));
+        strbuf_add(sql, "%s%s::%s", k ? ", " : "", literal, shape->cols[shape->key_col[k]].type_name);
+        free(literal);
+        free(values[k]);
+    }
+    strbuf_add(sql, "%s", many ? ")" : "");
+    return true;
+}
+
+bool plan_range_sql(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper,
+                    StrBuf *sql, FerryError *err)
+{
+    char *keys = plan_key_list(conn, shape);
+    bool ok = (lower == NULL || add_bound(conn, shape, keys, lower, ">", sql, err)) &&
+              (upper == NULL || add_bound(conn, shape, keys, upper, "<=", sql, err));
+    free(keys);
+    return ok;
+}
+
 static char *qualified_name(SourceConn *conn, const TableShape *shape)
 {
     char *s = source_quote_ident(conn, shape->schema);
@@ -314,6 +343,97 @@ static void sample_clause(char relkind, double percent, char *clause, size_t cap
         snprintf(filter, fcap, " AND random() < %.8f", percent / 100.0);
 }
 
+/*
+ * (3) Count the keys a sample holds, choose the ranks of nparts - 1 bounds,
+ * and fetch only the keys at those ranks, in the source's order. `where` is
+ * SQL that may hold a key range. *bounds gets *nbounds encoded keys.
+ */
+static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char *from, const char *keys,
+                          const char *clause, const char *filter, const char *where, int nparts,
+                          char ***bounds, int *nbounds, int *nsamples_out, FerryError *err)
+{
+    PGresult *res;
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
+    bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
+    free(sql.text);
+    if (!ok)
+        return false;
+    int nsamples = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (nsamples_out != NULL)
+        *nsamples_out = nsamples;
+
+    int *ranks = xcalloc((size_t)nparts, sizeof(int));
+    int nranks = partition_choose_bounds(nsamples, nparts, ranks);
+    StrBuf array = {0};
+    strbuf_add(&array, "{");
+    for (int i = 0; i < nranks; i++)
+        strbuf_add(&array, "%s%d", i ? "," : "", ranks[i] + 1);
+    strbuf_add(&array, "}");
+    free(ranks);
+    sql = (StrBuf){0};
+    strbuf_add(&sql,
+               "SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS ferry_rank"
+               " FROM %s%s WHERE (%s)%s) s WHERE ferry_rank = ANY ($1::bigint[]) ORDER BY ferry_rank",
+               keys, keys, keys, from, clause, where, filter);
+    const char *rank_param[1] = {array.text};
+    ok = source_query(conn, sql.text, 1, rank_param, &res, err);
+    free(array.text);
+    free(sql.text);
+    if (!ok)
+        return false;
+    int n = PQntuples(res);
+    *bounds = xcalloc((size_t)n + 1, sizeof(char *));
+    for (int r = 0; r < n; r++) {
+        const char *values[FERRY_KEY_COLUMNS_MAX];
+        size_t lengths[FERRY_KEY_COLUMNS_MAX];
+        for (int k = 0; k < shape->nkeys; k++) {
+            values[k] = PQgetvalue(res, r, k);
+            lengths[k] = (size_t)PQgetlength(res, r, k);
+        }
+        (*bounds)[r] = key_tuple_encode(values, lengths, shape->nkeys);
+    }
+    PQclear(res);
+    *nbounds = n;
+    return true;
+}
+
+/* pg_class's row and page counts and the relation's kind. */
+static bool table_stats(SourceConn *conn, const TableShape *shape, double *reltuples, char *relkind,
+                        double *relpages, FerryError *err)
+{
+    PGresult *res;
+    const char *params[2] = {shape->schema, shape->name};
+    if (!source_query(conn,
+                      "SELECT c.reltuples::float8, c.relkind, c.relpages FROM pg_class c"
+                      " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
+                      2, params, &res, err))
+        return false;
+    *reltuples = atof(PQgetvalue(res, 0, 0));
+    *relkind = PQgetvalue(res, 0, 1)[0];
+    *relpages = atof(PQgetvalue(res, 0, 2));
+    PQclear(res);
+    return true;
+}
+
+/* The share of a table to sample so that nparts bounds each rest on enough keys and blocks. */
+static double key_sample_percent(double reltuples, double relpages, int nparts)
+{
+    double key_samples = (double)nparts * FERRY_SAMPLE_KEYS_PER_PARTITION;
+    if (key_samples > FERRY_SAMPLE_KEYS_MAX)
+        key_samples = FERRY_SAMPLE_KEYS_MAX;
+    double percent = 100.0 * key_samples / (reltuples > 0 ? reltuples : 1);
+    /* SYSTEM sampling takes whole blocks, and neighbouring rows often have
+     * neighbouring keys: every bound must rest on many blocks, not a few. */
+    double block_percent = relpages > 0 ? 100.0 * FERRY_SAMPLE_BLOCKS_PER_PARTITION * nparts / relpages : 100.0;
+    if (block_percent > percent)
+        percent = block_percent;
+    if (reltuples > 0 && percent * reltuples / 100.0 > FERRY_SAMPLE_KEYS_HARD_MAX)
+        percent = 100.0 * FERRY_SAMPLE_KEYS_HARD_MAX / reltuples;
+    return percent > 100 ? 100 : percent;
+}
+
 bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, FerryError *err)
 {
     memset(plan, 0, sizeof *plan);
@@ -329,17 +449,10 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     StrBuf sql = {0};
 
     /* Size: the statistics' row count, or a count when there are none. */
-    const char *params[2] = {shape->schema, shape->name};
-    if (!source_query(conn,
-                      "SELECT c.reltuples::float8, c.relkind, c.relpages FROM pg_class c"
-                      " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-                      2, params, &res, err))
+    double reltuples, relpages;
+    char relkind;
+    if (!table_stats(conn, shape, &reltuples, &relkind, &relpages, err))
         goto out;
-    double reltuples = atof(PQgetvalue(res, 0, 0));
-    char relkind = PQgetvalue(res, 0, 1)[0];
-    double relpages = atof(PQgetvalue(res, 0, 2));
-    PQclear(res);
-    res = NULL;
     if (reltuples <= 0 && relkind != 'v') {
         /* Never analyzed (or empty): statistics cannot size it, a count can. */
         strbuf_add(&sql, "SELECT count(*) FROM %s", from);
@@ -383,56 +496,12 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
 
     plan->nparts = partition_count(plan->est_rows, table->settings.partition_rows);
     if (plan->nparts > 1) {
-        /* (3): count the key sample, choose ranks, fetch only those keys. */
-        double key_samples = (double)plan->nparts * FERRY_SAMPLE_KEYS_PER_PARTITION;
-        if (key_samples > FERRY_SAMPLE_KEYS_MAX)
-            key_samples = FERRY_SAMPLE_KEYS_MAX;
-        double kpercent = 100.0 * key_samples / (reltuples > 0 ? reltuples : 1);
-        /* SYSTEM sampling takes whole blocks, and neighbouring rows often have
-         * neighbouring keys: every bound must rest on many blocks, not a few. */
-        double block_percent = relpages > 0 ? 100.0 * FERRY_SAMPLE_BLOCKS_PER_PARTITION * plan->nparts / relpages : 100.0;
-        if (block_percent > kpercent)
-            kpercent = block_percent;
-        if (reltuples > 0 && kpercent * reltuples / 100.0 > FERRY_SAMPLE_KEYS_HARD_MAX)
-            kpercent = 100.0 * FERRY_SAMPLE_KEYS_HARD_MAX / reltuples;
-        sample_clause(relkind, kpercent > 100 ? 100 : kpercent, clause, sizeof clause, filter,
-                      sizeof filter);
-        strbuf_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
-        if (!source_query(conn, sql.text, 0, NULL, &res, err))
+        sample_clause(relkind, key_sample_percent(reltuples, relpages, plan->nparts), clause,
+                      sizeof clause, filter, sizeof filter);
+        int n = 0;
+        if (!sample_bounds(conn, shape, from, keys, clause, filter, where, plan->nparts, &plan->bounds,
+                           &n, NULL, err))
             goto out;
-        int nsamples = atoi(PQgetvalue(res, 0, 0));
-        PQclear(res);
-        res = NULL;
-        sql.len = 0;
-
-        int *ranks = xcalloc((size_t)plan->nparts, sizeof(int));
-        int nbounds = partition_choose_bounds(nsamples, plan->nparts, ranks);
-        StrBuf array = {0};
-        strbuf_add(&array, "{");
-        for (int i = 0; i < nbounds; i++)
-            strbuf_add(&array, "%s%d", i ? "," : "", ranks[i] + 1);
-        strbuf_add(&array, "}");
-        free(ranks);
-        strbuf_add(&sql,
-                "SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS ferry_rank"
-                " FROM %s%s WHERE (%s)%s) s WHERE ferry_rank = ANY ($1::bigint[]) ORDER BY ferry_rank",
-                keys, keys, keys, from, clause, where, filter);
-        const char *rank_param[1] = {array.text};
-        bool got = source_query(conn, sql.text, 1, rank_param, &res, err);
-        free(array.text);
-        if (!got)
-            goto out;
-        int n = PQntuples(res);
-        plan->bounds = xcalloc((size_t)n + 1, sizeof(char *));
-        for (int r = 0; r < n; r++) {
-            const char *values[FERRY_KEY_COLUMNS_MAX];
-            size_t lengths[FERRY_KEY_COLUMNS_MAX];
-            for (int k = 0; k < shape->nkeys; k++) {
-                values[k] = PQgetvalue(res, r, k);
-                lengths[k] = (size_t)PQgetlength(res, r, k);
-            }
-            plan->bounds[r] = key_tuple_encode(values, lengths, shape->nkeys);
-        }
         plan->nparts = n + 1;
     }
     ok = true;
@@ -445,6 +514,47 @@ out:
     if (!ok)
         plan_free(plan);
     return ok;
+}
+
+bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+                      const char *lower, const char *upper, int pieces, char ***bounds, int *nbounds,
+                      double *est_rows, FerryError *err)
+{
+    *bounds = NULL;
+    *nbounds = 0;
+    *est_rows = 0;
+    double reltuples, relpages;
+    char relkind;
+    if (!table_stats(conn, shape, &reltuples, &relkind, &relpages, err))
+        return false;
+    double percent = reltuples > 0 ? 100.0 * FERRY_SAMPLE_KEYS_MAX / reltuples : 100.0;
+    if (percent > 100.0)
+        percent = 100.0;
+    char clause[96], filter[64];
+    sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
+    StrBuf where = {0};
+    strbuf_add(&where, "(%s)", table->settings.where ? table->settings.where : "true");
+    if (!plan_range_sql(conn, shape, lower, upper, &where, err)) {
+        free(where.text);
+        return false;
+    }
+    char *from = qualified_name(conn, shape);
+    char *keys = plan_key_list(conn, shape);
+    int nsamples = 0;
+    bool ok = sample_bounds(conn, shape, from, keys, clause, filter, where.text, pieces, bounds, nbounds,
+                            &nsamples, err);
+    free(where.text);
+    free(from);
+    free(keys);
+    if (!ok)
+        return false;
+    *est_rows = nsamples * 100.0 / percent;
+    if (*est_rows < FERRY_SPLIT_MIN_ROWS) { /* the floor: too small to be worth cutting */
+        for (int i = 0; i < *nbounds; i++)
+            free((*bounds)[i]);
+        *nbounds = 0;
+    }
+    return true;
 }
 
 void plan_free(TablePlan *plan)

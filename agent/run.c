@@ -122,8 +122,16 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
 {
     SourceConn *conn = NULL;
     Sink *sink = NULL;
-    if (!source_connect(&run->config->source, &conn, err))
-        return false;
+    RetryState retry;
+    retry_begin(&retry, &run->retry, (unsigned)getpid());
+    while (!source_connect(&run->config->source, &conn, err)) {
+        double pause;
+        if (!err->retryable || !retry_next(&retry, monotonic_seconds(), &pause))
+            return false;
+        log_warn("%s; retry %d in %.1f s", err->message, retry.attempts, pause);
+        if (!retry_sleep(pause, run->stop))
+            return false;
+    }
     pthread_mutex_lock(&run->conns_lock);
     run->conns[0] = conn;
     pthread_mutex_unlock(&run->conns_lock);
@@ -256,6 +264,12 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
         goto out;
     }
     run.batch_bytes = budget_batch_bytes(&run.budget, config->ferry.workers);
+    run.retry = (RetryPolicy){
+        .max_attempts = config->ferry.retry_attempts,
+        .base_s = config->ferry.retry_base_ms / 1000.0,
+        .cap_s = config->ferry.retry_cap_ms / 1000.0,
+        .max_total_s = config->ferry.retry_max_seconds,
+    };
     char total[32], base[32], batch[32];
     log_info("memory budget %s (%.2f of %s from %s); %d worker(s), batches up to %s each",
              format_size(run.budget.total, total, sizeof total), run.budget.fraction,

@@ -12,15 +12,19 @@
  *      once, so memory is bounded by the batch limit plus one row whatever
  *      FETCH size is asked for (see source.h).
  */
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/fault.h"
 #include "ferry/source.h"
 
 struct SourceConn {
     PGconn *pg;
+    int read_timeout_ms;
     pthread_mutex_t cancel_lock;
     PGcancel *cancel;         /* owned; guarded by cancel_lock */
 };
@@ -92,6 +96,7 @@ bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError
     const char *values[] = {timeout, "1", "30", "10", "3", "60000", "ferry",
                             settings->conninfo && *settings->conninfo ? settings->conninfo : NULL, NULL};
     SourceConn *conn = xcalloc(1, sizeof *conn);
+    conn->read_timeout_ms = settings->read_timeout * 1000;
     pthread_mutex_init(&conn->cancel_lock, NULL);
     conn->pg = PQconnectdbParams(keys, values, 1);
     if (conn->pg == NULL) {
@@ -100,7 +105,15 @@ bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError
     }
     if (PQstatus(conn->pg) != CONNECTION_OK) {
         source_error(conn, NULL, "cannot connect to the source", err);
+        /* libpq gives no SQLSTATE for a failed connection: refusals that a
+         * retry cannot cure are told by their message. */
+        static const char *const fatal[] = {"password authentication failed", "no pg_hba.conf entry",
+                                            "does not exist", "password is required",
+                                            "authentication method", "permission denied"};
         err->retryable = true;
+        for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+            if (strstr(err->message, fatal[i]) != NULL)
+                err->retryable = false;
         source_close(conn);
         return false;
     }
@@ -204,6 +217,31 @@ bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *curso
     return ok;
 }
 
+/*
+ * Wait until a whole result (or row) can be taken without blocking. A server
+ * that sends nothing for read_timeout is given up on: a frozen server or a
+ * silent network would otherwise hold ferry forever.
+ */
+static bool await_result(SourceConn *conn, FerryError *err)
+{
+    while (PQisBusy(conn->pg)) {
+        struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
+        int rc = poll(&pfd, 1, conn->read_timeout_ms);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0) {
+            ferry_error(err, FERRY_ERR_SOURCE, ETIMEDOUT,
+                        "no data from the source for %d s: dropping the connection",
+                        conn->read_timeout_ms / 1000);
+            err->retryable = true;
+            return false;
+        }
+        if (rc < 0 || !PQconsumeInput(conn->pg))
+            return source_error(conn, NULL, "receive", err);
+    }
+    return true;
+}
+
 /* Drain what is left of a failed FETCH so the connection can be used or closed cleanly. */
 static void drain(SourceConn *conn)
 {
@@ -219,6 +257,11 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
     if (!cursor->in_fetch) {
         if (cursor->exhausted)
             return true;
+        if (fault_hit(FAULT_SOURCE_FETCH)) {
+            ferry_error(err, FERRY_ERR_SOURCE, 0, "FETCH: injected fault: connection lost");
+            err->retryable = true;
+            return false;
+        }
         char sql[64];
         snprintf(sql, sizeof sql, "FETCH FORWARD %ld FROM ferry_cursor", fetch_rows);
         if (!PQsendQuery(conn->pg, sql))
@@ -232,6 +275,10 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
         cursor->fetch_got = 0;
     }
     for (;;) {
+        if (!await_result(conn, err)) {
+            cursor->in_fetch = false;
+            return false;
+        }
         PGresult *res = PQgetResult(conn->pg);
         if (res == NULL) {
             /* The FETCH is complete. */

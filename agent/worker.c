@@ -17,28 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/fault.h"
+#include "ferry/retry.h"
 #include "ferry/run.h"
 
-typedef enum { PART_DONE, PART_STOPPED, PART_RETRY, PART_FAILED } PartOutcome;
-
-/* Append " AND (k1, k2) > ('a'::t1, 'b'::t2)" for one encoded key bound. */
-static bool add_bound(SourceConn *conn, const TableShape *shape, const char *keys, const char *encoded,
-                      const char *op, StrBuf *sql, FerryError *err)
-{
-    char *values[FERRY_KEY_COLUMNS_MAX];
-    if (!key_tuple_decode(encoded, shape->nkeys, values))
-        return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed key \"%.64s\"", encoded);
-    bool many = shape->nkeys > 1;
-    strbuf_add(sql, " AND %s%s%s %s %s", many ? "(" : "", keys, many ? ")" : "", op, many ? "(" : "");
-    for (int k = 0; k < shape->nkeys; k++) {
-        char *literal = source_quote_literal(conn, values[k], strlen(values[k]));
-        strbuf_add(sql, "%s%s::%s", k ? ", " : "", literal, shape->cols[shape->key_col[k]].type_name);
-        free(literal);
-        free(values[k]);
-    }
-    strbuf_add(sql, "%s", many ? ")" : "");
-    return true;
-}
+typedef enum {
+    PART_DONE,      /* every row is durable and checkpointed */
+    PART_STOPPED,   /* a stop was requested; the partition goes back to pending */
+    PART_RETRY,     /* a failure that may pass: retried in this run, or left for the next */
+    PART_FAILED,    /* a failure that will not pass: the table stops in this run */
+} PartOutcome;
 
 /* SELECT cols FROM t WHERE (filter) AND key > resume AND key <= hi ORDER BY key */
 static bool build_query(SourceConn *conn, const RunTable *table, const PartitionWork *work, char **out,
@@ -53,8 +41,7 @@ static bool build_query(SourceConn *conn, const RunTable *table, const Partition
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT %s FROM %s.%s WHERE (%s)", cols, schema, name, where ? where : "true");
     const char *lower = work->last_key ? work->last_key : work->lo;
-    bool ok = (lower == NULL || add_bound(conn, shape, keys, lower, ">", &sql, err)) &&
-              (work->hi == NULL || add_bound(conn, shape, keys, work->hi, "<=", &sql, err));
+    bool ok = plan_range_sql(conn, shape, lower, work->hi, &sql, err);
     strbuf_add(&sql, " ORDER BY %s", keys);
     free(cols);
     free(keys);
@@ -78,72 +65,92 @@ static void note_memory(RunContext *run)
         ;
 }
 
-static PartOutcome copy_partition(Worker *w, SourceConn *conn, const SinkOps *ops, Sink *sink,
-                                  RowBatch *batch, RunTable *table, PartitionWork *work, FerryError *err)
+/* Is this failure a statement timeout or cancel that ferry did not ask for? */
+static bool is_timeout(const FerryError *err)
+{
+    return err->domain == FERRY_ERR_SOURCE && strcmp(err->sqlstate, "57014") == 0;
+}
+
+/*
+ * Copy one partition from its checkpoint to its end, batch by batch (note 1).
+ * Keeps `work` in step with each checkpoint, so a retry starts where this
+ * attempt stopped. *drop_conn is set when the connection cannot be reused.
+ */
+static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBatch *batch,
+                                  BatchSizer *sizer, RunTable *table, PartitionWork *work,
+                                  bool *drop_conn, FerryError *err)
 {
     RunContext *run = w->run;
+    const SinkOps *ops = run->config->sink;
     const TableShape *shape = &table->shape;
     char *query = NULL;
+    *drop_conn = false;
     if (!build_query(conn, table, work, &query, err))
         return PART_FAILED;
     SourceCursor cursor;
     bool opened = source_cursor_open(conn, query, &cursor, err);
     free(query);
-    if (!opened)
+    if (!opened) {
+        *drop_conn = true;
         return err->retryable ? PART_RETRY : PART_FAILED;
-
-    BatchSizer sizer;
-    batch_sizer_init(&sizer, run->batch_bytes, (double)table->planned.row_width, shape->ncols);
-    int64_t seq = work->next_seq;
+    }
     for (;;) {
         if (*run->stop) {
             source_cursor_close(&cursor, NULL);
             return PART_STOPPED;
         }
         batch_reset(batch, shape->ncols);
-        long fetch_rows = batch_sizer_rows(&sizer);
-        if (!source_cursor_next(&cursor, batch, fetch_rows, run->batch_bytes, err)) {
+        if (!source_cursor_next(&cursor, batch, batch_sizer_rows(sizer), run->batch_bytes, err)) {
+            *drop_conn = true;
             if (*run->stop)
                 return PART_STOPPED;
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
         bool last = cursor.exhausted && !cursor.in_fetch;
-        Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = seq, .done = last};
+        Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
+                         .done = last};
         char *key = NULL;
         if (batch->nrows > 0) {
-            SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = seq};
-            if (!ops->begin(sink, &segment, err) || !ops->write(sink, batch, err) ||
-                !ops->commit(sink, err)) {
+            SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq};
+            bool written = ops->begin(sink, &segment, err);
+            if (written && fault_hit(FAULT_SINK_WRITE)) {
+                written = ferry_error(err, FERRY_ERR_SINK, 28, "injected fault: sink write failed");
+                err->retryable = true;
+            }
+            written = written && ops->write(sink, batch, err) && ops->commit(sink, err);
+            if (!written) {
                 ops->abort(sink);
-                ferry_error_prefix(err, "segment %lld", (long long)seq);
+                ferry_error_prefix(err, "segment %lld", (long long)work->next_seq);
                 source_cursor_close(&cursor, NULL);
                 return err->retryable ? PART_RETRY : PART_FAILED;
             }
             key = key_tuple_from_batch(batch, batch->nrows - 1, shape);
-            uint64_t value_bytes = batch->bytes - (uint64_t)batch->nrows * (uint64_t)batch->ncols *
-                                                      FERRY_VALUE_OVERHEAD;
             cp.last_key = key;
-            cp.next_seq = seq + 1;
+            cp.next_seq = work->next_seq + 1;
             cp.rows_added = batch->nrows;
-            cp.bytes_added = (int64_t)value_bytes;
+            cp.bytes_added = (int64_t)(batch->bytes - (uint64_t)batch->nrows * (uint64_t)batch->ncols *
+                                                          FERRY_VALUE_OVERHEAD);
         }
-        bool saved = state_checkpoint(run->state, &cp, err);
-        free(key);
-        if (!saved) {
+        if (!state_checkpoint(run->state, &cp, err)) {
+            free(key);
             source_cursor_close(&cursor, NULL);
-            return PART_RETRY; /* the state file failed: nothing more can be recorded */
+            return err->retryable ? PART_RETRY : PART_FAILED;
         }
         if (batch->nrows > 0) {
+            free(work->last_key);
+            work->last_key = key;
+            work->next_seq = cp.next_seq;
+            work->rows += cp.rows_added;
             atomic_fetch_add(&run->rows, batch->nrows);
             atomic_fetch_add(&run->bytes, cp.bytes_added);
-            batch_sizer_observe(&sizer, batch->nrows, batch->bytes);
+            batch_sizer_observe(sizer, batch->nrows, batch->bytes);
             note_memory(run);
-            seq++;
         }
         if (last) {
-            if (!source_cursor_close(&cursor, err))
-                return err->retryable ? PART_RETRY : PART_FAILED; /* the data is durable; only the
-                                                                     * read transaction's end failed */
+            /* The partition is done and recorded; a failed COMMIT of the read-only
+             * transaction only means the connection is not fit for more. */
+            FerryError close_err;
+            *drop_conn = !source_cursor_close(&cursor, &close_err);
             return PART_DONE;
         }
     }
@@ -154,6 +161,104 @@ static void register_conn(RunContext *run, int index, SourceConn *conn)
     pthread_mutex_lock(&run->conns_lock);
     run->conns[index] = conn;
     pthread_mutex_unlock(&run->conns_lock);
+}
+
+/* A partition that keeps timing out: cut what is left of it into smaller ranges (the split is kept in the state). */
+static PartOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table, PartitionWork *work,
+                                   FerryError *err)
+{
+    char **bounds = NULL;
+    int nbounds = 0;
+    double est = 0;
+    const char *lower = work->last_key ? work->last_key : work->lo;
+    if (!plan_split_range(conn, table->config, &table->shape, lower, work->hi, FERRY_SPLIT_PIECES,
+                          &bounds, &nbounds, &est, err))
+        return err->retryable ? PART_RETRY : PART_FAILED;
+    if (nbounds == 0) {
+        free(bounds);
+        ferry_error(err, FERRY_ERR_SOURCE, 0,
+                    "partition %lld keeps timing out and its remaining range (about %.0f rows) "
+                    "cannot be split further: raise the source's statement_timeout for ferry's user",
+                    (long long)work->part, est);
+        return PART_FAILED;
+    }
+    int64_t first_new = 0;
+    bool ok = state_partition_split(w->run->state, work->table_id, work->part, bounds, nbounds, &first_new, err);
+    if (ok) {
+        log_info("table %s partition %lld: timed out %d times, split its remaining ~%.0f rows into "
+                 "%d partitions (new: %lld..%lld)",
+                 table->config->qualified, (long long)work->part, FERRY_SPLIT_AFTER_TIMEOUTS, est,
+                 nbounds + 1, (long long)first_new, (long long)(first_new + nbounds - 1));
+        free(work->hi);
+        work->hi = xstrdup(bounds[0]);
+    }
+    for (int i = 0; i < nbounds; i++)
+        free(bounds[i]);
+    free(bounds);
+    return ok ? PART_RETRY : (err->retryable ? PART_RETRY : PART_FAILED);
+}
+
+/*
+ * Work on one claimed partition until it is done, fails for good, or the
+ * retry policy gives up: reconnecting after source failures, shrinking FETCH
+ * and splitting the range after timeouts.
+ */
+static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowBatch *batch,
+                                  RunTable *table, PartitionWork *work, FerryError *err)
+{
+    RunContext *run = w->run;
+    RetryState retry;
+    retry_begin(&retry, &run->retry, (unsigned)(w->index * 7919 + work->part * 104729 + 1));
+    BatchSizer sizer;
+    batch_sizer_init(&sizer, run->batch_bytes, (double)table->planned.row_width, table->shape.ncols);
+    int timeouts = 0;
+    for (;;) {
+        sizer.max_rows = atomic_load(&table->fetch_cap);
+        PartOutcome outcome = PART_RETRY;
+        bool drop_conn = false;
+        if (*conn == NULL) {
+            if (source_connect(&run->config->source, conn, err))
+                register_conn(run, w->index, *conn);
+            else
+                outcome = err->retryable ? PART_RETRY : PART_FAILED;
+        }
+        if (*conn != NULL)
+            outcome = copy_partition(w, *conn, sink, batch, &sizer, table, work, &drop_conn, err);
+        if (drop_conn) {
+            register_conn(run, w->index, NULL);
+            source_close(*conn);
+            *conn = NULL;
+        }
+        if (outcome != PART_RETRY)
+            return outcome;
+
+        if (is_timeout(err)) {
+            /* Ask for fewer rows a FETCH, for every worker on this table. */
+            long cap = batch_sizer_rows(&sizer) / 2;
+            atomic_store(&table->fetch_cap, cap > 0 ? cap : 1);
+            if (++timeouts >= FERRY_SPLIT_AFTER_TIMEOUTS && *conn != NULL) {
+                FerryError split_err;
+                PartOutcome split = split_partition(w, *conn, table, work, &split_err);
+                if (split == PART_FAILED) {
+                    *err = split_err;
+                    return PART_FAILED;
+                }
+                timeouts = 0;
+            }
+        }
+        double pause;
+        if (!retry_next(&retry, monotonic_seconds(), &pause)) {
+            ferry_error_prefix(err, "giving up after %d retries", retry.attempts);
+            return PART_RETRY;
+        }
+        log_warn("table %s partition %lld: %s; retry %d in %.1f s", table->config->qualified,
+                 (long long)work->part, err->message, retry.attempts, pause);
+        FerryError state_err;
+        if (!state_partition_attempt(run->state, work->table_id, work->part, err->message, &state_err))
+            log_warn("%s", state_err.message); /* the count is lost, the retry is not */
+        if (!retry_sleep(pause, run->stop))
+            return PART_STOPPED;
+    }
 }
 
 void *worker_main(void *arg)
@@ -167,18 +272,11 @@ void *worker_main(void *arg)
     RowBatch batch;
     batch_init(&batch, 0);
 
-    if (!source_connect(&config->source, &conn, &err)) {
-        log_error("worker %d: %s", w->index, err.message);
-        atomic_store(&run->retry_later, true);
-        goto out;
-    }
-    register_conn(run, w->index, conn);
     if (!config->sink->open(config->sink_settings, &sink, &err)) {
         log_error("worker %d: %s", w->index, err.message);
         atomic_store(&run->retry_later, true);
         goto out;
     }
-
     for (int t = 0; t < run->ntables && !*run->stop; t++) {
         RunTable *table = &run->tables[t];
         while (!*run->stop && !atomic_load(&table->failed)) {
@@ -193,20 +291,13 @@ void *worker_main(void *arg)
                 break;
             log_debug("worker %d: table %s partition %lld (attempt %d)", w->index,
                       table->config->qualified, (long long)work.part, work.attempts);
-            PartOutcome outcome = copy_partition(w, conn, config->sink, sink, &batch, table, &work, &err);
+            PartOutcome outcome = work_partition(w, &conn, sink, &batch, table, &work, &err);
             FerryError state_err;
             bool recorded = true;
-            switch (outcome) {
-            case PART_DONE:
-                log_debug("worker %d: table %s partition %lld done", w->index,
-                          table->config->qualified, (long long)work.part);
-                break;
-            case PART_STOPPED:
+            if (outcome == PART_STOPPED) {
                 recorded = state_partition_error(run->state, work.table_id, work.part, NULL, false,
                                                  &state_err);
-                break;
-            case PART_RETRY:
-            case PART_FAILED:
+            } else if (outcome != PART_DONE) {
                 log_error("table %s partition %lld: %s", table->config->qualified,
                           (long long)work.part, err.message);
                 recorded = state_partition_error(run->state, work.table_id, work.part, err.message,
@@ -215,13 +306,12 @@ void *worker_main(void *arg)
                     atomic_store(&table->failed, true);
                 else
                     atomic_store(&run->retry_later, true);
-                break;
             }
             state_work_clear(&work);
             if (!recorded)
                 log_error("%s", state_err.message);
             if (outcome == PART_RETRY)
-                goto out; /* the connection or the sink may be gone; a rerun resumes */
+                goto out; /* retries are spent: the source or sink is unwell; a rerun resumes */
         }
     }
 out:

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ferry/fault.h"
 #include "ferry/state.h"
 
 struct StateStore {
@@ -125,6 +126,13 @@ static bool begin(StateStore *state, FerryError *err)
 
 static bool commit(StateStore *state, FerryError *err)
 {
+    if (fault_hit(FAULT_STATE_COMMIT)) {
+        sqlite3_exec(state->db, "ROLLBACK", NULL, NULL, NULL);
+        ferry_error(err, FERRY_ERR_STATE, SQLITE_FULL, "state file %s: injected fault: commit failed",
+                    state->path);
+        err->retryable = true;
+        return false;
+    }
     if (exec_sql(state, "COMMIT", err))
         return true;
     sqlite3_exec(state->db, "ROLLBACK", NULL, NULL, NULL);
@@ -433,6 +441,86 @@ bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, co
         sqlite3_bind_int64(stmt, 5, part);
         ok = step_done(state, stmt, err);
     }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_partition_attempt(StateStore *state, int64_t table_id, int64_t part, const char *message,
+                             FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state,
+                      "UPDATE partitions SET attempts = attempts + 1, last_error = ?, updated_at = ?"
+                      " WHERE table_id = ? AND part = ? AND status = 'running'",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(stmt, 2, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 3, table_id);
+        sqlite3_bind_int64(stmt, 4, part);
+        ok = step_done(state, stmt, err);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+bool state_partition_split(StateStore *state, int64_t table_id, int64_t part, char *const *bounds,
+                           int count, int64_t *first_new, FerryError *err)
+{
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt = NULL;
+    char *old_hi = NULL;
+    bool ok = begin(state, err) &&
+              prepare(state,
+                      "SELECT hi, (SELECT max(part) + 1 FROM partitions WHERE table_id = ?1)"
+                      " FROM partitions WHERE table_id = ?1 AND part = ?2 AND status = 'running'",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_int64(stmt, 1, table_id);
+        sqlite3_bind_int64(stmt, 2, part);
+        int rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW) {
+            old_hi = column_dup(stmt, 0);
+            *first_new = sqlite3_column_int64(stmt, 1);
+        } else {
+            ok = rc == SQLITE_DONE ? ferry_error(err, FERRY_ERR_BUG, 0, "BUG: split of a partition that is not running")
+                                   : db_error(state, err, rc, "read partition");
+        }
+        sqlite3_finalize(stmt);
+        stmt = NULL;
+    }
+    if (ok && prepare(state, "UPDATE partitions SET hi = ? WHERE table_id = ? AND part = ?", &stmt, err)) {
+        sqlite3_bind_text(stmt, 1, bounds[0], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, table_id);
+        sqlite3_bind_int64(stmt, 3, part);
+        ok = step_done(state, stmt, err);
+        stmt = NULL;
+    } else {
+        ok = false;
+    }
+    if (ok)
+        ok = prepare(state,
+                     "INSERT INTO partitions (table_id, part, lo, hi, updated_at) VALUES (?, ?, ?, ?, ?)",
+                     &stmt, err);
+    for (int i = 0; ok && i < count; i++) {
+        sqlite3_reset(stmt);
+        sqlite3_bind_int64(stmt, 1, table_id);
+        sqlite3_bind_int64(stmt, 2, *first_new + i);
+        sqlite3_bind_text(stmt, 3, bounds[i], -1, SQLITE_STATIC);
+        bind_text_or_null(stmt, 4, i + 1 < count ? bounds[i + 1] : old_hi);
+        sqlite3_bind_text(stmt, 5, now, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "insert split partition");
+    }
+    sqlite3_finalize(stmt);
+    free(old_hi);
+    ok = ok ? commit(state, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }

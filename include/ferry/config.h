@@ -54,6 +54,10 @@ typedef struct FerrySettings {
     uint64_t memory_limit;    /* absolute cap in bytes; 0: none */
     int workers;
     int log_level;            /* LogLevel */
+    int retry_attempts;       /* retries of a failed partition, source or sink call, in one run */
+    int retry_base_ms;        /* first pause before a retry */
+    int retry_cap_ms;         /* longest pause */
+    int retry_max_seconds;    /* give up retrying after this long, and leave the rest to the next run */
 } FerrySettings;
 
 /* [source] */
@@ -61,6 +65,7 @@ typedef struct SourceSettings {
     char *conninfo;           /* libpq conninfo or URI; may be empty (PG* variables); a secret: never logged */
     int type;                 /* SourceType */
     int connect_timeout;      /* seconds */
+    int read_timeout;         /* seconds without a byte from the server before the connection is dropped */
 } SourceSettings;
 
 typedef enum { SOURCE_POSTGRESQL = 0 } SourceType;

@@ -69,6 +69,7 @@ bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident);
 typedef struct BatchSizer {
     uint64_t batch_bytes;     /* the batch arena's limit */
     double row_bytes;         /* estimated bytes per row, value overhead included */
+    long max_rows;            /* a cap after statement timeouts; 0: none */
 } BatchSizer;
 
 void batch_sizer_init(BatchSizer *sizer, uint64_t batch_bytes, double sampled_width, int ncols);
@@ -93,6 +94,19 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
 /* Discover, estimate and sample rows, and cut partitions. */
 bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, FerryError *err);
 void plan_free(TablePlan *plan);
+
+/* Append " AND key > lower AND key <= upper" to sql (a NULL bound is left out). */
+bool plan_range_sql(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper,
+                    StrBuf *sql, FerryError *err);
+
+/*
+ * Cut the key range (lower, upper] into up to `pieces` ranges at sampled keys:
+ * *bounds gets *nbounds ascending inner bounds (owned). *nbounds is 0 when the
+ * range holds fewer than FERRY_SPLIT_MIN_ROWS rows or too few sampled keys.
+ */
+bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+                      const char *lower, const char *upper, int pieces, char ***bounds, int *nbounds,
+                      double *est_rows, FerryError *err);
 
 /* SQL of the select list and of the key list, quoted; owned. */
 char *plan_select_list(SourceConn *conn, const TableShape *shape);

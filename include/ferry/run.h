@@ -10,6 +10,7 @@
 
 #include "ferry/config.h"
 #include "ferry/plan.h"
+#include "ferry/retry.h"
 #include "ferry/sink.h"
 #include "ferry/source.h"
 #include "ferry/state.h"
@@ -20,12 +21,14 @@ typedef struct RunTable {
     TableShape shape;           /* owned */
     PlannedTable planned;
     atomic_bool failed;         /* a partition failed for good: the table stops in this run */
+    atomic_long fetch_cap;      /* rows a FETCH may ask for after timeouts; 0: no cap */
 } RunTable;
 
 typedef struct RunContext {
     const FerryConfig *config;  /* borrowed */
     StateStore *state;          /* borrowed */
     MemoryBudget budget;
+    RetryPolicy retry;
     uint64_t batch_bytes;       /* one worker's batch arena limit */
     int ntables;
     RunTable *tables;           /* owned */

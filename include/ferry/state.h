@@ -110,6 +110,20 @@ bool state_checkpoint(StateStore *state, const Checkpoint *checkpoint, FerryErro
 bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, const char *message,
                            bool failed, FerryError *err);
 
+/* A failed attempt that will be retried now: count it and keep its error; the partition stays running. */
+bool state_partition_attempt(StateStore *state, int64_t table_id, int64_t part, const char *message,
+                             FerryError *err);
+
+/*
+ * Split a running partition's remaining range at `bounds` (ascending, encoded,
+ * all above its last key and below its upper bound): the partition keeps
+ * (last key, bounds[0]], and new pending partitions take the rest, the last
+ * one up to the old upper bound. One transaction; later runs keep the split.
+ * *first_new is the number of the first new partition.
+ */
+bool state_partition_split(StateStore *state, int64_t table_id, int64_t part, char *const *bounds,
+                           int count, int64_t *first_new, FerryError *err);
+
 /* Rows and partitions still to do for a table (pending, running or failed). */
 bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err);
 

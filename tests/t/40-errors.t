@@ -94,11 +94,12 @@ args=$(ps -ww -o args= -p "$pid")
 wait $pid; is $? 0 "a run with a password in the conninfo completes"
 like "$args" "ferry run -c" "the process list was read while ferry ran"
 unlike "$args" "Sup3rS3cret" "the password is not in the process list"
-sed -i "s/port=$PGPORT/port=1/" "$WORK/s.ini"
+sed -i "s/port=$PGPORT/port=1/; s/^\[ferry\]/[ferry]\nretry_attempts = 2\nretry_base_ms = 50/" "$WORK/s.ini"
 "$FERRY" reset -c "$WORK/s.ini" >/dev/null
 out=$("$FERRY" run -c "$WORK/s.ini" 2>&1); code=$?
 is "$code" 75 "an unreachable source: exit 75 (a rerun can succeed)"
 like "$out" "cannot connect to the source" "the error says the source is unreachable"
+like "$out" "retry 2 in" "and that it retried, as configured, before giving up"
 all=$(cat "$WORK/s.log"; echo "$out"; "$FERRY" status -c "$WORK/s.ini" 2>&1; "$FERRY" status --json -c "$WORK/s.ini" 2>&1; strings "$WORK"/s.state*)
 unlike "$all" "Sup3rS3cret" "the password is in no log, status output or state file"
 

@@ -11,6 +11,7 @@ int main(void)
     test_budget();
     test_partition();
     test_format();
+    test_retry();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -52,5 +52,6 @@ void test_config(void);
 void test_budget(void);
 void test_partition(void);
 void test_format(void);
+void test_retry(void);
 
 #endif

@@ -87,3 +87,45 @@ void test_budget(void)
     batch_sizer_init(&s, 1024 * MiB, 1, 1);
     is_num(batch_sizer_rows(&s), FERRY_BATCH_ROWS_MAX, "never above the row ceiling");
 }
+
+#include "ferry/retry.h"
+
+void test_retry(void)
+{
+    RetryPolicy policy = {.max_attempts = 5, .base_s = 0.5, .cap_s = 4.0, .max_total_s = 1000};
+    RetryState state;
+    retry_begin(&state, &policy, 42);
+    double pause, previous = policy.base_s, total = 0;
+    bool bounded = true;
+    int granted = 0;
+    while (retry_next(&state, 100.0 + total, &pause)) {
+        bounded &= pause >= policy.base_s && pause <= policy.cap_s && pause <= previous * 3.0 + 1e-9;
+        previous = pause;
+        total += pause;
+        granted++;
+    }
+    is_num(granted, 5, "retries stop after max_attempts");
+    ok(bounded, "each pause lies between base and min(cap, 3 x the previous pause)");
+
+    RetryState a, b;
+    retry_begin(&a, &policy, 1);
+    retry_begin(&b, &policy, 2);
+    double pa, pb;
+    int differ = 0;
+    for (int i = 0; i < 5; i++) {
+        retry_next(&a, 0, &pa);
+        retry_next(&b, 0, &pb);
+        differ += pa != pb;
+    }
+    ok(differ >= 4, "two workers with other seeds do not retry in lockstep (jitter)");
+
+    RetryPolicy quick = {.max_attempts = 100, .base_s = 1, .cap_s = 10, .max_total_s = 5};
+    retry_begin(&state, &quick, 7);
+    ok(retry_next(&state, 0.0, &pause), "the first retry is granted");
+    ok(!retry_next(&state, 4.5, &pause) || 4.5 + pause <= 5.0, "no pause may end past max_total_s");
+    ok(!retry_next(&state, 6.0, &pause), "past max_total_s nothing more is granted");
+
+    RetryPolicy none = {.max_attempts = 0, .base_s = 1, .cap_s = 1, .max_total_s = 100};
+    retry_begin(&state, &none, 1);
+    ok(!retry_next(&state, 0, &pause), "retry_attempts = 0: no retry at all");
+}
