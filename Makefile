@@ -25,6 +25,7 @@ OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/agent/main.o,$(OBJS))
 TESTSRC := $(wildcard tests/unit/*.c)
 TESTBIN := $(BUILD)/unit-tests
+RELAY   := $(BUILD)/relay
 
 .PHONY: all deps test unit demo bench asan install clean
 
@@ -40,13 +41,17 @@ $(BUILD)/%.o: %.c
 $(TESTBIN): $(TESTSRC:%.c=$(BUILD)/%.o) $(LIBOBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(RELAY): tests/tools/relay.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $<
+
 deps:
 	@tests/lib/deps.sh
 
 unit: $(TESTBIN)
 
 test: deps
-	@$(MAKE) --no-print-directory ferry $(TESTBIN)
+	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY)
 	prove -f tests/t/*.t
 
 demo: deps

@@ -527,9 +527,8 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     char relkind;
     if (!table_stats(conn, shape, &reltuples, &relkind, &relpages, err))
         return false;
-    double percent = reltuples > 0 ? 100.0 * FERRY_SAMPLE_KEYS_MAX / reltuples : 100.0;
-    if (percent > 100.0)
-        percent = 100.0;
+    /* A small sample: the range keeps timing out, so the split must be cheap. */
+    double percent = key_sample_percent(reltuples, relpages, pieces);
     char clause[96], filter[64];
     sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
     StrBuf where = {0};

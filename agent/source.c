@@ -84,6 +84,63 @@ bool source_error(SourceConn *conn, const PGresult *result, const char *what, Fe
     return false;
 }
 
+/*
+ * Wait until a whole result (or row) can be taken without blocking. A server
+ * that sends nothing for read_timeout is given up on: a frozen server or a
+ * silent network would otherwise hold ferry forever.
+ */
+static bool await_result(SourceConn *conn, FerryError *err)
+{
+    while (PQisBusy(conn->pg)) {
+        struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
+        int rc = poll(&pfd, 1, conn->read_timeout_ms);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0) {
+            ferry_error(err, FERRY_ERR_SOURCE, ETIMEDOUT,
+                        "no data from the source for %d s: dropping the connection",
+                        conn->read_timeout_ms / 1000);
+            err->retryable = true;
+            return false;
+        }
+        if (rc < 0 || !PQconsumeInput(conn->pg))
+            return source_error(conn, NULL, "receive", err);
+    }
+    return true;
+}
+
+/*
+ * Send a statement and wait for its results within read_timeout (PQexec would
+ * wait forever on a frozen server). Returns the last result; NULL with err
+ * set when the wait failed.
+ */
+static PGresult *exec_wait(SourceConn *conn, const char *sql, int nparams, const char *const *params,
+                           FerryError *err)
+{
+    /* Without parameters the simple protocol, which allows several statements in one string. */
+    int sent = nparams == 0 ? PQsendQuery(conn->pg, sql)
+                            : PQsendQueryParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent) {
+        source_error(conn, NULL, "send", err);
+        return NULL;
+    }
+    PGresult *last = NULL;
+    for (;;) {
+        if (!await_result(conn, err)) {
+            PQclear(last);
+            return NULL;
+        }
+        PGresult *res = PQgetResult(conn->pg);
+        if (res == NULL)
+            break;
+        PQclear(last);
+        last = res;
+    }
+    if (last == NULL)
+        source_error(conn, NULL, "query", err);
+    return last;
+}
+
 bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError *err)
 {
     *out = NULL;
@@ -117,9 +174,10 @@ bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError
         source_close(conn);
         return false;
     }
-    PGresult *res = PQexec(conn->pg, session_setup);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-        source_error(conn, res, "session setup", err);
+    PGresult *res = exec_wait(conn, session_setup, 0, NULL, err);
+    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+        if (res != NULL)
+            source_error(conn, res, "session setup", err);
         PQclear(res);
         source_close(conn);
         return false;
@@ -156,7 +214,11 @@ void source_cancel(SourceConn *conn)
 bool source_query(SourceConn *conn, const char *sql, int nparams, const char *const *params,
                   PGresult **out, FerryError *err)
 {
-    PGresult *res = PQexecParams(conn->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    PGresult *res = exec_wait(conn, sql, nparams, params, err);
+    if (res == NULL) {
+        *out = NULL;
+        return false;
+    }
     ExecStatusType status = PQresultStatus(res);
     if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
         source_error(conn, res, "query", err);
@@ -194,7 +256,9 @@ char *source_quote_literal(SourceConn *conn, const char *value, size_t length)
 
 static bool command(SourceConn *conn, const char *sql, FerryError *err)
 {
-    PGresult *res = PQexec(conn->pg, sql);
+    PGresult *res = exec_wait(conn, sql, 0, NULL, err);
+    if (res == NULL)
+        return false;
     bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
     if (!ok)
         source_error(conn, res, sql, err);
@@ -217,36 +281,12 @@ bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *curso
     return ok;
 }
 
-/*
- * Wait until a whole result (or row) can be taken without blocking. A server
- * that sends nothing for read_timeout is given up on: a frozen server or a
- * silent network would otherwise hold ferry forever.
- */
-static bool await_result(SourceConn *conn, FerryError *err)
-{
-    while (PQisBusy(conn->pg)) {
-        struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
-        int rc = poll(&pfd, 1, conn->read_timeout_ms);
-        if (rc < 0 && errno == EINTR)
-            continue;
-        if (rc == 0) {
-            ferry_error(err, FERRY_ERR_SOURCE, ETIMEDOUT,
-                        "no data from the source for %d s: dropping the connection",
-                        conn->read_timeout_ms / 1000);
-            err->retryable = true;
-            return false;
-        }
-        if (rc < 0 || !PQconsumeInput(conn->pg))
-            return source_error(conn, NULL, "receive", err);
-    }
-    return true;
-}
-
-/* Drain what is left of a failed FETCH so the connection can be used or closed cleanly. */
+/* Drain what is left of a FETCH so the connection can be used or closed cleanly (within read_timeout). */
 static void drain(SourceConn *conn)
 {
+    FerryError ignored;
     PGresult *res;
-    while ((res = PQgetResult(conn->pg)) != NULL)
+    while (await_result(conn, &ignored) && (res = PQgetResult(conn->pg)) != NULL)
         PQclear(res);
 }
 

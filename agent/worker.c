@@ -195,7 +195,11 @@ static PartOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table,
     for (int i = 0; i < nbounds; i++)
         free(bounds[i]);
     free(bounds);
-    return ok ? PART_RETRY : (err->retryable ? PART_RETRY : PART_FAILED);
+    if (ok) {
+        err->domain = FERRY_ERR_NONE; /* split, not failed: the caller goes on at once */
+        return PART_RETRY;
+    }
+    return err->retryable ? PART_RETRY : PART_FAILED;
 }
 
 /*
@@ -222,7 +226,14 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             else
                 outcome = err->retryable ? PART_RETRY : PART_FAILED;
         }
-        if (*conn != NULL)
+        if (*conn != NULL && timeouts >= FERRY_SPLIT_AFTER_TIMEOUTS) {
+            outcome = split_partition(w, *conn, table, work, err);
+            if (outcome == PART_RETRY && err->domain == FERRY_ERR_NONE)
+                timeouts = 0; /* split: go on with the smaller range at once */
+            else
+                drop_conn = true;
+        }
+        if (*conn != NULL && outcome == PART_RETRY && timeouts < FERRY_SPLIT_AFTER_TIMEOUTS)
             outcome = copy_partition(w, *conn, sink, batch, &sizer, table, work, &drop_conn, err);
         if (drop_conn) {
             register_conn(run, w->index, NULL);
@@ -233,18 +244,11 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             return outcome;
 
         if (is_timeout(err)) {
-            /* Ask for fewer rows a FETCH, for every worker on this table. */
+            /* Ask for fewer rows a FETCH, for every worker on this table; the
+             * second timeout splits the range before the next attempt. */
             long cap = batch_sizer_rows(&sizer) / 2;
             atomic_store(&table->fetch_cap, cap > 0 ? cap : 1);
-            if (++timeouts >= FERRY_SPLIT_AFTER_TIMEOUTS && *conn != NULL) {
-                FerryError split_err;
-                PartOutcome split = split_partition(w, *conn, table, work, &split_err);
-                if (split == PART_FAILED) {
-                    *err = split_err;
-                    return PART_FAILED;
-                }
-                timeouts = 0;
-            }
+            timeouts++;
         }
         double pause;
         if (!retry_next(&retry, monotonic_seconds(), &pause)) {
@@ -259,6 +263,22 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
         if (!retry_sleep(pause, run->stop))
             return PART_STOPPED;
     }
+}
+
+/* Claim the table's next partition, retrying a state file that fails for a while (disk full, busy). */
+static bool claim_next(Worker *w, RunTable *table, PartitionWork *work, bool *found, FerryError *err)
+{
+    RetryState retry;
+    retry_begin(&retry, &w->run->retry, (unsigned)(w->index + 1));
+    while (!state_claim(w->run->state, table->planned.id, work, found, err)) {
+        double pause;
+        if (!err->retryable || !retry_next(&retry, monotonic_seconds(), &pause))
+            return false;
+        log_warn("%s; retry %d in %.1f s", err->message, retry.attempts, pause);
+        if (!retry_sleep(pause, w->run->stop))
+            return false;
+    }
+    return true;
 }
 
 void *worker_main(void *arg)
@@ -282,8 +302,9 @@ void *worker_main(void *arg)
         while (!*run->stop && !atomic_load(&table->failed)) {
             PartitionWork work;
             bool found;
-            if (!state_claim(run->state, table->planned.id, &work, &found, &err)) {
-                log_error("%s", err.message);
+            if (!claim_next(w, table, &work, &found, &err)) {
+                if (!*run->stop)
+                    log_error("%s", err.message);
                 atomic_store(&run->retry_later, true);
                 goto out;
             }

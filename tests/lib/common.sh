@@ -6,7 +6,7 @@ FERRY=${FERRY:-$ROOT/ferry}
 . "$ROOT/tests/lib/pg.sh"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
-cleanup() { pg_stop; rm -rf "$WORK"; }
+cleanup() { pg_stop; [ -n "${FERRY_KEEP_WORK:-}" ] && echo "# work kept in $WORK" || rm -rf "$WORK"; }
 trap cleanup EXIT
 
 # write_config FILE SINK_PATH FORMAT [extra lines for [ferry]] — then append [table] sections.

@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# The fault matrix: server-side kills, statement timeouts, a server restart, a frozen and a cut
+# connection, SIGKILLs during all that, and injected sink and state failures. Every case must end
+# with exactly the source's rows: none lost, none doubled.
+. "$(dirname "$0")/../lib/common.sh"
+RELAY_BIN=$ROOT/build/relay
+pg_start
+
+pg_sql "
+CREATE TABLE public.events (id bigint PRIMARY KEY, kind text, payload jsonb, amount numeric(14,4), note text);
+INSERT INTO events SELECT g, (ARRAY['a','b','c'])[1 + g % 3], jsonb_build_object('g', g), g * 1.0001,
+    CASE WHEN g % 13 = 0 THEN NULL ELSE repeat(md5(g::text), 2) END
+FROM generate_series(1, 400000) g;
+ANALYZE events;"
+source_rows=$(pg_sql "SELECT count(*) FROM events")
+
+MATRIX=""
+# fault_config NAME [port] — a config with quick retries for the fault cases.
+fault_config() {
+    local name=$1 port=${2:-$PGPORT}
+    rm -rf "$WORK/$name" "$WORK/$name".state*
+    cat > "$WORK/$name.ini" <<INI
+[ferry]
+state = $name.state
+memory_limit = 8MB
+retry_attempts = 60
+retry_base_ms = 50
+retry_cap_ms = 1000
+retry_max_seconds = 120
+
+[source]
+conninfo = host=127.0.0.1 port=$port user=ferry dbname=postgres
+connect_timeout = 2
+read_timeout = 2
+
+[sink]
+type = dir
+path = $name
+format = csv
+
+[table public.events]
+partition_rows = 40000
+INI
+}
+
+# check NAME FAULT KILLS: compare the sink with the source, add a matrix row, assert no loss or duplicate.
+check() {
+    local name=$1 fault=$2 kills=$3
+    load_csv "$WORK/$name" events "loaded_$name"
+    local found dups differ
+    found=$(pg_sql "SELECT count(*) FROM loaded_$name")
+    dups=$(pg_sql "SELECT count(*) - count(DISTINCT id) FROM loaded_$name")
+    differ=$(rows_differ events "loaded_$name")
+    MATRIX+=$(printf '\n# %-44s %6s %10s %10s %10s' "$fault" "$kills" "$source_rows" "$found" "$dups")
+    is "$found|$dups|$differ" "$source_rows|0|0" "$fault: rows found = expected, 0 duplicates, rows equal"
+    pg_sql "DROP TABLE loaded_$name"
+}
+
+terminations() { # kill ferry's backends; prints how many
+    pg_sql "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE application_name = 'ferry' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0
+}
+
+# --- 1. pg_terminate_backend every 100 ms, during one run ---
+fault_config term
+"$FERRY" run -c "$WORK/term.ini" >"$WORK/term.log" 2>&1 &
+pid=$!
+killed=0
+sleep 0.3
+while kill -0 "$pid" 2>/dev/null; do
+    n=$(terminations); killed=$((killed + ${n:-0})); sleep 0.1
+done
+wait "$pid"; code=$?
+is "$code" 0 "terminate: one run survives $killed server-side kills and completes"
+ok $(( killed >= 3 ? 0 : 1 )) "terminate: the run met at least 3 kills (it met $killed)"
+check term "pg_terminate_backend every 100 ms" "$killed"
+
+# --- 2. statement_timeout below what one partition needs: FETCH shrinks, partitions split ---
+# Ferry reads as a role whose rows pass a costly row-level security check, so a FETCH of the
+# whole partition takes seconds while statement_timeout allows 300 ms.
+pg_sql "
+CREATE ROLE reader LOGIN;
+GRANT SELECT ON events TO reader;
+CREATE FUNCTION costly(i bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$
+DECLARE s bigint := 0; BEGIN FOR j IN 1..100 LOOP s := s + j; END LOOP; RETURN s > 0; END \$\$;
+ALTER TABLE events ENABLE ROW LEVEL SECURITY;
+CREATE POLICY costly_read ON events FOR SELECT TO reader USING (costly(id));
+ALTER ROLE reader SET statement_timeout = '300ms';"
+fault_config timeout
+sed -i 's/user=ferry/user=reader/; s/^partition_rows = 40000/partition_rows = 400000/; s/^memory_limit = 8MB/memory_limit = 64MB/' \
+    "$WORK/timeout.ini"
+"$FERRY" run -c "$WORK/timeout.ini" >"$WORK/timeout.log" 2>&1; code=$?
+is "$code" 0 "statement_timeout: the run completes"
+timeouts=$(grep -c "canceling statement due to statement timeout" "$WORK/timeout.log")
+like "$(cat "$WORK/timeout.log")" "split its remaining" "statement_timeout: the partition was split"
+parts=$(sqlite3 "$WORK/timeout.state" "SELECT count(*) FROM partitions")
+ok $(( parts > 1 ? 0 : 1 )) "statement_timeout: the split is kept in the state ($parts partitions)"
+pg_sql "ALTER TABLE events DISABLE ROW LEVEL SECURITY"
+check timeout "statement_timeout 300 ms, split + smaller FETCH" "$timeouts"
+
+# --- 3. the server restarted (immediate shutdown) mid-run ---
+fault_config restart
+"$FERRY" run -c "$WORK/restart.ini" >"$WORK/restart.log" 2>&1 &
+pid=$!
+sleep 0.8
+pg_restart_immediate
+wait "$pid"; code=$?
+is "$code" 0 "restart: the run survives pg_ctl restart -m immediate and completes"
+check restart "pg_ctl restart -m immediate" 1
+
+# --- 4. the connection frozen, then cut, through a relay ---
+RELAY_PORT=$(free_port)
+"$RELAY_BIN" "$RELAY_PORT" "$PGPORT" >"$WORK/relay.out" 2>&1 &
+relay=$!
+for _ in $(seq 1 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; done
+fault_config relay "$RELAY_PORT"
+"$FERRY" run -c "$WORK/relay.ini" >"$WORK/relay.log" 2>&1 &
+pid=$!
+sleep 0.6; kill -USR1 "$relay"   # freeze: no byte moves, connections stay open
+sleep 3.5; kill -USR1 "$relay"   # thaw
+sleep 0.5; kill -USR2 "$relay"   # cut every connection
+sleep 0.5; kill -USR2 "$relay"
+wait "$pid"; code=$?
+kill "$relay" 2>/dev/null; wait "$relay" 2>/dev/null
+is "$code" 0 "relay: the run survives a frozen connection and two cuts"
+like "$(cat "$WORK/relay.log")" "no data from the source for 2 s" "relay: the frozen connection was noticed by read_timeout"
+check relay "connection frozen 3.5 s, then cut twice" 3
+
+# --- 5. SIGKILL of ferry at random points while its backends are being terminated ---
+fault_config chaos
+kills=0 killed=0
+for i in $(seq 1 10); do
+    "$FERRY" run -c "$WORK/chaos.ini" >>"$WORK/chaos.log" 2>&1 &
+    pid=$!
+    sleep 0.2; n=$(terminations); killed=$((killed + ${n:-0}))
+    sleep "$(printf '0.%03d' $(( RANDOM % 400 )))"
+    kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
+    wait "$pid" 2>/dev/null
+done
+"$FERRY" run -c "$WORK/chaos.ini" >>"$WORK/chaos.log" 2>&1; code=$?
+is "$code" 0 "chaos: after $kills SIGKILLs and $killed backend kills, a last run completes"
+check chaos "SIGKILL x10 + pg_terminate_backend" "$((kills + killed))"
+
+# --- 6. injected failures of sink writes, state commits and FETCHes ---
+fault_config inject
+FERRY_FAULTS="sink_write=3,sink_write=11,state_commit=6,state_commit=15,source_fetch=8,source_fetch=20" \
+    "$FERRY" run -c "$WORK/inject.ini" >"$WORK/inject.log" 2>&1; code=$?
+is "$code" 0 "injected: the run retries past 6 injected failures and completes"
+is "$(grep -c "injected fault" "$WORK/inject.log")" 6 "injected: all 6 failures happened and were reported"
+check inject "injected sink/state/fetch failures" 6
+
+# --- 7. the sink's disk full for good: exit 75, nothing damaged, a rerun resumes ---
+fault_config full
+sed -i 's/^retry_attempts = 60/retry_attempts = 1/' "$WORK/full.ini"
+FERRY_FAULTS="sink_write=4,sink_write=5" "$FERRY" run -c "$WORK/full.ini" >"$WORK/full.log" 2>&1; code=$?
+is "$code" 75 "sink failing past its retries: exit 75 (work left)"
+like "$("$FERRY" status -c "$WORK/full.ini")" "last error: .*injected fault: sink write failed" "status shows the last error"
+"$FERRY" run -c "$WORK/full.ini" >>"$WORK/full.log" 2>&1; code=$?
+is "$code" 0 "full: the rerun completes"
+check full "sink write failing twice in a row" 2
+
+echo "# fault matrix"
+printf '# %-44s %6s %10s %10s %10s' "fault" "kills" "expected" "found" "duplicates"
+echo "$MATRIX"
+done_testing
