@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -59,6 +58,8 @@ static const char usage_text[] =
     "                             and batch sizes; changes nothing\n"
     "  status -c FILE [--json]    progress per table: partitions, rows, bytes, attempts,\n"
     "                             last error; and the latest runs\n"
+    "  verify -c FILE             per partition, compare the source's row count and keys\n"
+    "                             with what the sink holds; exit 1 on any mismatch\n"
     "  reset  -c FILE [TABLE]     forget the progress of one table (schema.name) or of all;\n"
     "                             the next run plans it again and rewrites its output\n"
     "\n"
@@ -70,7 +71,8 @@ static const char usage_text[] =
     "\n"
     "exit codes:\n"
     "   0  every table is complete\n"
-    "   1  a table failed (see `ferry status`); the other tables were copied\n"
+    "   1  a table failed (see `ferry status`); the other tables were copied;\n"
+    "      verify: a partition differs\n"
     "   2  bad command line\n"
     "  70  internal error (a bug)\n"
     "  74  the state file cannot be read or written\n"
@@ -271,17 +273,12 @@ static int reset_command(const FerryConfig *config, const char *table)
     if (table != NULL && config_find_table(config, table) == NULL)
         fprintf(stderr, "ferry: note: table %s is not in %s\n", table, config->path);
     /* The same lock as `run`: never reset under a running copy. */
-    char lock_path[4096];
-    snprintf(lock_path, sizeof lock_path, "%s.lock", config->ferry.state);
     StateStore *state;
     FerryError err;
-    FILE *lock = fopen(lock_path, "a");
-    if (lock == NULL || flock(fileno(lock), LOCK_EX | LOCK_NB) != 0) {
-        fprintf(stderr, "ferry: another ferry run is using state file %s; wait for it to finish\n",
-                config->ferry.state);
-        if (lock != NULL)
-            fclose(lock);
-        return FERRY_EXIT_LOCKED;
+    int lock_fd = run_lock_state(config->ferry.state, &err);
+    if (lock_fd < 0) {
+        fprintf(stderr, "ferry: %s\n", err.message);
+        return lock_fd == -1 ? FERRY_EXIT_LOCKED : FERRY_EXIT_STATE;
     }
     int removed = 0;
     bool ok = state_open(config->ferry.state, &state, &err);
@@ -289,7 +286,7 @@ static int reset_command(const FerryConfig *config, const char *table)
         ok = state_reset(state, table, &removed, &err);
         state_close(state);
     }
-    fclose(lock);
+    close(lock_fd);
     if (!ok) {
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_STATE;
@@ -339,7 +336,8 @@ int main(int argc, char **argv)
     }
     const char *argument = optind < argc ? argv[optind++] : NULL;
     bool known = strcmp(command, "run") == 0 || strcmp(command, "plan") == 0 ||
-                 strcmp(command, "status") == 0 || strcmp(command, "reset") == 0;
+                 strcmp(command, "status") == 0 || strcmp(command, "reset") == 0 ||
+                 strcmp(command, "verify") == 0;
     if (!known) {
         fprintf(stderr, "ferry: unknown command \"%s\"\n\n%s", command, usage_text);
         return FERRY_EXIT_USAGE;
@@ -371,6 +369,8 @@ int main(int argc, char **argv)
         code = plan_command(config);
     else if (strcmp(command, "status") == 0)
         code = status_command(config, json);
+    else if (strcmp(command, "verify") == 0)
+        code = verify_command(config);
     else
         code = reset_command(config, argument);
     config_free(config);

@@ -25,8 +25,7 @@
 
 #include "ferry/run.h"
 
-/* (1) Returns the lock's descriptor, -1 when another run holds it (err says who), -2 on failure. */
-static int lock_state(const char *state_path, FerryError *err)
+int run_lock_state(const char *state_path, FerryError *err)
 {
     char path[4096];
     snprintf(path, sizeof path, "%s.lock", state_path);
@@ -236,7 +235,7 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     RunContext run = {.config = config, .stop = stop};
     pthread_mutex_init(&run.conns_lock, NULL);
 
-    int lock_fd = lock_state(config->ferry.state, &err);
+    int lock_fd = run_lock_state(config->ferry.state, &err);
     if (lock_fd < 0) {
         log_error("%s", err.message);
         run_free(&run);

@@ -56,6 +56,7 @@ static const ConfigOption dir_options[] = {
 struct Sink {
     DirSettings settings;     /* copied; strings borrowed from the configuration */
     char *table_dir;          /* owned: <path>/<target> of the segment */
+    char *table_target;       /* owned: the target the writer was made for */
     char final_path[4096];
     char temp_path[4096];
     int fd;                   /* the open temporary file, or -1 */
@@ -191,6 +192,26 @@ static void set_table_dir(Sink *sink, const TableShape *shape)
     snprintf(sink->table_dir, len, "%s/%s", sink->settings.path, shape->target);
 }
 
+/*
+ * Point the handle at a table: its folder and a row writer for its shape.
+ * A shape is known by its address and its target together: verify reuses one
+ * address for table after table. Returns true when the handle changed table.
+ */
+static bool use_table(Sink *sink, const TableShape *shape)
+{
+    if (sink->writer_ready && sink->writer.shape == shape && sink->table_dir != NULL &&
+        strcmp(sink->table_target, shape->target) == 0)
+        return false;
+    free(sink->table_target);
+    sink->table_target = xstrdup(shape->target);
+    set_table_dir(sink, shape);
+    if (sink->writer_ready)
+        row_writer_free(&sink->writer);
+    row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header, shape);
+    sink->writer_ready = true;
+    return true;
+}
+
 /* Is `name` one of this table's segment files (or their temporaries)? */
 static bool is_segment_file(const char *name, const char *target)
 {
@@ -213,7 +234,7 @@ static bool dir_prepare_table(Sink *sink, const TableShape *shape, FerryError *e
 {
     if (!target_valid(shape->target, err))
         return false;
-    set_table_dir(sink, shape);
+    use_table(sink, shape);
     if (!make_dir(sink->table_dir, err))
         return false;
     DIR *d = opendir(sink->table_dir);
@@ -242,16 +263,8 @@ static bool dir_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
     const TableShape *shape = segment->shape;
     if (!target_valid(shape->target, err))
         return false;
-    if (sink->table_dir == NULL || sink->writer.shape != shape) {
-        set_table_dir(sink, shape);
-        if (!make_dir(sink->table_dir, err))
-            return false;
-        if (sink->writer_ready)
-            row_writer_free(&sink->writer);
-        row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header,
-                        shape);
-        sink->writer_ready = true;
-    }
+    if (use_table(sink, shape) && !make_dir(sink->table_dir, err))
+        return false;
     snprintf(sink->final_path, sizeof sink->final_path, "%s/%s.p%06lld.s%08lld.%s", sink->table_dir,
              shape->target, (long long)segment->partition, (long long)segment->sequence,
              extension(&sink->settings));
@@ -332,7 +345,127 @@ static void dir_close(Sink *sink)
     outbuf_free(&sink->out);
     free(sink->zbuf);
     free(sink->table_dir);
+    free(sink->table_target);
     free(sink);
+}
+
+/* ---- verify: read the files back ---- */
+
+/* Rows are counted by the reader; without stored keys there is nothing more to take. */
+static void count_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    (void)ctx;
+    (void)fields;
+    (void)lengths;
+}
+
+typedef struct KeyCtx {
+    SinkDigest *digest;
+    int nkeys;
+} KeyCtx;
+
+static void digest_key_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    KeyCtx *k = ctx;
+    uint64_t hash = FORMAT_HASH_SEED;
+    for (int i = 0; i < k->nkeys; i++) {
+        if (i > 0)
+            hash = format_hash(hash, "\x1f", 1);
+        hash = format_hash(hash, fields[i], lengths[i]);
+    }
+    k->digest->key_sum += hash;
+}
+
+static bool dir_digest(Sink *sink, const TableShape *shape, int64_t partition, SinkDigest *out,
+                       FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    use_table(sink, shape);
+    /* The key's fields as written: NDJSON by name, CSV by position (only if written at all). */
+    const char *names[FERRY_KEY_COLUMNS_MAX];
+    int indexes[FERRY_KEY_COLUMNS_MAX];
+    out->has_keys = true;
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = shape->key_col[k];
+        out->has_keys &= c < shape->nout;
+        indexes[k] = c;
+        names[k] = c < shape->nout ? sink->writer.json_names[c] : "";
+    }
+    char prefix[FERRY_NAME_MAX + 32];
+    snprintf(prefix, sizeof prefix, "%s.p%06lld.s", shape->target, (long long)partition);
+    DIR *d = opendir(sink->table_dir);
+    if (d == NULL) {
+        if (errno == ENOENT)
+            return true; /* nothing written yet */
+        return sink_errno(err, errno, "cannot read directory", sink->table_dir);
+    }
+    /* The JSON names end in ':'; the reader compares names without it. */
+    char *bare[FERRY_KEY_COLUMNS_MAX];
+    for (int k = 0; k < shape->nkeys; k++)
+        bare[k] = xstrndup(names[k], strlen(names[k]) ? strlen(names[k]) - 1 : 0);
+    KeyCtx kctx = {.digest = out, .nkeys = shape->nkeys};
+    bool ok = true;
+    struct dirent *e;
+    char *buf = xmalloc(ZBUF_SIZE);
+    while (ok && (e = readdir(d)) != NULL) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", sink->table_dir, e->d_name);
+        gzFile f = gzopen(path, "rb"); /* reads plain files as they are */
+        if (f == NULL) {
+            ok = sink_errno(err, errno ? errno : EIO, "cannot open", path);
+            break;
+        }
+        RowReader reader;
+        if (out->has_keys)
+            row_reader_init(&reader, (RowFormat)sink->settings.format, sink->settings.csv_header,
+                            shape->nkeys, (const char *const *)bare, indexes, digest_key_row, &kctx);
+        else
+            row_reader_init(&reader, (RowFormat)sink->settings.format, sink->settings.csv_header, 0,
+                            NULL, NULL, count_row, NULL);
+        int n;
+        while ((n = gzread(f, buf, ZBUF_SIZE)) > 0)
+            row_reader_feed(&reader, buf, (size_t)n);
+        if (n < 0) {
+            ok = ferry_error(err, FERRY_ERR_SINK, EIO, "dir sink: cannot read %s", path);
+        }
+        row_reader_finish(&reader);
+        out->rows += reader.rows;
+        out->malformed |= reader.malformed;
+        row_reader_free(&reader);
+        gzclose(f);
+    }
+    free(buf);
+    for (int k = 0; k < shape->nkeys; k++)
+        free(bare[k]);
+    closedir(d);
+    return ok;
+}
+
+static bool hash_drain(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    (void)err;
+    uint64_t *hash = ctx;
+    *hash = format_hash(*hash, data, len);
+    return true;
+}
+
+static uint64_t dir_key_hash(Sink *sink, const TableShape *shape, const RowBatch *keys, int row)
+{
+    use_table(sink, shape);
+    uint64_t hash = FORMAT_HASH_SEED;
+    char small[256];
+    OutBuf out = {.data = small, .cap = sizeof small, .drain = hash_drain, .ctx = &hash};
+    for (int k = 0; k < shape->nkeys; k++) {
+        if (k > 0)
+            outbuf_putc(&out, '\x1f');
+        size_t len = 0;
+        const char *value = batch_value(keys, row, k, &len);
+        row_writer_value(&sink->writer, &out, &shape->cols[shape->key_col[k]], value ? value : "", len);
+    }
+    outbuf_flush(&out);
+    return hash;
 }
 
 const SinkOps sink_dir = {
@@ -347,4 +480,6 @@ const SinkOps sink_dir = {
     .commit = dir_commit,
     .abort = dir_abort,
     .close = dir_close,
+    .digest = dir_digest,
+    .key_hash = dir_key_hash,
 };

@@ -311,6 +311,170 @@ static void csv_field(OutBuf *out, const char *text, size_t len)
     outbuf_putc(out, '"');
 }
 
+/* ---- reading rows back ---- */
+
+uint64_t format_hash(uint64_t hash, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        hash ^= p[i];
+        hash *= 1099511628211ull;
+    }
+    return hash;
+}
+
+void row_reader_init(RowReader *reader, RowFormat format, bool skip_header, int nfields,
+                     const char *const *names, const int *indexes,
+                     void (*on_row)(void *, const char *const *, const size_t *), void *ctx)
+{
+    memset(reader, 0, sizeof *reader);
+    reader->format = format;
+    reader->skip_header = skip_header;
+    reader->nfields = nfields;
+    reader->names = names;
+    reader->indexes = indexes;
+    reader->on_row = on_row;
+    reader->ctx = ctx;
+}
+
+void row_reader_free(RowReader *reader)
+{
+    free(reader->row);
+    reader->row = NULL;
+}
+
+/* The end of the JSON value starting at p (a string, object, array or scalar), or NULL. */
+static const char *json_skip(const char *p, const char *end)
+{
+    if (p >= end)
+        return NULL;
+    if (*p == '"') {
+        for (p++; p < end; p++) {
+            if (*p == '\\')
+                p++;
+            else if (*p == '"')
+                return p + 1;
+        }
+        return NULL;
+    }
+    if (*p == '{' || *p == '[') {
+        int depth = 0;
+        for (; p < end; p++) {
+            if (*p == '"') {
+                p = json_skip(p, end);
+                if (p == NULL)
+                    return NULL;
+                p--;
+            } else if (*p == '{' || *p == '[') {
+                depth++;
+            } else if (*p == '}' || *p == ']') {
+                if (--depth == 0)
+                    return p + 1;
+            }
+        }
+        return NULL;
+    }
+    while (p < end && *p != ',' && *p != '}' && *p != ']')
+        p++;
+    return p;
+}
+
+static void reader_emit(RowReader *reader)
+{
+    const char *fields[FERRY_KEY_COLUMNS_MAX];
+    size_t lengths[FERRY_KEY_COLUMNS_MAX];
+    int found = 0;
+    const char *p = reader->row, *end = reader->row + reader->row_len;
+    for (int i = 0; i < reader->nfields; i++)
+        fields[i] = NULL;
+    if (reader->format == FORMAT_NDJSON) {
+        /* {"name":value,...}: compare each member's raw name with the ones asked for. */
+        if (p < end && *p == '{')
+            p++;
+        while (p < end && *p == '"') {
+            const char *name_end = json_skip(p, end);
+            if (name_end == NULL || name_end >= end || *name_end != ':')
+                break;
+            const char *value = name_end + 1, *value_end = json_skip(value, end);
+            if (value_end == NULL)
+                break;
+            for (int i = 0; i < reader->nfields; i++) {
+                size_t nlen = strlen(reader->names[i]);
+                if (fields[i] == NULL && (size_t)(name_end - p) == nlen && memcmp(p, reader->names[i], nlen) == 0) {
+                    fields[i] = value;
+                    lengths[i] = (size_t)(value_end - value);
+                    found++;
+                }
+            }
+            p = value_end < end && *value_end == ',' ? value_end + 1 : value_end;
+        }
+    } else {
+        /* CSV: fields in order, a quoted field may hold commas, quotes ("") and newlines. */
+        int index = 0;
+        for (;;) {
+            const char *start = p;
+            if (p < end && *p == '"') {
+                for (p++; p < end; p++) {
+                    if (*p == '"' && p + 1 < end && p[1] == '"')
+                        p++;
+                    else if (*p == '"')
+                        break;
+                }
+                if (p < end)
+                    p++;
+            }
+            while (p < end && *p != ',')
+                p++;
+            for (int i = 0; i < reader->nfields; i++) {
+                if (reader->indexes[i] == index && fields[i] == NULL) {
+                    fields[i] = start;
+                    lengths[i] = (size_t)(p - start);
+                    found++;
+                }
+            }
+            if (p >= end)
+                break;
+            p++; /* ',' */
+            index++;
+        }
+    }
+    reader->rows++;
+    if (found != reader->nfields) {
+        reader->malformed = true;
+        return;
+    }
+    reader->on_row(reader->ctx, fields, lengths);
+}
+
+void row_reader_feed(RowReader *reader, const char *data, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        char c = data[i];
+        if (c == '"' && reader->format == FORMAT_CSV)
+            reader->in_quotes = !reader->in_quotes; /* a doubled quote toggles twice */
+        if (c == '\n' && !reader->in_quotes) {
+            if (reader->skip_header && !reader->header_done)
+                reader->header_done = true;
+            else
+                reader_emit(reader);
+            reader->row_len = 0;
+            continue;
+        }
+        if (reader->row_len + 1 >= reader->row_cap) {
+            reader->row_cap = reader->row_cap ? reader->row_cap * 2 : 4096;
+            reader->row = xrealloc(reader->row, reader->row_cap);
+        }
+        reader->row[reader->row_len++] = c;
+    }
+}
+
+void row_reader_finish(RowReader *reader)
+{
+    if (reader->row_len > 0)
+        reader_emit(reader);
+    reader->row_len = 0;
+}
+
 /* ---- rows ---- */
 
 void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const TableShape *shape)
@@ -341,6 +505,14 @@ void row_writer_free(RowWriter *writer)
     free(writer->json_names);
     free(writer->scratch);
     memset(writer, 0, sizeof *writer);
+}
+
+void row_writer_value(RowWriter *writer, OutBuf *out, const Column *col, const char *text, size_t len)
+{
+    if (writer->format == FORMAT_NDJSON)
+        format_json_value(writer, out, col->type, col->elem_type, col->elem_delim, text, len);
+    else
+        csv_field(out, text, len);
 }
 
 void row_writer_header(RowWriter *writer, OutBuf *out)

@@ -544,6 +544,38 @@ bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left,
     return ok;
 }
 
+bool state_partitions_each(StateStore *state, int64_t table_id,
+                           void (*fn)(void *ctx, const PartitionRecord *record), void *ctx,
+                           FerryError *err)
+{
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    /* By number: the plan's partitions in key order, then those made by splits. */
+    bool ok = prepare(state,
+                      "SELECT part, lo, hi, status, rows FROM partitions WHERE table_id = ? ORDER BY part",
+                      &stmt, err);
+    int rc = SQLITE_DONE;
+    if (ok)
+        sqlite3_bind_int64(stmt, 1, table_id);
+    while (ok && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+        PartitionRecord record = {
+            .part = sqlite3_column_int64(stmt, 0),
+            .lo = (const char *)sqlite3_column_text(stmt, 1),
+            .hi = (const char *)sqlite3_column_text(stmt, 2),
+            .status = (const char *)sqlite3_column_text(stmt, 3),
+            .rows = sqlite3_column_int64(stmt, 4),
+        };
+        fn(ctx, &record);
+    }
+    if (ok) {
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "read partitions");
+        sqlite3_finalize(stmt);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
 bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err)
 {
     char now[32];

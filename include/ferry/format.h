@@ -74,6 +74,44 @@ void row_writer_header(RowWriter *writer, OutBuf *out);
 /* Write every row of the batch. False (with err) when the buffer's drain failed. */
 bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err);
 
+/* One non-NULL value exactly as this writer puts it in a row (a JSON value, or a CSV field). */
+void row_writer_value(RowWriter *writer, OutBuf *out, const Column *col, const char *text, size_t len);
+
+/*
+ * Reading rows back (verify). A RowReader takes a file's bytes in any pieces
+ * and calls `on_row` for each complete row with the raw text of the fields
+ * asked for, exactly as written: for NDJSON the members named in `names`
+ * (JSON-encoded names, as in RowWriter.json_names, without the colon), for
+ * CSV the fields at `indexes`. Memory: one row at a time.
+ */
+typedef struct RowReader {
+    RowFormat format;
+    bool skip_header;         /* CSV written with a header line */
+    int nfields;
+    const char *const *names; /* borrowed: NDJSON */
+    const int *indexes;       /* borrowed: CSV */
+    void (*on_row)(void *ctx, const char *const *fields, const size_t *lengths);
+    void *ctx;
+    char *row;                /* owned: the row being gathered */
+    size_t row_len, row_cap;
+    bool in_quotes;           /* CSV: inside a quoted field */
+    bool header_done;
+    int64_t rows;
+    bool malformed;           /* a row could not be read: not all asked fields found */
+} RowReader;
+
+void row_reader_init(RowReader *reader, RowFormat format, bool skip_header, int nfields,
+                     const char *const *names, const int *indexes,
+                     void (*on_row)(void *, const char *const *, const size_t *), void *ctx);
+void row_reader_feed(RowReader *reader, const char *data, size_t len);
+/* Hand over a last row without a final newline. */
+void row_reader_finish(RowReader *reader);
+void row_reader_free(RowReader *reader);
+
+/* FNV-1a, 64 bits, continued from `hash` (start with FORMAT_HASH_SEED). */
+#define FORMAT_HASH_SEED 14695981039346656037ull
+uint64_t format_hash(uint64_t hash, const void *data, size_t len);
+
 /* One value as JSON (for tests and other sinks). */
 void format_json_value(RowWriter *writer, OutBuf *out, FerryOid type, FerryOid elem_type,
                        char elem_delim, const char *text, size_t len);

@@ -42,6 +42,13 @@ typedef struct RunContext {
     SourceConn *conns[FERRY_WORKERS_MAX]; /* borrowed: each worker's, for cancelling on stop */
 } RunContext;
 
+/* Lock "<state>.lock" (run.c, note 1): the descriptor; -1 when another run holds it (err says
+ * who), -2 on failure. */
+int run_lock_state(const char *state_path, FerryError *err);
+
+/* `ferry verify`: returns the process exit code. */
+int verify_command(const FerryConfig *config);
+
 /* `ferry run`: returns the process exit code. */
 int run_command(const FerryConfig *config, volatile sig_atomic_t *stop);
 

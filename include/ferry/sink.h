@@ -11,6 +11,8 @@
  * returned true, so after any crash a segment may be written again, from the
  * same first key, possibly ending at a different row.
  *
+ *   verify: digest(partition) against key_hash(rows read from the source)
+ *
  * The contract:
  *  - open MUST NOT keep a pointer to the settings beyond close; one handle is
  *    used by one thread at a time.
@@ -43,6 +45,14 @@ typedef struct SinkSegment {
     int64_t sequence;
 } SinkSegment;
 
+/* What a sink holds for one partition, read back (verify). */
+typedef struct SinkDigest {
+    int64_t rows;
+    uint64_t key_sum;         /* sum of key_hash over the rows: order does not matter */
+    bool has_keys;            /* key_sum is meaningful (the key columns are stored) */
+    bool malformed;           /* some stored row could not be read */
+} SinkDigest;
+
 enum {
     SINK_REPLACES_SEGMENTS = 1u << 0, /* a replayed segment overwrites its own output */
     SINK_UPSERTS_BY_KEY = 1u << 1,    /* a replayed row replaces itself by key */
@@ -61,6 +71,16 @@ typedef struct SinkOps {
     bool (*commit)(Sink *sink, FerryError *err);
     void (*abort)(Sink *sink);
     void (*close)(Sink *sink);
+
+    /*
+     * verify (optional, both or neither): digest MUST read back what the sink
+     * durably holds for one partition; key_hash MUST give a row's key,
+     * read from the source (a batch of the key columns only, in key order),
+     * the hash digest gives the same key as stored.
+     */
+    bool (*digest)(Sink *sink, const TableShape *shape, int64_t partition, SinkDigest *out,
+                   FerryError *err);
+    uint64_t (*key_hash)(Sink *sink, const TableShape *shape, const RowBatch *keys, int row);
 } SinkOps;
 
 /* The sink of that name, or NULL. */

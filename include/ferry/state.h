@@ -128,6 +128,19 @@ bool state_partition_split(StateStore *state, int64_t table_id, int64_t part, ch
 bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err);
 
 /* Record a run's start; runs left `running` by a killed ferry become `killed`. Needs the run lock. */
+/* A partition as recorded (verify). Strings are borrowed for the callback's duration. */
+typedef struct PartitionRecord {
+    int64_t part;
+    const char *lo, *hi;      /* encoded; NULL: unbounded */
+    const char *status;
+    int64_t rows;
+} PartitionRecord;
+
+/* Call fn for every partition of a table, by number. fn must not call the state store. */
+bool state_partitions_each(StateStore *state, int64_t table_id,
+                           void (*fn)(void *ctx, const PartitionRecord *record), void *ctx,
+                           FerryError *err);
+
 bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err);
 bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
                    const char *status, int exit_code, FerryError *err);

@@ -64,6 +64,22 @@ is "$after" "$before" "rerun leaves every output file as it was (names, sizes, t
 state_after=$(sqlite3 "$WORK/json.state" "SELECT group_concat(part || ':' || status || ':' || rows || ':' || next_seq, ' ') FROM partitions" 2>/dev/null || "$FERRY" status -c "$WORK/json.ini" --json | sed 's/"runs".*//')
 is "$state_after" "$state_before" "rerun leaves the checkpoints as they were"
 
+# verify reads the files back and compares each partition with the source.
+out=$("$FERRY" verify -c "$WORK/json.ini" 2>&1); code=$?
+is "$code" 0 "verify (ndjson): exit 0"
+like "$out" "3 partition\(s\) compared, 0 mismatch" "verify (ndjson): every partition matches"
+first=$(ls "$WORK"/json/public.types/*.p000001.* | head -1)
+cp "$first" "$WORK/saved"
+sed -i '5d' "$first"
+out=$("$FERRY" verify -c "$WORK/json.ini" 2>&1); code=$?
+is "$code" 1 "verify after a row was deleted from the sink: exit 1"
+like "$out" "public.types +1 .* MISMATCH" "and partition 1 is named as the mismatch"
+cp "$WORK/saved" "$first"
+sed -i '7s/^{"id":[0-9]*/{"id":999999999/' "$first"
+out=$("$FERRY" verify -c "$WORK/json.ini" 2>&1)
+like "$out" "public.types +1 .* DIFFER +MISMATCH" "verify catches a changed key with equal counts"
+cp "$WORK/saved" "$first"
+
 # --- CSV: load it back with COPY and compare as multisets ---
 write_config "$WORK/csv.ini" "$WORK/csv" csv
 printf '[table public.types]\npartition_rows = 1000\n' >> "$WORK/csv.ini"
@@ -71,6 +87,8 @@ printf '[table public.types]\npartition_rows = 1000\n' >> "$WORK/csv.ini"
 is "$code" 0 "csv: ferry run exits 0"
 load_csv "$WORK/csv" types types_csv
 is "$(rows_differ types types_csv)" 0 "csv: COPY … CSV reads back exactly the source's rows (EXCEPT ALL both ways)"
+out=$("$FERRY" verify -c "$WORK/csv.ini" 2>&1); code=$?
+is "$code" 0 "verify (csv, quoted fields with newlines): every partition matches"
 
 # --- composite and text keys, skewed ---
 pg_sql "
@@ -91,6 +109,9 @@ load_csv "$WORK/keys/public.lines" lines lines_csv
 load_csv "$WORK/keys/public.words" words words_csv
 is "$(rows_differ lines lines_csv)" 0 "composite key: rows equal the source"
 is "$(rows_differ words words_csv)" 0 "text key: rows equal the source"
+out=$("$FERRY" verify -c "$WORK/keys.ini" 2>&1); code=$?
+is "$code" 0 "verify: composite and text keys match the source partition by partition"
+[ "$code" = 0 ] || diag "$out"
 sizes=$(for f in "$WORK"/keys/public.lines/*.csv; do wc -l < "$f"; done | sort -n | sed -n '1p;$p' | tr '\n' ' ')
 diag "partition file sizes (smallest, largest) for the skewed key: $sizes"
 min=$(echo "$sizes" | cut -d' ' -f1); max=$(echo "$sizes" | cut -d' ' -f2)

@@ -53,6 +53,8 @@ check() {
     differ=$(rows_differ events "loaded_$name")
     MATRIX+=$(printf '\n# %-44s %6s %10s %10s %10s' "$fault" "$kills" "$source_rows" "$found" "$dups")
     is "$found|$dups|$differ" "$source_rows|0|0" "$fault: rows found = expected, 0 duplicates, rows equal"
+    "$FERRY" verify -c "$WORK/$name.ini" >"$WORK/$name.verify" 2>&1
+    is "$?" 0 "$fault: ferry verify finds every partition equal to the source"
     pg_sql "DROP TABLE loaded_$name"
 }
 
