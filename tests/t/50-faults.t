@@ -126,6 +126,7 @@ wait "$pid"; code=$?
 kill "$relay" 2>/dev/null; wait "$relay" 2>/dev/null
 is "$code" 0 "relay: the run survives a frozen connection and two cuts"
 like "$(cat "$WORK/relay.log")" "no data from the source for 2 s" "relay: the frozen connection was noticed by read_timeout"
+sed -i "s/port=$RELAY_PORT/port=$PGPORT/" "$WORK/relay.ini" # verify reads past the relay, now gone
 check relay "connection frozen 3.5 s, then cut twice" 3
 
 # --- 5. SIGKILL of ferry at random points while its backends are being terminated ---
