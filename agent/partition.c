@@ -69,6 +69,26 @@ char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *sha
     return key_tuple_encode(values, lengths, shape->nkeys);
 }
 
+/* "(lo, hi]" with each bound's values joined by commas; -inf and +inf for open ends. */
+void key_range_describe(const TableShape *shape, const char *lo, const char *hi, char *out, size_t cap)
+{
+    const char *bounds[2] = {lo, hi};
+    size_t n = (size_t)snprintf(out, cap, "(");
+    for (int b = 0; b < 2 && n < cap; b++) {
+        char *values[FERRY_KEY_COLUMNS_MAX];
+        if (bounds[b] == NULL || !key_tuple_decode(bounds[b], shape->nkeys, values)) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", b == 0 ? "-inf" : "+inf");
+        } else {
+            for (int k = 0; k < shape->nkeys; k++) {
+                n += (size_t)snprintf(out + n, cap - n, "%s%.40s", k ? "," : "", values[k]);
+                free(values[k]);
+            }
+        }
+        if (n < cap)
+            n += (size_t)snprintf(out + n, cap - n, "%s", b == 0 ? ", " : "]");
+    }
+}
+
 int partition_count(double est_rows, int partition_rows)
 {
     if (!(est_rows > 0) || partition_rows <= 0)

@@ -399,6 +399,30 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
     return true;
 }
 
+/*
+ * A sample that hit the source's statement_timeout is tried again on a
+ * quarter of the rows, a few times: sources that kill long queries must
+ * still be plannable. False (err kept) when that cannot help.
+ */
+static bool sample_smaller(const TableConfig *table, const char *what, double *percent, int shrinks,
+                           FerryError *err)
+{
+    if (!source_error_is_timeout(err))
+        return false;
+    if (shrinks >= FERRY_SAMPLE_SHRINKS || *percent < 1e-6) {
+        /* Retrying the same plan would time out the same way: this table cannot be planned. */
+        ferry_error_prefix(err, "the %s keeps timing out even at %.4f%% of the table: raise the "
+                                "source's statement_timeout for ferry's user",
+                           what, *percent);
+        err->retryable = false;
+        return false;
+    }
+    log_info("table %s: the %s of %.4f%% timed out; trying %.4f%%", table->qualified, what, *percent,
+             *percent / 4);
+    *percent /= 4;
+    return true;
+}
+
 /* pg_class's row and page counts and the relation's kind. */
 static bool table_stats(SourceConn *conn, const TableShape *shape, double *reltuples, char *relkind,
                         double *relpages, FerryError *err)
@@ -469,16 +493,21 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     if (percent > 100.0 || relkind == 'v')
         percent = 100.0;
     char clause[96], filter[64];
-    sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
-    strbuf_add(&sql,
-            "SELECT count(*), count(*) FILTER (WHERE kept),"
-            " coalesce(avg(w) FILTER (WHERE kept), 0), coalesce(max(w) FILTER (WHERE kept), 0)"
-            " FROM (SELECT octet_length(ROW(%s)::text) AS w, coalesce((%s), false) AS kept"
-            "       FROM %s%s WHERE true%s LIMIT %d) s",
-            cols, where, from, clause, filter, relkind == 'v' ? FERRY_SAMPLE_ROWS : 2000000000);
-    if (!source_query(conn, sql.text, 0, NULL, &res, err)) {
-        ferry_error_prefix(err, "table %s: sampling", table->qualified);
-        goto out;
+    for (int shrinks = 0;; shrinks++) {
+        sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
+        sql.len = 0;
+        strbuf_add(&sql,
+                   "SELECT count(*), count(*) FILTER (WHERE kept),"
+                   " coalesce(avg(w) FILTER (WHERE kept), 0), coalesce(max(w) FILTER (WHERE kept), 0)"
+                   " FROM (SELECT octet_length(ROW(%s)::text) AS w, coalesce((%s), false) AS kept"
+                   "       FROM %s%s WHERE true%s LIMIT %d) s",
+                   cols, where, from, clause, filter, relkind == 'v' ? FERRY_SAMPLE_ROWS : 2000000000);
+        if (source_query(conn, sql.text, 0, NULL, &res, err))
+            break;
+        if (!sample_smaller(table, "row sample", &percent, shrinks, err)) {
+            ferry_error_prefix(err, "table %s: sampling", table->qualified);
+            goto out;
+        }
     }
     double sampled = atof(PQgetvalue(res, 0, 0));
     double kept = atof(PQgetvalue(res, 0, 1));
@@ -496,12 +525,16 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
 
     plan->nparts = partition_count(plan->est_rows, table->settings.partition_rows);
     if (plan->nparts > 1) {
-        sample_clause(relkind, key_sample_percent(reltuples, relpages, plan->nparts), clause,
-                      sizeof clause, filter, sizeof filter);
+        double kpercent = key_sample_percent(reltuples, relpages, plan->nparts);
         int n = 0;
-        if (!sample_bounds(conn, shape, from, keys, clause, filter, where, plan->nparts, &plan->bounds,
-                           &n, NULL, err))
-            goto out;
+        for (int shrinks = 0;; shrinks++) {
+            sample_clause(relkind, kpercent, clause, sizeof clause, filter, sizeof filter);
+            if (sample_bounds(conn, shape, from, keys, clause, filter, where, plan->nparts,
+                              &plan->bounds, &n, NULL, err))
+                break;
+            if (!sample_smaller(table, "key sample", &kpercent, shrinks, err))
+                goto out;
+        }
         plan->nparts = n + 1;
     }
     ok = true;
@@ -530,7 +563,6 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     /* A small sample: the range keeps timing out, so the split must be cheap. */
     double percent = key_sample_percent(reltuples, relpages, pieces);
     char clause[96], filter[64];
-    sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
     StrBuf where = {0};
     strbuf_add(&where, "(%s)", table->settings.where ? table->settings.where : "true");
     if (!plan_range_sql(conn, shape, lower, upper, &where, err)) {
@@ -540,8 +572,14 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     char *from = qualified_name(conn, shape);
     char *keys = plan_key_list(conn, shape);
     int nsamples = 0;
-    bool ok = sample_bounds(conn, shape, from, keys, clause, filter, where.text, pieces, bounds, nbounds,
-                            &nsamples, err);
+    bool ok;
+    for (int shrinks = 0;; shrinks++) {
+        sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
+        ok = sample_bounds(conn, shape, from, keys, clause, filter, where.text, pieces, bounds, nbounds,
+                           &nsamples, err);
+        if (ok || !sample_smaller(table, "split sample", &percent, shrinks, err))
+            break;
+    }
     free(where.text);
     free(from);
     free(keys);

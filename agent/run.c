@@ -290,8 +290,8 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     if (!prepare_tables(&run, &err, &table_failed)) {
         log_error("%s", err.message);
         exit_code = err.domain == FERRY_ERR_STATE ? FERRY_EXIT_STATE
-                    : err.retryable || err.domain == FERRY_ERR_SOURCE ? FERRY_EXIT_RESUME
-                                                                      : FERRY_EXIT_FAILED;
+                    : err.retryable                   ? FERRY_EXIT_RESUME
+                                                      : FERRY_EXIT_FAILED;
         goto out;
     }
     if (!*stop)

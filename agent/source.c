@@ -59,6 +59,11 @@ bool source_sqlstate_retryable(const char *sqlstate)
     return false;
 }
 
+bool source_error_is_timeout(const FerryError *err)
+{
+    return err->domain == FERRY_ERR_SOURCE && strcmp(err->sqlstate, "57014") == 0;
+}
+
 bool source_error(SourceConn *conn, const PGresult *result, const char *what, FerryError *err)
 {
     const char *message = result ? PQresultErrorMessage(result) : NULL;
@@ -79,7 +84,9 @@ bool source_error(SourceConn *conn, const PGresult *result, const char *what, Fe
     if (err != NULL) {
         snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
         bool broken = conn == NULL || conn->pg == NULL || PQstatus(conn->pg) != CONNECTION_OK;
-        err->retryable = broken || source_sqlstate_retryable(sqlstate);
+        /* Redshift's workload manager aborts queries with a message, not a class-57 SQLSTATE. */
+        bool wlm = strstr(text, "cancelled by WLM") != NULL || strstr(text, "WLM abort") != NULL;
+        err->retryable = broken || wlm || source_sqlstate_retryable(sqlstate);
     }
     return false;
 }

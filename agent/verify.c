@@ -49,26 +49,6 @@ static void part_list_free(PartList *list)
     free(list->items);
 }
 
-/* "(lo, hi]" with each bound's values joined by commas; -inf and +inf for open ends. */
-static void describe_range(const TableShape *shape, const char *lo, const char *hi, char *out, size_t cap)
-{
-    const char *bounds[2] = {lo, hi};
-    size_t n = (size_t)snprintf(out, cap, "(");
-    for (int b = 0; b < 2 && n < cap; b++) {
-        char *values[FERRY_KEY_COLUMNS_MAX];
-        if (bounds[b] == NULL || !key_tuple_decode(bounds[b], shape->nkeys, values)) {
-            n += (size_t)snprintf(out + n, cap - n, "%s", b == 0 ? "-inf" : "+inf");
-        } else {
-            for (int k = 0; k < shape->nkeys; k++) {
-                n += (size_t)snprintf(out + n, cap - n, "%s%.40s", k ? "," : "", values[k]);
-                free(values[k]);
-            }
-        }
-        if (n < cap)
-            n += (size_t)snprintf(out + n, cap - n, "%s", b == 0 ? ", " : "]");
-    }
-}
-
 /* Count the source's rows in a range and sum the sink's hash of their keys. */
 static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, const TableConfig *tc,
                           const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
@@ -168,7 +148,7 @@ int verify_command(const FerryConfig *config)
             struct Part *p = &parts.items[i];
             SinkDigest src, dst;
             char range[160];
-            describe_range(&shape, p->lo, p->hi, range, sizeof range);
+            key_range_describe(&shape, p->lo, p->hi, range, sizeof range);
             if (!source_digest(conn, sink, ops, tc, &shape, p->lo, p->hi, &src, &err) ||
                 !ops->digest(sink, &shape, p->part, &dst, &err)) {
                 printf("%-28s %6lld  %-36s  cannot compare: %s\n", tc->qualified, (long long)p->part,

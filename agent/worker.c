@@ -65,12 +65,6 @@ static void note_memory(RunContext *run)
         ;
 }
 
-/* Is this failure a statement timeout or cancel that ferry did not ask for? */
-static bool is_timeout(const FerryError *err)
-{
-    return err->domain == FERRY_ERR_SOURCE && strcmp(err->sqlstate, "57014") == 0;
-}
-
 /*
  * Copy one partition from its checkpoint to its end, batch by batch (note 1).
  * Keeps `work` in step with each checkpoint, so a retry starts where this
@@ -176,10 +170,12 @@ static PartOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table,
         return err->retryable ? PART_RETRY : PART_FAILED;
     if (nbounds == 0) {
         free(bounds);
+        char range[256];
+        key_range_describe(&table->shape, lower, work->hi, range, sizeof range);
         ferry_error(err, FERRY_ERR_SOURCE, 0,
-                    "partition %lld keeps timing out and its remaining range (about %.0f rows) "
+                    "partition %lld keeps timing out and its remaining key range %s (about %.0f rows) "
                     "cannot be split further: raise the source's statement_timeout for ferry's user",
-                    (long long)work->part, est);
+                    (long long)work->part, range, est);
         return PART_FAILED;
     }
     int64_t first_new = 0;
@@ -243,7 +239,7 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
         if (outcome != PART_RETRY)
             return outcome;
 
-        if (is_timeout(err)) {
+        if (source_error_is_timeout(err)) {
             /* Ask for fewer rows a FETCH, for every worker on this table; the
              * second timeout splits the range before the next attempt. */
             long cap = batch_sizer_rows(&sizer) / 2;

@@ -61,6 +61,7 @@
 #define FERRY_SAMPLE_KEYS_MAX 100000
 #define FERRY_SAMPLE_BLOCKS_PER_PARTITION 20  /* blocks a partition bound rests on, at least */
 #define FERRY_SAMPLE_KEYS_HARD_MAX 2000000    /* keys the source sorts to cut partitions, at most */
+#define FERRY_SAMPLE_SHRINKS 4                /* times a timed-out sample is retried at a quarter */
 #define FERRY_PARTITIONS_MAX 100000
 
 /* Sink output buffer: what a sink holds before a write(2). */

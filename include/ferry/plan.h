@@ -21,6 +21,9 @@
 char *key_tuple_encode(const char *const *values, const size_t *lengths, int count);
 /* Decode into `count` owned strings; false when the text is not a tuple of `count` values. */
 bool key_tuple_decode(const char *text, int count, char **values);
+/* "(lo, hi]" for people: each bound's values joined by commas, -inf and +inf for open ends. */
+void key_range_describe(const TableShape *shape, const char *lo, const char *hi, char *out, size_t cap);
+
 /* The key of one row of a batch, encoded. */
 char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *shape);
 

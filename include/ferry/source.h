@@ -34,6 +34,9 @@ char *source_quote_literal(SourceConn *conn, const char *value, size_t length);
  */
 bool source_error(SourceConn *conn, const PGresult *result, const char *what, FerryError *err);
 
+/* Was this a statement cancelled by the server's statement_timeout (or another cancel)? */
+bool source_error_is_timeout(const FerryError *err);
+
 /* Whether a SQLSTATE (or "" for a broken connection) is worth retrying. */
 bool source_sqlstate_retryable(const char *sqlstate);
 

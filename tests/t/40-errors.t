@@ -51,6 +51,21 @@ like "$out" "table public.dupes: key \(a\) is not unique" "a declared key with d
 like "$out" "table public.ghost \(line [0-9]+\) does not exist" "a missing table is named with its line"
 is "$(cat "$WORK"/k/public.good/*.csv | wc -l)" 5000 "the good table was copied anyway"
 
+# --- a source that refuses for good: no retries, exit 1; a table without privilege fails alone ---
+write_config "$WORK/nodb.ini" "$WORK/nodb" csv
+sed -i "s/dbname=postgres/dbname=nosuchdb/" "$WORK/nodb.ini"
+printf '[table public.good]\n' >> "$WORK/nodb.ini"
+out=$("$FERRY" run -c "$WORK/nodb.ini" 2>&1); is $? 1 "a database that does not exist: exit 1, not 75"
+like "$out" 'database "nosuchdb" does not exist' "the server's reason is shown"
+unlike "$out" "retry" "and it is not retried"
+pg_sql "CREATE ROLE lowly LOGIN; GRANT SELECT ON good TO lowly"
+write_config "$WORK/priv.ini" "$WORK/priv" csv
+sed -i "s/user=ferry/user=lowly/" "$WORK/priv.ini"
+printf '[table public.nokey]\nkey = a\n[table public.good]\n' >> "$WORK/priv.ini"
+out=$("$FERRY" run -c "$WORK/priv.ini" 2>&1); is $? 1 "a table without SELECT privilege: exit 1"
+like "$out" "permission denied for table nokey" "the error names the table and the privilege"
+is "$(cat "$WORK"/priv/public.good/*.csv | wc -l)" 5000 "the table with privilege is copied anyway"
+
 # --- one run per state file ---
 flock "$WORK/a.state.lock" sleep 3 &
 sleep 0.3

@@ -43,16 +43,18 @@ partition_rows = 40000
 INI
 }
 
-# check NAME FAULT KILLS: compare the sink with the source, add a matrix row, assert no loss or duplicate.
+# check NAME FAULT KILLS [SOURCE]: compare the sink with the source (a table or view, default
+# events), add a matrix row, assert no loss or duplicate.
 check() {
-    local name=$1 fault=$2 kills=$3
+    local name=$1 fault=$2 kills=$3 src=${4:-events}
     load_csv "$WORK/$name" events "loaded_$name"
-    local found dups differ
+    local expected found dups differ
+    expected=$(pg_sql "SELECT count(*) FROM $src")
     found=$(pg_sql "SELECT count(*) FROM loaded_$name")
     dups=$(pg_sql "SELECT count(*) - count(DISTINCT id) FROM loaded_$name")
-    differ=$(rows_differ events "loaded_$name")
-    MATRIX+=$(printf '\n# %-44s %6s %10s %10s %10s' "$fault" "$kills" "$source_rows" "$found" "$dups")
-    is "$found|$dups|$differ" "$source_rows|0|0" "$fault: rows found = expected, 0 duplicates, rows equal"
+    differ=$(rows_differ "$src" "loaded_$name")
+    MATRIX+=$(printf '\n# %-44s %6s %10s %10s %10s' "$fault" "$kills" "$expected" "$found" "$dups")
+    is "$found|$dups|$differ" "$expected|0|0" "$fault: rows found = expected, 0 duplicates, rows equal"
     "$FERRY" verify -c "$WORK/$name.ini" >"$WORK/$name.verify" 2>&1
     is "$?" 0 "$fault: ferry verify finds every partition equal to the source"
     pg_sql "DROP TABLE loaded_$name"
@@ -63,34 +65,36 @@ terminations() { # kill ferry's backends; prints how many
             WHERE application_name = 'ferry' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0
 }
 
-# --- 1. pg_terminate_backend every 100 ms, during one run ---
+# --- 1. pg_terminate_backend every 50 ms, during one run ---
 fault_config term
 "$FERRY" run -c "$WORK/term.ini" >"$WORK/term.log" 2>&1 &
 pid=$!
 killed=0
 sleep 0.3
 while kill -0 "$pid" 2>/dev/null; do
-    n=$(terminations); killed=$((killed + ${n:-0})); sleep 0.1
+    n=$(terminations); killed=$((killed + ${n:-0})); sleep 0.05
 done
 wait "$pid"; code=$?
 is "$code" 0 "terminate: one run survives $killed server-side kills and completes"
 ok $(( killed >= 3 ? 0 : 1 )) "terminate: the run met at least 3 kills (it met $killed)"
-check term "pg_terminate_backend every 100 ms" "$killed"
+check term "pg_terminate_backend every 50 ms" "$killed"
 
 # --- 2. statement_timeout below what one partition needs: FETCH shrinks, partitions split ---
-# Ferry reads as a role whose rows pass a costly row-level security check, so a FETCH of the
-# whole partition takes seconds while statement_timeout allows 300 ms.
+# Ferry reads 100,000 rows, as one partition, as a role whose rows pass a costly row-level
+# security check: a FETCH of the whole partition takes seconds while statement_timeout allows
+# 300 ms, and halving the FETCH once is not enough.
 pg_sql "
 CREATE ROLE reader LOGIN;
 GRANT SELECT ON events TO reader;
 CREATE FUNCTION costly(i bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$
-DECLARE s bigint := 0; BEGIN FOR j IN 1..100 LOOP s := s + j; END LOOP; RETURN s > 0; END \$\$;
+DECLARE s bigint := 0; BEGIN FOR j IN 1..400 LOOP s := s + j; END LOOP; RETURN s > 0; END \$\$;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY costly_read ON events FOR SELECT TO reader USING (costly(id));
 ALTER ROLE reader SET statement_timeout = '300ms';"
 fault_config timeout
-sed -i 's/user=ferry/user=reader/; s/^partition_rows = 40000/partition_rows = 400000/; s/^memory_limit = 8MB/memory_limit = 64MB/' \
+sed -i 's/user=ferry/user=reader/; s/^partition_rows = 40000/partition_rows = 400000\nwhere = id <= 100000/; s/^memory_limit = 8MB/memory_limit = 64MB/' \
     "$WORK/timeout.ini"
+pg_sql "CREATE VIEW events_head AS SELECT * FROM events WHERE id <= 100000"
 "$FERRY" run -c "$WORK/timeout.ini" >"$WORK/timeout.log" 2>&1; code=$?
 is "$code" 0 "statement_timeout: the run completes"
 timeouts=$(grep -c "canceling statement due to statement timeout" "$WORK/timeout.log")
@@ -98,7 +102,7 @@ like "$(cat "$WORK/timeout.log")" "split its remaining" "statement_timeout: the 
 parts=$(sqlite3 "$WORK/timeout.state" "SELECT count(*) FROM partitions")
 ok $(( parts > 1 ? 0 : 1 )) "statement_timeout: the split is kept in the state ($parts partitions)"
 pg_sql "ALTER TABLE events DISABLE ROW LEVEL SECURITY"
-check timeout "statement_timeout 300 ms, split + smaller FETCH" "$timeouts"
+check timeout "statement_timeout 300 ms, split + smaller FETCH" "$timeouts" events_head
 
 # --- 3. the server restarted (immediate shutdown) mid-run ---
 fault_config restart
@@ -161,6 +165,16 @@ like "$("$FERRY" status -c "$WORK/full.ini")" "last error: .*injected fault: sin
 "$FERRY" run -c "$WORK/full.ini" >>"$WORK/full.log" 2>&1; code=$?
 is "$code" 0 "full: the rerun completes"
 check full "sink write failing twice in a row" 2
+
+# --- 8. the state file failing past its retries (a full disk): exit 75, nothing corrupt, resume ---
+fault_config statefull
+sed -i 's/^retry_attempts = 60/retry_attempts = 1/' "$WORK/statefull.ini"
+FERRY_FAULTS="state_commit=6,state_commit=7" "$FERRY" run -c "$WORK/statefull.ini" >"$WORK/statefull.log" 2>&1; code=$?
+is "$code" 75 "state commits failing past their retries: exit 75"
+is "$(sqlite3 "$WORK/statefull.state" "PRAGMA integrity_check")" "ok" "the state file is intact"
+"$FERRY" run -c "$WORK/statefull.ini" >>"$WORK/statefull.log" 2>&1; code=$?
+is "$code" 0 "statefull: the rerun completes"
+check statefull "state commit failing twice in a row" 2
 
 echo "# fault matrix"
 printf '# %-44s %6s %10s %10s %10s' "fault" "kills" "expected" "found" "duplicates"
