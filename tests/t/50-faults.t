@@ -139,14 +139,15 @@ kills=0 killed=0
 for i in $(seq 1 10); do
     "$FERRY" run -c "$WORK/chaos.ini" >>"$WORK/chaos.log" 2>&1 &
     pid=$!
-    sleep 0.2; n=$(terminations); killed=$((killed + ${n:-0}))
-    sleep "$(printf '0.%03d' $(( RANDOM % 400 )))"
+    sleep 0.05; n=$(terminations); killed=$((killed + ${n:-0}))
+    sleep "$(printf '0.%03d' $(( RANDOM % 200 )))"
     kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
     wait "$pid" 2>/dev/null
 done
 "$FERRY" run -c "$WORK/chaos.ini" >>"$WORK/chaos.log" 2>&1; code=$?
 is "$code" 0 "chaos: after $kills SIGKILLs and $killed backend kills, a last run completes"
-check chaos "SIGKILL x10 + pg_terminate_backend" "$((kills + killed))"
+ok $(( kills >= 5 ? 0 : 1 )) "chaos: at least 5 of 10 SIGKILLs hit a running ferry (hit: $kills)"
+check chaos "SIGKILL ($kills) + pg_terminate_backend ($killed)" "$((kills + killed))"
 
 # --- 6. injected failures of sink writes, state commits and FETCHes ---
 fault_config inject
