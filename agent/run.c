@@ -116,36 +116,56 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     return ok;
 }
 
-/* Plan every configured table, on one connection, before the workers start. */
+static void set_planning_conn(RunContext *run, SourceConn *conn)
+{
+    pthread_mutex_lock(&run->conns_lock);
+    run->conns[0] = conn; /* cancelled like a worker's on a stop; workers start later */
+    pthread_mutex_unlock(&run->conns_lock);
+}
+
+/*
+ * Plan every configured table, on one connection, before the workers start.
+ * Source failures that may pass (a lost connection, a frozen server) are
+ * retried with the run's policy on a new connection; a table that cannot be
+ * planned for good fails alone.
+ */
 static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
 {
     SourceConn *conn = NULL;
     Sink *sink = NULL;
     RetryState retry;
     retry_begin(&retry, &run->retry, (unsigned)getpid());
-    while (!source_connect(&run->config->source, &conn, err)) {
-        double pause;
-        if (!err->retryable || !retry_next(&retry, monotonic_seconds(), &pause))
-            return false;
-        log_warn("%s; retry %d in %.1f s", err->message, retry.attempts, pause);
-        if (!retry_sleep(pause, run->stop))
-            return false;
-    }
-    pthread_mutex_lock(&run->conns_lock);
-    run->conns[0] = conn;
-    pthread_mutex_unlock(&run->conns_lock);
     bool ok = run->config->sink->open(run->config->sink_settings, &sink, err);
-    for (int t = 0; ok && t < run->ntables && !*run->stop; t++) {
+    for (int t = 0; ok && t < run->ntables && !*run->stop;) {
         FerryError table_err;
-        if (prepare_table(run, conn, sink, &run->tables[t], &table_err))
+        bool planned = false;
+        if (conn == NULL && source_connect(&run->config->source, &conn, &table_err))
+            set_planning_conn(run, conn);
+        if (conn != NULL)
+            planned = prepare_table(run, conn, sink, &run->tables[t], &table_err);
+        if (planned) {
+            t++;
             continue;
-        if (table_err.domain == FERRY_ERR_SOURCE && table_err.retryable) {
-            *err = table_err; /* the source is unwell: no other table will do better */
-            ok = false;
-            break;
         }
-        if (table_err.domain == FERRY_ERR_STATE || table_err.domain == FERRY_ERR_SINK) {
-            *err = table_err;
+        if (table_err.domain == FERRY_ERR_SOURCE && table_err.retryable) {
+            double pause;
+            set_planning_conn(run, NULL);
+            source_close(conn);
+            conn = NULL;
+            bool again = retry_next(&retry, monotonic_seconds(), &pause);
+            if (again) {
+                log_warn("%s; retry %d in %.1f s", table_err.message, retry.attempts, pause);
+                again = retry_sleep(pause, run->stop);
+            }
+            if (!again) {
+                *err = table_err; /* the source stays unwell: no other table will do better */
+                ok = false;
+            }
+            continue;
+        }
+        if (table_err.domain == FERRY_ERR_STATE || table_err.domain == FERRY_ERR_SINK ||
+            (table_err.domain == FERRY_ERR_SOURCE && conn == NULL)) {
+            *err = table_err; /* the state, the sink or the connection itself refuses */
             ok = false;
             break;
         }
@@ -153,10 +173,9 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
         log_error("%s", table_err.message);
         atomic_store(&run->tables[t].failed, true);
         *table_failed = true;
+        t++;
     }
-    pthread_mutex_lock(&run->conns_lock);
-    run->conns[0] = NULL;
-    pthread_mutex_unlock(&run->conns_lock);
+    set_planning_conn(run, NULL);
     if (sink != NULL)
         run->config->sink->close(sink);
     source_close(conn);

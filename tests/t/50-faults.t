@@ -122,7 +122,9 @@ for _ in $(seq 1 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; do
 fault_config relay "$RELAY_PORT"
 "$FERRY" run -c "$WORK/relay.ini" >"$WORK/relay.log" 2>&1 &
 pid=$!
-sleep 0.6; kill -USR1 "$relay"   # freeze: no byte moves, connections stay open
+# Freeze once the workers read (after planning and connecting), so a FETCH is what waits.
+for _ in $(seq 1 100); do grep -q "planned" "$WORK/relay.log" && break; sleep 0.05; done
+sleep 0.3; kill -USR1 "$relay"   # freeze: no byte moves, connections stay open
 sleep 3.5; kill -USR1 "$relay"   # thaw
 sleep 0.5; kill -USR2 "$relay"   # cut every connection
 sleep 0.5; kill -USR2 "$relay"
@@ -140,7 +142,7 @@ for i in $(seq 1 10); do
     "$FERRY" run -c "$WORK/chaos.ini" >>"$WORK/chaos.log" 2>&1 &
     pid=$!
     sleep 0.05; n=$(terminations); killed=$((killed + ${n:-0}))
-    sleep "$(printf '0.%03d' $(( RANDOM % 200 )))"
+    sleep "$(printf '0.%03d' $(( RANDOM % 100 )))"
     kill -KILL "$pid" 2>/dev/null && kills=$((kills + 1))
     wait "$pid" 2>/dev/null
 done
