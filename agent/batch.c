@@ -29,7 +29,7 @@ void batch_free(RowBatch *batch)
     memset(batch, 0, sizeof *batch);
 }
 
-void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
+static struct BatchCell *next_cell(RowBatch *batch)
 {
     size_t index = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill;
     if (index + 1 > batch->cells_cap) {
@@ -39,27 +39,43 @@ void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_
         batch->cells = xrealloc(batch->cells, cap * sizeof *batch->cells);
         batch->cells_cap = cap;
     }
-    if (is_null) {
-        batch->cells[index] = (struct BatchCell){.offset = 0, .length = -1};
-    } else {
-        size_t need = batch->arena_used + length + 1;
-        if (need > batch->arena_cap) {
-            /* Double, but never past what is needed when that is far off: a
-             * one-off wide row must not leave a doubled arena behind it. */
-            size_t cap = batch->arena_cap ? batch->arena_cap * 2 : 64 * 1024;
-            if (cap < need)
-                cap = need + need / 4;
-            batch->arena = xrealloc(batch->arena, cap);
-            batch->arena_cap = cap;
-        }
-        memcpy(batch->arena + batch->arena_used, value, length);
-        batch->arena[batch->arena_used + length] = '\0';
-        batch->cells[index] = (struct BatchCell){.offset = batch->arena_used, .length = (int64_t)length};
-        batch->arena_used += length + 1;
-        batch->bytes += length;
-    }
-    batch->bytes += FERRY_VALUE_OVERHEAD;
     batch->row_fill++;
+    batch->bytes += FERRY_VALUE_OVERHEAD;
+    return &batch->cells[index];
+}
+
+char *batch_value_reserve(RowBatch *batch, size_t max_len)
+{
+    size_t need = batch->arena_used + max_len + 1;
+    if (need > batch->arena_cap) {
+        /* Double, but never past what is needed when that is far off: a
+         * one-off wide row must not leave a doubled arena behind it. */
+        size_t cap = batch->arena_cap ? batch->arena_cap * 2 : 64 * 1024;
+        if (cap < need)
+            cap = need + need / 4;
+        batch->arena = xrealloc(batch->arena, cap);
+        batch->arena_cap = cap;
+    }
+    return batch->arena + batch->arena_used;
+}
+
+void batch_value_commit(RowBatch *batch, size_t length)
+{
+    struct BatchCell *cell = next_cell(batch);
+    batch->arena[batch->arena_used + length] = '\0';
+    *cell = (struct BatchCell){.offset = batch->arena_used, .length = (int64_t)length};
+    batch->arena_used += length + 1;
+    batch->bytes += length;
+}
+
+void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
+{
+    if (is_null) {
+        *next_cell(batch) = (struct BatchCell){.offset = 0, .length = -1};
+        return;
+    }
+    memcpy(batch_value_reserve(batch, length), value, length);
+    batch_value_commit(batch, length);
 }
 
 void batch_end_row(RowBatch *batch)

@@ -42,6 +42,7 @@ typedef struct Parsed {
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const source_type_names[] = {"postgresql", NULL};
+static const char *const read_method_names[] = {"auto", "cursor", "copy", NULL};
 
 static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true,
@@ -82,6 +83,8 @@ static const ConfigOption source_options[] = {
     CONFIG_OPTION(SourceSettings, read_timeout, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_READ_TIMEOUT_S), .min = 1, .max = 86400,
                   .help = "seconds without data from the server before the connection is dropped and retried"),
+    CONFIG_OPTION(SourceSettings, read_method, OPT_ENUM, .default_value = "auto", .choices = read_method_names,
+                  .help = "auto (COPY on PostgreSQL), cursor (FETCH batches), or copy"),
     {0},
 };
 

@@ -302,8 +302,10 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     run.state = state;
     run.ntables = config->ntables;
     run.tables = xcalloc((size_t)run.ntables, sizeof *run.tables);
-    for (int t = 0; t < run.ntables; t++)
+    for (int t = 0; t < run.ntables; t++) {
         run.tables[t].config = &config->tables[t];
+        run.tables[t].use_cursor = config->source.read_method == READ_CURSOR;
+    }
 
     bool table_failed = false;
     if (!prepare_tables(&run, &err, &table_failed)) {

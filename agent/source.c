@@ -273,10 +273,147 @@ static bool command(SourceConn *conn, const char *sql, FerryError *err)
     return ok;
 }
 
-bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err)
+/* Drain what is left of a FETCH so the connection can be used or closed cleanly (within read_timeout). */
+static void drain(SourceConn *conn)
+{
+    FerryError ignored;
+    PGresult *res;
+    while (await_result(conn, &ignored) && (res = PQgetResult(conn->pg)) != NULL)
+        PQclear(res);
+}
+
+static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err)
+{
+    StrBuf sql = {0};
+    strbuf_add(&sql, "COPY (%s) TO STDOUT", query);
+    int sent = PQsendQuery(conn->pg, sql.text);
+    free(sql.text);
+    if (!sent)
+        return source_error(conn, NULL, "COPY", err);
+    if (!await_result(conn, err))
+        return false;
+    PGresult *res = PQgetResult(conn->pg);
+    bool ok = PQresultStatus(res) == PGRES_COPY_OUT;
+    if (!ok)
+        source_error(conn, res, "COPY", err);
+    PQclear(res);
+    cursor->open = cursor->in_fetch = ok;
+    return ok;
+}
+
+/*
+ * One row of COPY text format into the batch: fields split by tabs, "\N" is
+ * NULL, and backslash escapes (\b \f \n \r \t \v \\, and octal) are undone as
+ * the bytes are copied into the arena.
+ */
+static bool copy_parse_row(RowBatch *batch, const char *line, size_t len, FerryError *err)
+{
+    const char *p = line, *end = line + len;
+    if (end > p && end[-1] == '\n')
+        end--;
+    for (int col = 0; col < batch->ncols; col++) {
+        const char *stop = memchr(p, '\t', (size_t)(end - p));
+        if (stop == NULL)
+            stop = end;
+        if (stop - p == 2 && p[0] == '\\' && p[1] == 'N') {
+            batch_add_value(batch, NULL, 0, true);
+        } else {
+            char *out = batch_value_reserve(batch, (size_t)(stop - p));
+            size_t n = 0;
+            for (const char *q = p; q < stop; q++) {
+                char c = *q;
+                if (c == '\\' && q + 1 < stop) {
+                    c = *++q;
+                    switch (c) {
+                    case 'b': c = '\b'; break;
+                    case 'f': c = '\f'; break;
+                    case 'n': c = '\n'; break;
+                    case 'r': c = '\r'; break;
+                    case 't': c = '\t'; break;
+                    case 'v': c = '\v'; break;
+                    default:
+                        if (c >= '0' && c <= '7') {
+                            int v = c - '0';
+                            for (int d = 0; d < 2 && q + 1 < stop && q[1] >= '0' && q[1] <= '7'; d++)
+                                v = v * 8 + (*++q - '0');
+                            c = (char)v;
+                        }
+                        break; /* "\\" and any other escaped byte stand for themselves */
+                    }
+                }
+                out[n++] = c;
+            }
+            batch_value_commit(batch, n);
+        }
+        if (stop == end && col + 1 < batch->ncols)
+            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: COPY row has %d fields, the plan has %d",
+                               col + 1, batch->ncols);
+        p = stop + 1;
+    }
+    batch_end_row(batch);
+    return true;
+}
+
+static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint64_t max_bytes,
+                      FerryError *err)
+{
+    SourceConn *conn = cursor->conn;
+    while (cursor->in_fetch) {
+        char *line = NULL;
+        int n = PQgetCopyData(conn->pg, &line, 1);
+        if (n > 0) {
+            bool ok = copy_parse_row(batch, line, (size_t)n, err);
+            PQfreemem(line);
+            if (!ok)
+                return false;
+            if (batch->nrows >= max_rows || batch->bytes >= max_bytes)
+                return true;
+            continue;
+        }
+        if (n == 0) { /* nothing complete yet: wait for the server, within read_timeout */
+            struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
+            int rc = poll(&pfd, 1, conn->read_timeout_ms);
+            if (rc < 0 && errno == EINTR)
+                continue;
+            if (rc == 0) {
+                ferry_error(err, FERRY_ERR_SOURCE, ETIMEDOUT,
+                            "no data from the source for %d s: dropping the connection",
+                            conn->read_timeout_ms / 1000);
+                err->retryable = true;
+                return false;
+            }
+            if (rc < 0 || !PQconsumeInput(conn->pg))
+                return source_error(conn, NULL, "receive", err);
+            continue;
+        }
+        /* -1: the COPY is over; its result says how it ended. -2: the connection failed. */
+        cursor->in_fetch = false;
+        if (n == -2)
+            return source_error(conn, NULL, "COPY", err);
+        if (!await_result(conn, err))
+            return false;
+        PGresult *res = PQgetResult(conn->pg);
+        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok)
+            source_error(conn, res, "COPY", err);
+        PQclear(res);
+        drain(conn);
+        if (!ok)
+            return false;
+        cursor->exhausted = true;
+        cursor->open = false;
+    }
+    return true;
+}
+
+bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCursor *cursor,
+                        FerryError *err)
 {
     memset(cursor, 0, sizeof *cursor);
     cursor->conn = conn;
+    cursor->copy = copy;
+    if (copy)
+        return copy_open(conn, query, cursor, err);
     if (!command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
         return false;
     size_t len = strlen(query) + 64;
@@ -288,27 +425,20 @@ bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *curso
     return ok;
 }
 
-/* Drain what is left of a FETCH so the connection can be used or closed cleanly (within read_timeout). */
-static void drain(SourceConn *conn)
-{
-    FerryError ignored;
-    PGresult *res;
-    while (await_result(conn, &ignored) && (res = PQgetResult(conn->pg)) != NULL)
-        PQclear(res);
-}
-
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
                         FerryError *err)
 {
+    if (!cursor->exhausted && fault_hit(FAULT_SOURCE_FETCH)) {
+        ferry_error(err, FERRY_ERR_SOURCE, 0, "read: injected fault: connection lost");
+        err->retryable = true;
+        return false;
+    }
+    if (cursor->copy)
+        return copy_next(cursor, batch, fetch_rows, max_bytes, err);
     SourceConn *conn = cursor->conn;
     if (!cursor->in_fetch) {
         if (cursor->exhausted)
             return true;
-        if (fault_hit(FAULT_SOURCE_FETCH)) {
-            ferry_error(err, FERRY_ERR_SOURCE, 0, "FETCH: injected fault: connection lost");
-            err->retryable = true;
-            return false;
-        }
         char sql[64];
         snprintf(sql, sizeof sql, "FETCH FORWARD %ld FROM ferry_cursor", fetch_rows);
         if (!PQsendQuery(conn->pg, sql))
@@ -369,6 +499,14 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
 
 bool source_cursor_close(SourceCursor *cursor, FerryError *err)
 {
+    if (cursor->copy) {
+        /* A finished COPY leaves nothing to close; one cut short leaves the
+         * connection mid-stream, fit only to be dropped. */
+        if (!cursor->in_fetch)
+            return true;
+        cursor->in_fetch = cursor->open = false;
+        return ferry_error(err, FERRY_ERR_SOURCE, 0, "COPY abandoned part way");
+    }
     if (!cursor->open)
         return true;
     cursor->open = false;

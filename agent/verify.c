@@ -67,7 +67,7 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
     free(schema);
     free(name);
     SourceCursor cursor;
-    ok = ok && source_cursor_open(conn, sql.text, &cursor, err);
+    ok = ok && source_cursor_open(conn, sql.text, false, &cursor, err);
     free(sql.text);
     if (!ok)
         return false;

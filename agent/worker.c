@@ -82,7 +82,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
     if (!build_query(conn, table, work, &query, err))
         return PART_FAILED;
     SourceCursor cursor;
-    bool opened = source_cursor_open(conn, query, &cursor, err);
+    bool opened = source_cursor_open(conn, query, !atomic_load(&table->use_cursor), &cursor, err);
     free(query);
     if (!opened) {
         *drop_conn = true;
@@ -90,7 +90,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
     }
     for (;;) {
         if (*run->stop) {
-            source_cursor_close(&cursor, NULL);
+            *drop_conn = !source_cursor_close(&cursor, NULL);
             return PART_STOPPED;
         }
         batch_reset(batch, shape->ncols);
@@ -115,7 +115,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
             if (!written) {
                 ops->abort(sink);
                 ferry_error_prefix(err, "segment %lld", (long long)work->next_seq);
-                source_cursor_close(&cursor, NULL);
+                *drop_conn = !source_cursor_close(&cursor, NULL);
                 return err->retryable ? PART_RETRY : PART_FAILED;
             }
             key = key_tuple_from_batch(batch, batch->nrows - 1, shape);
@@ -127,7 +127,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
         }
         if (!state_checkpoint(run->state, &cp, err)) {
             free(key);
-            source_cursor_close(&cursor, NULL);
+            *drop_conn = !source_cursor_close(&cursor, NULL);
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
         if (batch->nrows > 0) {
@@ -240,8 +240,10 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             return outcome;
 
         if (source_error_is_timeout(err)) {
-            /* Ask for fewer rows a FETCH, for every worker on this table; the
+            /* A COPY is one statement: read this table with a cursor instead.
+             * Ask for fewer rows a FETCH, for every worker on this table; the
              * second timeout splits the range before the next attempt. */
+            atomic_store(&table->use_cursor, true);
             long cap = batch_sizer_rows(&sizer) / 2;
             atomic_store(&table->fetch_cap, cap > 0 ? cap : 1);
             timeouts++;

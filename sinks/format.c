@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <strings.h>
 
 #include "ferry/format.h"
@@ -47,7 +48,7 @@ bool outbuf_flush(OutBuf *out)
     return true;
 }
 
-void outbuf_write(OutBuf *out, const void *data, size_t len)
+void outbuf_write_slow(OutBuf *out, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0 && !out->failed) {
@@ -65,12 +66,33 @@ static void outbuf_puts(OutBuf *out, const char *s) { outbuf_write(out, s, strle
 
 /* ---- JSON ---- */
 
+/*
+ * Does any of the 8 bytes at p need escaping in JSON (below 0x20, '"' or '\\')?
+ * The classic SWAR tests: a byte below n, and a byte equal to c.
+ */
+static inline bool word_needs_escape(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, 8);
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t below_space = (w - ones * 0x20) & ~w & highs;
+    uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
+    uint64_t has_quote = (quote - ones) & ~quote & highs;
+    uint64_t has_backslash = (backslash - ones) & ~backslash & highs;
+    return (below_space | has_quote | has_backslash) != 0;
+}
+
 void format_json_string(OutBuf *out, const char *text, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
     outbuf_putc(out, '"');
     size_t run = 0; /* start of the bytes not yet written */
     for (size_t i = 0; i < len; i++) {
+        /* Most text needs no escaping: step over clean 8-byte words at once. */
+        while (i + 8 <= len && !word_needs_escape(text + i))
+            i += 8;
+        if (i >= len)
+            break;
         unsigned char c = (unsigned char)text[i];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;

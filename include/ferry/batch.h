@@ -74,6 +74,14 @@ void batch_free(RowBatch *batch);
 void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null);
 void batch_end_row(RowBatch *batch);
 
+/*
+ * Build a value in place: reserve room for at most max_len bytes, write into
+ * the returned space, then commit the length really written. For readers
+ * that unescape as they copy (COPY text format).
+ */
+char *batch_value_reserve(RowBatch *batch, size_t max_len);
+void batch_value_commit(RowBatch *batch, size_t length);
+
 /* The value at (row, col): NULL for SQL NULL; *length set when not NULL. */
 static inline const char *batch_value(const RowBatch *batch, int row, int col, size_t *length)
 {

@@ -66,7 +66,10 @@ typedef struct SourceSettings {
     int type;                 /* SourceType */
     int connect_timeout;      /* seconds */
     int read_timeout;         /* seconds without a byte from the server before the connection is dropped */
+    int read_method;          /* ReadMethod */
 } SourceSettings;
+
+typedef enum { READ_AUTO = 0, READ_CURSOR, READ_COPY } ReadMethod;
 
 typedef enum { SOURCE_POSTGRESQL = 0 } SourceType;
 

@@ -25,6 +25,8 @@
 #ifndef FERRY_FORMAT_H
 #define FERRY_FORMAT_H
 
+#include <string.h>
+
 #include "ferry/batch.h"
 #include "ferry/common.h"
 
@@ -48,7 +50,18 @@ void outbuf_init(OutBuf *out, size_t cap, bool (*drain)(void *, const char *, si
                  void *ctx);
 void outbuf_free(OutBuf *out);
 bool outbuf_flush(OutBuf *out);
-void outbuf_write(OutBuf *out, const void *data, size_t len);
+void outbuf_write_slow(OutBuf *out, const void *data, size_t len);
+
+/* Append; the common case (it fits) is a memcpy. */
+static inline void outbuf_write(OutBuf *out, const void *data, size_t len)
+{
+    if (len <= out->cap - out->len) {
+        memcpy(out->data + out->len, data, len);
+        out->len += len;
+        return;
+    }
+    outbuf_write_slow(out, data, len);
+}
 
 static inline void outbuf_putc(OutBuf *out, char c)
 {

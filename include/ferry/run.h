@@ -22,6 +22,7 @@ typedef struct RunTable {
     PlannedTable planned;
     atomic_bool failed;         /* a partition failed for good: the table stops in this run */
     atomic_long fetch_cap;      /* rows a FETCH may ask for after timeouts; 0: no cap */
+    atomic_bool use_cursor;     /* read with a cursor, not COPY (configured, or after a timeout) */
 } RunTable;
 
 typedef struct RunContext {

@@ -52,12 +52,20 @@ bool source_sqlstate_retryable(const char *sqlstate);
 typedef struct SourceCursor {
     SourceConn *conn;         /* borrowed */
     bool open;
-    bool in_fetch;            /* a FETCH is being received */
+    bool copy;                /* rows come from COPY (query) TO STDOUT, not a cursor */
+    bool in_fetch;            /* a FETCH (or the COPY) is being received */
     long fetch_asked, fetch_got;
     bool exhausted;           /* the last FETCH returned fewer rows than asked */
 } SourceCursor;
 
-bool source_cursor_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err);
+/*
+ * With `copy`, the rows stream from one COPY (query) TO STDOUT instead of a
+ * cursor: the same batches, bounded the same way, but no FETCH round trips
+ * and no per-row result objects in libpq. PostgreSQL only (not Redshift);
+ * being one statement, it is subject to statement_timeout as a whole.
+ */
+bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCursor *cursor,
+                        FerryError *err);
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
                         FerryError *err);
 /* Close the cursor and end its transaction; after a failure, discard the connection instead. */

@@ -90,7 +90,7 @@ is "$(rows_differ types types_csv)" 0 "csv: COPY … CSV reads back exactly the 
 out=$("$FERRY" verify -c "$WORK/csv.ini" 2>&1); code=$?
 is "$code" 0 "verify (csv, quoted fields with newlines): every partition matches"
 
-# --- composite and text keys, skewed ---
+# --- composite and text keys, skewed; read with a cursor (the default reads with COPY) ---
 pg_sql "
 CREATE TABLE public.lines (region text COLLATE \"C\", order_id int, line_no int, amount numeric(10,2), note text,
                            PRIMARY KEY (region, order_id, line_no));
@@ -100,6 +100,7 @@ CREATE TABLE public.words (w text PRIMARY KEY, n int);
 INSERT INTO words SELECT md5(g::text) || CASE WHEN g % 2 = 0 THEN ' é,\"' ELSE '' END, g FROM generate_series(1, 20000) g;
 ANALYZE lines; ANALYZE words;"
 write_config "$WORK/keys.ini" "$WORK/keys" csv
+sed -i 's/^\[source\]/[source]\nread_method = cursor/' "$WORK/keys.ini" # the FETCH path (Redshift's)
 printf '[table public.lines]\npartition_rows = 4000\n[table public.words]\npartition_rows = 3000\n' >> "$WORK/keys.ini"
 out=$("$FERRY" run -c "$WORK/keys.ini" 2>&1); code=$?
 is "$code" 0 "composite and text keys: ferry run exits 0"

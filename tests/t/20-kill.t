@@ -22,7 +22,7 @@ kills=0 interrupted=0
 for i in $(seq 1 20); do
     "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill.log" 2>&1 &
     pid=$!
-    sleep "$(printf '0.%03d' $(( 50 + RANDOM % 250 )))"
+    sleep "$(printf '0.%03d' $(( 30 + RANDOM % 120 )))"
     if kill -0 "$pid" 2>/dev/null; then interrupted=$((interrupted + 1)); fi
     kill -KILL "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null

@@ -100,6 +100,9 @@ void test_format(void)
     is_str(json_of(OID_TEXT, 0, "tab\there \"q\" back\\slash\nnew\x01" "ctl é"),
            "\"tab\\there \\\"q\\\" back\\\\slash\\nnew\\u0001ctl é\"", "text escapes quotes, backslashes and controls; UTF-8 passes");
     is_str(json_of(OID_TEXT, 0, ""), "\"\"", "empty text");
+    is_str(json_of(OID_TEXT, 0, "0123456789\"abcdefghijklmno\\pqrstuvw\x1fxyz0123456789abcdef"),
+           "\"0123456789\\\"abcdefghijklmno\\\\pqrstuvw\\u001fxyz0123456789abcdef\"",
+           "escapes are found past the first 8 bytes and between clean 8-byte words");
     is_str(json_of(OID_BYTEA, 0, "\\x"), "\"\"", "empty bytea");
     is_str(json_of(OID_BYTEA, 0, "\\x00"), "\"AA==\"", "bytea of 1 byte");
     is_str(json_of(OID_BYTEA, 0, "\\x00ff"), "\"AP8=\"", "bytea of 2 bytes");
