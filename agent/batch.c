@@ -6,6 +6,7 @@
 
 #include "ferry/batch.h"
 #include "ferry/common.h"
+#include "ferry/plan.h"
 
 void batch_init(RowBatch *batch, int ncols)
 {
@@ -13,8 +14,28 @@ void batch_init(RowBatch *batch, int ncols)
     batch->ncols = ncols;
 }
 
+bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait)
+{
+    if (batch->pool == NULL)
+        return true;
+    if (wait)
+        pool_take(batch->pool, bytes);
+    else if (!pool_try_take(batch->pool, bytes))
+        return false;
+    batch->reserved += bytes;
+    return true;
+}
+
+void batch_release(RowBatch *batch)
+{
+    if (batch->pool != NULL)
+        pool_give(batch->pool, batch->reserved);
+    batch->reserved = 0;
+}
+
 void batch_reset(RowBatch *batch, int ncols)
 {
+    batch_release(batch);
     batch->ncols = ncols;
     batch->nrows = 0;
     batch->bytes = 0;
@@ -24,6 +45,7 @@ void batch_reset(RowBatch *batch, int ncols)
 
 void batch_free(RowBatch *batch)
 {
+    batch_release(batch);
     free(batch->arena);
     free(batch->cells);
     memset(batch, 0, sizeof *batch);

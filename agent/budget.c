@@ -11,6 +11,10 @@
  *  (3) Workers split the budget evenly; each batch arena may take its share
  *      divided by FERRY_BATCH_OVERHEAD, the rest being the row in flight in
  *      libpq and the sink's buffers.
+ *  (5) One pool holds the batch share of the budget for all workers (plan.h,
+ *      MemoryPool): each row is paid for before it is copied, each batch
+ *      gives its bytes back once committed, and sink buffers are paid for
+ *      when a sink is opened. Only a worker that holds nothing waits.
  *  (4) jemalloc's counters (stats.allocated, stats.resident) are the ground
  *      truth for what the process holds; ferry logs them after batches, and
  *      its decay settings (agent/main.c) hand freed pages back to the OS.
@@ -194,6 +198,53 @@ bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident)
         return false;
     *resident = value;
     return true;
+}
+
+void pool_init(MemoryPool *pool, uint64_t total)
+{
+    memset(pool, 0, sizeof *pool);
+    pthread_mutex_init(&pool->lock, NULL);
+    pthread_cond_init(&pool->freed, NULL);
+    pool->total = total;
+}
+
+void pool_destroy(MemoryPool *pool)
+{
+    pthread_mutex_destroy(&pool->lock);
+    pthread_cond_destroy(&pool->freed);
+}
+
+bool pool_try_take(MemoryPool *pool, uint64_t bytes)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool fits = pool->used + bytes <= pool->total;
+    if (fits)
+        pool->used += bytes;
+    pthread_mutex_unlock(&pool->lock);
+    return fits;
+}
+
+void pool_take(MemoryPool *pool, uint64_t bytes)
+{
+    pthread_mutex_lock(&pool->lock);
+    bool waited = false;
+    while (pool->used + bytes > pool->total && pool->used > 0) {
+        waited = true;
+        pthread_cond_wait(&pool->freed, &pool->lock);
+    }
+    pool->waits += waited;
+    pool->used += bytes;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void pool_give(MemoryPool *pool, uint64_t bytes)
+{
+    if (bytes == 0)
+        return;
+    pthread_mutex_lock(&pool->lock);
+    pool->used = bytes > pool->used ? 0 : pool->used - bytes;
+    pthread_cond_broadcast(&pool->freed);
+    pthread_mutex_unlock(&pool->lock);
 }
 
 void batch_sizer_init(BatchSizer *sizer, uint64_t batch_bytes, double sampled_width, int ncols)

@@ -252,6 +252,7 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     int64_t run_id = 0;
     double started = monotonic_seconds();
     RunContext run = {.config = config, .stop = stop};
+    bool pool_ready = false;
     pthread_mutex_init(&run.conns_lock, NULL);
 
     int lock_fd = run_lock_state(config->ferry.state, &err);
@@ -282,6 +283,8 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
         goto out;
     }
     run.batch_bytes = budget_batch_bytes(&run.budget, config->ferry.workers);
+    pool_init(&run.pool, (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD));
+    pool_ready = true;
     run.retry = (RetryPolicy){
         .max_attempts = config->ferry.retry_attempts,
         .base_s = config->ferry.retry_base_ms / 1000.0,
@@ -361,6 +364,12 @@ out:
         if (!state_run_end(state, run_id, atomic_load(&run.rows), atomic_load(&run.bytes), status,
                            exit_code, &end_err))
             log_error("%s", end_err.message);
+    }
+    if (pool_ready) {
+        if (run.pool.waits > 0)
+            log_info("workers waited %llu time(s) for memory held by others",
+                     (unsigned long long)run.pool.waits);
+        pool_destroy(&run.pool);
     }
     state_close(state);
     run_free(&run);

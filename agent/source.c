@@ -282,6 +282,15 @@ static void drain(SourceConn *conn)
         PQclear(res);
 }
 
+/*
+ * Pay the batch's pool for a row of `bytes` before copying it: a batch that
+ * has rows ends when the pool cannot pay; an empty one waits for the pool.
+ */
+static bool row_paid_for(RowBatch *batch, uint64_t bytes)
+{
+    return batch_reserve(batch, bytes + (uint64_t)batch->ncols * FERRY_VALUE_OVERHEAD, batch->nrows == 0);
+}
+
 static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err)
 {
     StrBuf sql = {0};
@@ -359,9 +368,15 @@ static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint
 {
     SourceConn *conn = cursor->conn;
     while (cursor->in_fetch) {
-        char *line = NULL;
-        int n = PQgetCopyData(conn->pg, &line, 1);
+        char *line = cursor->pending_line;
+        int n = line != NULL ? cursor->pending_len : PQgetCopyData(conn->pg, &line, 1);
+        cursor->pending_line = NULL;
         if (n > 0) {
+            if (!row_paid_for(batch, (uint64_t)n)) {
+                cursor->pending_line = line; /* it opens the next batch */
+                cursor->pending_len = n;
+                return true;
+            }
             bool ok = copy_parse_row(batch, line, (size_t)n, err);
             PQfreemem(line);
             if (!ok)
@@ -452,11 +467,14 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
         cursor->fetch_got = 0;
     }
     for (;;) {
-        if (!await_result(conn, err)) {
+        PGresult *res = cursor->pending_row;
+        cursor->pending_row = NULL;
+        if (res == NULL && !await_result(conn, err)) {
             cursor->in_fetch = false;
             return false;
         }
-        PGresult *res = PQgetResult(conn->pg);
+        if (res == NULL)
+            res = PQgetResult(conn->pg);
         if (res == NULL) {
             /* The FETCH is complete. */
             cursor->in_fetch = false;
@@ -474,6 +492,13 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
                 return ferry_error(err, FERRY_ERR_BUG, 0,
                                    "BUG: cursor returned %d columns, the plan has %d", ncols,
                                    batch->ncols);
+            }
+            uint64_t bytes = 0;
+            for (int c = 0; c < ncols; c++)
+                bytes += (uint64_t)PQgetlength(res, 0, c);
+            if (!row_paid_for(batch, bytes)) {
+                cursor->pending_row = res; /* it opens the next batch */
+                return true;
             }
             for (int c = 0; c < ncols; c++)
                 batch_add_value(batch, PQgetvalue(res, 0, c), (size_t)PQgetlength(res, 0, c),
@@ -499,6 +524,10 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
 
 bool source_cursor_close(SourceCursor *cursor, FerryError *err)
 {
+    PQfreemem(cursor->pending_line);
+    PQclear(cursor->pending_row);
+    cursor->pending_line = NULL;
+    cursor->pending_row = NULL;
     if (cursor->copy) {
         /* A finished COPY leaves nothing to close; one cut short leaves the
          * connection mid-stream, fit only to be dropped. */

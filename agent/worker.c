@@ -130,6 +130,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
             *drop_conn = !source_cursor_close(&cursor, NULL);
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
+        batch_release(batch); /* the rows are durable: their bytes go back to the pool */
         if (batch->nrows > 0) {
             free(work->last_key);
             work->last_key = key;
@@ -231,6 +232,7 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
         }
         if (*conn != NULL && outcome == PART_RETRY && timeouts < FERRY_SPLIT_AFTER_TIMEOUTS)
             outcome = copy_partition(w, *conn, sink, batch, &sizer, table, work, &drop_conn, err);
+        batch_release(batch); /* never hold pool bytes while waiting or retrying */
         if (drop_conn) {
             register_conn(run, w->index, NULL);
             source_close(*conn);
@@ -289,7 +291,10 @@ void *worker_main(void *arg)
     Sink *sink = NULL;
     RowBatch batch;
     batch_init(&batch, 0);
+    batch.pool = &run->pool;
+    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
 
+    pool_take(&run->pool, sink_memory); /* the sink's buffers count against the budget too */
     if (!config->sink->open(config->sink_settings, &sink, &err)) {
         log_error("worker %d: %s", w->index, err.message);
         atomic_store(&run->retry_later, true);
@@ -339,6 +344,7 @@ out:
         config->sink->close(sink);
     source_close(conn);
     batch_free(&batch);
+    pool_give(&run->pool, sink_memory);
     atomic_store(&w->finished, true);
     return NULL;
 }

@@ -168,6 +168,13 @@ static const char *extension(const DirSettings *s)
     return s->compression == COMPRESS_GZIP ? "ndjson.gz" : "ndjson";
 }
 
+/* The output buffer, and with gzip zlib's output buffer and deflate state (window + hash, level-independent at 256 KiB). */
+static uint64_t dir_memory(const void *settings)
+{
+    const DirSettings *s = settings;
+    return FERRY_SINK_BUFFER + (s->compression == COMPRESS_GZIP ? ZBUF_SIZE + (256u << 10) : 0);
+}
+
 static bool dir_open(const void *settings, Sink **out, FerryError *err)
 {
     Sink *sink = xcalloc(1, sizeof *sink);
@@ -474,6 +481,7 @@ const SinkOps sink_dir = {
     .options = dir_options,
     .settings_size = sizeof(DirSettings),
     .open = dir_open,
+    .memory = dir_memory,
     .prepare_table = dir_prepare_table,
     .begin = dir_begin,
     .write = dir_write,

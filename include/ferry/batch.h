@@ -64,9 +64,15 @@ typedef struct RowBatch {
         int64_t length;       /* -1: NULL */
     } *cells;                 /* owned: nrows * ncols */
     size_t cells_cap;
+    struct MemoryPool *pool;  /* borrowed: where the rows' bytes are paid from; NULL: nowhere */
+    uint64_t reserved;        /* bytes this batch holds from the pool */
 } RowBatch;
 
 void batch_init(RowBatch *batch, int ncols);
+/* Pay for `bytes` more from the batch's pool: waiting if `wait`, else false when they do not fit. */
+bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait);
+/* Give the batch's bytes back to its pool (batch_reset and batch_free do it too). */
+void batch_release(RowBatch *batch);
 void batch_reset(RowBatch *batch, int ncols);
 void batch_free(RowBatch *batch);
 

@@ -5,6 +5,7 @@
 #ifndef FERRY_PLAN_H
 #define FERRY_PLAN_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "ferry/batch.h"
@@ -59,6 +60,30 @@ bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudge
 
 /* Bytes one worker's batch arena may hold. */
 uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers);
+
+/*
+ * The memory all workers' batches and sink buffers draw from (note 5 in
+ * budget.c). A worker takes bytes for each row before copying it; when they
+ * do not fit it ends its batch (and gives its bytes back after the commit),
+ * and only a worker holding nothing waits. So workers that meet wide rows at
+ * once take turns instead of overshooting together, and no worker waits while
+ * holding bytes another needs: no deadlock.
+ */
+typedef struct MemoryPool {
+    pthread_mutex_t lock;
+    pthread_cond_t freed;
+    uint64_t total, used;
+    uint64_t waits;           /* times a worker had to wait (for the log) */
+} MemoryPool;
+
+void pool_init(MemoryPool *pool, uint64_t total);
+void pool_destroy(MemoryPool *pool);
+/* Take bytes if they fit now. */
+bool pool_try_take(MemoryPool *pool, uint64_t bytes);
+/* Take bytes, waiting until they fit; a request larger than the whole pool
+ * waits until nothing else is held, then goes through alone. */
+void pool_take(MemoryPool *pool, uint64_t bytes);
+void pool_give(MemoryPool *pool, uint64_t bytes);
 
 /* jemalloc's view of the process: bytes allocated and resident. False without jemalloc. */
 bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident);

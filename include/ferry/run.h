@@ -30,6 +30,7 @@ typedef struct RunContext {
     StateStore *state;          /* borrowed */
     MemoryBudget budget;
     RetryPolicy retry;
+    MemoryPool pool;            /* batches and sink buffers of all workers */
     uint64_t batch_bytes;       /* one worker's batch arena limit */
     int ntables;
     RunTable *tables;           /* owned */

@@ -65,6 +65,8 @@ typedef struct SinkOps {
     size_t settings_size;        /* size of the settings struct the options fill */
 
     bool (*open)(const void *settings, Sink **out, FerryError *err);
+    /* The bytes one open handle holds in buffers (paid from the run's memory pool); optional. */
+    uint64_t (*memory)(const void *settings);
     bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
     bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
     bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);

@@ -46,8 +46,9 @@ bool source_sqlstate_retryable(const char *sqlstate);
  * Rows are received one at a time (libpq single-row mode) and copied into the
  * caller's batch, so no FETCH, however wide its rows, is ever held whole in
  * memory: a batch ends when it holds fetch_rows rows of one FETCH, or reaches
- * max_bytes, or the cursor is exhausted; the rest of a FETCH cut short by
- * max_bytes starts the next batch.
+ * max_bytes, or the cursor is exhausted, or the batch's memory pool cannot pay
+ * for the next row (that row then starts the next batch, whose first row is
+ * waited for); the rest of a FETCH cut short starts the next batch.
  */
 typedef struct SourceCursor {
     SourceConn *conn;         /* borrowed */
@@ -56,6 +57,9 @@ typedef struct SourceCursor {
     bool in_fetch;            /* a FETCH (or the COPY) is being received */
     long fetch_asked, fetch_got;
     bool exhausted;           /* the last FETCH returned fewer rows than asked */
+    char *pending_line;       /* owned (PQfreemem): a COPY row received but not yet paid for */
+    int pending_len;
+    PGresult *pending_row;    /* owned: a FETCH row received but not yet paid for */
 } SourceCursor;
 
 /*

@@ -24,17 +24,22 @@ rss_kib() { # peak RSS in KiB of a command, measured by the kernel (GNU time)
 baseline=$(rss_kib "$FERRY" --version | cut -d' ' -f1)
 diag "idle baseline of the ferry binary: ${baseline} KiB"
 
-for format in ndjson csv; do
-    write_config "$WORK/$format.ini" "$WORK/$format" "$format" "memory_limit = 64MB"
-    printf '[table public.wide]\npartition_rows = 1000\n' >> "$WORK/$format.ini"
-    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/$format.ini")
-    is "$code" 0 "$format: the copy completes"
+# Two workers share one budget: both may meet the stretch of 4 MiB rows at once.
+for run in "ndjson 1 copy" "csv 1 copy" "ndjson 2 copy" "ndjson 2 cursor"; do
+    read -r format workers method <<< "$run"
+    name="$format-$workers-$method"
+    write_config "$WORK/$name.ini" "$WORK/$name" "$format" "memory_limit = 64MB
+workers = $workers"
+    sed -i "s/^\[source\]/[source]\nread_method = $method/" "$WORK/$name.ini"
+    printf '[table public.wide]\npartition_rows = 1000\n' >> "$WORK/$name.ini"
+    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/$name.ini")
+    is "$code" 0 "$name: the copy completes"
     limit=$(( 64 * 1024 + baseline ))
-    diag "$format: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
-    ok $(( peak <= limit ? 0 : 1 )) "$format: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
+    diag "$name: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
+    ok $(( peak <= limit ? 0 : 1 )) "$format, workers=$workers, $method: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
 done
-load_csv "$WORK/csv" wide loaded
+load_csv "$WORK/csv-1-copy" wide loaded
 is "$(rows_differ wide loaded)" 0 "the wide rows arrive whole and equal"
-is "$(cat "$WORK"/ndjson/public.wide/*.ndjson | wc -l)" 3000 "ndjson: 3000 lines"
+is "$(cat "$WORK"/ndjson-2-cursor/public.wide/*.ndjson | wc -l)" 3000 "ndjson, 2 workers: 3000 lines"
 
 done_testing

@@ -65,8 +65,9 @@ terminations() { # kill ferry's backends; prints how many
             WHERE application_name = 'ferry' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0
 }
 
-# --- 1. pg_terminate_backend every 50 ms, during one run ---
+# --- 1. pg_terminate_backend every 50 ms, during one run (read with a cursor: more round trips) ---
 fault_config term
+sed -i 's/^\[source\]/[source]\nread_method = cursor/' "$WORK/term.ini"
 "$FERRY" run -c "$WORK/term.ini" >"$WORK/term.log" 2>&1 &
 pid=$!
 killed=0
