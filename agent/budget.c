@@ -228,7 +228,8 @@ void pool_take(MemoryPool *pool, uint64_t bytes)
 {
     pthread_mutex_lock(&pool->lock);
     bool waited = false;
-    while (pool->used + bytes > pool->total && pool->used > 0) {
+    /* Wait only for bytes that will come back: others' batches, not fixed buffers. */
+    while (pool->used + bytes > pool->total && pool->used > pool->fixed) {
         waited = true;
         pthread_cond_wait(&pool->freed, &pool->lock);
     }
@@ -243,6 +244,23 @@ void pool_give(MemoryPool *pool, uint64_t bytes)
         return;
     pthread_mutex_lock(&pool->lock);
     pool->used = bytes > pool->used ? 0 : pool->used - bytes;
+    pthread_cond_broadcast(&pool->freed);
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void pool_take_fixed(MemoryPool *pool, uint64_t bytes)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->used += bytes;
+    pool->fixed += bytes;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void pool_give_fixed(MemoryPool *pool, uint64_t bytes)
+{
+    pthread_mutex_lock(&pool->lock);
+    pool->fixed -= bytes;
+    pool->used -= bytes;
     pthread_cond_broadcast(&pool->freed);
     pthread_mutex_unlock(&pool->lock);
 }

@@ -283,7 +283,11 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
         goto out;
     }
     run.batch_bytes = budget_batch_bytes(&run.budget, config->ferry.workers);
-    pool_init(&run.pool, (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD));
+    /* The pool holds the batches' share of the budget plus every sink's buffers, within the budget. */
+    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
+    uint64_t pool_total = (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD) +
+                          sink_memory * (uint64_t)config->ferry.workers;
+    pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
     pool_ready = true;
     run.retry = (RetryPolicy){
         .max_attempts = config->ferry.retry_attempts,

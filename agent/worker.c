@@ -294,7 +294,7 @@ void *worker_main(void *arg)
     batch.pool = &run->pool;
     uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
 
-    pool_take(&run->pool, sink_memory); /* the sink's buffers count against the budget too */
+    pool_take_fixed(&run->pool, sink_memory); /* the sink's buffers count against the budget too */
     if (!config->sink->open(config->sink_settings, &sink, &err)) {
         log_error("worker %d: %s", w->index, err.message);
         atomic_store(&run->retry_later, true);
@@ -344,7 +344,7 @@ out:
         config->sink->close(sink);
     source_close(conn);
     batch_free(&batch);
-    pool_give(&run->pool, sink_memory);
+    pool_give_fixed(&run->pool, sink_memory);
     atomic_store(&w->finished, true);
     return NULL;
 }

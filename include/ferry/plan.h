@@ -73,6 +73,7 @@ typedef struct MemoryPool {
     pthread_mutex_t lock;
     pthread_cond_t freed;
     uint64_t total, used;
+    uint64_t fixed;           /* part of used held for a whole run (sink buffers): never waited for */
     uint64_t waits;           /* times a worker had to wait (for the log) */
 } MemoryPool;
 
@@ -80,10 +81,13 @@ void pool_init(MemoryPool *pool, uint64_t total);
 void pool_destroy(MemoryPool *pool);
 /* Take bytes if they fit now. */
 bool pool_try_take(MemoryPool *pool, uint64_t bytes);
-/* Take bytes, waiting until they fit; a request larger than the whole pool
- * waits until nothing else is held, then goes through alone. */
+/* Take bytes, waiting until they fit; a request larger than what is left
+ * once others' batches are given back waits for those, then goes through. */
 void pool_take(MemoryPool *pool, uint64_t bytes);
 void pool_give(MemoryPool *pool, uint64_t bytes);
+/* Bytes held for a whole run (a sink's buffers): taken at once, never waited on. */
+void pool_take_fixed(MemoryPool *pool, uint64_t bytes);
+void pool_give_fixed(MemoryPool *pool, uint64_t bytes);
 
 /* jemalloc's view of the process: bytes allocated and resident. False without jemalloc. */
 bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident);

@@ -55,4 +55,26 @@ is "$code" 0 "the rerun after SIGTERM completes"
 load_csv "$WORK/out" events loaded2
 is "$(rows_differ events loaded2)" 0 "after reset, SIGTERM and resume the rows still equal the source's"
 
+# Two workers: SIGKILLs at random points, then one run; the same rows as one worker wrote.
+cp -r "$WORK/out" "$WORK/out-one-worker"
+"$FERRY" reset -c "$WORK/kill.ini" >/dev/null
+sed -i 's/^\[ferry\]/[ferry]\nworkers = 2/' "$WORK/kill.ini"
+hits=0
+for i in $(seq 1 10); do
+    "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill2.log" 2>&1 &
+    pid=$!
+    sleep "$(printf '0.%03d' $(( 30 + RANDOM % 120 )))"
+    kill -KILL "$pid" 2>/dev/null && hits=$((hits + 1))
+    wait "$pid" 2>/dev/null
+done
+diag "workers=2: $hits of 10 SIGKILLs hit a running ferry"
+ok $(( hits >= 5 ? 0 : 1 )) "workers=2: at least 5 SIGKILLs hit a running ferry"
+"$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill2.log" 2>&1; code=$?
+is "$code" 0 "workers=2: the run after the kills completes"
+load_csv "$WORK/out" events loaded_two
+load_csv "$WORK/out-one-worker" events loaded_one
+is "$(pg_sql "SELECT count(*) - count(DISTINCT id) FROM loaded_two")" 0 "workers=2: no duplicates"
+is "$(rows_differ events loaded_two)" 0 "workers=2: the rows equal the source's"
+is "$(rows_differ loaded_one loaded_two)" 0 "workers=2 wrote exactly the rows one worker wrote"
+
 done_testing

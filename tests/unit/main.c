@@ -12,6 +12,7 @@ int main(void)
     test_partition();
     test_format();
     test_retry();
+    test_pool();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

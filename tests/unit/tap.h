@@ -53,5 +53,6 @@ void test_budget(void);
 void test_partition(void);
 void test_format(void);
 void test_retry(void);
+void test_pool(void);
 
 #endif

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ferry/plan.h"
@@ -128,4 +130,38 @@ void test_retry(void)
     RetryPolicy none = {.max_attempts = 0, .base_s = 1, .cap_s = 1, .max_total_s = 100};
     retry_begin(&state, &none, 1);
     ok(!retry_next(&state, 0, &pause), "retry_attempts = 0: no retry at all");
+}
+
+static void *give_later(void *arg)
+{
+    MemoryPool *pool = arg;
+    struct timespec ts = {0, 50 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    pool_give(pool, 60);
+    return NULL;
+}
+
+void test_pool(void)
+{
+    MemoryPool pool;
+    pool_init(&pool, 100);
+    pool_take_fixed(&pool, 100);
+    pool_take(&pool, 10); /* only fixed buffers are held: waiting would never end */
+    ok(pool.used == 110, "a pool filled by fixed buffers lets a first row through instead of deadlocking");
+    pool_give(&pool, 10);
+    pool_give_fixed(&pool, 100);
+    ok(pool.used == 0 && pool.fixed == 0, "everything given back");
+
+    ok(pool_try_take(&pool, 60), "a row that fits is taken");
+    ok(!pool_try_take(&pool, 60), "a row that does not fit is refused: the batch ends");
+    pthread_t t;
+    pthread_create(&t, NULL, give_later, &pool);
+    pool_take(&pool, 60); /* waits for the other batch to be given back */
+    pthread_join(t, NULL);
+    ok(pool.used == 60 && pool.waits == 1, "an empty batch waits for another worker's bytes, then takes them");
+    pool_give(&pool, 60);
+    pool_take(&pool, 500);
+    ok(pool.used == 500, "a row larger than the whole pool goes through alone");
+    pool_give(&pool, 500);
+    pool_destroy(&pool);
 }
