@@ -92,13 +92,13 @@ bool source_error(SourceConn *conn, const PGresult *result, const char *what, Fe
 }
 
 /*
- * Wait until a whole result (or row) can be taken without blocking. A server
- * that sends nothing for read_timeout is given up on: a frozen server or a
- * silent network would otherwise hold ferry forever.
+ * Wait for bytes from the server and take them in. A server that sends
+ * nothing for read_timeout is given up on: a frozen server or a silent
+ * network would otherwise hold ferry forever.
  */
-static bool await_result(SourceConn *conn, FerryError *err)
+static bool wait_readable(SourceConn *conn, FerryError *err)
 {
-    while (PQisBusy(conn->pg)) {
+    for (;;) {
         struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
         int rc = poll(&pfd, 1, conn->read_timeout_ms);
         if (rc < 0 && errno == EINTR)
@@ -112,7 +112,16 @@ static bool await_result(SourceConn *conn, FerryError *err)
         }
         if (rc < 0 || !PQconsumeInput(conn->pg))
             return source_error(conn, NULL, "receive", err);
+        return true;
     }
+}
+
+/* Wait until a whole result (or row) can be taken without blocking. */
+static bool await_result(SourceConn *conn, FerryError *err)
+{
+    while (PQisBusy(conn->pg))
+        if (!wait_readable(conn, err))
+            return false;
     return true;
 }
 
@@ -386,19 +395,8 @@ static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint
             continue;
         }
         if (n == 0) { /* nothing complete yet: wait for the server, within read_timeout */
-            struct pollfd pfd = {.fd = PQsocket(conn->pg), .events = POLLIN};
-            int rc = poll(&pfd, 1, conn->read_timeout_ms);
-            if (rc < 0 && errno == EINTR)
-                continue;
-            if (rc == 0) {
-                ferry_error(err, FERRY_ERR_SOURCE, ETIMEDOUT,
-                            "no data from the source for %d s: dropping the connection",
-                            conn->read_timeout_ms / 1000);
-                err->retryable = true;
+            if (!wait_readable(conn, err))
                 return false;
-            }
-            if (rc < 0 || !PQconsumeInput(conn->pg))
-                return source_error(conn, NULL, "receive", err);
             continue;
         }
         /* -1: the COPY is over; its result says how it ended. -2: the connection failed. */

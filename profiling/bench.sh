@@ -74,8 +74,7 @@ INI
 }
 
 # A psycopg2 script with a named (server-side) cursor writing NDJSON: what ferry replaces.
-psycopg2_run() {
-    "$PY" - "$PGPORT" <<'PY' >/dev/null
+cat > "$WORK/named_cursor.py" <<'PY'
 import json, sys, psycopg2
 conn = psycopg2.connect(host="127.0.0.1", port=int(sys.argv[1]), user="ferry", dbname="postgres")
 with conn.cursor(name="c") as cur, open("/dev/null", "w") as out:
@@ -87,7 +86,6 @@ with conn.cursor(name="c") as cur, open("/dev/null", "w") as out:
             cols = [d[0] for d in cur.description]
         out.write(json.dumps(dict(zip(cols, row)), default=str) + "\n")
 PY
-}
 
 results=()
 for compression in ${COMPRESSIONS:-none gzip}; do
@@ -103,7 +101,7 @@ for candidate in /usr/bin/python3 python3; do
     if "$candidate" -c "import psycopg2" 2>/dev/null; then PY=$candidate; break; fi
 done
 if [ -n "$PY" ]; then
-    read -r py_s py_rss < <(seconds psycopg2_run)
+    read -r py_s py_rss < <(seconds "$PY" "$WORK/named_cursor.py" "$PGPORT")
     py_line="$py_s $py_rss"
 fi
 

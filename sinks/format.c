@@ -553,29 +553,23 @@ void row_writer_header(RowWriter *writer, OutBuf *out)
 bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err)
 {
     const TableShape *shape = writer->shape;
+    bool json = writer->format == FORMAT_NDJSON;
     for (int r = 0; r < batch->nrows && !out->failed; r++) {
-        if (writer->format == FORMAT_NDJSON)
+        if (json)
             outbuf_putc(out, '{');
         for (int c = 0; c < shape->nout; c++) {
             size_t len = 0;
             const char *value = batch_value(batch, r, c, &len);
-            if (writer->format == FORMAT_NDJSON) {
-                if (c > 0)
-                    outbuf_putc(out, ',');
+            if (c > 0)
+                outbuf_putc(out, ',');
+            if (json)
                 outbuf_puts(out, writer->json_names[c]);
-                if (value == NULL)
-                    outbuf_puts(out, "null");
-                else
-                    format_json_value(writer, out, shape->cols[c].type, shape->cols[c].elem_type,
-                                      shape->cols[c].elem_delim, value, len);
-            } else {
-                if (c > 0)
-                    outbuf_putc(out, ',');
-                if (value != NULL)
-                    csv_field(out, value, len);
-            }
+            if (value != NULL)
+                row_writer_value(writer, out, &shape->cols[c], value, len);
+            else if (json)
+                outbuf_puts(out, "null"); /* CSV: NULL is an empty field */
         }
-        if (writer->format == FORMAT_NDJSON)
+        if (json)
             outbuf_putc(out, '}');
         outbuf_putc(out, '\n');
     }
