@@ -159,16 +159,18 @@ static void register_conn(RunContext *run, int index, SourceConn *conn)
 }
 
 /* A partition that keeps timing out: cut what is left of it into smaller ranges (the split is kept in the state). */
-static PartOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table, PartitionWork *work,
-                                   FerryError *err)
+static bool split_partition(Worker *w, SourceConn *conn, RunTable *table, PartitionWork *work,
+                            PartOutcome *failed, FerryError *err)
 {
     char **bounds = NULL;
     int nbounds = 0;
     double est = 0;
     const char *lower = work->last_key ? work->last_key : work->lo;
     if (!plan_split_range(conn, table->config, &table->shape, lower, work->hi, FERRY_SPLIT_PIECES,
-                          &bounds, &nbounds, &est, err))
-        return err->retryable ? PART_RETRY : PART_FAILED;
+                          &bounds, &nbounds, &est, err)) {
+        *failed = err->retryable ? PART_RETRY : PART_FAILED;
+        return false;
+    }
     if (nbounds == 0) {
         free(bounds);
         char range[256];
@@ -177,7 +179,8 @@ static PartOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table,
                     "partition %lld keeps timing out and its remaining key range %s (about %.0f rows) "
                     "cannot be split further: raise the source's statement_timeout for ferry's user",
                     (long long)work->part, range, est);
-        return PART_FAILED;
+        *failed = PART_FAILED;
+        return false;
     }
     int64_t first_new = 0;
     bool ok = state_partition_split(w->run->state, work->table_id, work->part, bounds, nbounds, &first_new, err);
@@ -192,11 +195,9 @@ static PartOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table,
     for (int i = 0; i < nbounds; i++)
         free(bounds[i]);
     free(bounds);
-    if (ok) {
-        err->domain = FERRY_ERR_NONE; /* split, not failed: the caller goes on at once */
-        return PART_RETRY;
-    }
-    return err->retryable ? PART_RETRY : PART_FAILED;
+    if (!ok)
+        *failed = err->retryable ? PART_RETRY : PART_FAILED;
+    return ok;
 }
 
 /*
@@ -224,8 +225,7 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
                 outcome = err->retryable ? PART_RETRY : PART_FAILED;
         }
         if (*conn != NULL && timeouts >= FERRY_SPLIT_AFTER_TIMEOUTS) {
-            outcome = split_partition(w, *conn, table, work, err);
-            if (outcome == PART_RETRY && err->domain == FERRY_ERR_NONE)
+            if (split_partition(w, *conn, table, work, &outcome, err))
                 timeouts = 0; /* split: go on with the smaller range at once */
             else
                 drop_conn = true;
