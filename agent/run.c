@@ -352,7 +352,7 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     double seconds = monotonic_seconds() - started;
     char copied[32], peak[32];
     long long rows = atomic_load(&run.rows);
-    log_info("run %s: %lld rows, %s in %.1f s (%.0f rows/s); peak allocated %s of a %s budget",
+    log_info("run %s: %lld rows, %s in %.1f s (%.0f rows/s); jemalloc peak allocated %s, budget %s",
              exit_code == FERRY_EXIT_OK ? "complete" : *stop ? "stopped" : "incomplete", rows,
              format_size((uint64_t)atomic_load(&run.bytes), copied, sizeof copied), seconds,
              seconds > 0 ? (double)rows / seconds : 0.0,
