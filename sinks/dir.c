@@ -199,6 +199,16 @@ static void set_table_dir(Sink *sink, const TableShape *shape)
     snprintf(sink->table_dir, len, "%s/%s", sink->settings.path, shape->target);
 }
 
+/* Drop the handle's table: the next use_table builds it afresh. */
+static void forget_table(Sink *sink)
+{
+    if (sink->writer_ready)
+        row_writer_free(&sink->writer);
+    sink->writer_ready = false;
+    free(sink->table_target);
+    sink->table_target = NULL;
+}
+
 /*
  * Point the handle at a table: its folder and a row writer for its shape.
  * A shape is known by its address and its target together: verify reuses one
@@ -209,11 +219,9 @@ static bool use_table(Sink *sink, const TableShape *shape)
     if (sink->writer_ready && sink->writer.shape == shape && sink->table_dir != NULL &&
         strcmp(sink->table_target, shape->target) == 0)
         return false;
-    free(sink->table_target);
+    forget_table(sink);
     sink->table_target = xstrdup(shape->target);
     set_table_dir(sink, shape);
-    if (sink->writer_ready)
-        row_writer_free(&sink->writer);
     row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header, shape);
     sink->writer_ready = true;
     return true;
@@ -241,7 +249,9 @@ static bool dir_prepare_table(Sink *sink, const TableShape *shape, FerryError *e
 {
     if (!target_valid(shape->target, err))
         return false;
-    use_table(sink, shape);
+    /* Only the folder is needed: no writer for a shape that is about to move. */
+    forget_table(sink);
+    set_table_dir(sink, shape);
     if (!make_dir(sink->table_dir, err))
         return false;
     DIR *d = opendir(sink->table_dir);
@@ -347,12 +357,10 @@ static void dir_close(Sink *sink)
     if (sink == NULL)
         return;
     dir_abort(sink);
-    if (sink->writer_ready)
-        row_writer_free(&sink->writer);
+    forget_table(sink);
     outbuf_free(&sink->out);
     free(sink->zbuf);
     free(sink->table_dir);
-    free(sink->table_target);
     free(sink);
 }
 

@@ -505,6 +505,7 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
     writer->format = format;
     writer->csv_header = csv_header;
     writer->shape = shape;
+    writer->nnames = shape->nout;
     writer->json_names = xcalloc((size_t)shape->nout, sizeof(char *));
     for (int c = 0; c < shape->nout; c++) {
         /* Encode each column name once, "\"name\":", into a buffer that cannot
@@ -521,9 +522,8 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
 
 void row_writer_free(RowWriter *writer)
 {
-    if (writer->json_names != NULL)
-        for (int c = 0; c < writer->shape->nout; c++)
-            free(writer->json_names[c]);
+    for (int c = 0; c < writer->nnames; c++) /* not through shape: it may be gone by now */
+        free(writer->json_names[c]);
     free(writer->json_names);
     free(writer->scratch);
     memset(writer, 0, sizeof *writer);

@@ -74,7 +74,8 @@ static inline void outbuf_putc(OutBuf *out, char c)
 typedef struct RowWriter {
     RowFormat format;
     bool csv_header;
-    const TableShape *shape;  /* borrowed */
+    const TableShape *shape;  /* borrowed: must outlive every use but row_writer_free */
+    int nnames;
     char **json_names;        /* owned: "\"name\":" per output column */
     char *scratch;            /* owned: unescaped array elements */
     size_t scratch_cap;
