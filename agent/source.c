@@ -300,6 +300,19 @@ static bool row_paid_for(RowBatch *batch, uint64_t bytes)
     return batch_reserve(batch, bytes + (uint64_t)batch->ncols * FERRY_VALUE_OVERHEAD, batch->nrows == 0);
 }
 
+/* Take the next result within read_timeout and check that it has the status wanted. */
+static bool next_result_is(SourceConn *conn, ExecStatusType want, const char *what, FerryError *err)
+{
+    if (!await_result(conn, err))
+        return false;
+    PGresult *res = PQgetResult(conn->pg);
+    bool ok = PQresultStatus(res) == want;
+    if (!ok)
+        source_error(conn, res, what, err);
+    PQclear(res);
+    return ok;
+}
+
 static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err)
 {
     StrBuf sql = {0};
@@ -308,13 +321,7 @@ static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor,
     free(sql.text);
     if (!sent)
         return source_error(conn, NULL, "COPY", err);
-    if (!await_result(conn, err))
-        return false;
-    PGresult *res = PQgetResult(conn->pg);
-    bool ok = PQresultStatus(res) == PGRES_COPY_OUT;
-    if (!ok)
-        source_error(conn, res, "COPY", err);
-    PQclear(res);
+    bool ok = next_result_is(conn, PGRES_COPY_OUT, "COPY", err);
     cursor->open = cursor->in_fetch = ok;
     return ok;
 }
@@ -403,13 +410,7 @@ static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint
         cursor->in_fetch = false;
         if (n == -2)
             return source_error(conn, NULL, "COPY", err);
-        if (!await_result(conn, err))
-            return false;
-        PGresult *res = PQgetResult(conn->pg);
-        bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-        if (!ok)
-            source_error(conn, res, "COPY", err);
-        PQclear(res);
+        bool ok = next_result_is(conn, PGRES_COMMAND_OK, "COPY", err);
         drain(conn);
         if (!ok)
             return false;
