@@ -10,13 +10,13 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := libpq sqlite3 zlib jemalloc
+PKGS    := libpq sqlite3 zlib jemalloc libmongoc-1.0
 CFLAGS  ?= -O2 -g
 # Messages are fixed-size and truncated on purpose (common.h), hence -Wno-format-truncation.
 # ALL_CFLAGS keeps the flags ferry needs apart from CFLAGS, so `make CFLAGS=...` only tunes.
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -Wno-format-truncation -pthread -MMD -MP \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc) -lm -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc -lmongoc-1.0 -lbson-1.0) -lm -pthread
 
 BUILD   := build
 BIN     := ferry
@@ -26,6 +26,7 @@ LIBOBJS := $(filter-out $(BUILD)/agent/main.o,$(OBJS))
 TESTSRC := $(wildcard tests/unit/*.c)
 TESTBIN := $(BUILD)/unit-tests
 RELAY   := $(BUILD)/relay
+MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 
 .PHONY: all deps test unit demo bench asan install clean
 
@@ -45,13 +46,17 @@ $(RELAY): tests/tools/relay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
+$(BUILD)/minimongo $(BUILD)/mongo-tool: $(BUILD)/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -o $@ $< $(shell pkg-config --libs libmongoc-1.0) -pthread
+
 deps:
 	@tests/lib/deps.sh
 
 unit: $(TESTBIN)
 
 test: deps
-	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY)
+	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO)
 	timeout 1200 prove -f tests/t/*.t   # a hang fails the run instead of holding CI
 
 demo: deps

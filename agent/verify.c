@@ -147,10 +147,11 @@ int verify_command(const FerryConfig *config)
         for (int i = 0; i < parts.count; i++) {
             struct Part *p = &parts.items[i];
             SinkDigest src, dst;
+            SinkPartition sp = {.partition = p->part, .lo = p->lo, .hi = p->hi};
             char range[160];
             key_range_describe(&shape, p->lo, p->hi, range, sizeof range);
             if (!source_digest(conn, sink, ops, tc, &shape, p->lo, p->hi, &src, &err) ||
-                !ops->digest(sink, &shape, p->part, &dst, &err)) {
+                !ops->digest(sink, &shape, &sp, &dst, &err)) {
                 printf("%-28s %6lld  %-36s  cannot compare: %s\n", tc->qualified, (long long)p->part,
                        range, err.message);
                 bad++;

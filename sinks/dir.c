@@ -391,9 +391,10 @@ static void digest_key_row(void *ctx, const char *const *fields, const size_t *l
     k->digest->key_sum += hash;
 }
 
-static bool dir_digest(Sink *sink, const TableShape *shape, int64_t partition, SinkDigest *out,
+static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
                        FerryError *err)
 {
+    int64_t partition = part->partition;
     memset(out, 0, sizeof *out);
     use_table(sink, shape);
     /* The key's fields as written: NDJSON by name, CSV by position (only if written at all). */

@@ -183,29 +183,23 @@ static void json_timestamp(OutBuf *out, const char *text, size_t len, bool with_
     outbuf_putc(out, '"');
 }
 
-static void scratch_reserve(RowWriter *writer, size_t need)
+static void scratch_reserve(char **scratch, size_t *cap, size_t need)
 {
-    if (need <= writer->scratch_cap)
+    if (need <= *cap)
         return;
-    size_t cap = writer->scratch_cap ? writer->scratch_cap : 256;
-    while (cap < need)
-        cap *= 2;
-    writer->scratch = xrealloc(writer->scratch, cap);
-    writer->scratch_cap = cap;
+    size_t grown = *cap ? *cap : 256;
+    while (grown < need)
+        grown *= 2;
+    *scratch = xrealloc(*scratch, grown);
+    *cap = grown;
 }
 
-/*
- * A PostgreSQL array literal: optional "[l:u]=" dimensions, then braces holding
- * elements separated by the element type's delimiter; elements are NULL,
- * unquoted, or double-quoted with backslash escapes; nested braces are
- * further dimensions. Returns the position after the closing brace.
- */
-static const char *json_array(RowWriter *writer, OutBuf *out, FerryOid elem, char delim, const char *p,
-                              const char *end)
+/* One level of braces, from its '{'; returns the position after its '}'. */
+static const char *array_level(const char *p, const char *end, char delim, const PgArrayVisitor *v,
+                               char **scratch, size_t *scratch_cap)
 {
-    outbuf_putc(out, '[');
     p++; /* '{' */
-    bool first = true;
+    int index = 0;
     while (p < end) {
         while (p < end && isspace((unsigned char)*p))
             p++;
@@ -219,17 +213,17 @@ static const char *json_array(RowWriter *writer, OutBuf *out, FerryOid elem, cha
             p++;
             continue;
         }
-        if (!first)
-            outbuf_putc(out, ',');
-        first = false;
         if (*p == '{') {
-            p = json_array(writer, out, elem, delim, p, end);
+            v->open(v->ctx, index++);
+            p = array_level(p, end, delim, v, scratch, scratch_cap);
+            v->close(v->ctx);
             continue;
         }
         bool quoted = *p == '"';
         if (quoted)
             p++;
-        scratch_reserve(writer, (size_t)(end - p) + 1);
+        scratch_reserve(scratch, scratch_cap, (size_t)(end - p) + 1);
+        char *buf = *scratch;
         size_t n = 0;
         bool escaped_any = false;
         while (p < end) {
@@ -239,37 +233,75 @@ static const char *json_array(RowWriter *writer, OutBuf *out, FerryOid elem, cha
                 p++;
                 escaped_any = true;
             }
-            writer->scratch[n++] = *p++;
+            buf[n++] = *p++;
         }
         if (quoted && p < end)
             p++; /* closing quote */
         if (!quoted)
-            while (n > 0 && isspace((unsigned char)writer->scratch[n - 1]))
+            while (n > 0 && isspace((unsigned char)buf[n - 1]))
                 n--;
-        writer->scratch[n] = '\0';
-        if (!quoted && !escaped_any && n == 4 && strncasecmp(writer->scratch, "NULL", 4) == 0)
-            outbuf_puts(out, "null");
-        else
-            format_json_value(writer, out, elem, 0, ',', writer->scratch, n);
+        buf[n] = '\0';
+        bool is_null = !quoted && !escaped_any && n == 4 && strncasecmp(buf, "NULL", 4) == 0;
+        v->element(v->ctx, index++, buf, n, is_null);
     }
-    outbuf_putc(out, ']');
     return p;
+}
+
+bool pg_array_walk(const char *text, size_t len, char delim, const PgArrayVisitor *visitor,
+                   char **scratch, size_t *scratch_cap)
+{
+    const char *p = text, *end = text + len;
+    if (p < end && *p == '[') { /* dimension decoration: "[0:1]={...}" */
+        const char *eq = memchr(p, '=', len);
+        p = eq ? eq + 1 : end;
+    }
+    if (p >= end || *p != '{')
+        return false;
+    visitor->open(visitor->ctx, 0);
+    array_level(p, end, delim ? delim : ',', visitor, scratch, scratch_cap);
+    visitor->close(visitor->ctx);
+    return true;
+}
+
+/* Arrays as JSON: the walker's events become brackets, commas and mapped elements. */
+typedef struct JsonArray {
+    RowWriter *writer;
+    OutBuf *out;
+    FerryOid elem;
+} JsonArray;
+
+static void json_array_open(void *ctx, int index)
+{
+    JsonArray *a = ctx;
+    if (index > 0)
+        outbuf_putc(a->out, ',');
+    outbuf_putc(a->out, '[');
+}
+
+static void json_array_close(void *ctx)
+{
+    outbuf_putc(((JsonArray *)ctx)->out, ']');
+}
+
+static void json_array_element(void *ctx, int index, const char *text, size_t len, bool is_null)
+{
+    JsonArray *a = ctx;
+    if (index > 0)
+        outbuf_putc(a->out, ',');
+    if (is_null)
+        outbuf_puts(a->out, "null");
+    else
+        format_json_value(a->writer, a->out, a->elem, 0, ',', text, len);
 }
 
 void format_json_value(RowWriter *writer, OutBuf *out, FerryOid type, FerryOid elem_type,
                        char elem_delim, const char *text, size_t len)
 {
     if (elem_type != 0) {
-        const char *p = text, *end = text + len;
-        if (p < end && *p == '[') { /* dimension decoration: "[0:1]={...}" */
-            const char *eq = memchr(p, '=', len);
-            p = eq ? eq + 1 : end;
-        }
-        if (p < end && *p == '{') {
-            json_array(writer, out, elem_type, elem_delim ? elem_delim : ',', p, end);
-            return;
-        }
-        format_json_string(out, text, len);
+        JsonArray array = {.writer = writer, .out = out, .elem = elem_type};
+        const PgArrayVisitor visitor = {json_array_open, json_array_close, json_array_element, &array};
+        if (!pg_array_walk(text, len, elem_delim, &visitor, &writer->scratch, &writer->scratch_cap))
+            format_json_string(out, text, len); /* not an array literal after all: keep the text */
         return;
     }
     switch (type) {

@@ -7,9 +7,11 @@
 #include "ferry/sink.h"
 
 extern const SinkOps sink_dir;
+extern const SinkOps sink_mongo;
 
 static const SinkOps *const sinks[] = {
     &sink_dir,
+    &sink_mongo,
 };
 
 #define NSINKS (sizeof sinks / sizeof sinks[0])

@@ -122,6 +122,26 @@ void row_reader_feed(RowReader *reader, const char *data, size_t len);
 void row_reader_finish(RowReader *reader);
 void row_reader_free(RowReader *reader);
 
+/*
+ * A PostgreSQL array literal — optional "[l:u]=" dimensions, then braces
+ * holding elements separated by the element type's delimiter; elements are
+ * NULL, unquoted, or double-quoted with backslash escapes; nested braces are
+ * further dimensions — walked as events: open and close for each pair of
+ * braces (the outermost included), element for each value, with its index in
+ * its own array. An element's text is unescaped into *scratch (grown as
+ * needed; the caller frees it) and NUL-terminated. False, and no event, when
+ * the text is no array literal.
+ */
+typedef struct PgArrayVisitor {
+    void (*open)(void *ctx, int index);
+    void (*close)(void *ctx);
+    void (*element)(void *ctx, int index, const char *text, size_t len, bool is_null);
+    void *ctx;
+} PgArrayVisitor;
+
+bool pg_array_walk(const char *text, size_t len, char delim, const PgArrayVisitor *visitor,
+                   char **scratch, size_t *scratch_cap);
+
 /* FNV-1a, 64 bits, continued from `hash` (start with FORMAT_HASH_SEED). */
 #define FORMAT_HASH_SEED 14695981039346656037ull
 uint64_t format_hash(uint64_t hash, const void *data, size_t len);

@@ -27,6 +27,9 @@
  *  - prepare_table (optional) is called when a table is planned from scratch;
  *    it MUST remove output an earlier plan of that table left behind, so a
  *    re-plan with other partition bounds cannot double rows.
+ *  - A row the sink cannot store is a bad row: the sink either fails the
+ *    segment with a message naming the table and the key, or sets the row
+ *    aside where the user can find it and counts it (rejected).
  *  - Errors fill FerryError with domain FERRY_ERR_SINK and say whether a retry
  *    can help.
  */
@@ -44,6 +47,12 @@ typedef struct SinkSegment {
     int64_t partition;
     int64_t sequence;
 } SinkSegment;
+
+/* A partition as verify asks for it: its number and key range (lo, hi], as key tuples (plan.h); NULL: open. */
+typedef struct SinkPartition {
+    int64_t partition;
+    const char *lo, *hi;
+} SinkPartition;
 
 /* What a sink holds for one partition, read back (verify). */
 typedef struct SinkDigest {
@@ -73,6 +82,8 @@ typedef struct SinkOps {
     bool (*commit)(Sink *sink, FerryError *err);
     void (*abort)(Sink *sink);
     void (*close)(Sink *sink);
+    /* Rows of the committed segment that were set aside as bad rows (optional; none when absent). */
+    int64_t (*rejected)(Sink *sink);
 
     /*
      * verify (optional, both or neither): digest MUST read back what the sink
@@ -80,7 +91,7 @@ typedef struct SinkOps {
      * read from the source (a batch of the key columns only, in key order),
      * the hash digest gives the same key as stored.
      */
-    bool (*digest)(Sink *sink, const TableShape *shape, int64_t partition, SinkDigest *out,
+    bool (*digest)(Sink *sink, const TableShape *shape, const SinkPartition *partition, SinkDigest *out,
                    FerryError *err);
     uint64_t (*key_hash)(Sink *sink, const TableShape *shape, const RowBatch *keys, int row);
 } SinkOps;

@@ -1,0 +1,740 @@
+/*
+ * sinks/document.c — rows as BSON documents (mapping in document.h).
+ *
+ * Design notes
+ *  (1) Values are parsed from the batch arena straight into the document:
+ *      numbers, dates and booleans from their text, json by a small parser of
+ *      its own (libbson's JSON reader takes "$oid"-style keys as extended
+ *      JSON, which would change a user's data), arrays by the walker the JSON
+ *      writer uses too. Only array elements, decoded bytes and unescaped JSON
+ *      strings pass through the writer's two reused scratch buffers.
+ *  (2) A value that cannot be mapped exactly fails the row with a message
+ *      naming the column; nothing is guessed.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/document.h"
+#include "ferry/format.h"
+
+/* MongoDB refuses documents nested deeper than this. */
+#define DOC_DEPTH_MAX 100
+
+static void grow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t n = *cap ? *cap : 256;
+    while (n < need)
+        n *= 2;
+    *buf = xrealloc(*buf, n);
+    *cap = n;
+}
+
+static bool bad_value(FerryError *err, const char *column, const char *what)
+{
+    return ferry_error(err, FERRY_ERR_SINK, 0, "column \"%s\": %s", column, what);
+}
+
+/* ---- field names ---- */
+
+static bool name_needs_care(const char *name, size_t len)
+{
+    return (len > 0 && name[0] == '$') || memchr(name, '.', len) != NULL;
+}
+
+/*
+ * The field name for `name` under the writer's rule, NUL-terminated in *out
+ * (grown as needed). False when the rule rejects it or it holds a NUL.
+ */
+static bool field_name(int rule, const char *name, size_t len, char **out, size_t *cap)
+{
+    if (memchr(name, '\0', len) != NULL)
+        return false;
+    if (!name_needs_care(name, len) || rule == DOC_NAMES_KEEP) {
+        grow(out, cap, len + 1);
+        memcpy(*out, name, len);
+        (*out)[len] = '\0';
+        return true;
+    }
+    if (rule == DOC_NAMES_REJECT)
+        return false;
+    grow(out, cap, len * 3 + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        if ((i == 0 && name[i] == '$') || name[i] == '.') {
+            (*out)[n++] = '\xef'; /* U+FF04 FULLWIDTH DOLLAR SIGN, U+FF0E FULLWIDTH FULL STOP */
+            (*out)[n++] = '\xbc';
+            (*out)[n++] = name[i] == '$' ? '\x84' : '\x8e';
+        } else {
+            (*out)[n++] = name[i];
+        }
+    }
+    (*out)[n] = '\0';
+    return true;
+}
+
+/* ---- dates ---- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (astronomical years: 1 BC is year 0). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int64_t)doe - 719468;
+}
+
+static bool digits(const char **p, const char *end, int count, int64_t *value)
+{
+    int64_t v = 0;
+    int n = 0;
+    while (*p < end && isdigit((unsigned char)**p) && (count < 0 || n < count)) {
+        v = v * 10 + (**p - '0');
+        (*p)++;
+        n++;
+    }
+    *value = v;
+    return count < 0 ? n > 0 && n <= 9 : n == count;
+}
+
+bool doc_parse_time(const char *text, size_t len, bool with_zone, int64_t *millis)
+{
+    const char *p = text, *end = text + len;
+    int64_t year, month, day, hour = 0, minute = 0, second = 0, micros = 0;
+    bool bc = len > 3 && memcmp(end - 3, " BC", 3) == 0;
+    if (bc)
+        end -= 3;
+    if (!digits(&p, end, -1, &year) || p == end || *p++ != '-' || !digits(&p, end, 2, &month) ||
+        p == end || *p++ != '-' || !digits(&p, end, 2, &day) || month < 1 || month > 12 || day < 1 ||
+        day > 31)
+        return false;
+    if (p < end && *p == ' ') {
+        p++;
+        if (!digits(&p, end, 2, &hour) || p == end || *p++ != ':' || !digits(&p, end, 2, &minute) ||
+            p == end || *p++ != ':' || !digits(&p, end, 2, &second))
+            return false;
+        if (p < end && *p == '.') {
+            p++;
+            int n = 0;
+            while (p < end && isdigit((unsigned char)*p)) {
+                if (n++ < 6)
+                    micros = micros * 10 + (*p - '0');
+                p++;
+            }
+            for (; n < 6; n++)
+                micros *= 10;
+        }
+    }
+    int64_t offset = 0; /* seconds east of UTC */
+    if (with_zone && p < end && (*p == '+' || *p == '-')) {
+        int sign = *p++ == '-' ? -1 : 1;
+        int64_t oh = 0, om = 0, os = 0;
+        if (!digits(&p, end, 2, &oh))
+            return false;
+        if (p < end && *p == ':' && (p++, !digits(&p, end, 2, &om)))
+            return false;
+        if (p < end && *p == ':' && (p++, !digits(&p, end, 2, &os)))
+            return false;
+        offset = sign * (oh * 3600 + om * 60 + os);
+    }
+    if (p != end)
+        return false;
+    if (bc)
+        year = 1 - year;
+    int64_t secs = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 +
+                   minute * 60 + second - offset;
+    *millis = secs * 1000 + micros / 1000; /* micros >= 0: truncation is the floor */
+    return true;
+}
+
+/* PostgreSQL's "2024-01-02 03:04:05.5+00" as "2024-01-02T03:04:05.5Z"; other forms as they are. */
+static void append_time_string(bson_t *parent, const char *name, const char *text, size_t len,
+                               bool with_zone, char **buf, size_t *cap)
+{
+    bool iso = len >= 19 && text[4] == '-' && text[10] == ' ' && isdigit((unsigned char)text[0]) &&
+               memcmp(text + len - 3, " BC", 3) != 0 &&
+               (!with_zone || (len >= 22 && memcmp(text + len - 3, "+00", 3) == 0));
+    if (!iso) {
+        bson_append_utf8(parent, name, -1, text, (int)len);
+        return;
+    }
+    size_t body = with_zone ? len - 3 : len;
+    grow(buf, cap, body + 2);
+    memcpy(*buf, text, body);
+    (*buf)[10] = 'T';
+    size_t n = body;
+    if (with_zone)
+        (*buf)[n++] = 'Z';
+    bson_append_utf8(parent, name, -1, *buf, (int)n);
+}
+
+/* ---- small values ---- */
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Hex pairs into bytes; false on an odd count or a non-hex character (uuid dashes skipped). */
+static bool decode_hex(const char *p, const char *end, bool skip_dashes, char *out, size_t *n)
+{
+    size_t k = 0;
+    while (p < end) {
+        if (skip_dashes && *p == '-') {
+            p++;
+            continue;
+        }
+        int hi = hex_digit(*p), lo = p + 1 < end ? hex_digit(p[1]) : -1;
+        if (hi < 0 || lo < 0)
+            return false;
+        out[k++] = (char)(hi << 4 | lo);
+        p += 2;
+    }
+    *n = k;
+    return true;
+}
+
+static bool append_integer(bson_t *parent, const char *name, const char *text, bool wide)
+{
+    errno = 0;
+    char *end;
+    long long v = strtoll(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0')
+        return false;
+    if (!wide && v >= INT32_MIN && v <= INT32_MAX)
+        return bson_append_int32(parent, name, -1, (int32_t)v);
+    return bson_append_int64(parent, name, -1, (int64_t)v);
+}
+
+/* ---- json ---- */
+
+typedef struct JsonParse {
+    DocWriter *writer;
+    const char *p, *end;
+    const char *fail;         /* what went wrong, or NULL */
+} JsonParse;
+
+static void json_space(JsonParse *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r'))
+        j->p++;
+}
+
+static void put_utf8(char *out, size_t *n, unsigned cp)
+{
+    if (cp < 0x80) {
+        out[(*n)++] = (char)cp;
+    } else if (cp < 0x800) {
+        out[(*n)++] = (char)(0xc0 | cp >> 6);
+        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        out[(*n)++] = (char)(0xe0 | cp >> 12);
+        out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
+        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        out[(*n)++] = (char)(0xf0 | cp >> 18);
+        out[(*n)++] = (char)(0x80 | (cp >> 12 & 0x3f));
+        out[(*n)++] = (char)(0x80 | (cp >> 6 & 0x3f));
+        out[(*n)++] = (char)(0x80 | (cp & 0x3f));
+    }
+}
+
+static bool hex4(JsonParse *j, unsigned *cp)
+{
+    if (j->end - j->p < 4)
+        return false;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int d = hex_digit(j->p[i]);
+        if (d < 0)
+            return false;
+        v = v << 4 | (unsigned)d;
+    }
+    j->p += 4;
+    *cp = v;
+    return true;
+}
+
+/* A JSON string (at its opening quote), unescaped into the writer's text buffer. */
+static bool json_string(JsonParse *j, size_t *len)
+{
+    DocWriter *w = j->writer;
+    j->p++;
+    const char *start = j->p;
+    while (j->p < j->end && *j->p != '"' && *j->p != '\\')
+        j->p++;
+    size_t n = (size_t)(j->p - start);
+    grow(&w->text, &w->text_cap, n + 1);
+    memcpy(w->text, start, n);
+    while (j->p < j->end && *j->p != '"') {
+        grow(&w->text, &w->text_cap, n + 5);
+        char c = *j->p++;
+        if (c != '\\') {
+            w->text[n++] = c;
+            continue;
+        }
+        if (j->p >= j->end)
+            break;
+        c = *j->p++;
+        unsigned cp;
+        switch (c) {
+        case 'b': w->text[n++] = '\b'; break;
+        case 'f': w->text[n++] = '\f'; break;
+        case 'n': w->text[n++] = '\n'; break;
+        case 'r': w->text[n++] = '\r'; break;
+        case 't': w->text[n++] = '\t'; break;
+        case 'u':
+            if (!hex4(j, &cp))
+                return (j->fail = "a bad \\u escape in json"), false;
+            if (cp >= 0xd800 && cp < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
+                unsigned lo;
+                j->p += 2;
+                if (!hex4(j, &lo) || lo < 0xdc00 || lo > 0xdfff)
+                    return (j->fail = "a bad surrogate pair in json"), false;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            put_utf8(w->text, &n, cp);
+            break;
+        default: w->text[n++] = c; break;
+        }
+    }
+    if (j->p >= j->end)
+        return (j->fail = "an unterminated string in json"), false;
+    j->p++;
+    w->text[n] = '\0';
+    *len = n;
+    return true;
+}
+
+static bool json_value(JsonParse *j, bson_t *parent, const char *name, int depth);
+
+static bool json_object(JsonParse *j, bson_t *parent, const char *name, int depth)
+{
+    bson_t child;
+    bson_append_document_begin(parent, name, -1, &child);
+    j->p++;
+    json_space(j);
+    bool ok = true;
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+    } else {
+        for (;;) {
+            json_space(j);
+            size_t klen;
+            if (j->p >= j->end || *j->p != '"' || !json_string(j, &klen)) {
+                j->fail = j->fail ? j->fail : "a bad object key in json";
+                ok = false;
+                break;
+            }
+            DocWriter *w = j->writer;
+            char *key = NULL;
+            size_t key_cap = 0;
+            if (!field_name(w->options.field_names, w->text, klen, &key, &key_cap)) {
+                j->fail = memchr(w->text, '\0', klen) ? "a json key holds a NUL character"
+                                                      : "a json key starts with '$' or holds '.' (field_names = reject)";
+                free(key);
+                ok = false;
+                break;
+            }
+            json_space(j);
+            ok = j->p < j->end && *j->p++ == ':';
+            if (ok)
+                ok = json_value(j, &child, key, depth + 1);
+            free(key);
+            if (!ok) {
+                j->fail = j->fail ? j->fail : "a bad object in json";
+                break;
+            }
+            json_space(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == '}') {
+                j->p++;
+                break;
+            }
+            j->fail = "a bad object in json";
+            ok = false;
+            break;
+        }
+    }
+    bson_append_document_end(parent, &child);
+    return ok;
+}
+
+static bool json_array(JsonParse *j, bson_t *parent, const char *name, int depth)
+{
+    bson_t child;
+    bson_append_array_begin(parent, name, -1, &child);
+    j->p++;
+    json_space(j);
+    bool ok = true;
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+    } else {
+        for (uint32_t i = 0;; i++) {
+            char index[16];
+            const char *key;
+            bson_uint32_to_string(i, &key, index, sizeof index);
+            if (!json_value(j, &child, key, depth + 1)) {
+                ok = false;
+                break;
+            }
+            json_space(j);
+            if (j->p < j->end && *j->p == ',') {
+                j->p++;
+                continue;
+            }
+            if (j->p < j->end && *j->p == ']') {
+                j->p++;
+                break;
+            }
+            j->fail = "a bad array in json";
+            ok = false;
+            break;
+        }
+    }
+    bson_append_array_end(parent, &child);
+    return ok;
+}
+
+static bool json_number(JsonParse *j, bson_t *parent, const char *name)
+{
+    const char *start = j->p;
+    bool integer = true;
+    while (j->p < j->end && strchr("+-0123456789.eE", *j->p) != NULL) {
+        integer &= *j->p != '.' && *j->p != 'e' && *j->p != 'E';
+        j->p++;
+    }
+    size_t n = (size_t)(j->p - start);
+    if (n == 0 || n > 4000)
+        return (j->fail = "a bad number in json"), false;
+    char buf[4001];
+    memcpy(buf, start, n);
+    buf[n] = '\0';
+    if (integer && append_integer(parent, name, buf, false))
+        return true;
+    char *end;
+    double d = strtod(buf, &end);
+    if (*end != '\0')
+        return (j->fail = "a bad number in json"), false;
+    return bson_append_double(parent, name, -1, d);
+}
+
+static bool json_word(JsonParse *j, const char *word)
+{
+    size_t n = strlen(word);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+        return false;
+    j->p += n;
+    return true;
+}
+
+static bool json_value(JsonParse *j, bson_t *parent, const char *name, int depth)
+{
+    if (depth >= DOC_DEPTH_MAX)
+        return (j->fail = "json nested deeper than MongoDB's 100 levels"), false;
+    json_space(j);
+    if (j->p >= j->end)
+        return (j->fail = "json ends early"), false;
+    switch (*j->p) {
+    case '{':
+        return json_object(j, parent, name, depth);
+    case '[':
+        return json_array(j, parent, name, depth);
+    case '"': {
+        size_t len;
+        return json_string(j, &len) && bson_append_utf8(parent, name, -1, j->writer->text, (int)len);
+    }
+    case 't':
+        if (json_word(j, "true"))
+            return bson_append_bool(parent, name, -1, true);
+        break;
+    case 'f':
+        if (json_word(j, "false"))
+            return bson_append_bool(parent, name, -1, false);
+        break;
+    case 'n':
+        if (json_word(j, "null"))
+            return bson_append_null(parent, name, -1);
+        break;
+    default:
+        return json_number(j, parent, name);
+    }
+    return (j->fail = "a bad literal in json"), false;
+}
+
+/* ---- arrays ---- */
+
+/* The PostgreSQL array walker's events, building nested BSON arrays. */
+typedef struct BsonArray {
+    DocWriter *writer;
+    const Column *elem;       /* a column of the element type, for doc_append_value */
+    int depth;
+    bson_t *stack[8];         /* PostgreSQL allows 6 dimensions; stack[0] is the parent */
+    bson_t children[7];
+    bool overflow;
+    bool failed;
+    const char *name;         /* the field's name, for the outermost array */
+    FerryError *err;
+} BsonArray;
+
+static void bson_array_open(void *ctx, int index)
+{
+    BsonArray *a = ctx;
+    if (a->depth >= (int)(sizeof a->children / sizeof a->children[0])) {
+        a->overflow = true;
+        return;
+    }
+    char buf[16];
+    const char *key = a->name;
+    if (a->depth > 0)
+        bson_uint32_to_string((uint32_t)index, &key, buf, sizeof buf);
+    bson_append_array_begin(a->stack[a->depth], key, -1, &a->children[a->depth]);
+    a->stack[a->depth + 1] = &a->children[a->depth];
+    a->depth++;
+}
+
+static void bson_array_close(void *ctx)
+{
+    BsonArray *a = ctx;
+    if (a->overflow || a->depth == 0)
+        return;
+    bson_append_array_end(a->stack[a->depth - 1], a->stack[a->depth]);
+    a->depth--;
+}
+
+static void bson_array_element(void *ctx, int index, const char *text, size_t len, bool is_null)
+{
+    BsonArray *a = ctx;
+    if (a->overflow || a->failed)
+        return;
+    char buf[16];
+    const char *key;
+    bson_uint32_to_string((uint32_t)index, &key, buf, sizeof buf);
+    bson_t *into = a->stack[a->depth];
+    if (is_null) {
+        bson_append_null(into, key, -1);
+        return;
+    }
+    /* The element's text lives in the writer's scratch buffer, which mapping
+     * the element may reuse: map from a copy. */
+    char *copy = xstrndup(text, len);
+    if (!doc_append_value(a->writer, into, key, a->elem, copy, len, a->err))
+        a->failed = true;
+    free(copy);
+}
+
+static bool append_array(DocWriter *w, bson_t *parent, const char *name, const Column *col,
+                         const char *text, size_t len, FerryError *err)
+{
+    Column elem = {.name = col->name, .type = col->elem_type};
+    BsonArray a = {.writer = w, .elem = &elem, .name = name, .err = err};
+    a.stack[0] = parent;
+    const PgArrayVisitor visitor = {bson_array_open, bson_array_close, bson_array_element, &a};
+    if (!pg_array_walk(text, len, col->elem_delim, &visitor, &w->scratch, &w->scratch_cap))
+        return bson_append_utf8(parent, name, -1, text, (int)len);
+    if (a.overflow)
+        return bad_value(err, col->name, "an array of more than 6 dimensions");
+    return !a.failed;
+}
+
+/* ---- values ---- */
+
+static bool append_numeric(DocWriter *w, bson_t *parent, const char *name, const Column *col,
+                           const char *text, size_t len, FerryError *err)
+{
+    bson_decimal128_t dec;
+    if (bson_decimal128_from_string_w_len(text, (int)len, &dec))
+        return bson_append_decimal128(parent, name, -1, &dec);
+    if (w->options.inexact_numeric == DOC_INEXACT_STRING)
+        return bson_append_utf8(parent, name, -1, text, (int)len);
+    char what[160];
+    snprintf(what, sizeof what,
+             "numeric %.40s%s cannot be held exactly by Decimal128 (34 digits); "
+             "inexact_numeric = string keeps such values as strings",
+             text, len > 40 ? "…" : "");
+    return bad_value(err, col->name, what);
+}
+
+static bool append_time(DocWriter *w, bson_t *parent, const char *name, const Column *col,
+                        const char *text, size_t len)
+{
+    bool with_zone = col->type == OID_TIMESTAMPTZ;
+    if (col->type != OID_DATE && w->options.timestamps == DOC_TIMESTAMPS_STRING) {
+        append_time_string(parent, name, text, len, with_zone, &w->scratch, &w->scratch_cap);
+        return true;
+    }
+    int64_t millis;
+    if (doc_parse_time(text, len, with_zone, &millis))
+        return bson_append_date_time(parent, name, -1, millis);
+    return bson_append_utf8(parent, name, -1, text, (int)len); /* infinity, -infinity */
+}
+
+bool doc_append_value(DocWriter *w, bson_t *parent, const char *name, const Column *col,
+                      const char *text, size_t len, FerryError *err)
+{
+    if (col->elem_type != 0)
+        return append_array(w, parent, name, col, text, len, err);
+    size_t n;
+    switch (col->type) {
+    case OID_INT2:
+    case OID_INT4:
+    case OID_INT8:
+    case OID_OID:
+        if (append_integer(parent, name, text, col->type == OID_INT8 || col->type == OID_OID))
+            return true;
+        return bad_value(err, col->name, "an integer out of range");
+    case OID_FLOAT4:
+    case OID_FLOAT8:
+        return bson_append_double(parent, name, -1, strtod(text, NULL));
+    case OID_NUMERIC:
+        return append_numeric(w, parent, name, col, text, len, err);
+    case OID_BOOL:
+        return bson_append_bool(parent, name, -1, len > 0 && text[0] == 't');
+    case OID_JSON:
+    case OID_JSONB: {
+        JsonParse j = {.writer = w, .p = text, .end = text + len};
+        bool ok = json_value(&j, parent, name, 1);
+        json_space(&j);
+        if (ok && j.p != j.end)
+            j.fail = "text after the json value", ok = false;
+        return ok || bad_value(err, col->name, j.fail ? j.fail : "bad json");
+    }
+    case OID_BYTEA:
+        grow(&w->scratch, &w->scratch_cap, len / 2 + 1);
+        if (len < 2 || text[0] != '\\' || text[1] != 'x' ||
+            !decode_hex(text + 2, text + len, false, w->scratch, &n))
+            return bad_value(err, col->name, "bytea not in hex output form (bytea_output = hex)");
+        return bson_append_binary(parent, name, -1, BSON_SUBTYPE_BINARY, (const uint8_t *)w->scratch,
+                                  (uint32_t)n);
+    case OID_UUID: {
+        char bytes[32];
+        if (len != 36 || !decode_hex(text, text + len, true, bytes, &n) || n != 16)
+            return bad_value(err, col->name, "a malformed uuid");
+        return bson_append_binary(parent, name, -1, BSON_SUBTYPE_UUID, (const uint8_t *)bytes, 16);
+    }
+    case OID_DATE:
+    case OID_TIMESTAMP:
+    case OID_TIMESTAMPTZ:
+        return append_time(w, parent, name, col, text, len);
+    default:
+        return bson_append_utf8(parent, name, -1, text, (int)len);
+    }
+}
+
+/* ---- documents ---- */
+
+bool doc_writer_init(DocWriter *w, const DocOptions *options, const TableShape *shape, FerryError *err)
+{
+    memset(w, 0, sizeof *w);
+    w->options = *options;
+    w->shape = shape;
+    w->nnames = shape->ncols;
+    w->names = xcalloc((size_t)shape->ncols, sizeof(char *));
+    for (int c = 0; c < shape->ncols; c++) {
+        const char *name = shape->cols[c].name;
+        size_t cap = 0;
+        if (!field_name(options->field_names, name, strlen(name), &w->names[c], &cap)) {
+            doc_writer_free(w);
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "column \"%s\" of %s cannot be a MongoDB field name "
+                               "(field_names = reject; escape writes it with full-width '$' and '.')",
+                               name, shape->target);
+        }
+        if (options->document_id == DOC_ID_KEY && strcmp(w->names[c], "_id") == 0) {
+            doc_writer_free(w);
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "column \"_id\" of %s would collide with the _id ferry makes from the key; "
+                               "leave it out with columns = …, or set document_id = mongo",
+                               shape->target);
+        }
+    }
+    return true;
+}
+
+void doc_writer_free(DocWriter *w)
+{
+    for (int c = 0; c < w->nnames; c++)
+        free(w->names[c]);
+    free(w->names);
+    free(w->scratch);
+    free(w->text);
+    memset(w, 0, sizeof *w);
+}
+
+static bool is_key_column(const TableShape *shape, int c)
+{
+    for (int k = 0; k < shape->nkeys; k++)
+        if (shape->key_col[k] == c)
+            return true;
+    return false;
+}
+
+/* The key's fields under `parent`: one value as `name`, or {column: value, …} for a composite key. */
+static bool append_key(DocWriter *w, const RowBatch *batch, int row, bson_t *parent, const char *name,
+                       FerryError *err)
+{
+    const TableShape *shape = w->shape;
+    bson_t composite, *into = parent;
+    if (shape->nkeys > 1) {
+        bson_append_document_begin(parent, name, -1, &composite);
+        into = &composite;
+    }
+    bool ok = true;
+    for (int k = 0; ok && k < shape->nkeys; k++) {
+        int c = shape->key_col[k];
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        const char *field = shape->nkeys > 1 ? w->names[c] : name;
+        ok = value != NULL ? doc_append_value(w, into, field, &shape->cols[c], value, len, err)
+                           : bad_value(err, shape->cols[c].name, "a NULL in the key");
+    }
+    if (shape->nkeys > 1)
+        bson_append_document_end(parent, &composite);
+    return ok;
+}
+
+bool doc_build(DocWriter *w, const RowBatch *batch, int row, bson_t *doc, bson_t *selector,
+               FerryError *err)
+{
+    const TableShape *shape = w->shape;
+    bool key_id = w->options.document_id == DOC_ID_KEY;
+    if (key_id && (!append_key(w, batch, row, selector, "_id", err) ||
+                   !append_key(w, batch, row, doc, "_id", err)))
+        return false;
+    for (int c = 0; c < shape->ncols; c++) {
+        bool key = is_key_column(shape, c);
+        if (c >= shape->nout && (key_id || !key))
+            continue; /* read for the checkpoint only */
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        if (value == NULL) {
+            if (key)
+                return bad_value(err, shape->cols[c].name, "a NULL in the key");
+            if (w->options.nulls == DOC_NULLS_KEEP)
+                bson_append_null(doc, w->names[c], -1);
+            continue;
+        }
+        if (!doc_append_value(w, doc, w->names[c], &shape->cols[c], value, len, err))
+            return false;
+        if (key && !key_id && !doc_append_value(w, selector, w->names[c], &shape->cols[c], value, len, err))
+            return false;
+    }
+    return true;
+}

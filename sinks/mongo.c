@@ -1,0 +1,766 @@
+/*
+ * sinks/mongo.c — the MongoDB sink: each row a document, written by unordered bulk upserts.
+ *
+ * Design notes
+ *  (1) Every row is a replace-with-upsert by its selector ({_id: key}, or the
+ *      key fields): a segment written again after a crash replaces its own
+ *      documents, so replay never doubles a row (SINK_UPSERTS_BY_KEY). The
+ *      bulk is unordered: one bad document does not hold back the others.
+ *  (2) Memory: documents are gathered into a bulk of at most bulk_bytes
+ *      (libmongoc copies each document once into the bulk, and cuts it into
+ *      messages by the server's maxMessageSizeBytes and maxWriteBatchSize);
+ *      a bulk is sent when it reaches bulk_bytes and at the end of every
+ *      batch, so the handle holds one bulk at most.
+ *  (3) commit returns only after the server acknowledged every bulk of the
+ *      segment under the write concern (default w=1 and journaled).
+ *  (4) Bad rows — a row that cannot become a document, a document over the
+ *      server's maxBsonObjectSize, a document the server refuses — follow
+ *      on_reject: fail names the table, the key and the reason; skip writes
+ *      them to "<reject_dir>/<target>.p<partition>.s<sequence>.ndjson" at
+ *      commit (temp file, fsync, rename: a replayed segment replaces its own
+ *      reject file) and counts them.
+ *  (5) Errors: network errors, server selection, write concern errors,
+ *      step-downs, interruptions and duplicate keys (two upserts of one key
+ *      racing) are retryable; authentication, authorization and bad requests
+ *      are not. The URI is a secret: it is never put in a message.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <mongoc/mongoc.h>
+
+#include "ferry/document.h"
+#include "ferry/format.h"
+#include "ferry/plan.h"
+#include "ferry/sink.h"
+
+typedef struct MongoSettings {
+    char *uri;
+    char *database;
+    int document_id, nulls, inexact_numeric, timestamps, field_names; /* DocOptions */
+    char *write_concern;
+    bool journal;
+    int write_timeout;
+    uint64_t bulk_bytes;
+    int on_reject;
+    char *reject_dir;
+} MongoSettings;
+
+enum { REJECT_FAIL = 0, REJECT_SKIP = 1 };
+
+static const char *const id_names[] = {"key", "mongo", NULL};
+static const char *const null_names[] = {"null", "omit", NULL};
+static const char *const inexact_names[] = {"reject", "string", NULL};
+static const char *const timestamp_names[] = {"date", "string", NULL};
+static const char *const field_rule_names[] = {"escape", "keep", "reject", NULL};
+static const char *const reject_names[] = {"fail", "skip", NULL};
+
+static const ConfigOption mongo_options[] = {
+    CONFIG_OPTION(MongoSettings, uri, OPT_STRING, .required = true,
+                  .help = "MongoDB connection string (TLS, authentication as libmongoc takes them); a secret"),
+    CONFIG_OPTION(MongoSettings, database, OPT_STRING, .setup = true,
+                  .help = "database to write into (default: the URI's)"),
+    CONFIG_OPTION(MongoSettings, document_id, OPT_ENUM, .default_value = "key", .choices = id_names,
+                  .setup = true, .help = "key: _id is the row's key; mongo: MongoDB's _id, upsert on the key fields"),
+    CONFIG_OPTION(MongoSettings, nulls, OPT_ENUM, .default_value = "null", .choices = null_names,
+                  .setup = true, .help = "null: NULL becomes null; omit: the field is left out"),
+    CONFIG_OPTION(MongoSettings, inexact_numeric, OPT_ENUM, .default_value = "reject",
+                  .choices = inexact_names, .setup = true,
+                  .help = "numeric values Decimal128 cannot hold exactly: a bad row, or a string"),
+    CONFIG_OPTION(MongoSettings, timestamps, OPT_ENUM, .default_value = "date", .choices = timestamp_names,
+                  .setup = true, .help = "date (milliseconds) or string (ISO 8601, keeps microseconds)"),
+    CONFIG_OPTION(MongoSettings, field_names, OPT_ENUM, .default_value = "escape",
+                  .choices = field_rule_names, .setup = true,
+                  .help = "names with a leading '$' or a '.': escape (full-width forms), keep, reject"),
+    CONFIG_OPTION(MongoSettings, write_concern, OPT_STRING, .default_value = "1",
+                  .help = "w: a number of members, or majority"),
+    CONFIG_OPTION(MongoSettings, journal, OPT_BOOL, .default_value = "true",
+                  .help = "a write is acknowledged only once journaled"),
+    CONFIG_OPTION(MongoSettings, write_timeout, OPT_INT, .default_value = "60", .min = 0, .max = 86400,
+                  .help = "seconds the write concern may take (0: no limit)"),
+    CONFIG_OPTION(MongoSettings, bulk_bytes, OPT_SIZE, .default_value = "4MB", .min = 0,
+                  .help = "documents gathered before a bulk write is sent"),
+    CONFIG_OPTION(MongoSettings, on_reject, OPT_ENUM, .default_value = "fail", .choices = reject_names,
+                  .help = "a row that cannot be stored: fail the partition, or skip it into reject_dir"),
+    CONFIG_OPTION(MongoSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true,
+                  .help = "where skipped rows are written, one file per segment"),
+    {0},
+};
+
+#define MONGO_BSON_MAX_DEFAULT (16 * 1024 * 1024)
+
+struct Sink {
+    MongoSettings settings;       /* copied; strings borrowed from the configuration */
+    DocOptions doc;
+    mongoc_client_t *client;
+    char *database;               /* owned */
+    bson_t bulk_opts;             /* {ordered: false, writeConcern} */
+    bson_t replace_opts;          /* {upsert: true[, validate: false]} */
+    int32_t max_bson;             /* the server's maxBsonObjectSize */
+    /* the table in use */
+    const TableShape *shape;      /* borrowed */
+    char *target;                 /* owned: the collection the writer was made for */
+    mongoc_collection_t *collection;
+    DocWriter writer;
+    bool writer_ready;
+    bool index_ready;             /* document_id = mongo: the unique index on the key exists */
+    /* the segment */
+    int64_t partition, sequence;
+    mongoc_bulk_operation_t *bulk;
+    size_t bulk_bytes;
+    int *bulk_rows;               /* owned: the batch row of each operation in the bulk */
+    size_t bulk_ops, bulk_rows_cap;
+    StrBuf rejects;               /* the segment's reject lines */
+    int64_t rejected;
+};
+
+static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
+
+static void mongo_init_once(void)
+{
+    mongoc_init();
+}
+
+/* ---- errors ---- */
+
+/* Server error codes that a later attempt may not meet (MongoDB's error_codes.yml). */
+static bool server_code_retryable(int64_t code)
+{
+    static const int64_t codes[] = {
+        6,     /* HostUnreachable */
+        7,     /* HostNotFound */
+        11000, /* DuplicateKey: two upserts of one key racing */
+        50,    /* MaxTimeMSExpired */
+        63,    /* StaleShardVersion */
+        64,    /* WriteConcernFailed */
+        89,    /* NetworkTimeout */
+        91,    /* ShutdownInProgress */
+        112,   /* WriteConflict */
+        150,   /* StaleEpoch */
+        189,   /* PrimarySteppedDown */
+        262,   /* ExceededTimeLimit */
+        9001,  /* SocketException */
+        10107, /* NotWritablePrimary */
+        11600, /* InterruptedAtShutdown */
+        11601, /* Interrupted */
+        11602, /* InterruptedDueToReplStateChange */
+        13435, /* NotPrimaryNoSecondaryOk */
+        13436, /* NotPrimaryOrSecondary */
+        10058, /* LegacyNotPrimary */
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        if (codes[i] == code)
+            return true;
+    return false;
+}
+
+static bool mongo_error(FerryError *err, const bson_error_t *error, const char *what)
+{
+    bool retryable = error->domain == MONGOC_ERROR_STREAM || error->domain == MONGOC_ERROR_SERVER_SELECTION ||
+                     error->domain == MONGOC_ERROR_WRITE_CONCERN ||
+                     (error->domain == MONGOC_ERROR_SERVER && server_code_retryable(error->code));
+    ferry_error(err, FERRY_ERR_SINK, (int)error->code, "mongo sink: %s: %s", what, error->message);
+    if (err != NULL)
+        err->retryable = retryable;
+    return false;
+}
+
+/* ---- open and close ---- */
+
+static uint64_t mongo_memory(const void *settings)
+{
+    /* The bulk, and libmongoc's copy of the message being sent. */
+    return 2 * ((const MongoSettings *)settings)->bulk_bytes + MONGO_BSON_MAX_DEFAULT;
+}
+
+static bool set_write_concern(Sink *sink, FerryError *err)
+{
+    const MongoSettings *s = &sink->settings;
+    mongoc_write_concern_t *wc = mongoc_write_concern_new();
+    char *end;
+    long w = strtol(s->write_concern, &end, 10);
+    if (strcmp(s->write_concern, "majority") == 0) {
+        mongoc_write_concern_set_wmajority(wc, s->write_timeout * 1000);
+    } else if (*s->write_concern != '\0' && *end == '\0' && w >= 1 && w <= 50) {
+        mongoc_write_concern_set_w(wc, (int32_t)w);
+        mongoc_write_concern_set_wtimeout_int64(wc, (int64_t)s->write_timeout * 1000);
+    } else {
+        mongoc_write_concern_destroy(wc);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "mongo sink: write_concern \"%s\" is neither a number of members (1..50) nor majority",
+                           s->write_concern);
+    }
+    mongoc_write_concern_set_journal(wc, s->journal);
+    BSON_APPEND_BOOL(&sink->bulk_opts, "ordered", false);
+    mongoc_write_concern_append(wc, &sink->bulk_opts);
+    mongoc_write_concern_destroy(wc);
+    return true;
+}
+
+static void mongo_close(Sink *sink);
+
+static bool mongo_open(const void *settings, Sink **out, FerryError *err)
+{
+    pthread_once(&mongo_once, mongo_init_once);
+    Sink *sink = xcalloc(1, sizeof *sink);
+    sink->settings = *(const MongoSettings *)settings;
+    sink->max_bson = MONGO_BSON_MAX_DEFAULT;
+    const MongoSettings *s = &sink->settings;
+    sink->doc = (DocOptions){.document_id = s->document_id, .nulls = s->nulls,
+                             .inexact_numeric = s->inexact_numeric, .timestamps = s->timestamps,
+                             .field_names = s->field_names};
+    bson_init(&sink->bulk_opts);
+    bson_init(&sink->replace_opts);
+    BSON_APPEND_BOOL(&sink->replace_opts, "upsert", true);
+    if (sink->doc.field_names == DOC_NAMES_KEEP) /* the server judges such names */
+        BSON_APPEND_BOOL(&sink->replace_opts, "validate", false);
+    *out = sink;
+
+    bson_error_t error;
+    mongoc_uri_t *uri = mongoc_uri_new_with_error(sink->settings.uri, &error);
+    if (uri == NULL) /* libmongoc's message may quote the URI: it is not repeated */
+        return mongo_close(sink), *out = NULL,
+               ferry_error(err, FERRY_ERR_CONFIG, 0, "mongo sink: the uri is not a MongoDB connection string");
+    const char *db = sink->settings.database ? sink->settings.database : mongoc_uri_get_database(uri);
+    if (db == NULL || *db == '\0') {
+        mongoc_uri_destroy(uri);
+        mongo_close(sink);
+        *out = NULL;
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "mongo sink: no database: set database = … in [sink] or name it in the uri");
+    }
+    sink->database = xstrdup(db);
+    sink->client = mongoc_client_new_from_uri(uri);
+    mongoc_uri_destroy(uri);
+    if (sink->client == NULL || !set_write_concern(sink, err)) {
+        if (sink->client == NULL)
+            ferry_error(err, FERRY_ERR_CONFIG, 0, "mongo sink: cannot make a client of the uri");
+        mongo_close(sink);
+        *out = NULL;
+        return false;
+    }
+    mongoc_client_set_error_api(sink->client, MONGOC_ERROR_API_VERSION_2);
+    mongoc_client_set_appname(sink->client, "ferry");
+
+    /* Reach a writable server now: a wrong address or password shows at once. */
+    mongoc_server_description_t *sd = mongoc_client_select_server(sink->client, true, NULL, &error);
+    if (sd == NULL) {
+        mongo_error(err, &error, "cannot reach a writable server");
+        mongo_close(sink);
+        *out = NULL;
+        return false;
+    }
+    bson_iter_t it;
+    if (bson_iter_init_find(&it, mongoc_server_description_hello_response(sd), "maxBsonObjectSize") &&
+        BSON_ITER_HOLDS_INT32(&it))
+        sink->max_bson = bson_iter_int32(&it);
+    mongoc_server_description_destroy(sd);
+    /* Ask for something that needs the user's rights, so a wrong password fails here, not at the first bulk. */
+    bson_t ping = BSON_INITIALIZER;
+    BSON_APPEND_INT32(&ping, "ping", 1);
+    bool pinged = mongoc_client_command_simple(sink->client, sink->database, &ping, NULL, NULL, &error);
+    bson_destroy(&ping);
+    if (!pinged) {
+        mongo_error(err, &error, "ping");
+        mongo_close(sink);
+        *out = NULL;
+        return false;
+    }
+    return true;
+}
+
+static void drop_bulk(Sink *sink)
+{
+    if (sink->bulk != NULL)
+        mongoc_bulk_operation_destroy(sink->bulk);
+    sink->bulk = NULL;
+    sink->bulk_bytes = 0;
+    sink->bulk_ops = 0;
+}
+
+static void forget_table(Sink *sink)
+{
+    if (sink->writer_ready)
+        doc_writer_free(&sink->writer);
+    sink->writer_ready = false;
+    if (sink->collection != NULL)
+        mongoc_collection_destroy(sink->collection);
+    sink->collection = NULL;
+    free(sink->target);
+    sink->target = NULL;
+    sink->shape = NULL;
+    sink->index_ready = false;
+}
+
+static void mongo_abort(Sink *sink)
+{
+    drop_bulk(sink);
+    sink->rejects.len = 0;
+    sink->rejected = 0;
+}
+
+static void mongo_close(Sink *sink)
+{
+    if (sink == NULL)
+        return;
+    mongo_abort(sink);
+    forget_table(sink);
+    if (sink->client != NULL)
+        mongoc_client_destroy(sink->client);
+    bson_destroy(&sink->bulk_opts);
+    bson_destroy(&sink->replace_opts);
+    free(sink->bulk_rows);
+    free(sink->rejects.text);
+    free(sink->database);
+    free(sink);
+}
+
+/* ---- tables ---- */
+
+/* document_id = mongo: a unique index on the key fields, so the upsert's selector finds one document. */
+static bool ensure_key_index(Sink *sink, FerryError *err)
+{
+    const TableShape *shape = sink->shape;
+    bson_t cmd = BSON_INITIALIZER, indexes, index, keys;
+    BSON_APPEND_UTF8(&cmd, "createIndexes", sink->target);
+    BSON_APPEND_ARRAY_BEGIN(&cmd, "indexes", &indexes);
+    BSON_APPEND_DOCUMENT_BEGIN(&indexes, "0", &index);
+    BSON_APPEND_DOCUMENT_BEGIN(&index, "key", &keys);
+    StrBuf name = {0};
+    strbuf_add(&name, "ferry_key");
+    for (int k = 0; k < shape->nkeys; k++) {
+        const char *field = sink->writer.names[shape->key_col[k]];
+        BSON_APPEND_INT32(&keys, field, 1);
+        strbuf_add(&name, "_%s", field);
+    }
+    bson_append_document_end(&index, &keys);
+    BSON_APPEND_UTF8(&index, "name", name.text);
+    BSON_APPEND_BOOL(&index, "unique", true);
+    bson_append_document_end(&indexes, &index);
+    bson_append_array_end(&cmd, &indexes);
+    free(name.text);
+    bson_error_t error;
+    bool ok = mongoc_client_write_command_with_opts(sink->client, sink->database, &cmd, NULL, NULL, &error);
+    bson_destroy(&cmd);
+    return ok || mongo_error(err, &error, "cannot create the unique index on the key");
+}
+
+/* Point the handle at a table: its collection and a document writer for its shape. */
+static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
+{
+    if (sink->writer_ready && sink->shape == shape && strcmp(sink->target, shape->target) == 0)
+        return true;
+    forget_table(sink);
+    if (!doc_writer_init(&sink->writer, &sink->doc, shape, err))
+        return false;
+    sink->writer_ready = true;
+    sink->shape = shape;
+    sink->target = xstrdup(shape->target);
+    sink->collection = mongoc_client_get_collection(sink->client, sink->database, shape->target);
+    return true;
+}
+
+/* ---- segments ---- */
+
+static bool mongo_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
+{
+    mongo_abort(sink);
+    if (!use_table(sink, segment->shape, err))
+        return false;
+    if (sink->doc.document_id == DOC_ID_MONGO && !sink->index_ready) {
+        if (!ensure_key_index(sink, err))
+            return false;
+        sink->index_ready = true;
+    }
+    sink->partition = segment->partition;
+    sink->sequence = segment->sequence;
+    return true;
+}
+
+/* The row's key as text, "col=value, …", for messages. */
+static void describe_key(const Sink *sink, const RowBatch *batch, int row, char *out, size_t cap)
+{
+    const TableShape *shape = sink->shape;
+    size_t n = 0;
+    out[0] = '\0';
+    for (int k = 0; k < shape->nkeys && n < cap; k++) {
+        int c = shape->key_col[k];
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        n += (size_t)snprintf(out + n, cap - n, "%s%s=%.*s%s", k ? ", " : "", shape->cols[c].name,
+                              (int)(len > 64 ? 64 : len), value ? value : "NULL", len > 64 ? "…" : "");
+    }
+}
+
+/* A bad row: fail (naming table, key and reason) or keep it for the reject file. */
+static bool reject_row(Sink *sink, const RowBatch *batch, int row, const char *reason, FerryError *err)
+{
+    const TableShape *shape = sink->shape;
+    if (sink->settings.on_reject == REJECT_FAIL) {
+        char key[512];
+        describe_key(sink, batch, row, key, sizeof key);
+        ferry_error(err, FERRY_ERR_SINK, 0, "mongo sink: table %s, key (%s): %s (on_reject = skip sets such rows aside)",
+                    shape->target, key, reason);
+        return false;
+    }
+    bson_t line = BSON_INITIALIZER, key;
+    BSON_APPEND_UTF8(&line, "table", shape->target);
+    BSON_APPEND_INT64(&line, "partition", sink->partition);
+    BSON_APPEND_INT64(&line, "segment", sink->sequence);
+    BSON_APPEND_DOCUMENT_BEGIN(&line, "key", &key);
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = shape->key_col[k];
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        if (value != NULL)
+            bson_append_utf8(&key, shape->cols[c].name, -1, value, (int)len);
+        else
+            bson_append_null(&key, shape->cols[c].name, -1);
+    }
+    bson_append_document_end(&line, &key);
+    BSON_APPEND_UTF8(&line, "reason", reason);
+    char *json = bson_as_relaxed_extended_json(&line, NULL);
+    strbuf_add(&sink->rejects, "%s\n", json);
+    bson_free(json);
+    bson_destroy(&line);
+    sink->rejected++;
+    return true;
+}
+
+/* Rows the server refused one by one (writeErrors): bad rows if no retry can help them. */
+static bool bulk_write_errors(Sink *sink, const RowBatch *batch, const bson_t *reply, bool *all_rows_bad,
+                              FerryError *err)
+{
+    bson_iter_t it, errors;
+    *all_rows_bad = false;
+    if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
+        !bson_iter_recurse(&it, &errors))
+        return true;
+    /* First pass: any error a retry may mend makes the bulk retryable as a whole. */
+    bson_iter_t e = errors;
+    while (bson_iter_next(&e)) {
+        bson_iter_t f;
+        if (BSON_ITER_HOLDS_DOCUMENT(&e) && bson_iter_recurse(&e, &f) && bson_iter_find(&f, "code") &&
+            server_code_retryable(bson_iter_as_int64(&f)))
+            return true;
+    }
+    *all_rows_bad = true;
+    while (bson_iter_next(&errors)) {
+        bson_iter_t f;
+        int64_t index = -1;
+        const char *msg = "refused by the server";
+        if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &f))
+            continue;
+        while (bson_iter_next(&f)) {
+            if (strcmp(bson_iter_key(&f), "index") == 0)
+                index = bson_iter_as_int64(&f);
+            else if (strcmp(bson_iter_key(&f), "errmsg") == 0 && BSON_ITER_HOLDS_UTF8(&f))
+                msg = bson_iter_utf8(&f, NULL);
+        }
+        if (index < 0 || (size_t)index >= sink->bulk_ops)
+            continue;
+        char reason[FERRY_ERROR_MAX];
+        snprintf(reason, sizeof reason, "the server refused the document: %s", msg);
+        if (!reject_row(sink, batch, sink->bulk_rows[index], reason, err))
+            return false;
+    }
+    return true;
+}
+
+/* Send the bulk gathered so far and wait for the write concern (note 3). */
+static bool send_bulk(Sink *sink, const RowBatch *batch, FerryError *err)
+{
+    if (sink->bulk == NULL)
+        return true;
+    bson_t reply;
+    bson_error_t error;
+    uint32_t server = mongoc_bulk_operation_execute(sink->bulk, &reply, &error);
+    bool ok = server != 0;
+    if (!ok) {
+        bool all_rows_bad = false;
+        ok = bulk_write_errors(sink, batch, &reply, &all_rows_bad, err);
+        if (ok && !all_rows_bad)
+            ok = mongo_error(err, &error, "bulk write");
+        else if (ok && bson_has_field(&reply, "writeConcernErrors")) /* the rest may not be durable */
+            ok = mongo_error(err, &error, "bulk write");
+    }
+    bson_destroy(&reply);
+    drop_bulk(sink);
+    return ok;
+}
+
+static bool add_row(Sink *sink, const RowBatch *batch, int row, bson_t *doc, bson_t *selector,
+                    FerryError *err)
+{
+    FerryError row_err;
+    if (!doc_build(&sink->writer, batch, row, doc, selector, &row_err))
+        return reject_row(sink, batch, row, row_err.message, err);
+    if (doc->len > (uint32_t)sink->max_bson) {
+        char reason[160];
+        snprintf(reason, sizeof reason, "the document is %u bytes, over the server's limit of %d bytes",
+                 doc->len, sink->max_bson);
+        return reject_row(sink, batch, row, reason, err);
+    }
+    if (sink->bulk == NULL)
+        sink->bulk = mongoc_collection_create_bulk_operation_with_opts(sink->collection, &sink->bulk_opts);
+    bson_error_t error;
+    if (!mongoc_bulk_operation_replace_one_with_opts(sink->bulk, selector, doc, &sink->replace_opts, &error))
+        return reject_row(sink, batch, row, error.message, err);
+    if (sink->bulk_ops == sink->bulk_rows_cap) {
+        sink->bulk_rows_cap = sink->bulk_rows_cap ? sink->bulk_rows_cap * 2 : 1024;
+        sink->bulk_rows = xrealloc(sink->bulk_rows, sink->bulk_rows_cap * sizeof *sink->bulk_rows);
+    }
+    sink->bulk_rows[sink->bulk_ops++] = row;
+    sink->bulk_bytes += doc->len + selector->len;
+    return sink->bulk_bytes < sink->settings.bulk_bytes || send_bulk(sink, batch, err);
+}
+
+static bool mongo_write(Sink *sink, const RowBatch *batch, FerryError *err)
+{
+    bson_t doc, selector;
+    bson_init(&doc);
+    bson_init(&selector);
+    bool ok = true;
+    for (int r = 0; ok && r < batch->nrows; r++) {
+        bson_reinit(&doc);
+        bson_reinit(&selector);
+        ok = add_row(sink, batch, r, &doc, &selector, err);
+    }
+    bson_destroy(&doc);
+    bson_destroy(&selector);
+    /* The bulk's operations point at this batch's rows (for messages): send it while they are here. */
+    return ok && send_bulk(sink, batch, err);
+}
+
+static bool sink_errno(FerryError *err, const char *what, const char *path)
+{
+    int code = errno;
+    ferry_error(err, FERRY_ERR_SINK, code, "mongo sink: %s %s: %s", what, path, strerror(code));
+    if (err != NULL)
+        err->retryable = code == ENOSPC || code == EDQUOT || code == EIO || code == EINTR;
+    return false;
+}
+
+/* The segment's reject file, complete or not at all (note 4). */
+static bool write_rejects(Sink *sink, FerryError *err)
+{
+    if (sink->rejected == 0)
+        return true;
+    const char *dir = sink->settings.reject_dir;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return sink_errno(err, "cannot create directory", dir);
+    char path[4096], temp[4200];
+    snprintf(path, sizeof path, "%s/%s.p%06lld.s%08lld.ndjson", dir, sink->target, (long long)sink->partition,
+             (long long)sink->sequence);
+    snprintf(temp, sizeof temp, "%s.tmp", path);
+    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return sink_errno(err, "cannot create", temp);
+    const char *p = sink->rejects.text;
+    size_t left = sink->rejects.len;
+    while (left > 0) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            close(fd);
+            unlink(temp);
+            return sink_errno(err, "write", temp);
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0) {
+        unlink(temp);
+        return sink_errno(err, "fsync", temp);
+    }
+    if (rename(temp, path) != 0)
+        return sink_errno(err, "rename", temp);
+    log_warn("mongo sink: %lld row(s) of %s set aside in %s", (long long)sink->rejected, sink->target, path);
+    return true;
+}
+
+static bool mongo_commit(Sink *sink, FerryError *err)
+{
+    bool ok = sink->bulk == NULL && write_rejects(sink, err);
+    if (sink->bulk != NULL) /* write() sends every bulk it gathers */
+        ok = ferry_error(err, FERRY_ERR_BUG, 0, "BUG: mongo sink: a bulk left unsent at commit");
+    sink->rejects.len = 0;
+    return ok;
+}
+
+static int64_t mongo_rejected(Sink *sink)
+{
+    return sink->rejected;
+}
+
+/* ---- verify: read the collection back ---- */
+
+/* The key as stored, hashed: the BSON of {"": value} for each key field, so type and value count. */
+static uint64_t hash_key_values(const bson_t *keys)
+{
+    return format_hash(FORMAT_HASH_SEED, bson_get_data(keys), keys->len);
+}
+
+/* Append each key value of one row from the source: keys->[k] as text, mapped as in a document. */
+static bool key_values(Sink *sink, const char *const *values, const size_t *lengths, bson_t *out,
+                       FerryError *err)
+{
+    const TableShape *shape = sink->shape;
+    for (int k = 0; k < shape->nkeys; k++) {
+        const Column *col = &shape->cols[shape->key_col[k]];
+        if (!doc_append_value(&sink->writer, out, "", col, values[k], lengths[k], err))
+            return false;
+    }
+    return true;
+}
+
+static uint64_t mongo_key_hash(Sink *sink, const TableShape *shape, const RowBatch *keys, int row)
+{
+    FerryError err;
+    if (!use_table(sink, shape, &err))
+        return 0;
+    const char *values[FERRY_KEY_COLUMNS_MAX];
+    size_t lengths[FERRY_KEY_COLUMNS_MAX];
+    for (int k = 0; k < shape->nkeys; k++) {
+        values[k] = batch_value(keys, row, k, &lengths[k]);
+        if (values[k] == NULL)
+            values[k] = "", lengths[k] = 0;
+    }
+    bson_t out = BSON_INITIALIZER;
+    uint64_t hash = key_values(sink, values, lengths, &out, &err) ? hash_key_values(&out) : 0;
+    bson_destroy(&out);
+    return hash;
+}
+
+/* The path of key field k in a stored document. */
+static void key_path(const Sink *sink, int k, char *out, size_t cap)
+{
+    const char *name = sink->writer.names[sink->shape->key_col[k]];
+    if (sink->doc.document_id == DOC_ID_MONGO)
+        snprintf(out, cap, "%s", name);
+    else if (sink->shape->nkeys == 1)
+        snprintf(out, cap, "_id");
+    else
+        snprintf(out, cap, "_id.%s", name);
+}
+
+/*
+ * key > bound (strict) or key <= bound, compared as a tuple:
+ * OR over i of (k0 = b0 AND … AND k(i-1) = b(i-1) AND ki op bi), where op is
+ * strict for every column but the last, which takes `last_op`.
+ */
+static bool append_tuple_bound(Sink *sink, bson_t *and_list, uint32_t at, const char *bound,
+                               const char *strict, const char *last_op, FerryError *err)
+{
+    const TableShape *shape = sink->shape;
+    char *values[FERRY_KEY_COLUMNS_MAX];
+    size_t lengths[FERRY_KEY_COLUMNS_MAX];
+    if (!key_tuple_decode(bound, shape->nkeys, values))
+        return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: a stored key range does not decode");
+    for (int k = 0; k < shape->nkeys; k++)
+        lengths[k] = strlen(values[k]);
+    char index[16];
+    const char *key;
+    bson_uint32_to_string(at, &key, index, sizeof index);
+    bson_t clause, or_list;
+    bson_append_document_begin(and_list, key, -1, &clause);
+    BSON_APPEND_ARRAY_BEGIN(&clause, "$or", &or_list);
+    bool ok = true;
+    for (int i = 0; ok && i < shape->nkeys; i++) {
+        bson_t term, cmp;
+        bson_uint32_to_string((uint32_t)i, &key, index, sizeof index);
+        bson_append_document_begin(&or_list, key, -1, &term);
+        char path[FERRY_NAME_MAX + 8];
+        for (int j = 0; ok && j < i; j++) {
+            key_path(sink, j, path, sizeof path);
+            ok = doc_append_value(&sink->writer, &term, path, &shape->cols[shape->key_col[j]], values[j],
+                                  lengths[j], err);
+        }
+        key_path(sink, i, path, sizeof path);
+        bson_append_document_begin(&term, path, -1, &cmp);
+        ok = ok && doc_append_value(&sink->writer, &cmp, i == shape->nkeys - 1 ? last_op : strict,
+                                    &shape->cols[shape->key_col[i]], values[i], lengths[i], err);
+        bson_append_document_end(&term, &cmp);
+        bson_append_document_end(&or_list, &term);
+    }
+    bson_append_array_end(&clause, &or_list);
+    bson_append_document_end(and_list, &clause);
+    for (int k = 0; k < shape->nkeys; k++)
+        free(values[k]);
+    return ok;
+}
+
+static bool mongo_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
+                         FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (!use_table(sink, shape, err))
+        return false;
+    out->has_keys = true;
+    bson_t filter = BSON_INITIALIZER, and_list, projection = BSON_INITIALIZER;
+    BSON_APPEND_ARRAY_BEGIN(&filter, "$and", &and_list);
+    BSON_APPEND_DOCUMENT(&and_list, "0", &(bson_t)BSON_INITIALIZER);
+    bool ok = (part->lo == NULL || append_tuple_bound(sink, &and_list, 1, part->lo, "$gt", "$gt", err)) &&
+              (part->hi == NULL || append_tuple_bound(sink, &and_list, 2, part->hi, "$lt", "$lte", err));
+    bson_append_array_end(&filter, &and_list);
+    char paths[FERRY_KEY_COLUMNS_MAX][FERRY_NAME_MAX + 8];
+    for (int k = 0; k < shape->nkeys; k++) {
+        key_path(sink, k, paths[k], sizeof paths[k]);
+        BSON_APPEND_INT32(&projection, paths[k], 1);
+    }
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_DOCUMENT(&opts, "projection", &projection);
+    BSON_APPEND_INT32(&opts, "batchSize", 10000);
+    mongoc_cursor_t *cursor =
+        ok ? mongoc_collection_find_with_opts(sink->collection, &filter, &opts, NULL) : NULL;
+    const bson_t *doc;
+    while (cursor != NULL && mongoc_cursor_next(cursor, &doc)) {
+        bson_t keys = BSON_INITIALIZER;
+        bool found = true;
+        for (int k = 0; k < shape->nkeys; k++) {
+            bson_iter_t it, value;
+            found &= bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, paths[k], &value) &&
+                     bson_append_iter(&keys, "", 0, &value);
+        }
+        out->rows++;
+        if (found)
+            out->key_sum += hash_key_values(&keys);
+        else
+            out->malformed = true;
+        bson_destroy(&keys);
+    }
+    bson_error_t error;
+    if (cursor != NULL && mongoc_cursor_error(cursor, &error))
+        ok = mongo_error(err, &error, "reading the collection back");
+    if (cursor != NULL)
+        mongoc_cursor_destroy(cursor);
+    bson_destroy(&opts);
+    bson_destroy(&projection);
+    bson_destroy(&filter);
+    return ok;
+}
+
+const SinkOps sink_mongo = {
+    .name = "mongo",
+    .flags = SINK_UPSERTS_BY_KEY,
+    .options = mongo_options,
+    .settings_size = sizeof(MongoSettings),
+    .open = mongo_open,
+    .memory = mongo_memory,
+    .begin = mongo_begin,
+    .write = mongo_write,
+    .commit = mongo_commit,
+    .abort = mongo_abort,
+    .close = mongo_close,
+    .rejected = mongo_rejected,
+    .digest = mongo_digest,
+    .key_hash = mongo_key_hash,
+};
