@@ -183,6 +183,7 @@ static void print_table_status(void *ctx, const TableStatus *s)
         json_number(out, "rows", s->rows);
         json_number(out, "bytes", s->bytes);
         json_number(out, "attempts", s->attempts);
+        json_number(out, "rejected", s->rejected);
         json_field(out, "last_error", s->last_error, true);
         outbuf_putc(out, '}');
     } else {
@@ -190,9 +191,12 @@ static void print_table_status(void *ctx, const TableStatus *s)
         const char *state = s->parts_done == s->parts_total ? "complete"
                             : s->parts_failed > 0          ? "FAILED"
                                                            : "in progress";
-        printf("%-32s %-11s %5d/%-5d %12lld %10s %8d\n", s->name, state, s->parts_done,
+        printf("%-32s %-11s %5d/%-5d %12lld %10s %8d", s->name, state, s->parts_done,
                s->parts_total, (long long)s->rows, format_size((uint64_t)s->bytes, bytes, sizeof bytes),
                s->attempts);
+        if (s->rejected > 0)
+            printf("  %lld rejected", (long long)s->rejected);
+        printf("\n");
         if (s->last_error != NULL)
             printf("    last error: %s\n", s->last_error);
     }

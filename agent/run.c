@@ -317,9 +317,10 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     bool table_failed = false;
     if (!prepare_tables(&run, &err, &table_failed)) {
         log_error("%s", err.message);
-        exit_code = err.domain == FERRY_ERR_STATE ? FERRY_EXIT_STATE
-                    : err.retryable                   ? FERRY_EXIT_RESUME
-                                                      : FERRY_EXIT_FAILED;
+        exit_code = err.domain == FERRY_ERR_STATE    ? FERRY_EXIT_STATE
+                    : err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG
+                    : err.retryable                  ? FERRY_EXIT_RESUME
+                                                     : FERRY_EXIT_FAILED;
         goto out;
     }
     if (!*stop)

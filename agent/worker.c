@@ -122,6 +122,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
             cp.last_key = key;
             cp.next_seq = work->next_seq + 1;
             cp.rows_added = batch->nrows;
+            cp.rejected_added = ops->rejected != NULL ? ops->rejected(sink) : 0;
             cp.bytes_added = (int64_t)(batch->bytes - (uint64_t)batch->nrows * (uint64_t)batch->ncols *
                                                           FERRY_VALUE_OVERHEAD);
         }

@@ -443,14 +443,19 @@ static bool bulk_write_errors(Sink *sink, const RowBatch *batch, const bson_t *r
     if (!bson_iter_init_find(&it, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&it) ||
         !bson_iter_recurse(&it, &errors))
         return true;
-    /* First pass: any error a retry may mend makes the bulk retryable as a whole. */
+    /* First pass: any error a retry may mend makes the bulk retryable as a whole. libmongoc
+     * reports an empty writeErrors when the whole command failed: that is no bad row either. */
     bson_iter_t e = errors;
+    int count = 0;
     while (bson_iter_next(&e)) {
         bson_iter_t f;
+        count++;
         if (BSON_ITER_HOLDS_DOCUMENT(&e) && bson_iter_recurse(&e, &f) && bson_iter_find(&f, "code") &&
             server_code_retryable(bson_iter_as_int64(&f)))
             return true;
     }
+    if (count == 0)
+        return true;
     *all_rows_bad = true;
     while (bson_iter_next(&errors)) {
         bson_iter_t f;

@@ -56,6 +56,7 @@ static const char *const schema_ddl =
     "  rows       INTEGER NOT NULL DEFAULT 0,"
     "  bytes      INTEGER NOT NULL DEFAULT 0,"
     "  attempts   INTEGER NOT NULL DEFAULT 0,"
+    "  rejected   INTEGER NOT NULL DEFAULT 0,"
     "  last_error TEXT,"
     "  updated_at TEXT,"
     "  PRIMARY KEY (table_id, part));"
@@ -188,7 +189,10 @@ bool state_open(const char *path, StateStore **out, FerryError *err)
         snprintf(sql, sizeof sql, "PRAGMA user_version=%d", STATE_SCHEMA_VERSION);
         if (!begin(state, err))
             goto fail;
-        if (!exec_sql(state, schema_ddl, err) || !exec_sql(state, sql, err)) {
+        /* Schema 2 counts rejected rows; a schema-1 file gains the column, its checkpoints kept. */
+        bool migrate = version == 1;
+        if ((migrate && !exec_sql(state, "ALTER TABLE partitions ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0", err)) ||
+            !exec_sql(state, schema_ddl, err) || !exec_sql(state, sql, err)) {
             rollback(state);
             goto fail;
         }
@@ -400,7 +404,7 @@ bool state_checkpoint(StateStore *state, const Checkpoint *cp, FerryError *err)
               prepare(state,
                       "UPDATE partitions SET last_key = coalesce(?, last_key), next_seq = ?,"
                       " rows = rows + ?, bytes = bytes + ?, status = ?, last_error = NULL,"
-                      " updated_at = ? WHERE table_id = ? AND part = ? AND status = 'running'",
+                      " updated_at = ?, rejected = rejected + ? WHERE table_id = ? AND part = ? AND status = 'running'",
                       &stmt, err);
     if (ok) {
         bind_text_or_null(stmt, 1, cp->last_key);
@@ -409,8 +413,9 @@ bool state_checkpoint(StateStore *state, const Checkpoint *cp, FerryError *err)
         sqlite3_bind_int64(stmt, 4, cp->bytes_added);
         sqlite3_bind_text(stmt, 5, cp->done ? "done" : "running", -1, SQLITE_STATIC);
         sqlite3_bind_text(stmt, 6, now, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(stmt, 7, cp->table_id);
-        sqlite3_bind_int64(stmt, 8, cp->part);
+        sqlite3_bind_int64(stmt, 7, cp->rejected_added);
+        sqlite3_bind_int64(stmt, 8, cp->table_id);
+        sqlite3_bind_int64(stmt, 9, cp->part);
         ok = step_done(state, stmt, err);
         if (ok && sqlite3_changes(state->db) != 1)
             ok = ferry_error(err, FERRY_ERR_BUG, 0,
@@ -631,7 +636,7 @@ bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatu
         "  sum(p.status = 'done'), sum(p.status = 'failed'), sum(p.status = 'running'),"
         "  coalesce(sum(p.rows), 0), coalesce(sum(p.bytes), 0), coalesce(sum(p.attempts), 0),"
         "  (SELECT last_error FROM partitions q WHERE q.table_id = t.id AND q.last_error IS NOT NULL"
-        "   ORDER BY q.updated_at DESC LIMIT 1)"
+        "   ORDER BY q.updated_at DESC LIMIT 1), coalesce(sum(p.rejected), 0)"
         " FROM tables t LEFT JOIN partitions p ON p.table_id = t.id"
         " GROUP BY t.id ORDER BY t.name",
         &stmt, err);
@@ -650,6 +655,7 @@ bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatu
             .bytes = sqlite3_column_int64(stmt, 9),
             .attempts = sqlite3_column_int(stmt, 10),
             .last_error = (const char *)sqlite3_column_text(stmt, 11),
+            .rejected = sqlite3_column_int64(stmt, 12),
         };
         fn(ctx, &status);
     }

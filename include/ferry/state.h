@@ -19,7 +19,7 @@
 typedef struct StateStore StateStore;
 
 /* The schema version this build writes; a newer file is refused. */
-#define STATE_SCHEMA_VERSION 1
+#define STATE_SCHEMA_VERSION 2
 
 typedef struct TablePlanRecord {
     const char *name;         /* "schema.name" */
@@ -49,6 +49,7 @@ typedef struct Checkpoint {
     const char *last_key;     /* encoded key of the last row now durable */
     int64_t next_seq;         /* the sequence number the next segment takes */
     int64_t rows_added, bytes_added;
+    int64_t rejected_added;   /* bad rows the sink set aside in this segment */
     bool done;                /* the partition is complete */
 } Checkpoint;
 
@@ -59,6 +60,7 @@ typedef struct TableStatus {
     int64_t est_rows;
     int parts_total, parts_done, parts_failed, parts_running;
     int64_t rows, bytes;
+    int64_t rejected;         /* bad rows set aside by the sink */
     int attempts;             /* sum over partitions */
     const char *last_error;   /* most recent, or NULL */
 } TableStatus;

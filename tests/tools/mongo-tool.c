@@ -2,6 +2,7 @@
  * tests/tools/mongo-tool.c — what the tests ask of a MongoDB server, through libmongoc.
  *
  *   mongo-tool URI DB dump COLLECTION      every document, canonical extended JSON, one per line
+ *   mongo-tool URI DB relaxed COLLECTION   every document, relaxed extended JSON, one per line
  *   mongo-tool URI DB count COLLECTION     the number of documents
  *   mongo-tool URI DB indexes COLLECTION   each index as relaxed extended JSON, one per line
  *   mongo-tool URI DB dropdb               drop the database
@@ -55,8 +56,8 @@ int main(int argc, char **argv)
     } else if (argc == 5) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, argv[2], argv[4]);
         bson_t filter = BSON_INITIALIZER;
-        if (strcmp(cmd, "dump") == 0) {
-            rc = print_cursor(mongoc_collection_find_with_opts(coll, &filter, NULL, NULL), true);
+        if (strcmp(cmd, "dump") == 0 || strcmp(cmd, "relaxed") == 0) {
+            rc = print_cursor(mongoc_collection_find_with_opts(coll, &filter, NULL, NULL), cmd[0] == 'd');
         } else if (strcmp(cmd, "indexes") == 0) {
             rc = print_cursor(mongoc_collection_find_indexes_with_opts(coll, NULL), false);
         } else if (strcmp(cmd, "count") == 0) {
