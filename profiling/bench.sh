@@ -15,25 +15,7 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROWS=${ROWS:-5000000}
 MEMORY_LIMIT=${MEMORY_LIMIT:-64MB}
 FORMAT=${FORMAT:-ndjson}
-. "$ROOT/tests/lib/pg.sh"
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
-trap 'pg_stop; rm -rf "$WORK"' EXIT
-
-pg_start
-echo "building bench.t: $ROWS rows of about 200 bytes"
-pg_sql "
-CREATE TABLE public.t (id bigint PRIMARY KEY, account int, kind text, amount numeric(12,2),
-                       created_at timestamptz, flags boolean, payload text, meta jsonb);
-INSERT INTO t SELECT g, g % 100000, (ARRAY['debit','credit','refund'])[1 + g % 3], (g % 1000000) / 100.0,
-    '2024-01-01'::timestamptz + g * interval '1 second', g % 2 = 0, md5(g::text) || md5((g * 7)::text) || md5((g * 13)::text),
-    jsonb_build_object('src', 'web', 'n', g % 10)
-FROM generate_series(1, $ROWS) g;"
-pg_sql "VACUUM ANALYZE t"
-table_size=$(pg_sql "SELECT pg_size_pretty(pg_table_size('t'))")
-text_bytes=$(pg_sql "SELECT sum(octet_length(t::text)) FROM t")
-echo "table size $table_size; $(( text_bytes / 1048576 )) MiB as text"
-
-seconds() { /usr/bin/time -f '%e %M' -o "$WORK/time" "$@" >/dev/null 2>>"$WORK/err.log"; cat "$WORK/time"; }
+. "$ROOT/profiling/lib.sh"
 
 # Warm the cache the same way for both.
 pg_sql "SELECT count(*) FROM t" >/dev/null

@@ -174,10 +174,14 @@ static bool mongo_error(FerryError *err, const bson_error_t *error, const char *
 
 /* ---- open and close ---- */
 
+/*
+ * The bulk, libmongoc's copy of the message being sent, and the document being
+ * built. A document is as large as its row: a row wider than FERRY_SINK_BUFFER
+ * costs its size once more here, outside the pool, while it is being built.
+ */
 static uint64_t mongo_memory(const void *settings)
 {
-    /* The bulk, and libmongoc's copy of the message being sent. */
-    return 2 * ((const MongoSettings *)settings)->bulk_bytes + MONGO_BSON_MAX_DEFAULT;
+    return 2 * ((const MongoSettings *)settings)->bulk_bytes + FERRY_SINK_BUFFER;
 }
 
 static bool set_write_concern(Sink *sink, FerryError *err)
