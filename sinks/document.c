@@ -178,17 +178,6 @@ static void append_time_string(bson_t *parent, const char *name, const char *tex
 
 /* ---- small values ---- */
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Hex pairs into bytes; false on an odd count or a non-hex character (uuid dashes skipped). */
 static bool decode_hex(const char *p, const char *end, bool skip_dashes, char *out, size_t *n)
 {
@@ -198,7 +187,7 @@ static bool decode_hex(const char *p, const char *end, bool skip_dashes, char *o
             p++;
             continue;
         }
-        int hi = hex_digit(*p), lo = p + 1 < end ? hex_digit(p[1]) : -1;
+        int hi = format_hex_digit(*p), lo = p + 1 < end ? format_hex_digit(p[1]) : -1;
         if (hi < 0 || lo < 0)
             return false;
         out[k++] = (char)(hi << 4 | lo);
@@ -259,7 +248,7 @@ static bool hex4(JsonParse *j, unsigned *cp)
         return false;
     unsigned v = 0;
     for (int i = 0; i < 4; i++) {
-        int d = hex_digit(j->p[i]);
+        int d = format_hex_digit(j->p[i]);
         if (d < 0)
             return false;
         v = v << 4 | (unsigned)d;

@@ -120,17 +120,6 @@ void format_json_string(OutBuf *out, const char *text, size_t len)
     outbuf_putc(out, '"');
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* bytea arrives as "\x" followed by hex digits (bytea_output = hex); it leaves as base64. */
 static void json_bytea(OutBuf *out, const char *text, size_t len)
 {
@@ -143,7 +132,7 @@ static void json_bytea(OutBuf *out, const char *text, size_t len)
     unsigned char group[3];
     int n = 0;
     for (size_t i = 2; i + 1 < len; i += 2) {
-        int hi = hex_value(text[i]), lo = hex_value(text[i + 1]);
+        int hi = format_hex_digit(text[i]), lo = format_hex_digit(text[i + 1]);
         group[n++] = (unsigned char)((hi < 0 ? 0 : hi) << 4 | (lo < 0 ? 0 : lo));
         if (n == 3) {
             char quad[4] = {b64[group[0] >> 2], b64[(group[0] & 3) << 4 | group[1] >> 4],

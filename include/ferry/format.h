@@ -142,6 +142,18 @@ typedef struct PgArrayVisitor {
 bool pg_array_walk(const char *text, size_t len, char delim, const PgArrayVisitor *visitor,
                    char **scratch, size_t *scratch_cap);
 
+/* The value of one hexadecimal digit, or -1. */
+static inline int format_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* FNV-1a, 64 bits, continued from `hash` (start with FORMAT_HASH_SEED). */
 #define FORMAT_HASH_SEED 14695981039346656037ull
 uint64_t format_hash(uint64_t hash, const void *data, size_t len);

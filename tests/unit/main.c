@@ -13,6 +13,7 @@ int main(void)
     test_format();
     test_retry();
     test_pool();
+    test_document();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -54,5 +54,6 @@ void test_partition(void);
 void test_format(void);
 void test_retry(void);
 void test_pool(void);
+void test_document(void);
 
 #endif
