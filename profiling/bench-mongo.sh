@@ -28,40 +28,43 @@ start_mongo() {
     MONGO_URI="mongodb://127.0.0.1:$(cat "$WORK/port")/"
 }
 
-# ferry_run NAME WORKERS SINK-LINES: prints "wall_s peak_kib"
+# ferry_run NAME WORKERS SINK-LINES: prints "wall_s peak_kib cpu_s"
 ferry_run() {
     local name=$1 workers=$2 sink=$3
     printf '[ferry]\nstate = %s.state\nmemory_limit = %s\nworkers = %s\n[source]\nconninfo = host=127.0.0.1 port=%s user=ferry dbname=postgres\n[sink]\n%s\n[table public.t]\ntarget = t\n' \
         "$name" "$MEMORY_LIMIT" "$workers" "$PGPORT" "$sink" > "$WORK/$name.ini"
-    seconds "$ROOT/ferry" run -c "$WORK/$name.ini"
+    /usr/bin/time -f '%e %M %U %S' -o "$WORK/time" "$ROOT/ferry" run -c "$WORK/$name.ini" >/dev/null 2>>"$WORK/err.log"
+    awk '{ printf "%s %s %.2f\n", $1, $2, $3 + $4 }' "$WORK/time"
 }
 
 pg_sql "SELECT count(*) FROM t" >/dev/null
 read -r copy_s copy_rss < <(seconds psql -X -q -c "COPY (SELECT * FROM t) TO STDOUT")
-read -r dir_s dir_rss < <(ferry_run dir 1 "type = dir
+read -r dir_s dir_rss dir_cpu < <(ferry_run dir 1 "type = dir
 path = $WORK/out")
 rm -rf "$WORK/out"
 results=()
 for workers in ${WORKERS_LIST:-1 2}; do
     start_mongo
     db=bench_$$_$workers
-    read -r s rss < <(ferry_run "mongo$workers" "$workers" "type = mongo
+    read -r s rss cpu < <(ferry_run "mongo$workers" "$workers" "type = mongo
 uri = $MONGO_URI
 database = $db")
     docs=$("$ROOT/build/mongo-tool" "$MONGO_URI" "$db" count t)
     if [ "$docs" -ne "$ROWS" ]; then echo "bench: the collection holds $docs documents, expected $ROWS" >&2; exit 1; fi
     [ -n "${BENCH_MONGO_URI:-}" ] && "$ROOT/build/mongo-tool" "$MONGO_URI" "$db" dropdb
-    results+=("$workers $s $rss")
+    results+=("$workers $s $rss $cpu")
 done
 
-printf '\n%-48s %8s %10s %10s %9s %9s\n' "" "wall s" "rows/s" "peak RSS" "vs COPY" "vs dir"
-row() { awk -v n="$1" -v s="$2" -v r="$3" -v rows="$ROWS" -v base="$copy_s" -v dir="$dir_s" \
-    'BEGIN { printf "%-48s %8.2f %10.0f %6.1f MiB %9.2f %9.2f\n", n, s, rows / s, r / 1024, s / base, s / dir }'; }
-row "psql COPY (SELECT *) TO STDOUT > /dev/null" "$copy_s" "$copy_rss"
-row "ferry dir sink, ndjson, workers=1" "$dir_s" "$dir_rss"
+printf '\n%-44s %7s %9s %10s %9s %8s %8s %12s\n' "" "wall s" "rows/s" "peak RSS" "vs COPY" "vs dir" "CPU s" "rows/CPU s"
+row() { awk -v n="$1" -v s="$2" -v r="$3" -v c="$4" -v rows="$ROWS" -v base="$copy_s" -v dir="$dir_s" \
+    'BEGIN { printf "%-44s %7.2f %9.0f %6.1f MiB %9.2f %8.2f %8s %12s\n", n, s, rows / s, r / 1024, s / base, s / dir,
+             c == "" ? "-" : c, c == "" ? "-" : sprintf("%.0f", rows / c) }'; }
+row "psql COPY (SELECT *) TO STDOUT > /dev/null" "$copy_s" "$copy_rss" ""
+row "ferry dir sink, ndjson, workers=1" "$dir_s" "$dir_rss" "$dir_cpu"
 for r in "${results[@]}"; do
-    read -r workers s rss <<< "$r"
-    row "ferry mongo sink, workers=$workers, limit $MEMORY_LIMIT" "$s" "$rss"
+    read -r workers s rss cpu <<< "$r"
+    row "ferry mongo sink, workers=$workers, limit $MEMORY_LIMIT" "$s" "$rss" "$cpu"
 done
 echo "rows/s of the mongo sink are documents/s: every run was checked to hold all $ROWS documents."
+echo "CPU s is ferry's own user + system time (GNU time): what ferry spends, whatever the server's speed."
 echo "server: ${BENCH_MONGO_URI:+a real MongoDB}${BENCH_MONGO_URI:-minimongo (in memory, loopback)}"

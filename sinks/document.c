@@ -704,9 +704,11 @@ bool doc_build(DocWriter *w, const RowBatch *batch, int row, bson_t *doc, bson_t
 {
     const TableShape *shape = w->shape;
     bool key_id = w->options.document_id == DOC_ID_KEY;
-    if (key_id && (!append_key(w, batch, row, selector, "_id", err) ||
-                   !append_key(w, batch, row, doc, "_id", err)))
-        return false;
+    if (key_id) { /* the selector is {_id: key}: the document starts with the same field */
+        if (!append_key(w, batch, row, selector, "_id", err))
+            return false;
+        bson_concat(doc, selector);
+    }
     for (int c = 0; c < shape->ncols; c++) {
         bool key = is_key_column(shape, c);
         if (c >= shape->nout && (key_id || !key))

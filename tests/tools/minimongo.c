@@ -117,32 +117,48 @@ static uint64_t fnv(const uint8_t *p, size_t n)
     return h;
 }
 
-/* An element's value bytes: its type, then the value as stored. */
-static void append_value_bytes(bson_string_t *out, const bson_iter_t *it)
+/* A growing byte string: index keys are built per operation, so they must be cheap. */
+typedef struct Bytes {
+    uint8_t *data;
+    uint32_t len, cap;
+} Bytes;
+
+static void bytes_add(Bytes *b, const void *p, uint32_t n)
 {
-    uint8_t type = (uint8_t)bson_iter_type(it);
-    bson_string_append_c(out, (char)type);
-    /* bson_iter_t knows where the value starts and where the next element begins. */
-    uint32_t len = it->next_off - it->d1;
-    const uint8_t *data = it->raw + it->d1;
-    bson_string_append_printf(out, "%08x", len);
-    for (uint32_t i = 0; i < len; i++)
-        bson_string_append_c(out, (char)data[i]);
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 32;
+        b->data = realloc(b->data, b->cap);
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
 }
 
-/* The key of a document under an index's fields; false if a field is missing (then indexed as null). */
+/* An element's value bytes: its type, its length, then the value as stored. */
+static void append_value_bytes(Bytes *out, const bson_iter_t *it)
+{
+    uint8_t type = (uint8_t)bson_iter_type(it);
+    /* bson_iter_t knows where the value starts and where the next element begins. */
+    uint32_t len = it->next_off - it->d1;
+    bytes_add(out, &type, 1);
+    bytes_add(out, &len, sizeof len);
+    bytes_add(out, it->raw + it->d1, len);
+}
+
+/* The key of a document under an index's fields (a missing field counts as null). */
 static uint8_t *index_key(const Index *ix, const bson_t *doc, uint32_t *len)
 {
-    bson_string_t *s = bson_string_new(NULL);
+    Bytes b = {0};
     for (int f = 0; f < ix->nfields; f++) {
         bson_iter_t it, value;
-        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, ix->fields[f], &value))
-            append_value_bytes(s, &value);
-        else
-            bson_string_append(s, "\x0a"); /* null */
+        if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, ix->fields[f], &value)) {
+            append_value_bytes(&b, &value);
+        } else {
+            uint8_t null_type = BSON_TYPE_NULL;
+            bytes_add(&b, &null_type, 1);
+        }
     }
-    *len = s->len;
-    return (uint8_t *)bson_string_free(s, false);
+    *len = b.len;
+    return b.data ? b.data : calloc(1, 1);
 }
 
 static Entry *index_find(Index *ix, const uint8_t *key, uint32_t len, uint64_t hash)
@@ -295,12 +311,21 @@ static void drop_coll(const char *ns)
         }
 }
 
-/* Insert a document: false (with the index that refused it) on a duplicate key. */
+/* Insert a document: false (with the index that refused it) on a duplicate key. Each key is built once. */
 static bool coll_insert(Coll *c, bson_t *doc, const char **dup_index)
 {
-    for (int x = 0; x < c->nindexes; x++) {
-        if (c->indexes[x].unique && index_lookup(&c->indexes[x], doc) >= 0) {
+    enum { INDEXES_MAX = 64 };
+    uint8_t *keys[INDEXES_MAX];
+    uint32_t lens[INDEXES_MAX];
+    uint64_t hashes[INDEXES_MAX];
+    int n = c->nindexes < INDEXES_MAX ? c->nindexes : INDEXES_MAX;
+    for (int x = 0; x < n; x++) {
+        keys[x] = index_key(&c->indexes[x], doc, &lens[x]);
+        hashes[x] = fnv(keys[x], lens[x]);
+        if (c->indexes[x].unique && index_find(&c->indexes[x], keys[x], lens[x], hashes[x]) != NULL) {
             *dup_index = c->indexes[x].name;
+            for (int y = 0; y <= x; y++)
+                free(keys[y]);
             return false;
         }
     }
@@ -311,8 +336,8 @@ static bool coll_insert(Coll *c, bson_t *doc, const char **dup_index)
     size_t slot = c->ndocs++;
     c->docs[slot] = doc;
     c->live++;
-    for (int x = 0; x < c->nindexes; x++)
-        index_add(&c->indexes[x], doc, slot);
+    for (int x = 0; x < n; x++)
+        index_put(&c->indexes[x], keys[x], lens[x], hashes[x], slot);
     return true;
 }
 
