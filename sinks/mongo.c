@@ -122,9 +122,50 @@ struct Sink {
 };
 
 static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
+static char *uri_secret; /* the URI's password as written, kept out of every message */
+
+/* The password of "mongodb://user:password@host…" as written in the URI, or NULL. */
+static char *uri_password(const char *uri)
+{
+    const char *p = strstr(uri, "://");
+    if (p == NULL)
+        return NULL;
+    p += 3;
+    const char *end = p + strcspn(p, "/?");
+    const char *at = NULL;
+    for (const char *q = p; q < end; q++)
+        if (*q == '@')
+            at = q; /* the last '@' before the path ends the user information */
+    const char *colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
+    return colon && at > colon + 1 ? xstrndup(colon + 1, (size_t)(at - colon - 1)) : NULL;
+}
+
+/* Copy `message` into out with the URI's password blanked. */
+static void scrub(const char *message, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s", message);
+    pthread_mutex_lock(&secret_lock);
+    size_t n = uri_secret ? strlen(uri_secret) : 0;
+    for (char *hit; n > 0 && (hit = strstr(out, uri_secret)) != NULL;)
+        memset(hit, '*', n);
+    pthread_mutex_unlock(&secret_lock);
+}
+
+/* libmongoc's own warnings and errors go through ferry's log (and its format); the rest is dropped. */
+static void mongo_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+    (void)data;
+    if (level > MONGOC_LOG_LEVEL_WARNING)
+        return;
+    char clean[FERRY_ERROR_MAX];
+    scrub(message, clean, sizeof clean);
+    log_write(level == MONGOC_LOG_LEVEL_WARNING ? LOG_WARN : LOG_ERROR, "libmongoc (%s): %s", domain, clean);
+}
 
 static void mongo_init_once(void)
 {
+    mongoc_log_set_handler(mongo_log, NULL);
     mongoc_init();
 }
 
@@ -166,7 +207,9 @@ static bool mongo_error(FerryError *err, const bson_error_t *error, const char *
     bool retryable = error->domain == MONGOC_ERROR_STREAM || error->domain == MONGOC_ERROR_SERVER_SELECTION ||
                      error->domain == MONGOC_ERROR_WRITE_CONCERN ||
                      (error->domain == MONGOC_ERROR_SERVER && server_code_retryable(error->code));
-    ferry_error(err, FERRY_ERR_SINK, (int)error->code, "mongo sink: %s: %s", what, error->message);
+    char clean[FERRY_ERROR_MAX];
+    scrub(error->message, clean, sizeof clean);
+    ferry_error(err, FERRY_ERR_SINK, (int)error->code, "mongo sink: %s: %s", what, clean);
     if (err != NULL)
         err->retryable = retryable;
     return false;
@@ -229,11 +272,23 @@ static bool mongo_open(const void *settings, Sink **out, FerryError *err)
     BSON_APPEND_BOOL(&sink->replace_opts, "validate", false);
     *out = sink;
 
+    char *password = uri_password(sink->settings.uri);
+    pthread_mutex_lock(&secret_lock);
+    if (uri_secret == NULL)
+        uri_secret = password, password = NULL;
+    pthread_mutex_unlock(&secret_lock);
+    free(password); /* every handle has the same settings: one secret to keep out */
+
     bson_error_t error;
     mongoc_uri_t *uri = mongoc_uri_new_with_error(sink->settings.uri, &error);
-    if (uri == NULL) /* libmongoc's message may quote the URI: it is not repeated */
-        return mongo_close(sink), *out = NULL,
-               ferry_error(err, FERRY_ERR_CONFIG, 0, "mongo sink: the uri is not a MongoDB connection string");
+    if (uri == NULL) {
+        char clean[FERRY_ERROR_MAX];
+        scrub(error.message, clean, sizeof clean);
+        mongo_close(sink);
+        *out = NULL;
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "mongo sink: the uri is not a MongoDB connection string (%s)",
+                           clean);
+    }
     const char *db = sink->settings.database ? sink->settings.database : mongoc_uri_get_database(uri);
     if (db == NULL || *db == '\0') {
         mongoc_uri_destroy(uri);

@@ -128,20 +128,29 @@ is "$(mongo_tool count big)" 2 "the two small rows are stored"
 like "$(cat "$WORK"/rejects/big.p*.ndjson)" '"id" : "2" \}, "reason" : "the document is' "the big row is in the reject file"
 
 # --- a password in the URI never shows ---
-write_mongo_config "$WORK/secret.ini"
-sed -i "s|^uri = mongodb://|uri = mongodb://ferry:Sup3rSecretPw@|" "$WORK/secret.ini"
-printf '[table public.big]\ntarget = secret\n' >> "$WORK/secret.ini"
+secret_uri=$(printf '%s' "$MONGO_URI" | sed -E 's|^mongodb://([^@/]*@)?|mongodb://ferry:Sup3rSecretPw@|')
+with_option() { case $1 in *\?*) echo "$1&$2" ;; */) echo "$1?$2" ;; *) echo "$1/?$2" ;; esac; }
+secret_config() { # secret_config NAME URI
+    MONGO_URI=$2 write_mongo_config "$WORK/$1.ini"
+    printf '[table public.big]\ntarget = %s\n' "$1" >> "$WORK/$1.ini"
+}
+secret_config secret "$secret_uri"
 out=$("$FERRY" run -c "$WORK/secret.ini" 2>&1); code=$?
 ok $(( code != 0 ? 0 : 1 )) "a login the server refuses fails the run (exit $code)"
 like "$out" "mongo sink: (ping|cannot reach)" "and says the sink could not log in"
 unlike "$out$("$FERRY" status -c "$WORK/secret.ini" 2>&1)$(strings "$WORK"/secret.state* 2>/dev/null)" "Sup3rSecretPw" \
     "the password is in no message, status or state file"
-write_mongo_config "$WORK/baduri.ini"
-sed -i "s|^uri = .*|uri = mongo:/nowhere|" "$WORK/baduri.ini"
-printf '[table public.big]\ntarget = x\n' >> "$WORK/baduri.ini"
+# libmongoc quotes a bad option value in its message: here the value is the password.
+secret_config baduri "$(with_option "$secret_uri" tls=Sup3rSecretPw)"
 out=$("$FERRY" run -c "$WORK/baduri.ini" 2>&1); code=$?
-is "$code" 78 "a uri that is no MongoDB connection string: exit 78 (configuration)"
-like "$out" "the uri is not a MongoDB connection string" "and says so"
+is "$code" 78 "a uri libmongoc cannot take: exit 78 (configuration)"
+like "$out" 'the uri is not a MongoDB connection string \(Unsupported value for "tls": "\*+"\)' \
+    "and says why, with the password blanked where libmongoc quoted it"
+unlike "$out" "Sup3rSecretPw" "the password is not in the message"
+secret_config option "$(with_option "$secret_uri" frobnicate=1)"
+out=$("$FERRY" run -c "$WORK/option.ini" 2>&1)
+like "$out" 'WARN libmongoc \(mongoc\): Unsupported URI option "frobnicate"' "libmongoc's own warnings come through ferry's log"
+unlike "$out" "Sup3rSecretPw" "and never with the password"
 
 # --- SIGKILL at random points, then resume: every row once ---
 pg_sql "CREATE TABLE events (id bigint PRIMARY KEY, kind text, amount numeric(12,2), at timestamptz);
