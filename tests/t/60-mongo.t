@@ -79,6 +79,23 @@ verify=$("$FERRY" verify -c "$WORK/types.ini" 2>&1); code=$?
 is "$code" 0 "types: ferry verify reads the collection back: same counts and keys"
 like "$verify" "3 partition\(s\) compared, 0 mismatch" "types: verify compared the 3 partitions"
 
+# What the client asked of the server: the default write concern is acknowledged and journaled.
+if mongo_real; then
+    for _ in 1 2 3; do ok 0 "# SKIP the write concern on the wire is read from minimongo"; done
+else
+    like "$(mongo_tool stats)" '"lastWriteConcern" : \{ "w" : 1, "j" : true, "wtimeout" : 60000 \}' \
+        "the bulks asked for w=1, journaled, within 60 s (the defaults)"
+    write_mongo_config "$WORK/wc.ini" "write_concern = majority
+journal = false
+write_timeout = 5
+inexact_numeric = string"
+    printf '[table public.types]\ntarget = wc\n' >> "$WORK/wc.ini"
+    "$FERRY" run -c "$WORK/wc.ini" >"$WORK/wc.log" 2>&1; code=$?
+    is "$code" 0 "a run with write_concern = majority exits 0"
+    like "$(mongo_tool stats)" '"lastWriteConcern" : \{ "w" : "majority", "j" : false, "wtimeout" : 5000 \}' \
+        "write_concern = majority, journal = false, write_timeout = 5 reach the server as set"
+fi
+
 # --- rerun: a finished job writes nothing ---
 before=$(mongo_tool dump types | md5sum)
 "$FERRY" run -c "$WORK/types.ini" >"$WORK/rerun.log" 2>&1; code=$?

@@ -7,7 +7,8 @@
  * and implements what ferry and its test tools use: hello/isMaster, ping,
  * buildInfo, insert, update (replacement, upsert), delete, find with
  * getMore/killCursors, count, createIndexes (unique), listIndexes, drop,
- * dropDatabase, endSessions. Queries take equality, $eq $ne $gt $gte $lt
+ * dropDatabase, endSessions, and minimongoStats (write commands seen and the
+ * last write concern, for tests to check what a client asked). Queries take equality, $eq $ne $gt $gte $lt
  * $lte $in $exists, $and, $or and dotted paths; values compare in MongoDB's
  * order of types. Documents are kept as sent, so they read back byte for byte.
  *
@@ -57,6 +58,7 @@ typedef struct Fault {
 static Fault faults[32];
 static int nfaults;
 static long writes_seen;
+static bson_t last_write_concern = BSON_INITIALIZER;
 
 static int fault_for(long write)
 {
@@ -834,6 +836,10 @@ static bool write_command(const char *name, const bson_t *cmd, const char *ns, b
         return true;
     }
     long write = ++writes_seen;
+    bson_t wc;
+    bson_reinit(&last_write_concern);
+    if (doc_field(cmd, "writeConcern", &wc))
+        bson_concat(&last_write_concern, &wc);
     int fault = fault_for(write);
     if (fault >= 0)
         fprintf(stderr, "minimongo: fault %s at write %ld\n", fault_names[fault], write);
@@ -1074,6 +1080,10 @@ static bool run_command(const bson_t *cmd, bson_t *reply)
         keep = write_command(name, cmd, ns, reply);
     } else if (strcmp(name, "find") == 0) {
         find_command(cmd, ns, reply);
+    } else if (strcmp(name, "minimongoStats") == 0) {
+        BSON_APPEND_INT64(reply, "writes", writes_seen);
+        BSON_APPEND_DOCUMENT(reply, "lastWriteConcern", &last_write_concern);
+        ok_reply(reply);
     } else if (strcmp(name, "getMore") == 0) {
         get_more(cmd, reply);
     } else if (strcmp(name, "count") == 0) {

@@ -6,6 +6,7 @@
  *   mongo-tool URI DB count COLLECTION     the number of documents
  *   mongo-tool URI DB indexes COLLECTION   each index as relaxed extended JSON, one per line
  *   mongo-tool URI DB dropdb               drop the database
+ *   mongo-tool URI DB stats                minimongo's record of the write commands it saw
  *
  * The same tool talks to minimongo and to a real server (FERRY_TEST_MONGO_URI).
  */
@@ -53,6 +54,18 @@ int main(int argc, char **argv)
         if (!mongoc_database_drop(db, &error))
             rc = fail("dropdb", &error);
         mongoc_database_destroy(db);
+    } else if (strcmp(cmd, "stats") == 0) {
+        bson_t command = BSON_INITIALIZER, reply;
+        BSON_APPEND_INT32(&command, "minimongoStats", 1);
+        if (mongoc_client_command_simple(client, argv[2], &command, NULL, &reply, &error)) {
+            char *json = bson_as_relaxed_extended_json(&reply, NULL);
+            puts(json);
+            bson_free(json);
+        } else {
+            rc = fail("stats", &error);
+        }
+        bson_destroy(&reply);
+        bson_destroy(&command);
     } else if (argc == 5) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, argv[2], argv[4]);
         bson_t filter = BSON_INITIALIZER;
