@@ -294,10 +294,14 @@ static void drain(SourceConn *conn)
 /*
  * Pay the batch's pool for a row of `bytes` before copying it: a batch that
  * has rows ends when the pool cannot pay; an empty one waits for the pool.
+ * A row wider than the sink's buffer is paid again for each copy the sink
+ * makes of it while writing (batch.h, wide_copies).
  */
 static bool row_paid_for(RowBatch *batch, uint64_t bytes)
 {
-    return batch_reserve(batch, bytes + (uint64_t)batch->ncols * FERRY_VALUE_OVERHEAD, batch->nrows == 0);
+    uint64_t wide = bytes > FERRY_SINK_BUFFER ? (bytes - FERRY_SINK_BUFFER) * batch->wide_copies : 0;
+    return batch_reserve(batch, bytes + wide + (uint64_t)batch->ncols * FERRY_VALUE_OVERHEAD,
+                         batch->nrows == 0);
 }
 
 /* Take the next result within read_timeout and check that it has the status wanted. */

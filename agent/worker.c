@@ -293,6 +293,7 @@ void *worker_main(void *arg)
     RowBatch batch;
     batch_init(&batch, 0);
     batch.pool = &run->pool;
+    batch.wide_copies = config->sink->wide_row_copies;
     uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
 
     pool_take_fixed(&run->pool, sink_memory); /* the sink's buffers count against the budget too */

@@ -9,8 +9,12 @@
  *  (2) Memory: documents are gathered into a bulk of at most bulk_bytes
  *      (libmongoc copies each document once into the bulk, and cuts it into
  *      messages by the server's maxMessageSizeBytes and maxWriteBatchSize);
- *      a bulk is sent when it reaches bulk_bytes and at the end of every
- *      batch, so the handle holds one bulk at most.
+ *      a document that would take the bulk past bulk_bytes opens the next
+ *      one, and the last is sent at the end of every batch, so the handle
+ *      holds one bulk at most: memory() counts it. A row wider than the
+ *      sink buffer is built in a buffer of its own size and costs about
+ *      three copies while it is written; the worker pays for those with the
+ *      row (wide_row_copies), so workers meeting wide rows take turns.
  *  (3) commit returns only after the server acknowledged every bulk of the
  *      segment under the write concern (default w=1 and journaled).
  *  (4) Bad rows — a row that cannot become a document, a document over the
@@ -574,6 +578,10 @@ static bool add_row(Sink *sink, const RowBatch *batch, int row, bson_t *doc, bso
                  doc->len, sink->max_bson);
         return reject_row(sink, batch, row, reason, err);
     }
+    /* A document that would take the bulk past bulk_bytes goes into the next one. */
+    if (sink->bulk != NULL && sink->bulk_bytes + doc->len + selector->len > sink->settings.bulk_bytes &&
+        !send_bulk(sink, batch, err))
+        return false;
     if (sink->bulk == NULL)
         sink->bulk = mongoc_collection_create_bulk_operation_with_opts(sink->collection, &sink->bulk_opts);
     bson_error_t error;
@@ -588,6 +596,18 @@ static bool add_row(Sink *sink, const RowBatch *batch, int row, bson_t *doc, bso
     return sink->bulk_bytes < sink->settings.bulk_bytes || send_bulk(sink, batch, err);
 }
 
+/* Bytes of a row's values as text. */
+static size_t row_width(const RowBatch *batch, int row)
+{
+    size_t width = 0;
+    for (int c = 0; c < batch->ncols; c++) {
+        size_t len = 0;
+        if (batch_value(batch, row, c, &len) != NULL)
+            width += len;
+    }
+    return width;
+}
+
 static bool mongo_write(Sink *sink, const RowBatch *batch, FerryError *err)
 {
     bson_t doc, selector;
@@ -595,9 +615,16 @@ static bool mongo_write(Sink *sink, const RowBatch *batch, FerryError *err)
     bson_init(&selector);
     bool ok = true;
     for (int r = 0; ok && r < batch->nrows; r++) {
-        bson_reinit(&doc);
         bson_reinit(&selector);
-        ok = add_row(sink, batch, r, &doc, &selector, err);
+        size_t width = row_width(batch, r);
+        if (width <= FERRY_SINK_BUFFER) {
+            bson_reinit(&doc);
+            ok = add_row(sink, batch, r, &doc, &selector, err);
+        } else { /* a wide row: a buffer of its size (not doubled by growth), not kept afterwards */
+            bson_t *wide = bson_sized_new(width + (size_t)batch->ncols * 64 + 64);
+            ok = add_row(sink, batch, r, wide, &selector, err);
+            bson_destroy(wide);
+        }
     }
     bson_destroy(&doc);
     bson_destroy(&selector);
@@ -821,6 +848,9 @@ const SinkOps sink_mongo = {
     .settings_size = sizeof(MongoSettings),
     .open = mongo_open,
     .memory = mongo_memory,
+    /* A wide row becomes a document as large, libmongoc copies it into the bulk, and the
+     * bulk's buffer may double while growing: three copies beside the row itself. */
+    .wide_row_copies = 3,
     .begin = mongo_begin,
     .write = mongo_write,
     .commit = mongo_commit,

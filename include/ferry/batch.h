@@ -66,6 +66,7 @@ typedef struct RowBatch {
     size_t cells_cap;
     struct MemoryPool *pool;  /* borrowed: where the rows' bytes are paid from; NULL: nowhere */
     uint64_t reserved;        /* bytes this batch holds from the pool */
+    unsigned wide_copies;     /* copies the sink makes of a row wider than FERRY_SINK_BUFFER (SinkOps) */
 } RowBatch;
 
 void batch_init(RowBatch *batch, int ncols);

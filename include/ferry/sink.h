@@ -76,6 +76,12 @@ typedef struct SinkOps {
     bool (*open)(const void *settings, Sink **out, FerryError *err);
     /* The bytes one open handle holds in buffers (paid from the run's memory pool); optional. */
     uint64_t (*memory)(const void *settings);
+    /*
+     * Copies of a row wider than FERRY_SINK_BUFFER the sink holds at once while
+     * writing it (a document built from it, a library's copy of that), beyond
+     * memory(): the worker pays for them with the row, so wide rows take turns.
+     */
+    unsigned wide_row_copies;
     bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
     bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
     bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Rows from 100 B to 4 MB, including a stretch of 4 MB rows, under memory_limit = 64MB:
-# peak RSS (measured by the OS) stays within the limit plus the binary's idle baseline.
+# peak RSS (measured by the OS) stays within the limit plus the binary's idle baseline,
+# for the dir sink and for the MongoDB sink.
 . "$(dirname "$0")/../lib/common.sh"
+. "$ROOT/tests/lib/mongo.sh"
+trap 'mongo_stop; cleanup' EXIT
 pg_start
+mongo_start
 
 # 3000 rows: most about 100 B; every 50th about 1 MB; ids 1000..1039 a stretch of 4 MB rows.
 pg_sql "
@@ -38,6 +42,19 @@ workers = $workers"
     diag "$name: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
     ok $(( peak <= limit ? 0 : 1 )) "$format, workers=$workers, $method: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
 done
+# The MongoDB sink: documents as wide as the rows, in bulks, with one and two workers.
+for workers in 1 2; do
+    write_mongo_config "$WORK/mongo-$workers.ini"
+    sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 64MB\nworkers = $workers/" "$WORK/mongo-$workers.ini"
+    printf '[table public.wide]\ntarget = wide%s\npartition_rows = 1000\n' "$workers" >> "$WORK/mongo-$workers.ini"
+    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/mongo-$workers.ini")
+    is "$code" 0 "mongo, workers=$workers: the copy completes"
+    is "$(mongo_tool count "wide$workers")" 3000 "mongo, workers=$workers: 3000 documents"
+    limit=$(( 64 * 1024 + baseline ))
+    diag "mongo-$workers: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
+    ok $(( peak <= limit ? 0 : 1 )) "mongo, workers=$workers: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
+done
+
 load_csv "$WORK/csv-1-copy" wide loaded
 is "$(rows_differ wide loaded)" 0 "the wide rows arrive whole and equal"
 is "$(cat "$WORK"/ndjson-2-cursor/public.wide/*.ndjson | wc -l)" 3000 "ndjson, 2 workers: 3000 lines"
