@@ -4,7 +4,7 @@
 #   make deps       install what is missing (Debian packages, pinned npm test servers)
 #   make test       deps, build, and every test (TAP, via prove)
 #   make demo       deps, build, and a real copy of a 1,000,000-row table, killed and resumed
-#   make bench      the benchmark in profiling/
+#   make bench      the benchmark in profiling/ (dir sink); make bench-mongo for the MongoDB sink
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
 #   make install PREFIX=/usr/local
 
@@ -28,7 +28,7 @@ TESTBIN := $(BUILD)/unit-tests
 RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 
-.PHONY: all deps test unit demo bench asan install clean
+.PHONY: all deps test unit demo bench bench-mongo asan install clean
 
 all: $(BIN)
 
@@ -66,6 +66,10 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory ferry
 	profiling/bench.sh
+
+bench-mongo: deps
+	@$(MAKE) --no-print-directory ferry $(MONGO)
+	profiling/bench-mongo.sh
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \
