@@ -3,13 +3,18 @@
 #
 #   profiling/bench.sh                 5,000,000 rows of about 200 bytes
 #   ROWS=1000000 profiling/bench.sh
-#   WORKERS_LIST="1 2" COMPRESSIONS="none gzip" MEMORY_LIMIT=64MB FORMAT=ndjson profiling/bench.sh
+#   WORKERS_LIST="1 2" COMPRESSIONS="none gzip" MEMORY_LIMIT=64MB FORMAT=ndjson REPEAT=3 profiling/bench.sh
 #
 # Builds the table in a throwaway cluster, times `psql -c "COPY (SELECT …) TO
 # STDOUT" > /dev/null` as the baseline, then ferry into a directory with 1 and
 # 2 workers, uncompressed and gzip, and (where psycopg2 is installed) a
 # named-cursor Python script, and prints all with their ratio to the COPY.
-# Peak RSS comes from the kernel (GNU time), not from ferry.
+# A second baseline is psql running the statement shape ferry reads with (a
+# key range in key order: an index scan), to tell ferry's own cost from the
+# cost of reading in order. Wall times on a shared machine wander by tens of
+# per cent from run to run, so the baselines and ferry runs are repeated
+# REPEAT times, interleaved, and the median is printed with the spread.
+# Peak RSS (the largest of the rounds) comes from the kernel (GNU time), not from ferry.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROWS=${ROWS:-5000000}
@@ -17,13 +22,15 @@ MEMORY_LIMIT=${MEMORY_LIMIT:-64MB}
 FORMAT=${FORMAT:-ndjson}
 . "$ROOT/profiling/lib.sh"
 
-# Warm the cache the same way for both.
+REPEAT=${REPEAT:-3}
+# Warm the cache the same way for all.
 pg_sql "SELECT count(*) FROM t" >/dev/null
-read -r copy_s copy_rss < <(seconds psql -X -q -c "COPY (SELECT * FROM t) TO STDOUT")
+max_id=$(pg_sql "SELECT max(id) FROM t")
 
 # ferry_run WORKERS COMPRESSION: prints "wall_s peak_kib out_bytes"
 ferry_run() {
     local workers=$1 compression=$2 dir="$WORK/out-$1-$2"
+    rm -rf "$dir" "$WORK/bench-$workers-$compression.state"* # every round copies the whole table
     cat > "$WORK/bench-$workers-$compression.ini" <<INI
 [ferry]
 state = bench-$workers-$compression.state
@@ -69,13 +76,21 @@ with conn.cursor(name="c") as cur, open("/dev/null", "w") as out:
         out.write(json.dumps(dict(zip(cols, row)), default=str) + "\n")
 PY
 
-results=()
+# Each measurement appends "wall peak" to $WORK/m.<name>; the report takes the median wall and the largest peak.
+measure() { local name=$1; shift; "$@" | awk '{ print $1, $2 }' >> "$WORK/m.$name"; }
+configs=()
 for compression in ${COMPRESSIONS:-none gzip}; do
-    for workers in ${WORKERS_LIST:-1 2}; do
-        read -r wall peak out < <(ferry_run "$workers" "$compression")
-        results+=("$workers $compression $wall $peak $out")
-    done
+    for workers in ${WORKERS_LIST:-1 2}; do configs+=("$workers-$compression"); done
 done
+for round in $(seq 1 "$REPEAT"); do
+    echo "round $round of $REPEAT"
+    measure copy seconds psql -X -q -c "COPY (SELECT * FROM t) TO STDOUT"
+    measure ordered seconds psql -X -q -c "COPY (SELECT * FROM t WHERE id > 0 AND id <= $max_id ORDER BY id) TO STDOUT"
+    for c in "${configs[@]}"; do measure "$c" ferry_run "${c%-*}" "${c#*-}"; done
+done
+# stats NAME: "median min max peak"
+stats() { sort -n "$WORK/m.$1" | awk '{ w[NR] = $1; if ($2 > p) p = $2 } END { print w[int((NR + 1) / 2)], w[1], w[NR], p }'; }
+read -r copy_s copy_min copy_max copy_rss < <(stats copy)
 py_line=""
 # Debian's python3-psycopg2 serves /usr/bin/python3; another python3 on PATH may lack it.
 PY=""
@@ -87,24 +102,29 @@ if [ -n "$PY" ]; then
     py_line="$py_s $py_rss"
 fi
 
-printf '\n%-50s %8s %10s %8s %10s %9s\n' "" "wall s" "rows/s" "MB/s" "peak RSS" "vs COPY"
-row() { awk -v n="$1" -v s="$2" -v r="$3" -v rows="$ROWS" -v bytes="$text_bytes" -v base="$copy_s" \
-    'BEGIN { printf "%-50s %8.2f %10.0f %8.1f %6.1f MiB %9.2f\n", n, s, rows / s, bytes / s / 1e6, r / 1024, s / base }'; }
-row "psql COPY (SELECT *) TO STDOUT > /dev/null" "$copy_s" "$copy_rss"
-for r in "${results[@]}"; do
-    read -r workers compression wall peak out <<< "$r"
-    row "ferry $FORMAT, $compression, workers=$workers, limit $MEMORY_LIMIT" "$wall" "$peak"
+printf '\n%-52s %8s %13s %10s %8s %10s %9s\n' "" "wall s" "(min-max)" "rows/s" "MB/s" "peak RSS" "vs COPY"
+row() { awk -v n="$1" -v s="$2" -v lo="$3" -v hi="$4" -v r="$5" -v rows="$ROWS" -v bytes="$text_bytes" -v base="$copy_s" \
+    'BEGIN { printf "%-52s %8.2f %13s %10.0f %8.1f %6.1f MiB %9.2f\n", n, s, lo == "" ? "" : sprintf("(%.2f-%.2f)", lo, hi),
+             rows / s, bytes / s / 1e6, r / 1024, s / base }'; }
+row "psql COPY (SELECT *) TO STDOUT > /dev/null" "$copy_s" "$copy_min" "$copy_max" "$copy_rss"
+read -r s lo hi peak < <(stats ordered)
+row "psql COPY (... ORDER BY id): ferry's read order" "$s" "$lo" "$hi" "$peak"
+results=()
+for c in "${configs[@]}"; do
+    read -r s lo hi peak < <(stats "$c")
+    results+=("${c%-*} ${c#*-} $s")
+    row "ferry $FORMAT, ${c#*-}, workers=${c%-*}, limit $MEMORY_LIMIT" "$s" "$lo" "$hi" "$peak"
 done
 if [ -n "$py_line" ]; then
     read -r py_s py_rss <<< "$py_line"
-    row "psycopg2 named cursor -> NDJSON (python3)" "$py_s" "$py_rss"
+    row "psycopg2 named cursor -> NDJSON (python3, once)" "$py_s" "" "" "$py_rss"
     for r in "${results[@]}"; do
-        read -r workers compression wall peak out <<< "$r"
+        read -r workers compression wall <<< "$r"
         [ "$compression" = none ] && awk -v p="$py_s" -v f="$wall" -v w="$workers" \
             'BEGIN { printf "ferry (workers=%d) is %.1fx faster than the psycopg2 script\n", w, p / f }'
     done
 else
     echo "(psycopg2 is not installed — apt-get install python3-psycopg2 — so its script was not run)"
 fi
-echo "\"vs COPY\" is the wall-time ratio to psql COPY on the same table in this run (<= 1.0: as fast or faster)."
+echo "wall s is the median of $REPEAT interleaved rounds; \"vs COPY\" is its ratio to psql COPY's median on the same table (<= 1.0: as fast or faster)."
 echo "MB/s counts the table in PostgreSQL text form ($(( text_bytes / 1000000 )) MB)."
