@@ -350,6 +350,14 @@ static bool copy_parse_row(RowBatch *batch, const char *line, size_t len, FerryE
             char *out = batch_value_reserve(batch, (size_t)(stop - p));
             size_t n = 0;
             for (const char *q = p; q < stop; q++) {
+                /* Copy the run up to the next backslash whole: most values have none. */
+                const char *bs = memchr(q, '\\', (size_t)(stop - q));
+                const char *run_end = bs != NULL ? bs : stop;
+                memcpy(out + n, q, (size_t)(run_end - q));
+                n += (size_t)(run_end - q);
+                q = run_end;
+                if (q == stop)
+                    break;
                 char c = *q;
                 if (c == '\\' && q + 1 < stop) {
                     c = *++q;
