@@ -132,6 +132,17 @@ void *xrealloc(void *ptr, size_t size)
     return p;
 }
 
+void xgrow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t grown = *cap ? *cap : 256;
+    while (grown < need)
+        grown *= 2;
+    *buf = xrealloc(*buf, grown);
+    *cap = grown;
+}
+
 char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
 
 char *xstrndup(const char *s, size_t n)

@@ -25,17 +25,6 @@
 /* MongoDB refuses documents nested deeper than this. */
 #define DOC_DEPTH_MAX 100
 
-static void grow(char **buf, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return;
-    size_t n = *cap ? *cap : 256;
-    while (n < need)
-        n *= 2;
-    *buf = xrealloc(*buf, n);
-    *cap = n;
-}
-
 static bool bad_value(FerryError *err, const char *column, const char *what)
 {
     return ferry_error(err, FERRY_ERR_SINK, 0, "column \"%s\": %s", column, what);
@@ -57,14 +46,14 @@ static bool field_name(int rule, const char *name, size_t len, char **out, size_
     if (memchr(name, '\0', len) != NULL)
         return false;
     if (!name_needs_care(name, len) || rule == DOC_NAMES_KEEP) {
-        grow(out, cap, len + 1);
+        xgrow(out, cap, len + 1);
         memcpy(*out, name, len);
         (*out)[len] = '\0';
         return true;
     }
     if (rule == DOC_NAMES_REJECT)
         return false;
-    grow(out, cap, len * 3 + 1);
+    xgrow(out, cap, len * 3 + 1);
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if ((i == 0 && name[i] == '$') || name[i] == '.') {
@@ -167,7 +156,7 @@ static void append_time_string(bson_t *parent, const char *name, const char *tex
         return;
     }
     size_t body = with_zone ? len - 3 : len;
-    grow(buf, cap, body + 2);
+    xgrow(buf, cap, body + 2);
     memcpy(*buf, text, body);
     (*buf)[10] = 'T';
     size_t n = body;
@@ -267,10 +256,10 @@ static bool json_string(JsonParse *j, size_t *len)
     while (j->p < j->end && *j->p != '"' && *j->p != '\\')
         j->p++;
     size_t n = (size_t)(j->p - start);
-    grow(&w->text, &w->text_cap, n + 1);
+    xgrow(&w->text, &w->text_cap, n + 1);
     memcpy(w->text, start, n);
     while (j->p < j->end && *j->p != '"') {
-        grow(&w->text, &w->text_cap, n + 5);
+        xgrow(&w->text, &w->text_cap, n + 5);
         char c = *j->p++;
         if (c != '\\') {
             w->text[n++] = c;
@@ -606,7 +595,7 @@ bool doc_append_value(DocWriter *w, bson_t *parent, const char *name, const Colu
         return ok || bad_value(err, col->name, j.fail ? j.fail : "bad json");
     }
     case OID_BYTEA:
-        grow(&w->scratch, &w->scratch_cap, len / 2 + 1);
+        xgrow(&w->scratch, &w->scratch_cap, len / 2 + 1);
         if (len < 2 || text[0] != '\\' || text[1] != 'x' ||
             !decode_hex(text + 2, text + len, false, w->scratch, &n))
             return bad_value(err, col->name, "bytea not in hex output form (bytea_output = hex)");

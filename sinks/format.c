@@ -172,17 +172,6 @@ static void json_timestamp(OutBuf *out, const char *text, size_t len, bool with_
     outbuf_putc(out, '"');
 }
 
-static void scratch_reserve(char **scratch, size_t *cap, size_t need)
-{
-    if (need <= *cap)
-        return;
-    size_t grown = *cap ? *cap : 256;
-    while (grown < need)
-        grown *= 2;
-    *scratch = xrealloc(*scratch, grown);
-    *cap = grown;
-}
-
 /* One level of braces, from its '{'; returns the position after its '}'. */
 static const char *array_level(const char *p, const char *end, char delim, const PgArrayVisitor *v,
                                char **scratch, size_t *scratch_cap)
@@ -211,7 +200,7 @@ static const char *array_level(const char *p, const char *end, char delim, const
         bool quoted = *p == '"';
         if (quoted)
             p++;
-        scratch_reserve(scratch, scratch_cap, (size_t)(end - p) + 1);
+        xgrow(scratch, scratch_cap, (size_t)(end - p) + 1);
         char *buf = *scratch;
         size_t n = 0;
         bool escaped_any = false;

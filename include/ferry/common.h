@@ -76,6 +76,8 @@ void log_write(LogLevel level, const char *fmt, ...) __attribute__((format(print
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *ptr, size_t size);
+/* Grow *buf (doubling from 256) until it holds `need` bytes; *cap follows. */
+void xgrow(char **buf, size_t *cap, size_t need);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
