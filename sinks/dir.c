@@ -46,7 +46,7 @@ static const ConfigOption dir_options[] = {
                   .setup = true, .help = "ndjson or csv"),
     CONFIG_OPTION(DirSettings, compression, OPT_ENUM, .default_value = "none",
                   .choices = compression_names, .setup = true, .help = "none or gzip"),
-    CONFIG_OPTION(DirSettings, gzip_level, OPT_INT, .default_value = "6", .min = 1, .max = 9,
+    CONFIG_OPTION(DirSettings, gzip_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
                   .help = "gzip level, 1 (fast) to 9 (small)"),
     CONFIG_OPTION(DirSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
                   .help = "CSV: write a header line in each file"),
