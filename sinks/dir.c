@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ferry/files.h"
 #include "ferry/format.h"
 #include "ferry/sink.h"
 
@@ -72,25 +73,7 @@ struct Sink {
 
 static bool sink_errno(FerryError *err, int code, const char *what, const char *path)
 {
-    ferry_error(err, FERRY_ERR_SINK, code, "dir sink: %s %s: %s", what, path, strerror(code));
-    if (err != NULL) /* a full disk or a quota may be freed; a missing permission will not */
-        err->retryable = code == ENOSPC || code == EDQUOT || code == EIO || code == EINTR;
-    return false;
-}
-
-static bool write_all(int fd, const char *data, size_t len, const char *path, FerryError *err)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return sink_errno(err, errno, "write", path);
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-    return true;
+    return file_error(err, "dir sink", code, what, path);
 }
 
 static bool deflate_some(Sink *sink, int flush, FerryError *err)
@@ -102,8 +85,8 @@ static bool deflate_some(Sink *sink, int flush, FerryError *err)
         rc = deflate(&sink->zs, flush);
         if (rc == Z_STREAM_ERROR)
             return ferry_error(err, FERRY_ERR_BUG, rc, "BUG: deflate stream error");
-        if (!write_all(sink->fd, (const char *)sink->zbuf, ZBUF_SIZE - sink->zs.avail_out,
-                       sink->temp_path, err))
+        if (!file_write_all(sink->fd, (const char *)sink->zbuf, ZBUF_SIZE - sink->zs.avail_out,
+                            "dir sink", sink->temp_path, err))
             return false;
     } while (sink->zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
     return true;
@@ -114,40 +97,10 @@ static bool dir_drain(void *ctx, const char *data, size_t len, FerryError *err)
 {
     Sink *sink = ctx;
     if (!sink->deflating)
-        return write_all(sink->fd, data, len, sink->temp_path, err);
+        return file_write_all(sink->fd, data, len, "dir sink", sink->temp_path, err);
     sink->zs.next_in = (unsigned char *)(uintptr_t)data;
     sink->zs.avail_in = (unsigned)len;
     return deflate_some(sink, Z_NO_FLUSH, err);
-}
-
-static bool make_dir(const char *path, FerryError *err)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-            return sink_errno(err, errno, "cannot create directory", buf);
-        *p = '/';
-    }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
-        return sink_errno(err, errno, "cannot create directory", buf);
-    return true;
-}
-
-static bool fsync_dir(const char *path, FerryError *err)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return sink_errno(err, errno, "cannot open directory", path);
-    int rc = fsync(fd);
-    int saved = errno;
-    close(fd);
-    if (rc != 0)
-        return sink_errno(err, saved, "fsync of directory", path);
-    return true;
 }
 
 /* A target becomes a directory name: no path separators, no dot names. */
@@ -180,7 +133,7 @@ static bool dir_open(const void *settings, Sink **out, FerryError *err)
     Sink *sink = xcalloc(1, sizeof *sink);
     sink->settings = *(const DirSettings *)settings;
     sink->fd = -1;
-    if (!make_dir(sink->settings.path, err)) {
+    if (!file_make_dir(sink->settings.path, "dir sink", err)) {
         free(sink);
         return false;
     }
@@ -252,7 +205,7 @@ static bool dir_prepare_table(Sink *sink, const TableShape *shape, FerryError *e
     /* Only the folder is needed: no writer for a shape that is about to move. */
     forget_table(sink);
     set_table_dir(sink, shape);
-    if (!make_dir(sink->table_dir, err))
+    if (!file_make_dir(sink->table_dir, "dir sink", err))
         return false;
     DIR *d = opendir(sink->table_dir);
     if (d == NULL)
@@ -270,7 +223,7 @@ static bool dir_prepare_table(Sink *sink, const TableShape *shape, FerryError *e
     closedir(d);
     if (ok && removed > 0) {
         log_info("dir sink: removed %d files of an earlier plan of %s", removed, shape->target);
-        ok = fsync_dir(sink->table_dir, err);
+        ok = file_fsync_dir(sink->table_dir, "dir sink", err);
     }
     return ok;
 }
@@ -280,7 +233,7 @@ static bool dir_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
     const TableShape *shape = segment->shape;
     if (!target_valid(shape->target, err))
         return false;
-    if (use_table(sink, shape) && !make_dir(sink->table_dir, err))
+    if (use_table(sink, shape) && !file_make_dir(sink->table_dir, "dir sink", err))
         return false;
     snprintf(sink->final_path, sizeof sink->final_path, "%s/%s.p%06lld.s%08lld.%s", sink->table_dir,
              shape->target, (long long)segment->partition, (long long)segment->sequence,
@@ -346,7 +299,7 @@ static bool dir_commit(Sink *sink, FerryError *err)
     if (ok && rename(sink->temp_path, sink->final_path) != 0)
         ok = sink_errno(err, errno, "rename", sink->temp_path);
     if (ok)
-        ok = fsync_dir(sink->table_dir, err);
+        ok = file_fsync_dir(sink->table_dir, "dir sink", err);
     if (!ok)
         dir_abort(sink);
     return ok;

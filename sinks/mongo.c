@@ -21,7 +21,7 @@
  *      server's maxBsonObjectSize, a document the server refuses — follow
  *      on_reject: fail names the table, the key and the reason; skip writes
  *      them to "<reject_dir>/<target>.p<partition>.s<sequence>.ndjson" at
- *      commit (temp file, fsync, rename: a replayed segment replaces its own
+ *      commit (file_write_atomic: a replayed segment replaces its own
  *      reject file) and counts them.
  *  (5) Errors: network errors, server selection, write concern errors,
  *      step-downs, interruptions and duplicate keys (two upserts of one key
@@ -29,18 +29,15 @@
  *      are not. The URI is a secret: it is never put in a message.
  */
 #define _GNU_SOURCE
-#include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <mongoc/mongoc.h>
 
 #include "ferry/document.h"
+#include "ferry/files.h"
 #include "ferry/format.h"
 #include "ferry/plan.h"
 #include "ferry/sink.h"
@@ -556,9 +553,8 @@ static bool send_bulk(Sink *sink, const RowBatch *batch, FerryError *err)
     if (!ok) {
         bool all_rows_bad = false;
         ok = bulk_write_errors(sink, batch, &reply, &all_rows_bad, err);
-        if (ok && !all_rows_bad)
-            ok = mongo_error(err, &error, "bulk write");
-        else if (ok && bson_has_field(&reply, "writeConcernErrors")) /* the rest may not be durable */
+        /* Failed for good only if every error was a bad row, and the rest is durable. */
+        if (ok && (!all_rows_bad || bson_has_field(&reply, "writeConcernErrors")))
             ok = mongo_error(err, &error, "bulk write");
     }
     bson_destroy(&reply);
@@ -632,51 +628,20 @@ static bool mongo_write(Sink *sink, const RowBatch *batch, FerryError *err)
     return ok && send_bulk(sink, batch, err);
 }
 
-static bool sink_errno(FerryError *err, const char *what, const char *path)
-{
-    int code = errno;
-    ferry_error(err, FERRY_ERR_SINK, code, "mongo sink: %s %s: %s", what, path, strerror(code));
-    if (err != NULL)
-        err->retryable = code == ENOSPC || code == EDQUOT || code == EIO || code == EINTR;
-    return false;
-}
-
 /* The segment's reject file, complete or not at all (note 4). */
 static bool write_rejects(Sink *sink, FerryError *err)
 {
     if (sink->rejected == 0)
         return true;
     const char *dir = sink->settings.reject_dir;
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-        return sink_errno(err, "cannot create directory", dir);
-    char path[4096], temp[4200];
-    snprintf(path, sizeof path, "%s/%s.p%06lld.s%08lld.ndjson", dir, sink->target, (long long)sink->partition,
+    char name[FERRY_NAME_MAX + 64];
+    snprintf(name, sizeof name, "%s.p%06lld.s%08lld.ndjson", sink->target, (long long)sink->partition,
              (long long)sink->sequence);
-    snprintf(temp, sizeof temp, "%s.tmp", path);
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return sink_errno(err, "cannot create", temp);
-    const char *p = sink->rejects.text;
-    size_t left = sink->rejects.len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            close(fd);
-            unlink(temp);
-            return sink_errno(err, "write", temp);
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        unlink(temp);
-        return sink_errno(err, "fsync", temp);
-    }
-    if (rename(temp, path) != 0)
-        return sink_errno(err, "rename", temp);
-    log_warn("mongo sink: %lld row(s) of %s set aside in %s", (long long)sink->rejected, sink->target, path);
+    if (!file_make_dir(dir, "mongo sink", err) ||
+        !file_write_atomic(dir, name, sink->rejects.text, sink->rejects.len, "mongo sink", err))
+        return false;
+    log_warn("mongo sink: %lld row(s) of %s set aside in %s/%s", (long long)sink->rejected, sink->target, dir,
+             name);
     return true;
 }
 
