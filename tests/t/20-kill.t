@@ -18,17 +18,8 @@ source_rows=$(pg_sql "SELECT count(*) FROM events")
 write_config "$WORK/kill.ini" "$WORK/out" csv "memory_limit = 8MB"
 printf '[table public.events]\npartition_rows = 100000\n' >> "$WORK/kill.ini"
 
-kills=0 interrupted=0
-for i in $(seq 1 20); do
-    "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill.log" 2>&1 &
-    pid=$!
-    sleep "$(printf '0.%03d' $(( 30 + RANDOM % 120 )))"
-    if kill -0 "$pid" 2>/dev/null; then interrupted=$((interrupted + 1)); fi
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
-    kills=$((kills + 1))
-done
-diag "$kills SIGKILLs sent, $interrupted of them while ferry was running"
+interrupted=$(kill_at_random "$WORK/kill.ini" "$WORK/kill.log" 20 30 120)
+diag "20 SIGKILLs sent, $interrupted of them while ferry was running"
 ok $(( interrupted >= 15 ? 0 : 1 )) "at least 15 of the 20 SIGKILLs hit a running ferry"
 "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill.log" 2>&1; code=$?
 is "$code" 0 "the run after the kills completes (exit 0)"
@@ -59,14 +50,7 @@ is "$(rows_differ events loaded2)" 0 "after reset, SIGTERM and resume the rows s
 cp -r "$WORK/out" "$WORK/out-one-worker"
 "$FERRY" reset -c "$WORK/kill.ini" >/dev/null
 sed -i 's/^\[ferry\]/[ferry]\nworkers = 2/' "$WORK/kill.ini"
-hits=0
-for i in $(seq 1 10); do
-    "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill2.log" 2>&1 &
-    pid=$!
-    sleep "$(printf '0.%03d' $(( 30 + RANDOM % 120 )))"
-    kill -KILL "$pid" 2>/dev/null && hits=$((hits + 1))
-    wait "$pid" 2>/dev/null
-done
+hits=$(kill_at_random "$WORK/kill.ini" "$WORK/kill2.log" 10 30 120)
 diag "workers=2: $hits of 10 SIGKILLs hit a running ferry"
 ok $(( hits >= 5 ? 0 : 1 )) "workers=2: at least 5 SIGKILLs hit a running ferry"
 "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill2.log" 2>&1; code=$?

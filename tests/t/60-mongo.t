@@ -193,14 +193,7 @@ write_mongo_config "$WORK/kill.ini" "document_id = mongo
 bulk_bytes = 1MB"
 sed -i 's/^\[ferry\]/[ferry]\nmemory_limit = 16MB/' "$WORK/kill.ini"
 printf '[table public.events]\ntarget = events\npartition_rows = 50000\n' >> "$WORK/kill.ini"
-hits=0
-for i in $(seq 1 10); do
-    "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill.log" 2>&1 &
-    pid=$!
-    sleep "$(printf '0.%03d' $(( 50 + RANDOM % 300 )))"
-    kill -KILL "$pid" 2>/dev/null && hits=$((hits + 1))
-    wait "$pid" 2>/dev/null
-done
+hits=$(kill_at_random "$WORK/kill.ini" "$WORK/kill.log" 10 50 300)
 diag "$hits of 10 SIGKILLs hit a running ferry"
 ok $(( hits >= 5 ? 0 : 1 )) "at least 5 SIGKILLs hit a running ferry"
 "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill.log" 2>&1; code=$?
