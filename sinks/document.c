@@ -7,7 +7,7 @@
  *      its own (libbson's JSON reader takes "$oid"-style keys as extended
  *      JSON, which would change a user's data), arrays by the walker the JSON
  *      writer uses too. Only array elements, decoded bytes and unescaped JSON
- *      strings pass through the writer's two reused scratch buffers.
+ *      strings pass through the writer's three reused buffers.
  *  (2) A value that cannot be mapped exactly fails the row with a message
  *      naming the column; nothing is guessed.
  */
@@ -510,12 +510,9 @@ static void bson_array_element(void *ctx, int index, const char *text, size_t le
         bson_append_null(into, key, -1);
         return;
     }
-    /* The element's text lives in the writer's scratch buffer, which mapping
-     * the element may reuse: map from a copy. */
-    char *copy = xstrndup(text, len);
-    if (!doc_append_value(a->writer, into, key, a->elem, copy, len, a->err))
+    /* The element's text is in the writer's element buffer, which mapping it does not touch. */
+    if (!doc_append_value(a->writer, into, key, a->elem, text, len, a->err))
         a->failed = true;
-    free(copy);
 }
 
 static bool append_array(DocWriter *w, bson_t *parent, const char *name, const Column *col,
@@ -525,7 +522,7 @@ static bool append_array(DocWriter *w, bson_t *parent, const char *name, const C
     BsonArray a = {.writer = w, .elem = &elem, .name = name, .err = err};
     a.stack[0] = parent;
     const PgArrayVisitor visitor = {bson_array_open, bson_array_close, bson_array_element, &a};
-    if (!pg_array_walk(text, len, col->elem_delim, &visitor, &w->scratch, &w->scratch_cap))
+    if (!pg_array_walk(text, len, col->elem_delim, &visitor, &w->elements, &w->elements_cap))
         return bson_append_utf8(parent, name, -1, text, (int)len);
     if (a.overflow)
         return bad_value(err, col->name, "an array of more than 6 dimensions");
@@ -652,6 +649,7 @@ void doc_writer_free(DocWriter *w)
         free(w->names[c]);
     free(w->names);
     free(w->scratch);
+    free(w->elements);
     free(w->text);
     memset(w, 0, sizeof *w);
 }

@@ -65,8 +65,10 @@ typedef struct DocWriter {
     const TableShape *shape;  /* borrowed: must outlive every use but doc_writer_free */
     int nnames;
     char **names;             /* owned: each column's field name */
-    char *scratch;            /* owned: array elements, decoded bytes */
+    char *scratch;            /* owned: decoded bytes, timestamps as strings */
     size_t scratch_cap;
+    char *elements;           /* owned: array elements, unescaped by the walker */
+    size_t elements_cap;
     char *text;               /* owned: JSON strings and keys, unescaped */
     size_t text_cap;
 } DocWriter;
