@@ -18,19 +18,29 @@ bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait)
 {
     if (batch->pool == NULL)
         return true;
-    if (wait)
-        pool_take(batch->pool, bytes);
-    else if (!pool_try_take(batch->pool, bytes))
+    if (bytes <= batch->unspent) {
+        batch->unspent -= bytes;
+        return true;
+    }
+    uint64_t need = bytes - batch->unspent;
+    uint64_t ahead = 0;
+    if (pool_try_take(batch->pool, need + FERRY_POOL_CHUNK))
+        ahead = FERRY_POOL_CHUNK;
+    else if (wait)
+        pool_take(batch->pool, need);
+    else if (!pool_try_take(batch->pool, need))
         return false;
-    batch->reserved += bytes;
+    batch->reserved += need + ahead;
+    batch->unspent = ahead;
     return true;
 }
 
 void batch_release(RowBatch *batch)
 {
-    if (batch->pool != NULL)
+    if (batch->pool != NULL && batch->reserved > 0)
         pool_give(batch->pool, batch->reserved);
     batch->reserved = 0;
+    batch->unspent = 0;
 }
 
 void batch_reset(RowBatch *batch, int ncols)
@@ -51,24 +61,23 @@ void batch_free(RowBatch *batch)
     memset(batch, 0, sizeof *batch);
 }
 
-static struct BatchCell *next_cell(RowBatch *batch)
+/* Room for `cells` more cells. */
+static void cells_ensure(RowBatch *batch, size_t cells)
 {
-    size_t index = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill;
-    if (index + 1 > batch->cells_cap) {
-        size_t cap = batch->cells_cap ? batch->cells_cap * 2 : 1024;
-        while (cap < index + 1)
-            cap *= 2;
-        batch->cells = xrealloc(batch->cells, cap * sizeof *batch->cells);
-        batch->cells_cap = cap;
-    }
-    batch->row_fill++;
-    batch->bytes += FERRY_VALUE_OVERHEAD;
-    return &batch->cells[index];
+    size_t need = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill + cells;
+    if (need <= batch->cells_cap)
+        return;
+    size_t cap = batch->cells_cap ? batch->cells_cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    batch->cells = xrealloc(batch->cells, cap * sizeof *batch->cells);
+    batch->cells_cap = cap;
 }
 
-char *batch_value_reserve(RowBatch *batch, size_t max_len)
+/* Room for `bytes` more in the arena. */
+static char *arena_ensure(RowBatch *batch, size_t bytes)
 {
-    size_t need = batch->arena_used + max_len + 1;
+    size_t need = batch->arena_used + bytes;
     if (need > batch->arena_cap) {
         /* Double, but never past what is needed when that is far off: a
          * one-off wide row must not leave a doubled arena behind it. */
@@ -81,23 +90,38 @@ char *batch_value_reserve(RowBatch *batch, size_t max_len)
     return batch->arena + batch->arena_used;
 }
 
-void batch_value_commit(RowBatch *batch, size_t length)
+void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
 {
-    struct BatchCell *cell = next_cell(batch);
-    batch->arena[batch->arena_used + length] = '\0';
+    cells_ensure(batch, 1);
+    struct BatchCell *cell = &batch->cells[(size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill++];
+    batch->bytes += FERRY_VALUE_OVERHEAD;
+    if (is_null) {
+        *cell = (struct BatchCell){.offset = 0, .length = -1};
+        return;
+    }
+    char *out = arena_ensure(batch, length + 1);
+    memcpy(out, value, length);
+    out[length] = '\0';
     *cell = (struct BatchCell){.offset = batch->arena_used, .length = (int64_t)length};
     batch->arena_used += length + 1;
     batch->bytes += length;
 }
 
-void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
+char *batch_row_reserve(RowBatch *batch, size_t arena_bytes, size_t *base_offset,
+                        struct BatchCell **cells)
 {
-    if (is_null) {
-        *next_cell(batch) = (struct BatchCell){.offset = 0, .length = -1};
-        return;
-    }
-    memcpy(batch_value_reserve(batch, length), value, length);
-    batch_value_commit(batch, length);
+    cells_ensure(batch, (size_t)batch->ncols);
+    *cells = &batch->cells[(size_t)batch->nrows * (size_t)batch->ncols];
+    *base_offset = batch->arena_used;
+    return arena_ensure(batch, arena_bytes);
+}
+
+void batch_row_commit(RowBatch *batch, size_t arena_bytes, size_t value_bytes)
+{
+    batch->arena_used += arena_bytes;
+    batch->bytes += value_bytes + (size_t)batch->ncols * FERRY_VALUE_OVERHEAD;
+    batch->nrows++;
+    batch->row_fill = 0;
 }
 
 void batch_end_row(RowBatch *batch)

@@ -331,63 +331,89 @@ static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor,
 }
 
 /*
- * One row of COPY text format into the batch: fields split by tabs, "\N" is
- * NULL, and backslash escapes (\b \f \n \r \t \v \\, and octal) are undone as
- * the bytes are copied into the arena.
+ * Undo COPY text escapes (\b \f \n \r \t \v \\, octal, and any other escaped
+ * byte standing for itself) in place; returns the new length, never more
+ * than `len`.
+ */
+static size_t copy_unescape(char *value, size_t len)
+{
+    char *out = value, *q = value, *stop = value + len;
+    while (q < stop) {
+        /* Move the run up to the next backslash whole. */
+        char *bs = memchr(q, '\\', (size_t)(stop - q));
+        char *run_end = bs != NULL ? bs : stop;
+        if (out != q)
+            memmove(out, q, (size_t)(run_end - q));
+        out += run_end - q;
+        q = run_end;
+        if (q == stop)
+            break;
+        char c = '\\';
+        if (q + 1 < stop) {
+            c = *++q;
+            switch (c) {
+            case 'b': c = '\b'; break;
+            case 'f': c = '\f'; break;
+            case 'n': c = '\n'; break;
+            case 'r': c = '\r'; break;
+            case 't': c = '\t'; break;
+            case 'v': c = '\v'; break;
+            default:
+                if (c >= '0' && c <= '7') {
+                    int v = c - '0';
+                    for (int d = 0; d < 2 && q + 1 < stop && q[1] >= '0' && q[1] <= '7'; d++)
+                        v = v * 8 + (*++q - '0');
+                    c = (char)v;
+                }
+                break;
+            }
+        }
+        *out++ = c;
+        q++;
+    }
+    return (size_t)(out - value);
+}
+
+/*
+ * One row of COPY text format into the batch. The line is copied into the
+ * arena whole and cut there: each tab becomes its value's terminator, "\N"
+ * is NULL, and only a line holding a backslash has its values unescaped in
+ * place (an escape only ever shortens a value).
  */
 static bool copy_parse_row(RowBatch *batch, const char *line, size_t len, FerryError *err)
 {
-    const char *p = line, *end = line + len;
-    if (end > p && end[-1] == '\n')
-        end--;
+    if (len > 0 && line[len - 1] == '\n')
+        len--;
+    size_t base;
+    struct BatchCell *cells;
+    char *row = batch_row_reserve(batch, len + 1, &base, &cells);
+    memcpy(row, line, len);
+    bool escaped = memchr(row, '\\', len) != NULL;
+    char *p = row, *end = row + len;
+    size_t value_bytes = 0;
     for (int col = 0; col < batch->ncols; col++) {
-        const char *stop = memchr(p, '\t', (size_t)(end - p));
-        if (stop == NULL)
+        char *stop = memchr(p, '\t', (size_t)(end - p));
+        if (stop == NULL) {
+            if (col + 1 < batch->ncols)
+                return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: COPY row has %d fields, the plan has %d",
+                                   col + 1, batch->ncols);
             stop = end;
-        if (stop - p == 2 && p[0] == '\\' && p[1] == 'N') {
-            batch_add_value(batch, NULL, 0, true);
-        } else {
-            char *out = batch_value_reserve(batch, (size_t)(stop - p));
-            size_t n = 0;
-            for (const char *q = p; q < stop; q++) {
-                /* Copy the run up to the next backslash whole: most values have none. */
-                const char *bs = memchr(q, '\\', (size_t)(stop - q));
-                const char *run_end = bs != NULL ? bs : stop;
-                memcpy(out + n, q, (size_t)(run_end - q));
-                n += (size_t)(run_end - q);
-                q = run_end;
-                if (q == stop)
-                    break;
-                char c = *q;
-                if (c == '\\' && q + 1 < stop) {
-                    c = *++q;
-                    switch (c) {
-                    case 'b': c = '\b'; break;
-                    case 'f': c = '\f'; break;
-                    case 'n': c = '\n'; break;
-                    case 'r': c = '\r'; break;
-                    case 't': c = '\t'; break;
-                    case 'v': c = '\v'; break;
-                    default:
-                        if (c >= '0' && c <= '7') {
-                            int v = c - '0';
-                            for (int d = 0; d < 2 && q + 1 < stop && q[1] >= '0' && q[1] <= '7'; d++)
-                                v = v * 8 + (*++q - '0');
-                            c = (char)v;
-                        }
-                        break; /* "\\" and any other escaped byte stand for themselves */
-                    }
-                }
-                out[n++] = c;
-            }
-            batch_value_commit(batch, n);
         }
-        if (stop == end && col + 1 < batch->ncols)
-            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: COPY row has %d fields, the plan has %d",
-                               col + 1, batch->ncols);
+        size_t n = (size_t)(stop - p);
+        if (escaped && memchr(p, '\\', n) != NULL) {
+            if (n == 2 && p[1] == 'N') {
+                cells[col] = (struct BatchCell){.offset = 0, .length = -1};
+                p = stop + 1;
+                continue;
+            }
+            n = copy_unescape(p, n);
+        }
+        p[n] = '\0';
+        cells[col] = (struct BatchCell){.offset = base + (size_t)(p - row), .length = (int64_t)n};
+        value_bytes += n;
         p = stop + 1;
     }
-    batch_end_row(batch);
+    batch_row_commit(batch, len + 1, value_bytes);
     return true;
 }
 

@@ -67,13 +67,11 @@ static void outbuf_puts(OutBuf *out, const char *s) { outbuf_write(out, s, strle
 /* ---- JSON ---- */
 
 /*
- * Does any of the 8 bytes at p need escaping in JSON (below 0x20, '"' or '\\')?
+ * Does any byte of the word need escaping in JSON (below 0x20, '"' or '\\')?
  * The classic SWAR tests: a byte below n, and a byte equal to c.
  */
-static inline bool word_needs_escape(const char *p)
+static inline bool word_needs_escape(uint64_t w)
 {
-    uint64_t w;
-    memcpy(&w, p, 8);
     const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
     uint64_t below_space = (w - ones * 0x20) & ~w & highs;
     uint64_t quote = w ^ (ones * '"'), backslash = w ^ (ones * '\\');
@@ -82,39 +80,59 @@ static inline bool word_needs_escape(const char *p)
     return (below_space | has_quote | has_backslash) != 0;
 }
 
-void format_json_string(OutBuf *out, const char *text, size_t len)
+/* Write one byte that needs escaping. */
+static void json_escape_byte(OutBuf *out, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    outbuf_putc(out, '"');
-    size_t run = 0; /* start of the bytes not yet written */
-    for (size_t i = 0; i < len; i++) {
-        /* Most text needs no escaping: step over clean 8-byte words at once. */
-        while (i + 8 <= len && !word_needs_escape(text + i))
-            i += 8;
-        if (i >= len)
-            break;
-        unsigned char c = (unsigned char)text[i];
+    char esc[6] = {'\\', 0};
+    switch (c) {
+    case '"': esc[1] = '"'; break;
+    case '\\': esc[1] = '\\'; break;
+    case '\n': esc[1] = 'n'; break;
+    case '\r': esc[1] = 'r'; break;
+    case '\t': esc[1] = 't'; break;
+    case '\b': esc[1] = 'b'; break;
+    case '\f': esc[1] = 'f'; break;
+    default:
+        memcpy(esc + 1, "u00", 3);
+        esc[4] = hex[c >> 4];
+        esc[5] = hex[c & 15];
+        outbuf_write(out, esc, 6);
+        return;
+    }
+    outbuf_write(out, esc, 2);
+}
+
+/* Write bytes [*run, to) with the escapes of those in [from, to) that need one; *run = to. */
+static void json_escape_span(OutBuf *out, const char *text, size_t *run, size_t from, size_t to)
+{
+    for (size_t j = from; j < to; j++) {
+        unsigned char c = (unsigned char)text[j];
         if (c >= 0x20 && c != '"' && c != '\\')
             continue;
-        outbuf_write(out, text + run, i - run);
-        run = i + 1;
-        char esc[7] = {'\\', 0};
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            outbuf_write(out, esc, 6);
-            continue;
-        }
-        outbuf_write(out, esc, 2);
+        outbuf_write(out, text + *run, j - *run);
+        json_escape_byte(out, c);
+        *run = j + 1;
+    }
+}
+
+void format_json_string(OutBuf *out, const char *text, size_t len)
+{
+    outbuf_putc(out, '"');
+    size_t run = 0; /* start of the bytes not yet written */
+    size_t i = 0;
+    /* Most text needs no escaping: test it a word at a time. */
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, text + i, 8);
+        if (word_needs_escape(w))
+            json_escape_span(out, text, &run, i, i + 8);
+    }
+    if (i < len) {
+        uint64_t w = 0x2020202020202020ull; /* the short last word, padded with spaces: they need none */
+        memcpy(&w, text + i, len - i);
+        if (word_needs_escape(w))
+            json_escape_span(out, text, &run, i, len);
     }
     outbuf_write(out, text + run, len - run);
     outbuf_putc(out, '"');
@@ -297,7 +315,10 @@ void format_json_value(RowWriter *writer, OutBuf *out, FerryOid type, FerryOid e
             format_json_string(out, text, len); /* NaN, Infinity, -Infinity */
         return;
     case OID_BOOL:
-        outbuf_puts(out, len > 0 && text[0] == 't' ? "true" : "false");
+        if (len > 0 && text[0] == 't')
+            outbuf_write(out, "true", 4);
+        else
+            outbuf_write(out, "false", 5);
         return;
     case OID_JSON:
     case OID_JSONB:
@@ -517,24 +538,33 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
     writer->shape = shape;
     writer->nnames = shape->nout;
     writer->json_names = xcalloc((size_t)shape->nout, sizeof(char *));
+    writer->json_prefix = xcalloc((size_t)shape->nout, sizeof(char *));
+    writer->json_prefix_len = xcalloc((size_t)shape->nout, sizeof(size_t));
     for (int c = 0; c < shape->nout; c++) {
-        /* Encode each column name once, "\"name\":", into a buffer that cannot
-         * fill: an escaped byte takes at most 6 bytes. */
+        /* Encode each column name once, "{\"name\":" or ",\"name\":", into a
+         * buffer that cannot fill: an escaped byte takes at most 6 bytes. */
         size_t name_len = strlen(shape->cols[c].name);
         OutBuf tmp = {.cap = name_len * 6 + 4};
         tmp.data = xmalloc(tmp.cap);
+        outbuf_putc(&tmp, c == 0 ? '{' : ',');
         format_json_string(&tmp, shape->cols[c].name, name_len);
         outbuf_putc(&tmp, ':');
-        writer->json_names[c] = xstrndup(tmp.data, tmp.len);
+        writer->json_prefix[c] = xstrndup(tmp.data, tmp.len);
+        writer->json_prefix_len[c] = tmp.len;
+        writer->json_names[c] = xstrndup(tmp.data + 1, tmp.len - 1);
         free(tmp.data);
     }
 }
 
 void row_writer_free(RowWriter *writer)
 {
-    for (int c = 0; c < writer->nnames; c++) /* not through shape: it may be gone by now */
+    for (int c = 0; c < writer->nnames; c++) { /* not through shape: it may be gone by now */
         free(writer->json_names[c]);
+        free(writer->json_prefix[c]);
+    }
     free(writer->json_names);
+    free(writer->json_prefix);
+    free(writer->json_prefix_len);
     free(writer->scratch);
     memset(writer, 0, sizeof *writer);
 }
@@ -560,28 +590,46 @@ void row_writer_header(RowWriter *writer, OutBuf *out)
     outbuf_putc(out, '\n');
 }
 
-bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err)
+/* One row as NDJSON: each value after its prefix ("{\"name\":" or ",\"name\":"). */
+static void json_row(RowWriter *writer, OutBuf *out, const RowBatch *batch, int row)
 {
     const TableShape *shape = writer->shape;
+    for (int c = 0; c < shape->nout; c++) {
+        outbuf_write(out, writer->json_prefix[c], writer->json_prefix_len[c]);
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        if (value == NULL) {
+            outbuf_write(out, "null", 4);
+            continue;
+        }
+        const Column *col = &shape->cols[c];
+        format_json_value(writer, out, col->type, col->elem_type, col->elem_delim, value, len);
+    }
+    outbuf_write(out, shape->nout > 0 ? "}\n" : "{}\n", shape->nout > 0 ? 2 : 3);
+}
+
+/* One row as CSV: NULL is an empty field. */
+static void csv_row(RowWriter *writer, OutBuf *out, const RowBatch *batch, int row)
+{
+    for (int c = 0; c < writer->shape->nout; c++) {
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        if (c > 0)
+            outbuf_putc(out, ',');
+        if (value != NULL)
+            csv_field(out, value, len);
+    }
+    outbuf_putc(out, '\n');
+}
+
+bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err)
+{
     bool json = writer->format == FORMAT_NDJSON;
     for (int r = 0; r < batch->nrows && !out->failed; r++) {
         if (json)
-            outbuf_putc(out, '{');
-        for (int c = 0; c < shape->nout; c++) {
-            size_t len = 0;
-            const char *value = batch_value(batch, r, c, &len);
-            if (c > 0)
-                outbuf_putc(out, ',');
-            if (json)
-                outbuf_puts(out, writer->json_names[c]);
-            if (value != NULL)
-                row_writer_value(writer, out, &shape->cols[c], value, len);
-            else if (json)
-                outbuf_puts(out, "null"); /* CSV: NULL is an empty field */
-        }
-        if (json)
-            outbuf_putc(out, '}');
-        outbuf_putc(out, '\n');
+            json_row(writer, out, batch, r);
+        else
+            csv_row(writer, out, batch, r);
     }
     if (out->failed) {
         if (err != NULL)

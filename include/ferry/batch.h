@@ -66,11 +66,17 @@ typedef struct RowBatch {
     size_t cells_cap;
     struct MemoryPool *pool;  /* borrowed: where the rows' bytes are paid from; NULL: nowhere */
     uint64_t reserved;        /* bytes this batch holds from the pool */
+    uint64_t unspent;         /* of those, taken ahead and not yet paid for a row */
     unsigned wide_copies;     /* copies the sink makes of a row wider than FERRY_SINK_BUFFER (SinkOps) */
 } RowBatch;
 
 void batch_init(RowBatch *batch, int ncols);
-/* Pay for `bytes` more from the batch's pool: waiting if `wait`, else false when they do not fit. */
+/*
+ * Pay for `bytes` more from the batch's pool: waiting if `wait`, else false
+ * when they do not fit. The pool is asked for a little more than needed
+ * (FERRY_POOL_CHUNK) when it has it, so most rows are paid without taking
+ * the pool's lock; what is left over goes back with the batch.
+ */
 bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait);
 /* Give the batch's bytes back to its pool (batch_reset and batch_free do it too). */
 void batch_release(RowBatch *batch);
@@ -82,12 +88,15 @@ void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_
 void batch_end_row(RowBatch *batch);
 
 /*
- * Build a value in place: reserve room for at most max_len bytes, write into
- * the returned space, then commit the length really written. For readers
- * that unescape as they copy (COPY text format).
+ * Build a whole row in place, for readers that get a row as one line (COPY
+ * text format): reserve `arena_bytes` of arena and the row's ncols cells,
+ * write the values (each NUL-terminated) into the returned space and fill
+ * every cell, with offsets counted from *base_offset; then commit the row
+ * with the total length of its values. One call per row, not per value.
  */
-char *batch_value_reserve(RowBatch *batch, size_t max_len);
-void batch_value_commit(RowBatch *batch, size_t length);
+char *batch_row_reserve(RowBatch *batch, size_t arena_bytes, size_t *base_offset,
+                        struct BatchCell **cells);
+void batch_row_commit(RowBatch *batch, size_t arena_bytes, size_t value_bytes);
 
 /* The value at (row, col): NULL for SQL NULL; *length set when not NULL. */
 static inline const char *batch_value(const RowBatch *batch, int row, int col, size_t *length)

@@ -77,6 +77,8 @@ typedef struct RowWriter {
     const TableShape *shape;  /* borrowed: must outlive every use but row_writer_free */
     int nnames;
     char **json_names;        /* owned: "\"name\":" per output column */
+    char **json_prefix;       /* owned: what goes before each value: "{\"name\":", ",\"name\":" */
+    size_t *json_prefix_len;  /* owned */
     char *scratch;            /* owned: unescaped array elements */
     size_t scratch_cap;
 } RowWriter;
