@@ -4,6 +4,7 @@
 #   profiling/bench.sh                 5,000,000 rows of about 200 bytes
 #   ROWS=1000000 profiling/bench.sh
 #   WORKERS_LIST="1 2" COMPRESSIONS="none gzip" MEMORY_LIMIT=64MB FORMAT=ndjson REPEAT=3 profiling/bench.sh
+#   SCRIPT=0 profiling/bench.sh        without the (slow) psycopg2 script
 #
 # Builds the table in a throwaway cluster, times `psql -c "COPY (SELECT …) TO
 # STDOUT" > /dev/null` as the baseline, then ferry into a directory with 1 and
@@ -76,8 +77,14 @@ with conn.cursor(name="c") as cur, open("/dev/null", "w") as out:
         out.write(json.dumps(dict(zip(cols, row)), default=str) + "\n")
 PY
 
-# Each measurement appends "wall peak" to $WORK/m.<name>; the report takes the median wall and the largest peak.
+# Each measurement appends "wall peak" to $WORK/m.<name>; the report takes the median wall and the
+# largest peak. A ferry run also appends its wall time over the same round's psql COPY to $WORK/r.<name>.
 measure() { local name=$1; shift; "$@" | awk '{ print $1, $2 }' >> "$WORK/m.$name"; }
+measure_paired() {
+    measure "$@"
+    awk -v f="$(tail -1 "$WORK/m.$1" | cut -d' ' -f1)" -v c="$(tail -1 "$WORK/m.copy" | cut -d' ' -f1)" \
+        'BEGIN { print f / c }' >> "$WORK/r.$1"
+}
 configs=()
 for compression in ${COMPRESSIONS:-none gzip}; do
     for workers in ${WORKERS_LIST:-1 2}; do configs+=("$workers-$compression"); done
@@ -86,15 +93,16 @@ for round in $(seq 1 "$REPEAT"); do
     echo "round $round of $REPEAT"
     measure copy seconds psql -X -q -c "COPY (SELECT * FROM t) TO STDOUT"
     measure ordered seconds psql -X -q -c "COPY (SELECT * FROM t WHERE id > 0 AND id <= $max_id ORDER BY id) TO STDOUT"
-    for c in "${configs[@]}"; do measure "$c" ferry_run "${c%-*}" "${c#*-}"; done
+    for c in "${configs[@]}"; do measure_paired "$c" ferry_run "${c%-*}" "${c#*-}"; done
 done
-# stats NAME: "median min max peak"
+# stats NAME: "median min max peak"; paired NAME: the median of the per-round ratios to psql COPY
 stats() { sort -n "$WORK/m.$1" | awk '{ w[NR] = $1; if ($2 > p) p = $2 } END { print w[int((NR + 1) / 2)], w[1], w[NR], p }'; }
+paired() { sort -n "$WORK/r.$1" | awk '{ r[NR] = $1 } END { printf "%.2f (%.2f-%.2f)", r[int((NR + 1) / 2)], r[1], r[NR] }'; }
 read -r copy_s copy_min copy_max copy_rss < <(stats copy)
 py_line=""
 # Debian's python3-psycopg2 serves /usr/bin/python3; another python3 on PATH may lack it.
 PY=""
-for candidate in /usr/bin/python3 python3; do
+[ "${SCRIPT:-1}" = 0 ] || for candidate in /usr/bin/python3 python3; do
     if "$candidate" -c "import psycopg2" 2>/dev/null; then PY=$candidate; break; fi
 done
 if [ -n "$PY" ]; then
@@ -102,10 +110,10 @@ if [ -n "$PY" ]; then
     py_line="$py_s $py_rss"
 fi
 
-printf '\n%-52s %8s %13s %10s %8s %10s %9s\n' "" "wall s" "(min-max)" "rows/s" "MB/s" "peak RSS" "vs COPY"
-row() { awk -v n="$1" -v s="$2" -v lo="$3" -v hi="$4" -v r="$5" -v rows="$ROWS" -v bytes="$text_bytes" -v base="$copy_s" \
-    'BEGIN { printf "%-52s %8.2f %13s %10.0f %8.1f %6.1f MiB %9.2f\n", n, s, lo == "" ? "" : sprintf("(%.2f-%.2f)", lo, hi),
-             rows / s, bytes / s / 1e6, r / 1024, s / base }'; }
+printf '\n%-52s %8s %13s %10s %8s %10s %9s  %s\n' "" "wall s" "(min-max)" "rows/s" "MB/s" "peak RSS" "vs COPY" "paired (min-max)"
+row() { awk -v n="$1" -v s="$2" -v lo="$3" -v hi="$4" -v r="$5" -v rows="$ROWS" -v bytes="$text_bytes" -v base="$copy_s" -v p="${6:-}" \
+    'BEGIN { printf "%-52s %8.2f %13s %10.0f %8.1f %6.1f MiB %9.2f  %s\n", n, s, lo == "" ? "" : sprintf("(%.2f-%.2f)", lo, hi),
+             rows / s, bytes / s / 1e6, r / 1024, s / base, p }'; }
 row "psql COPY (SELECT *) TO STDOUT > /dev/null" "$copy_s" "$copy_min" "$copy_max" "$copy_rss"
 read -r s lo hi peak < <(stats ordered)
 row "psql COPY (... ORDER BY id): ferry's read order" "$s" "$lo" "$hi" "$peak"
@@ -113,7 +121,7 @@ results=()
 for c in "${configs[@]}"; do
     read -r s lo hi peak < <(stats "$c")
     results+=("${c%-*} ${c#*-} $s")
-    row "ferry $FORMAT, ${c#*-}, workers=${c%-*}, limit $MEMORY_LIMIT" "$s" "$lo" "$hi" "$peak"
+    row "ferry $FORMAT, ${c#*-}, workers=${c%-*}, limit $MEMORY_LIMIT" "$s" "$lo" "$hi" "$peak" "$(paired "$c")"
 done
 if [ -n "$py_line" ]; then
     read -r py_s py_rss <<< "$py_line"
@@ -123,8 +131,9 @@ if [ -n "$py_line" ]; then
         [ "$compression" = none ] && awk -v p="$py_s" -v f="$wall" -v w="$workers" \
             'BEGIN { printf "ferry (workers=%d) is %.1fx faster than the psycopg2 script\n", w, p / f }'
     done
-else
+elif [ "${SCRIPT:-1}" != 0 ]; then
     echo "(psycopg2 is not installed — apt-get install python3-psycopg2 — so its script was not run)"
 fi
-echo "wall s is the median of $REPEAT interleaved rounds; \"vs COPY\" is its ratio to psql COPY's median on the same table (<= 1.0: as fast or faster)."
+echo "wall s is the median of $REPEAT interleaved rounds; \"vs COPY\" is its ratio to psql COPY's median on the same table (<= 1.0: as fast or faster);"
+echo "\"paired\" is the median (and range) of each round's ferry time over that round's psql COPY time, which the machine's drift between rounds does not move."
 echo "MB/s counts the table in PostgreSQL text form ($(( text_bytes / 1000000 )) MB)."
