@@ -19,7 +19,10 @@
  *      truth for what the process holds; ferry logs them after batches, and
  *      its decay settings (agent/main.c) hand freed pages back to the OS.
  */
+#define _GNU_SOURCE
 #include <jemalloc/jemalloc.h>
+#include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,25 +68,6 @@ bool budget_from(double fraction, uint64_t mem_available, uint64_t cgroup_room, 
     return true;
 }
 
-static bool read_u64_file(const char *path, uint64_t *out)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return false;
-    char buf[64];
-    bool ok = fgets(buf, sizeof buf, f) != NULL;
-    fclose(f);
-    if (!ok)
-        return false;
-    if (strncmp(buf, "max", 3) == 0) {
-        *out = UINT64_MAX;
-        return true;
-    }
-    char *end;
-    *out = strtoull(buf, &end, 10);
-    return end != buf;
-}
-
 static uint64_t read_mem_available(const char *root)
 {
     char path[512];
@@ -105,19 +89,19 @@ static uint64_t read_mem_available(const char *root)
 }
 
 /*
- * Room left in this process's memory cgroup: limit - usage, or 0 for no limit.
- * /proc/self/cgroup names the group; inside a cgroup namespace the group is the
- * mount's root, so the root is tried when the named path is not there.
+ * This process's cgroup, from /proc/self/cgroup: the v2 group (the "0::"
+ * line) and the v1 group of `v1_controller`; empty when there is none.
  */
-static uint64_t read_cgroup_room(const char *root)
+static void cgroup_groups(const char *root, const char *v1_controller, char *v1, char *v2, size_t cap)
 {
     char path[1024], line[1024];
+    v1[0] = v2[0] = '\0';
     snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return 0;
-    char v1[512] = "", v2[512] = "";
-    bool has_v1 = false, has_v2 = false;
+        return;
+    char wanted[64];
+    snprintf(wanted, sizeof wanted, ",%s,", v1_controller);
     while (fgets(line, sizeof line, f) != NULL) {
         line[strcspn(line, "\n")] = '\0';
         char *colon1 = strchr(line, ':');
@@ -127,48 +111,105 @@ static uint64_t read_cgroup_room(const char *root)
         *colon2 = '\0';
         const char *controllers = colon1 + 1, *group = colon2 + 1;
         if (strncmp(line, "0", 1) == 0 && *controllers == '\0') {
-            snprintf(v2, sizeof v2, "%s", group);
-            has_v2 = true;
+            snprintf(v2, cap, "%s", group);
         } else {
-            /* v1: the list may hold several controllers, "memory" among them. */
+            /* v1: the list may hold several controllers, the one wanted among them. */
             char list[256];
             snprintf(list, sizeof list, ",%s,", controllers);
-            if (strstr(list, ",memory,") != NULL) {
-                snprintf(v1, sizeof v1, "%s", group);
-                has_v1 = true;
-            }
+            if (strstr(list, wanted) != NULL)
+                snprintf(v1, cap, "%s", group);
         }
     }
     fclose(f);
+}
 
+/*
+ * Read a cgroup file of the group, or of the mount's root: inside a cgroup
+ * namespace the group named in /proc/self/cgroup is the mount's root.
+ */
+static bool cgroup_read(const char *root, const char *mount, const char *group, const char *file,
+                        char *buf, size_t cap)
+{
+    const char *groups[2] = {group, ""};
+    for (int g = 0; g < 2; g++) {
+        char path[1200];
+        snprintf(path, sizeof path, "%s%s%s/%s", root, mount, groups[g], file);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;
+        bool ok = fgets(buf, (int)cap, f) != NULL;
+        fclose(f);
+        if (ok)
+            return true;
+    }
+    return false;
+}
+
+/* A number, or "max" (UINT64_MAX). */
+static bool parse_u64(const char *text, uint64_t *out)
+{
+    if (strncmp(text, "max", 3) == 0) {
+        *out = UINT64_MAX;
+        return true;
+    }
+    char *end;
+    *out = strtoull(text, &end, 10);
+    return end != text;
+}
+
+/* Room left in this process's memory cgroup: limit - usage, or 0 for no limit. */
+static uint64_t read_cgroup_room(const char *root)
+{
+    char v1[512], v2[512], buf[64];
+    cgroup_groups(root, "memory", v1, v2, sizeof v1);
     const struct {
-        bool present;
         const char *group;
         const char *mount;
         const char *limit;
         const char *usage;
     } kinds[] = {
-        {has_v1, v1, "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"},
-        {has_v2, v2, "/sys/fs/cgroup", "memory.max", "memory.current"},
+        {v1, "/sys/fs/cgroup/memory", "memory.limit_in_bytes", "memory.usage_in_bytes"},
+        {v2, "/sys/fs/cgroup", "memory.max", "memory.current"},
     };
     for (size_t k = 0; k < 2; k++) {
-        if (!kinds[k].present)
-            continue;
-        const char *groups[2] = {kinds[k].group, ""};
-        for (int g = 0; g < 2; g++) {
-            uint64_t limit, usage;
-            snprintf(path, sizeof path, "%s%s%s/%s", root, kinds[k].mount, groups[g], kinds[k].limit);
-            if (!read_u64_file(path, &limit))
-                continue;
-            snprintf(path, sizeof path, "%s%s%s/%s", root, kinds[k].mount, groups[g], kinds[k].usage);
-            if (!read_u64_file(path, &usage))
-                usage = 0;
-            if (limit >= CGROUP_NO_LIMIT)
-                break; /* this kind sets no limit; the other kind may */
-            return limit > usage ? limit - usage : 1;
-        }
+        uint64_t limit, usage = 0;
+        if (kinds[k].group[0] == '\0' ||
+            !cgroup_read(root, kinds[k].mount, kinds[k].group, kinds[k].limit, buf, sizeof buf) ||
+            !parse_u64(buf, &limit) || limit >= CGROUP_NO_LIMIT)
+            continue; /* this kind sets no limit; the other kind may */
+        if (cgroup_read(root, kinds[k].mount, kinds[k].group, kinds[k].usage, buf, sizeof buf))
+            parse_u64(buf, &usage);
+        return limit > usage ? limit - usage : 1;
     }
     return 0;
+}
+
+int budget_cpu_count(const char *root)
+{
+    int cpus = 1;
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        cpus = CPU_COUNT(&set);
+    /* A CPU quota: v2 cpu.max "quota period" ("max" for none), v1 cfs_quota_us (-1 for none). */
+    char v1[512], v2[512], buf[64];
+    cgroup_groups(root, "cpu", v1, v2, sizeof v1);
+    double quota = 0, period = 0;
+    if (v2[0] != '\0' && cgroup_read(root, "/sys/fs/cgroup", v2, "cpu.max", buf, sizeof buf) &&
+        strncmp(buf, "max", 3) != 0) {
+        if (sscanf(buf, "%lf %lf", &quota, &period) != 2)
+            quota = 0;
+    } else if (v1[0] != '\0' &&
+               cgroup_read(root, "/sys/fs/cgroup/cpu", v1, "cpu.cfs_quota_us", buf, sizeof buf)) {
+        quota = atof(buf);
+        if (cgroup_read(root, "/sys/fs/cgroup/cpu", v1, "cpu.cfs_period_us", buf, sizeof buf))
+            period = atof(buf);
+    }
+    if (quota > 0 && period > 0) {
+        int allowed = (int)ceil(quota / period);
+        if (allowed >= 1 && allowed < cpus)
+            cpus = allowed;
+    }
+    return cpus;
 }
 
 bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudget *out,

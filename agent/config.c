@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ferry/config.h"
 #include "ferry/sink.h"
@@ -52,9 +53,10 @@ static const ConfigOption ferry_options[] = {
                   .max = 0.95, .help = "share of the available memory ferry may use"),
     CONFIG_OPTION(FerrySettings, memory_limit, OPT_SIZE, .default_value = "0",
                   .help = "absolute memory cap, e.g. 256MB; 0: none"),
-    CONFIG_OPTION(FerrySettings, workers, OPT_INT,
-                  .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_WORKERS), .min = 1,
-                  .max = FERRY_WORKERS_MAX, .help = "partitions copied at the same time"),
+    CONFIG_OPTION(FerrySettings, workers, OPT_INT, .default_value = "auto", .allow_auto = true,
+                  .min = 1, .max = FERRY_WORKERS_MAX,
+                  .help = "partitions copied at the same time; auto: one per CPU, within the "
+                          "source's free connections"),
     CONFIG_OPTION(FerrySettings, log_level, OPT_ENUM, .default_value = "info",
                   .choices = log_level_names, .help = "debug, info, warn or error"),
     CONFIG_OPTION(FerrySettings, retry_attempts, OPT_INT,
@@ -233,11 +235,16 @@ static bool option_set(const ConfigOption *opt, void *settings, const char *text
         }
         return true;
     case OPT_INT: {
+        if (opt->allow_auto && strcasecmp(text, "auto") == 0) {
+            *(int *)(void *)field = 0;
+            return true;
+        }
         char *end;
         errno = 0;
         long v = strtol(text, &end, 10);
         if (errno != 0 || end == text || *end != '\0' || v < opt->min || v > opt->max) {
-            snprintf(why, why_cap, "expected a whole number from %.0f to %.0f", opt->min, opt->max);
+            snprintf(why, why_cap, "expected %sa whole number from %.0f to %.0f",
+                     opt->allow_auto ? "auto or " : "", opt->min, opt->max);
             return false;
         }
         *(int *)(void *)field = (int)v;
@@ -634,7 +641,10 @@ static void option_render(const ConfigOption *opt, const void *settings, char *b
         snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)(const void *)field);
         return;
     case OPT_INT:
-        snprintf(buf, cap, "%d", *(const int *)(const void *)field);
+        if (opt->allow_auto && *(const int *)(const void *)field == 0)
+            snprintf(buf, cap, "auto");
+        else
+            snprintf(buf, cap, "%d", *(const int *)(const void *)field);
         return;
     case OPT_DOUBLE:
         snprintf(buf, cap, "%g", *(const double *)(const void *)field);

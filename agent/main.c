@@ -90,17 +90,19 @@ static int plan_command(const FerryConfig *config)
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_CONFIG;
     }
-    uint64_t batch_bytes = budget_batch_bytes(&budget, config->ferry.workers);
-    char b1[32], b2[32], b3[32];
-    printf("memory budget: %s (%.2f of %s, from %s); %d worker(s); batches up to %s\n",
-           format_size(budget.total, b1, sizeof b1), budget.fraction,
-           format_size(budget.base, b2, sizeof b2), budget.base_from, config->ferry.workers,
-           format_size(batch_bytes, b3, sizeof b3));
     SourceConn *conn;
     if (!source_connect(&config->source, &conn, &err)) {
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_RESUME;
     }
+    char why[160];
+    int workers = run_workers(config, conn, why, sizeof why);
+    uint64_t batch_bytes = budget_batch_bytes(&budget, workers);
+    char b1[32], b2[32], b3[32];
+    printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",
+           format_size(budget.total, b1, sizeof b1), budget.fraction,
+           format_size(budget.base, b2, sizeof b2), budget.base_from, workers, why,
+           format_size(batch_bytes, b3, sizeof b3));
     int exit_code = FERRY_EXIT_OK;
     for (int t = 0; t < config->ntables; t++) {
         const TableConfig *tc = &config->tables[t];

@@ -116,6 +116,34 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     return ok;
 }
 
+int run_workers(const FerryConfig *config, SourceConn *conn, char *why, size_t why_cap)
+{
+    if (config->ferry.workers > 0) {
+        snprintf(why, why_cap, "configured");
+        return config->ferry.workers;
+    }
+    int cpus = budget_cpu_count("");
+    int n = cpus;
+    snprintf(why, why_cap, "auto: %d CPU(s)", cpus);
+    int room;
+    const char *limit;
+    FerryError err;
+    if (conn != NULL && source_connection_room(conn, &room, &limit, &err)) {
+        /* The room counts this (planning) connection as taken: its slot stays free for others. */
+        if (room < n) {
+            n = room;
+            snprintf(why, why_cap, "auto: %d CPU(s), but %s leaves room for %d more connection(s)",
+                     cpus, limit, room);
+        }
+    } else if (conn != NULL) {
+        log_warn("cannot tell how many connections the source has room for (%s): %d worker(s), one per CPU",
+                 err.message, cpus);
+    }
+    if (n > FERRY_WORKERS_MAX)
+        n = FERRY_WORKERS_MAX;
+    return n > 0 ? n : 1;
+}
+
 static void set_planning_conn(RunContext *run, SourceConn *conn)
 {
     pthread_mutex_lock(&run->conns_lock);
@@ -178,6 +206,7 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
     set_planning_conn(run, NULL);
     if (sink != NULL)
         run->config->sink->close(sink);
+    run->workers = run_workers(run->config, conn, run->workers_why, sizeof run->workers_why);
     source_close(conn);
     return ok;
 }
@@ -216,7 +245,7 @@ static void wait_workers(RunContext *run, Worker *workers, int n)
 
 static int start_workers(RunContext *run)
 {
-    int n = run->config->ferry.workers;
+    int n = run->workers;
     Worker *workers = xcalloc((size_t)n, sizeof *workers);
     sigset_t all, old;
     sigfillset(&all);
@@ -282,13 +311,6 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
     }
-    run.batch_bytes = budget_batch_bytes(&run.budget, config->ferry.workers);
-    /* The pool holds the batches' share of the budget plus every sink's buffers, within the budget. */
-    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
-    uint64_t pool_total = (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD) +
-                          sink_memory * (uint64_t)config->ferry.workers;
-    pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
-    pool_ready = true;
     run.retry = (RetryPolicy){
         .max_attempts = config->ferry.retry_attempts,
         .base_s = config->ferry.retry_base_ms / 1000.0,
@@ -296,10 +318,7 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
         .max_total_s = config->ferry.retry_max_seconds,
     };
     char total[32], base[32], batch[32];
-    log_info("memory budget %s (%.2f of %s from %s); %d worker(s), batches up to %s each",
-             format_size(run.budget.total, total, sizeof total), run.budget.fraction,
-             format_size(run.budget.base, base, sizeof base), run.budget.base_from,
-             config->ferry.workers, format_size(run.batch_bytes, batch, sizeof batch));
+    format_size(run.budget.total, total, sizeof total);
 
     if (!state_run_begin(state, &run_id, &err) || !state_requeue(state, &err)) {
         log_error("%s", err.message);
@@ -323,6 +342,16 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
                                                      : FERRY_EXIT_FAILED;
         goto out;
     }
+    run.batch_bytes = budget_batch_bytes(&run.budget, run.workers);
+    /* The pool holds the batches' share of the budget plus every sink's buffers, within the budget. */
+    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
+    uint64_t pool_total = (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD) +
+                          sink_memory * (uint64_t)run.workers;
+    pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
+    pool_ready = true;
+    log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each", total,
+             run.budget.fraction, format_size(run.budget.base, base, sizeof base), run.budget.base_from,
+             run.workers, run.workers_why, format_size(run.batch_bytes, batch, sizeof batch));
     if (!*stop)
         start_workers(&run);
 

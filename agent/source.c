@@ -13,6 +13,7 @@
  *      FETCH size is asked for (see source.h).
  */
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -243,6 +244,39 @@ bool source_query(SourceConn *conn, const char *sql, int nparams, const char *co
         return false;
     }
     *out = res;
+    return true;
+}
+
+bool source_connection_room(SourceConn *conn, int *room, const char **limit, FerryError *err)
+{
+    /* NULL where there is no limit; pg_stat_activity shows every session's user and database. */
+    static const char sql[] =
+        "SELECT current_setting('max_connections')::int"
+        "     - current_setting('superuser_reserved_connections')::int"
+        "     - coalesce(current_setting('reserved_connections', true)::int, 0)"
+        "     - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend')::int,"
+        "  (SELECT rolconnlimit - (SELECT count(*) FROM pg_stat_activity WHERE usename = current_user)::int"
+        "     FROM pg_roles WHERE rolname = current_user AND rolconnlimit >= 0),"
+        "  (SELECT datconnlimit - (SELECT count(*) FROM pg_stat_activity"
+        "                          WHERE datname = current_database())::int"
+        "     FROM pg_database WHERE datname = current_database() AND datconnlimit >= 0)";
+    static const char *const names[] = {"max_connections", "the role's CONNECTION LIMIT",
+                                        "the database's CONNECTION LIMIT"};
+    PGresult *res;
+    if (!source_query(conn, sql, 0, NULL, &res, err))
+        return false;
+    *room = INT_MAX;
+    *limit = NULL;
+    for (int i = 0; i < 3 && PQntuples(res) == 1; i++) {
+        if (PQgetisnull(res, 0, i))
+            continue;
+        int value = atoi(PQgetvalue(res, 0, i));
+        if (value < *room) {
+            *room = value < 0 ? 0 : value;
+            *limit = names[i];
+        }
+    }
+    PQclear(res);
     return true;
 }
 

@@ -37,6 +37,7 @@ typedef struct ConfigOption {
     const char *default_value;   /* text, parsed like a value from the file; NULL: none */
     const char *const *choices;  /* OPT_ENUM: NULL-terminated names */
     double min, max;             /* OPT_INT, OPT_DOUBLE */
+    bool allow_auto;             /* OPT_INT: "auto" is accepted, and stored as 0 */
     bool required;
     bool setup;                  /* recorded in the state: a resume must not change it */
     bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
@@ -52,7 +53,7 @@ typedef struct FerrySettings {
     char *state;              /* path of the SQLite state file; relative paths are relative to the config file */
     double memory_fraction;   /* share of the available memory ferry may use */
     uint64_t memory_limit;    /* absolute cap in bytes; 0: none */
-    int workers;
+    int workers;              /* 0: auto (run_workers) */
     int log_level;            /* LogLevel */
     int retry_attempts;       /* retries of a failed partition, source or sink call, in one run */
     int retry_base_ms;        /* first pause before a retry */

@@ -25,7 +25,6 @@
 
 /* Defaults of the configuration (agent/config.c turns them into the option tables' text). */
 #define FERRY_DEFAULT_MEMORY_FRACTION 0.5
-#define FERRY_DEFAULT_WORKERS 1
 #define FERRY_DEFAULT_PARTITION_ROWS 500000
 #define FERRY_DEFAULT_CONNECT_TIMEOUT_S 10
 #define FERRY_DEFAULT_READ_TIMEOUT_S 300

@@ -60,6 +60,8 @@ bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudge
 
 /* Bytes one worker's batch arena may hold. */
 uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers);
+/* CPUs this process may use: its affinity mask, lowered by a cgroup CPU quota (rounded up). */
+int budget_cpu_count(const char *root);
 
 /*
  * The memory all workers' batches and sink buffers draw from (note 5 in

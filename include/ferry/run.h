@@ -32,6 +32,8 @@ typedef struct RunContext {
     RetryPolicy retry;
     MemoryPool pool;            /* batches and sink buffers of all workers */
     uint64_t batch_bytes;       /* one worker's batch arena limit */
+    int workers;                /* how many run (run_workers) */
+    char workers_why[160];
     int ntables;
     RunTable *tables;           /* owned */
 
@@ -47,6 +49,14 @@ typedef struct RunContext {
 /* Lock "<state>.lock" (run.c, note 1): the descriptor; -1 when another run holds it (err says
  * who), -2 on failure. */
 int run_lock_state(const char *state_path, FerryError *err);
+
+/*
+ * How many workers to start: `workers` as configured, or for `auto` one per
+ * CPU this process may use (budget_cpu_count), no more than the connections
+ * the source has room for, asked on `conn` (NULL: not asked). `why` says how
+ * the number was reached, for the log.
+ */
+int run_workers(const FerryConfig *config, SourceConn *conn, char *why, size_t why_cap);
 
 /* `ferry verify`: returns the process exit code. */
 int verify_command(const FerryConfig *config);

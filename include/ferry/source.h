@@ -23,6 +23,14 @@ void source_cancel(SourceConn *conn);
 bool source_query(SourceConn *conn, const char *sql, int nparams, const char *const *params,
                   PGresult **out, FerryError *err);
 
+/*
+ * How many more connections the server would take from this user on this
+ * database: the least of max_connections less the reserved ones, the role's
+ * and the database's CONNECTION LIMIT, each less the sessions open now
+ * (this one among them). *limit names the limit that decides.
+ */
+bool source_connection_room(SourceConn *conn, int *room, const char **limit, FerryError *err);
+
 /* Quote an identifier or a literal for SQL; owned. */
 char *source_quote_ident(SourceConn *conn, const char *name);
 char *source_quote_literal(SourceConn *conn, const char *value, size_t length);

@@ -15,7 +15,8 @@ FROM generate_series(1, 1000000) g;
 ANALYZE events;"
 source_rows=$(pg_sql "SELECT count(*) FROM events")
 
-write_config "$WORK/kill.ini" "$WORK/out" csv "memory_limit = 8MB"
+write_config "$WORK/kill.ini" "$WORK/out" csv "memory_limit = 8MB
+workers = 1"
 printf '[table public.events]\npartition_rows = 100000\n' >> "$WORK/kill.ini"
 
 interrupted=$(kill_at_random "$WORK/kill.ini" "$WORK/kill.log" 20 30 120)
@@ -49,7 +50,7 @@ is "$(rows_differ events loaded2)" 0 "after reset, SIGTERM and resume the rows s
 # Two workers: SIGKILLs at random points, then one run; the same rows as one worker wrote.
 cp -r "$WORK/out" "$WORK/out-one-worker"
 "$FERRY" reset -c "$WORK/kill.ini" >/dev/null
-sed -i 's/^\[ferry\]/[ferry]\nworkers = 2/' "$WORK/kill.ini"
+sed -i 's/^workers = 1$/workers = 2/' "$WORK/kill.ini"
 hits=$(kill_at_random "$WORK/kill.ini" "$WORK/kill2.log" 10 30 120)
 diag "workers=2: $hits of 10 SIGKILLs hit a running ferry"
 ok $(( hits >= 5 ? 0 : 1 )) "workers=2: at least 5 SIGKILLs hit a running ferry"

@@ -33,12 +33,35 @@ like "$out" "bad.ini:3: key 'memory_fraction': bad value \"2\": expected a numbe
     "the error names the file, the line and the key"
 ok $([ ! -e "$WORK/bad.state" ]; echo $?) "a bad configuration creates no state"
 
+write_config "$WORK/w0.ini" "$WORK/w0" ndjson "workers = 0"
+printf '[table public.good]\n' >> "$WORK/w0.ini"
+out=$("$FERRY" run -c "$WORK/w0.ini" 2>&1); is $? 78 "workers = 0: exit 78"
+like "$out" "w0.ini:3: key 'workers': bad value \"0\": expected auto or a whole number from 1 to 64" \
+    "the error says auto is the other choice"
+
+# --- workers = auto (the default): one per CPU, within the source's free connections ---
+# A role allowed two connections: while ferry plans on one, there is room for one more.
+pg_sql "CREATE ROLE ferry_two LOGIN CONNECTION LIMIT 2; GRANT SELECT ON good TO ferry_two"
+write_config "$WORK/two.ini" "$WORK/two" csv
+sed -i "s/user=ferry /user=ferry_two /" "$WORK/two.ini"
+printf '[table public.good]\npartition_rows = 1000\n' >> "$WORK/two.ini"
+out=$("$FERRY" run -c "$WORK/two.ini" 2>&1); is $? 0 "workers = auto under a role's CONNECTION LIMIT 2: the copy completes"
+like "$out" " 1 worker\(s\) \(auto: " "one worker: the planning connection takes the other"
+if [ "$(nproc)" -ge 2 ]; then
+    like "$out" "but the role's CONNECTION LIMIT leaves room for 1 more connection" "and the log says why"
+else
+    ok 0 "one CPU here: the CPU count and the limit agree # SKIP needs two CPUs"
+fi
+unlike "$out" "too many connections" "no connection was refused"
+is "$(cat "$WORK"/two/public.good/*.csv | wc -l)" 5000 "every row copied"
+
 # --- plan changes nothing ---
 write_config "$WORK/a.ini" "$WORK/a" ndjson
 printf '[table public.good]\n' >> "$WORK/a.ini"
 out=$("$FERRY" plan -c "$WORK/a.ini" 2>&1); is $? 0 "plan exits 0"
 like "$out" "rows: +about 5000" "plan shows the estimated rows"
 like "$out" "key: +id \(primary key\)" "plan shows the key"
+like "$out" "[0-9]+ worker\(s\) \(auto: [0-9]+ CPU\(s\)" "plan shows how many workers auto chose, and why"
 ok $([ ! -e "$WORK/a.state" ] && [ ! -e "$WORK/a" ]; echo $?) "plan writes no state and no output"
 
 # --- tables that cannot be copied: the others still are ---

@@ -15,13 +15,16 @@ ANALYZE events;"
 source_rows=$(pg_sql "SELECT count(*) FROM events")
 
 MATRIX=""
-# fault_config NAME [port] — a config with quick retries for the fault cases.
+# fault_config NAME [port] — a config with quick retries for the fault cases. One worker: the
+# injected faults count calls process-wide (FERRY_FAULTS), so which call fails is only
+# predictable with one; 20-kill.t kills two workers.
 fault_config() {
     local name=$1 port=${2:-$PGPORT}
     rm -rf "$WORK/$name" "$WORK/$name".state*
     cat > "$WORK/$name.ini" <<INI
 [ferry]
 state = $name.state
+workers = 1
 memory_limit = 8MB
 retry_attempts = 60
 retry_base_ms = 50

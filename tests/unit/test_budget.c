@@ -1,6 +1,8 @@
 /*
- * tests/unit/test_budget.c — memory budget arithmetic, /proc and cgroup reading, batch sizing.
+ * tests/unit/test_budget.c — memory budget arithmetic, /proc and cgroup reading (memory and CPUs), batch sizing.
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -72,6 +74,24 @@ void test_budget(void)
        "v1: limit_in_bytes - usage_in_bytes, from the mount's root");
     write_file(root, "sys/fs/cgroup/memory/memory.limit_in_bytes", "9223372036854771712\n");
     ok(budget_measure(root, 0.5, 0, &b, &err) && b.cgroup_room == 0, "v1's huge 'unlimited' is no limit");
+
+    /* CPUs: the affinity mask, lowered by a cgroup quota rounded up. */
+    cpu_set_t set;
+    int affinity = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
+    write_file(root, "proc/self/cgroup", "0::/ferry.slice\n");
+    write_file(root, "sys/fs/cgroup/ferry.slice/cpu.max", "max 100000\n");
+    is_num(budget_cpu_count(root), affinity, "v2 cpu.max 'max': every CPU of the affinity mask");
+    write_file(root, "sys/fs/cgroup/ferry.slice/cpu.max", "50000 100000\n");
+    is_num(budget_cpu_count(root), 1, "v2 cpu.max of half a CPU: one worker's worth");
+    write_file(root, "sys/fs/cgroup/ferry.slice/cpu.max", "6400000 100000\n");
+    is_num(budget_cpu_count(root), affinity, "a quota above the affinity mask does not raise it");
+    write_file(root, "proc/self/cgroup", "5:cpu,cpuacct:/x\n4:memory:/docker/abc\n0::/\n");
+    write_file(root, "sys/fs/cgroup/cpu/x/cpu.cfs_quota_us", "100000\n");
+    write_file(root, "sys/fs/cgroup/cpu/x/cpu.cfs_period_us", "100000\n");
+    is_num(budget_cpu_count(root), 1, "v1 cfs_quota_us / cfs_period_us");
+    write_file(root, "sys/fs/cgroup/cpu/x/cpu.cfs_quota_us", "-1\n");
+    is_num(budget_cpu_count(root), affinity, "v1 quota -1 is no limit");
+
     char cmd[1100];
     snprintf(cmd, sizeof cmd, "rm -rf %s", root);
     ok(system(cmd) == 0, "cleanup");

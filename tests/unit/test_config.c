@@ -96,7 +96,17 @@ void test_config(void)
              "/etc/ferry/test.ini:5: unknown key 'wokers' in [ferry]", "an unknown key names file, line and key");
     contains(load_error(with("workers = 2\n", "workers = lots\n")),
              "/etc/ferry/test.ini:4: key 'workers': bad value \"lots\"", "a bad number names file, line and key");
-    contains(load_error(with("workers = 2\n", "workers = 0\n")), "expected a whole number from 1 to 64",
+    FerryConfig *auto_config = NULL;
+    ok(config_load_text("/etc/ferry/test.ini", with("workers = 2\n", "workers = auto\n"), &auto_config, &err) &&
+           auto_config->ferry.workers == 0,
+       "workers = auto loads, as 0 (resolved when the run starts)");
+    config_free(auto_config);
+    auto_config = NULL;
+    ok(config_load_text("/etc/ferry/test.ini", with("workers = 2\n", ""), &auto_config, &err) &&
+           auto_config->ferry.workers == 0,
+       "without workers, auto is the default");
+    config_free(auto_config);
+    contains(load_error(with("workers = 2\n", "workers = 0\n")), "expected auto or a whole number from 1 to 64",
              "a number out of range says the range");
     contains(load_error(with("memory_limit = 64MB\n", "memory_limit = lots\n")),
              ":3: key 'memory_limit': bad value \"lots\": expected a size", "a bad size");
