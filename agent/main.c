@@ -96,7 +96,7 @@ static int plan_command(const FerryConfig *config)
         return FERRY_EXIT_RESUME;
     }
     char why[160];
-    int workers = run_workers(config, conn, why, sizeof why);
+    int workers = run_workers(config, conn, budget.total, why, sizeof why);
     uint64_t batch_bytes = budget_batch_bytes(&budget, workers);
     char b1[32], b2[32], b3[32];
     printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",

@@ -116,7 +116,8 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     return ok;
 }
 
-int run_workers(const FerryConfig *config, SourceConn *conn, char *why, size_t why_cap)
+int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
+                size_t why_cap)
 {
     if (config->ferry.workers > 0) {
         snprintf(why, why_cap, "configured");
@@ -125,6 +126,15 @@ int run_workers(const FerryConfig *config, SourceConn *conn, char *why, size_t w
     int cpus = budget_cpu_count("");
     int n = cpus;
     snprintf(why, why_cap, "auto: %d CPU(s)", cpus);
+    /* Each worker's sink buffers and a batch of FERRY_WORKER_BATCH_MIN out of the pool's half of the budget. */
+    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
+    uint64_t fit = (uint64_t)((double)budget_total / FERRY_BATCH_OVERHEAD) / (sink_memory + FERRY_WORKER_BATCH_MIN);
+    if (fit < (uint64_t)n) {
+        n = fit > 0 ? (int)fit : 1;
+        char size[32];
+        snprintf(why, why_cap, "auto: %d CPU(s), but the memory budget of %s has room for %d", cpus,
+                 format_size(budget_total, size, sizeof size), n);
+    }
     int room;
     const char *limit;
     FerryError err;
@@ -206,7 +216,8 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
     set_planning_conn(run, NULL);
     if (sink != NULL)
         run->config->sink->close(sink);
-    run->workers = run_workers(run->config, conn, run->workers_why, sizeof run->workers_why);
+    run->workers = run_workers(run->config, conn, run->budget.total, run->workers_why,
+                               sizeof run->workers_why);
     source_close(conn);
     return ok;
 }

@@ -52,11 +52,14 @@ int run_lock_state(const char *state_path, FerryError *err);
 
 /*
  * How many workers to start: `workers` as configured, or for `auto` one per
- * CPU this process may use (budget_cpu_count), no more than the connections
- * the source has room for, asked on `conn` (NULL: not asked). `why` says how
- * the number was reached, for the log.
+ * CPU this process may use (budget_cpu_count), no more than the memory
+ * budget has room for (each worker's sink buffers and a batch of at least
+ * FERRY_WORKER_BATCH_MIN), nor than the connections the source has room
+ * for, asked on `conn` (NULL: not asked). `why` says how the number was
+ * reached, for the log.
  */
-int run_workers(const FerryConfig *config, SourceConn *conn, char *why, size_t why_cap);
+int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
+                size_t why_cap);
 
 /* `ferry verify`: returns the process exit code. */
 int verify_command(const FerryConfig *config);

@@ -58,6 +58,10 @@ is "$(cat "$WORK"/two/public.good/*.csv | wc -l)" 5000 "every row copied"
 # --- plan changes nothing ---
 write_config "$WORK/a.ini" "$WORK/a" ndjson
 printf '[table public.good]\n' >> "$WORK/a.ini"
+sed "s/^\[ferry\]/[ferry]\nmemory_limit = 16MB/" "$WORK/a.ini" > "$WORK/small-budget.ini"
+like "$("$FERRY" plan -c "$WORK/small-budget.ini" 2>&1)" \
+    " 1 worker\(s\) \(auto: [0-9]+ CPU\(s\), but the memory budget of 8.0 MiB has room for 1\)" \
+    "workers = auto: no more workers than the memory budget gives a batch of 4 MiB each"
 out=$("$FERRY" plan -c "$WORK/a.ini" 2>&1); is $? 0 "plan exits 0"
 like "$out" "rows: +about 5000" "plan shows the estimated rows"
 like "$out" "key: +id \(primary key\)" "plan shows the key"
