@@ -49,6 +49,13 @@ void test_document(void)
     DocOptions o = {0};
     is_str(bson_of(&o, OID_INT4, 0, "-2147483648"), "{ \"v\" : -2147483648 }", "int4 at its floor");
     is_str(bson_of(&o, OID_INT2, 0, "12x"), "error: column \"v\": an integer out of range", "a malformed integer is an error");
+    is_str(bson_of(&o, OID_INT8, 0, "-9223372036854775808"), "{ \"v\" : -9223372036854775808 }", "int8 at its floor");
+    is_str(bson_of(&o, OID_INT8, 0, "9223372036854775807"), "{ \"v\" : 9223372036854775807 }", "int8 at its ceiling");
+    like(bson_of(&o, OID_INT8, 0, "9223372036854775808"), "error: ", "one past int8's ceiling is an error");
+    like(bson_of(&o, OID_INT8, 0, "-"), "error: ", "a lone sign is an error");
+    is_str(bson_of(&o, OID_INT8, 0, "-0"), "{ \"v\" : 0 }", "-0 is 0");
+    is_str(bson_of(&o, OID_JSON, 0, "[-5, 2147483648]"), "{ \"v\" : [ -5, 2147483648 ] }",
+           "json integers: int32 when they fit, int64 beyond");
     is_str(bson_of(&o, OID_JSONB, 0, "{\"$oid\": \"x\", \"a.b\": [1, 2.5, \"\\u00e9\\ud83d\\ude00\"]}"),
            "{ \"v\" : { \"＄oid\" : \"x\", \"a．b\" : [ 1, 2.5, \"é😀\" ] } }",
            "json: '$' and '.' escaped, extended-JSON keys stay data, escapes decoded");
