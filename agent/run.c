@@ -146,7 +146,7 @@ int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_tot
                      cpus, limit, room);
         }
     } else if (conn != NULL) {
-        log_warn("cannot tell how many connections the source has room for (%s): %d worker(s), one per CPU",
+        log_info("cannot tell how many connections the source has room for (%s): %d worker(s), one per CPU",
                  err.message, cpus);
     }
     if (n > FERRY_WORKERS_MAX)
