@@ -56,7 +56,7 @@ static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, workers, OPT_INT, .default_value = "auto", .allow_auto = true,
                   .min = 1, .max = FERRY_WORKERS_MAX,
                   .help = "partitions copied at the same time; auto: one per CPU, within the "
-                          "source's free connections"),
+                          "memory budget and the source's free connections"),
     CONFIG_OPTION(FerrySettings, log_level, OPT_ENUM, .default_value = "info",
                   .choices = log_level_names, .help = "debug, info, warn or error"),
     CONFIG_OPTION(FerrySettings, retry_attempts, OPT_INT,

@@ -544,7 +544,7 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
         /* Encode each column name once, "{\"name\":" or ",\"name\":", into a
          * buffer that cannot fill: an escaped byte takes at most 6 bytes. */
         size_t name_len = strlen(shape->cols[c].name);
-        OutBuf tmp = {.cap = name_len * 6 + 4};
+        OutBuf tmp = {.cap = name_len * 6 + 8};
         tmp.data = xmalloc(tmp.cap);
         outbuf_putc(&tmp, c == 0 ? '{' : ',');
         format_json_string(&tmp, shape->cols[c].name, name_len);
