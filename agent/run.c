@@ -218,7 +218,12 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
         run->config->sink->close(sink);
     run->workers = run_workers(run->config, conn, run->budget.total, run->workers_why,
                                sizeof run->workers_why);
-    source_close(conn);
+    /* The first worker goes on with this connection: one connect less, and the
+     * room run_workers counted (this one taken) holds without waiting for it to close. */
+    if (ok && source_idle(conn))
+        run->spare_conn = conn;
+    else
+        source_close(conn);
     return ok;
 }
 
@@ -365,6 +370,8 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
              run.workers, run.workers_why, format_size(run.batch_bytes, batch, sizeof batch));
     if (!*stop)
         start_workers(&run);
+    source_close(run.spare_conn); /* no worker took it (stopped before they started) */
+    run.spare_conn = NULL;
 
     /* (4) What is left decides the exit code. */
     int left = 0;

@@ -219,6 +219,12 @@ void source_close(SourceConn *conn)
     free(conn);
 }
 
+bool source_idle(SourceConn *conn)
+{
+    return conn != NULL && PQstatus(conn->pg) == CONNECTION_OK &&
+           PQtransactionStatus(conn->pg) == PQTRANS_IDLE;
+}
+
 void source_cancel(SourceConn *conn)
 {
     char buf[256];

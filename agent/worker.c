@@ -289,6 +289,12 @@ void *worker_main(void *arg)
     const FerryConfig *config = run->config;
     FerryError err = {0};
     SourceConn *conn = NULL;
+    if (w->index == 0) { /* the planning connection, when it was fit to be handed on */
+        conn = run->spare_conn;
+        run->spare_conn = NULL;
+        if (conn != NULL)
+            register_conn(run, 0, conn);
+    }
     Sink *sink = NULL;
     RowBatch batch;
     batch_init(&batch, 0);

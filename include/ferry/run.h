@@ -33,6 +33,7 @@ typedef struct RunContext {
     MemoryPool pool;            /* batches and sink buffers of all workers */
     uint64_t batch_bytes;       /* one worker's batch arena limit */
     int workers;                /* how many run (run_workers) */
+    SourceConn *spare_conn;     /* owned until worker 0 takes it: the planning connection */
     char workers_why[160];
     int ntables;
     RunTable *tables;           /* owned */

@@ -16,6 +16,9 @@ typedef struct SourceConn SourceConn;
 bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError *err);
 void source_close(SourceConn *conn);
 
+/* Connected, outside any transaction and with nothing in flight: fit to be handed on. */
+bool source_idle(SourceConn *conn);
+
 /* Ask the server to cancel what this connection runs now. Safe from any thread. */
 void source_cancel(SourceConn *conn);
 

@@ -54,6 +54,12 @@ else
 fi
 unlike "$out" "too many connections" "no connection was refused"
 is "$(cat "$WORK"/two/public.good/*.csv | wc -l)" 5000 "every row copied"
+# A role allowed one connection: the worker goes on with the connection ferry planned on.
+pg_sql "ALTER ROLE ferry_two CONNECTION LIMIT 1"
+rm -rf "$WORK/two" "$WORK"/two.state*
+out=$("$FERRY" run -c "$WORK/two.ini" 2>&1); is $? 0 "CONNECTION LIMIT 1: the copy completes"
+unlike "$out" "too many connections" "on the planning connection, handed to the worker: no second connection"
+is "$(cat "$WORK"/two/public.good/*.csv | wc -l)" 5000 "every row copied"
 
 # --- plan changes nothing ---
 write_config "$WORK/a.ini" "$WORK/a" ndjson
