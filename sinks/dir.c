@@ -350,15 +350,13 @@ static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition 
     int64_t partition = part->partition;
     memset(out, 0, sizeof *out);
     use_table(sink, shape);
-    /* The key's fields as written: NDJSON by name, CSV by position (only if written at all). */
-    const char *names[FERRY_KEY_COLUMNS_MAX];
+    /* The key's fields as written: NDJSON by JSON-encoded name (the column's prefix without
+     * its "{" or "," and its ':'), CSV by position; only if written at all. */
     int indexes[FERRY_KEY_COLUMNS_MAX];
     out->has_keys = true;
     for (int k = 0; k < shape->nkeys; k++) {
-        int c = shape->key_col[k];
-        out->has_keys &= c < shape->nout;
-        indexes[k] = c;
-        names[k] = c < shape->nout ? sink->writer.json_names[c] : "";
+        indexes[k] = shape->key_col[k];
+        out->has_keys &= indexes[k] < shape->nout;
     }
     char prefix[FERRY_NAME_MAX + 32];
     snprintf(prefix, sizeof prefix, "%s.p%06lld.s", shape->target, (long long)partition);
@@ -368,10 +366,12 @@ static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition 
             return true; /* nothing written yet */
         return sink_errno(err, errno, "cannot read directory", sink->table_dir);
     }
-    /* The JSON names end in ':'; the reader compares names without it. */
     char *bare[FERRY_KEY_COLUMNS_MAX];
-    for (int k = 0; k < shape->nkeys; k++)
-        bare[k] = xstrndup(names[k], strlen(names[k]) ? strlen(names[k]) - 1 : 0);
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = indexes[k];
+        const RowWriter *w = &sink->writer;
+        bare[k] = c < shape->nout ? xstrndup(w->json_prefix[c] + 1, w->json_prefix_len[c] - 2) : xstrdup("");
+    }
     KeyCtx kctx = {.digest = out, .nkeys = shape->nkeys};
     bool ok = true;
     struct dirent *e;

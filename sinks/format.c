@@ -537,7 +537,6 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
     writer->csv_header = csv_header;
     writer->shape = shape;
     writer->nnames = shape->nout;
-    writer->json_names = xcalloc((size_t)shape->nout, sizeof(char *));
     writer->json_prefix = xcalloc((size_t)shape->nout, sizeof(char *));
     writer->json_prefix_len = xcalloc((size_t)shape->nout, sizeof(size_t));
     for (int c = 0; c < shape->nout; c++) {
@@ -551,18 +550,14 @@ void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const
         outbuf_putc(&tmp, ':');
         writer->json_prefix[c] = xstrndup(tmp.data, tmp.len);
         writer->json_prefix_len[c] = tmp.len;
-        writer->json_names[c] = xstrndup(tmp.data + 1, tmp.len - 1);
         free(tmp.data);
     }
 }
 
 void row_writer_free(RowWriter *writer)
 {
-    for (int c = 0; c < writer->nnames; c++) { /* not through shape: it may be gone by now */
-        free(writer->json_names[c]);
+    for (int c = 0; c < writer->nnames; c++) /* not through shape: it may be gone by now */
         free(writer->json_prefix[c]);
-    }
-    free(writer->json_names);
     free(writer->json_prefix);
     free(writer->json_prefix_len);
     free(writer->scratch);

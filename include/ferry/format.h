@@ -76,8 +76,8 @@ typedef struct RowWriter {
     bool csv_header;
     const TableShape *shape;  /* borrowed: must outlive every use but row_writer_free */
     int nnames;
-    char **json_names;        /* owned: "\"name\":" per output column */
-    char **json_prefix;       /* owned: what goes before each value: "{\"name\":", ",\"name\":" */
+    char **json_prefix;       /* owned: what goes before each value, "{\"name\":" or ",\"name\":";
+                                 from its second byte on, the column's JSON-encoded name and colon */
     size_t *json_prefix_len;  /* owned */
     char *scratch;            /* owned: unescaped array elements */
     size_t scratch_cap;
@@ -97,7 +97,7 @@ void row_writer_value(RowWriter *writer, OutBuf *out, const Column *col, const c
  * Reading rows back (verify). A RowReader takes a file's bytes in any pieces
  * and calls `on_row` for each complete row with the raw text of the fields
  * asked for, exactly as written: for NDJSON the members named in `names`
- * (JSON-encoded names, as in RowWriter.json_names, without the colon), for
+ * (JSON-encoded names, as in RowWriter.json_prefix, without the separator and the colon), for
  * CSV the fields at `indexes`. Memory: one row at a time.
  */
 typedef struct RowReader {
