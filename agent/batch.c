@@ -93,7 +93,8 @@ static char *arena_ensure(RowBatch *batch, size_t bytes)
 void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
 {
     cells_ensure(batch, 1);
-    struct BatchCell *cell = &batch->cells[(size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill++];
+    size_t index = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill++;
+    struct BatchCell *cell = &batch->cells[index];
     batch->bytes += FERRY_VALUE_OVERHEAD;
     if (is_null) {
         *cell = (struct BatchCell){.offset = 0, .length = -1};

@@ -126,9 +126,9 @@ int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_tot
     int cpus = budget_cpu_count("");
     int n = cpus;
     snprintf(why, why_cap, "auto: %d CPU(s)", cpus);
-    /* Each worker's sink buffers and a batch of FERRY_WORKER_BATCH_MIN out of the pool's half of the budget. */
-    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
-    uint64_t fit = (uint64_t)((double)budget_total / FERRY_BATCH_OVERHEAD) / (sink_memory + FERRY_WORKER_BATCH_MIN);
+    /* Each worker's sink buffers and a batch of FERRY_WORKER_BATCH_MIN, out of the pool's share. */
+    uint64_t per_worker = sink_buffer_bytes(config->sink, config->sink_settings) + FERRY_WORKER_BATCH_MIN;
+    uint64_t fit = (uint64_t)((double)budget_total / FERRY_BATCH_OVERHEAD) / per_worker;
     if (fit < (uint64_t)n) {
         n = fit > 0 ? (int)fit : 1;
         char size[32];
@@ -333,8 +333,7 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
         .cap_s = config->ferry.retry_cap_ms / 1000.0,
         .max_total_s = config->ferry.retry_max_seconds,
     };
-    char total[32], base[32], batch[32];
-    format_size(run.budget.total, total, sizeof total);
+    char total[32], base[32], batch[32]; /* total: logged when the workers start and when they end */
 
     if (!state_run_begin(state, &run_id, &err) || !state_requeue(state, &err)) {
         log_error("%s", err.message);
@@ -360,14 +359,14 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
     }
     run.batch_bytes = budget_batch_bytes(&run.budget, run.workers);
     /* The pool holds the batches' share of the budget plus every sink's buffers, within the budget. */
-    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
+    uint64_t sink_memory = sink_buffer_bytes(config->sink, config->sink_settings);
     uint64_t pool_total = (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD) +
                           sink_memory * (uint64_t)run.workers;
     pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
     pool_ready = true;
-    log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each", total,
-             run.budget.fraction, format_size(run.budget.base, base, sizeof base), run.budget.base_from,
-             run.workers, run.workers_why, format_size(run.batch_bytes, batch, sizeof batch));
+    log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each",
+             format_size(run.budget.total, total, sizeof total), run.budget.fraction,
+             format_size(run.budget.base, base, sizeof base), run.budget.base_from, run.workers, run.workers_why, format_size(run.batch_bytes, batch, sizeof batch));
     if (!*stop)
         start_workers(&run);
     source_close(run.spare_conn); /* no worker took it (stopped before they started) */

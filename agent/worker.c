@@ -300,7 +300,7 @@ void *worker_main(void *arg)
     batch_init(&batch, 0);
     batch.pool = &run->pool;
     batch.wide_copies = config->sink->wide_row_copies;
-    uint64_t sink_memory = config->sink->memory ? config->sink->memory(config->sink_settings) : 0;
+    uint64_t sink_memory = sink_buffer_bytes(config->sink, config->sink_settings);
 
     pool_take_fixed(&run->pool, sink_memory); /* the sink's buffers count against the budget too */
     if (!config->sink->open(config->sink_settings, &sink, &err)) {

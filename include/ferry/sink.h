@@ -114,4 +114,10 @@ static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const Tabl
     return ops->prepare_table == NULL || ops->prepare_table(sink, shape, err);
 }
 
+/* The bytes one open handle holds in buffers (SinkOps.memory), 0 for a sink that keeps none. */
+static inline uint64_t sink_buffer_bytes(const SinkOps *ops, const void *settings)
+{
+    return ops->memory != NULL ? ops->memory(settings) : 0;
+}
+
 #endif
