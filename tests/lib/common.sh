@@ -9,9 +9,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferry-test.XXXXXX")
 cleanup() { pg_stop; [ -n "${FERRY_KEEP_WORK:-}" ] && echo "# work kept in $WORK" || rm -rf "$WORK"; }
 trap cleanup EXIT
 
-# write_config FILE SINK_PATH FORMAT [extra lines for [ferry]] — then append [table] sections.
-write_config() {
-    local file=$1 out=$2 format=$3 extra=${4:-}
+# write_config_head FILE [extra lines for [ferry]] — [ferry] and [source] for the test cluster;
+# then append [sink] and [table] sections.
+write_config_head() {
+    local file=$1 extra=${2:-}
     cat > "$file" <<INI
 [ferry]
 state = $(basename "$file" .ini).state
@@ -20,6 +21,14 @@ $extra
 [source]
 conninfo = host=127.0.0.1 port=$PGPORT user=ferry dbname=postgres
 
+INI
+}
+
+# write_config FILE SINK_PATH FORMAT [extra lines for [ferry]] — then append [table] sections.
+write_config() {
+    local file=$1 out=$2 format=$3 extra=${4:-}
+    write_config_head "$file" "$extra"
+    cat >> "$file" <<INI
 [sink]
 type = dir
 path = $out

@@ -7,7 +7,8 @@
 #
 # With FERRY_TEST_MONGO_URI set the same tests run against that server, in a
 # database of their own that is dropped before and after; faults that only
-# minimongo can inject are then skipped, and say so.
+# minimongo can inject are then skipped, and say so. Source it after common.sh
+# (write_mongo_config builds on write_config_head).
 
 MONGO_TOOL=$ROOT/build/mongo-tool
 MINIMONGO=$ROOT/build/minimongo
@@ -43,15 +44,9 @@ mongo_stop() {
 # write_mongo_config FILE [extra lines for [sink]] — then append [table] sections.
 write_mongo_config() {
     local file=$1 extra=${2:-}
-    cat > "$file" <<INI
-[ferry]
-state = $(basename "$file" .ini).state
-retry_base_ms = 50
-retry_cap_ms = 500
-
-[source]
-conninfo = host=127.0.0.1 port=$PGPORT user=ferry dbname=postgres
-
+    write_config_head "$file" "retry_base_ms = 50
+retry_cap_ms = 500"
+    cat >> "$file" <<INI
 [sink]
 type = mongo
 uri = $MONGO_URI
