@@ -24,7 +24,8 @@
 
 typedef struct Entry {
     char *key;
-    char *value;
+    char *value;              /* without one pair of surrounding double quotes */
+    char *raw;                /* as written: for options whose quotes are their own (ConfigOption.raw) */
     int line;
     bool used;
 } Entry;
@@ -44,6 +45,7 @@ typedef struct Parsed {
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const source_type_names[] = {"postgresql", NULL};
 static const char *const read_method_names[] = {"auto", "cursor", "copy", NULL};
+static const char *const children_names[] = {"exclude", "include", NULL};
 
 static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true,
@@ -91,9 +93,9 @@ static const ConfigOption source_options[] = {
 };
 
 static const ConfigOption table_options[] = {
-    CONFIG_OPTION(TableSettings, key, OPT_STRING, .setup = true,
+    CONFIG_OPTION(TableSettings, key, OPT_STRING, .setup = true, .raw = true,
                   .help = "key columns, comma-separated; default: the primary key"),
-    CONFIG_OPTION(TableSettings, columns, OPT_STRING, .setup = true,
+    CONFIG_OPTION(TableSettings, columns, OPT_STRING, .setup = true, .raw = true,
                   .help = "columns to copy, comma-separated; default: all"),
     CONFIG_OPTION(TableSettings, where, OPT_STRING, .setup = true,
                   .help = "extra SQL filter on the rows to copy"),
@@ -102,6 +104,10 @@ static const ConfigOption table_options[] = {
                   .max = 2000000000, .help = "rows per partition (takes effect when a table is planned)"),
     CONFIG_OPTION(TableSettings, target, OPT_STRING, .setup = true,
                   .help = "name in the sink; default: schema.name"),
+    CONFIG_OPTION(TableSettings, children, OPT_ENUM, .default_value = "exclude", .choices = children_names,
+                  .setup = true,
+                  .help = "inheritance children: exclude (read ONLY the table) or include (under a key "
+                          "checked over all their rows); a partitioned table's partitions are always read"),
     {0},
 };
 
@@ -124,6 +130,7 @@ static void parsed_free(Parsed *parsed)
         for (int j = 0; j < section->nentries; j++) {
             free(section->entries[j].key);
             free(section->entries[j].value);
+            free(section->entries[j].raw);
         }
         free(section->entries);
         free(section->header);
@@ -178,6 +185,7 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
         if (parsed->nsections == 0)
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key '%s' stands before any [section]", name, lineno, key);
+        char *raw = xstrdup(value);
         size_t vlen = strlen(value);
         if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
             value[vlen - 1] = '\0';
@@ -192,7 +200,7 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
         }
         section->entries = xrealloc(section->entries, sizeof(Entry) * (size_t)(section->nentries + 1));
         section->entries[section->nentries++] = (Entry){
-            .key = xstrdup(key), .value = xstrdup(value), .line = lineno};
+            .key = xstrdup(key), .value = xstrdup(value), .raw = raw, .line = lineno};
     }
     return true;
 }
@@ -345,7 +353,8 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
                                entry->line, entry->key, section->header, known);
         }
         char why[256];
-        if (!option_set(opt, target, entry->value, why, sizeof why))
+        const char *value = opt->raw ? entry->raw : entry->value;
+        if (!option_set(opt, target, value, why, sizeof why))
             return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': bad value \"%s\": %s",
                                file, entry->line, entry->key, entry->value, why);
         entry->used = true;
@@ -411,23 +420,26 @@ static bool apply_sink(const char *file, Section *section, FerryConfig *config, 
 static bool apply_table(const char *file, Section *section, FerryConfig *config, FerryError *err)
 {
     const char *qualified = trim(section->header + strlen("table"));
-    const char *dot = strchr(qualified, '.');
-    if (*qualified == '\0' || dot == NULL || dot == qualified || dot[1] == '\0' ||
-        strchr(dot + 1, '.') != NULL || strpbrk(qualified, " \t\"") != NULL)
+    char *schema, *name;
+    if (!config_parse_table_name(qualified, &schema, &name))
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "%s:%d: a table section must look like [table schema.name], not [%s]",
+                           "%s:%d: a table section must look like [table schema.name], not [%s] "
+                           "(quote a name that holds spaces, dots or quotes: [table public.\"Odd Table\"])",
                            file, section->line, section->header);
-    if (config_find_table(config, qualified) != NULL)
+    if (config_find_table(config, qualified) != NULL || config->ntables >= FERRY_TABLES_MAX) {
+        free(schema);
+        free(name);
+        if (config->ntables >= FERRY_TABLES_MAX)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: more than %d tables", file,
+                               section->line, FERRY_TABLES_MAX);
         return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: table %s is configured twice", file,
                            section->line, qualified);
-    if (config->ntables >= FERRY_TABLES_MAX)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: more than %d tables", file,
-                           section->line, FERRY_TABLES_MAX);
+    }
     config->tables = xrealloc(config->tables, sizeof(TableConfig) * (size_t)(config->ntables + 1));
     TableConfig *table = &config->tables[config->ntables++];
     memset(table, 0, sizeof *table);
-    table->schema = xstrndup(qualified, (size_t)(dot - qualified));
-    table->name = xstrdup(dot + 1);
+    table->schema = schema;
+    table->name = name;
     table->qualified = xstrdup(qualified);
     table->line = section->line;
     if (!config_apply_defaults(table_options, &table->settings, err))
@@ -458,8 +470,11 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
                                lists[i].max);
         }
     }
-    if (table->settings.target == NULL)
-        table->settings.target = xstrdup(qualified);
+    if (table->settings.target == NULL) { /* schema.name as the catalog spells them */
+        StrBuf target = {0};
+        strbuf_add(&target, "%s.%s", table->schema, table->name);
+        table->settings.target = target.text;
+    }
     return true;
 }
 
@@ -603,27 +618,101 @@ const TableConfig *config_find_table(const FerryConfig *config, const char *qual
     return NULL;
 }
 
+/*
+ * One name at *p, as PostgreSQL writes identifiers: "double-quoted" (a quote
+ * inside doubled) keeps every character, a comma, a dot and spaces included;
+ * unquoted is taken as written, up to the first of `stops`, spaces around it
+ * trimmed. *p is left at the stop (or the end). NULL when there is no name.
+ */
+static char *parse_name(const char **p, const char *stops)
+{
+    const char *q = *p;
+    while (isspace((unsigned char)*q))
+        q++;
+    StrBuf name = {0};
+    strbuf_add(&name, "%s", "");
+    if (*q == '"') {
+        for (q++;; q++) {
+            if (*q == '\0') {
+                free(name.text);
+                return NULL; /* unterminated */
+            }
+            if (*q == '"' && q[1] != '"')
+                break;
+            if (*q == '"')
+                q++;
+            strbuf_add(&name, "%c", *q);
+        }
+        q++;
+        while (isspace((unsigned char)*q))
+            q++;
+        if (name.len == 0 || (*q != '\0' && strchr(stops, *q) == NULL)) {
+            free(name.text);
+            return NULL; /* "" or text after the closing quote */
+        }
+    } else {
+        size_t len = strcspn(q, stops);
+        while (len > 0 && isspace((unsigned char)q[len - 1]))
+            len--;
+        if (len == 0 || memchr(q, '"', len) != NULL) {
+            free(name.text);
+            return NULL;
+        }
+        strbuf_add(&name, "%.*s", (int)len, q);
+        q += strcspn(q, stops);
+    }
+    *p = q;
+    return name.text;
+}
+
+bool config_parse_table_name(const char *text, char **schema, char **name)
+{
+    const char *p = text;
+    *schema = parse_name(&p, ".");
+    *name = NULL;
+    if (*schema != NULL && *p == '.') {
+        p++;
+        *name = parse_name(&p, "");
+    }
+    if (*name == NULL || *p != '\0') {
+        free(*schema);
+        free(*name);
+        *schema = *name = NULL;
+        return false;
+    }
+    return true;
+}
+
 int config_split_list(const char *text, char **names, int max)
 {
     int n = 0;
     const char *p = text;
     for (;;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        char *name = xstrndup(p, len);
-        char *trimmed = trim(name);
-        if (*trimmed == '\0' || n >= max) {
-            free(name);
+        char *name = n < max ? parse_name(&p, ",") : NULL;
+        if (name == NULL) {
             for (int i = 0; i < n; i++)
                 free(names[i]);
             return -1;
         }
-        names[n++] = xstrdup(trimmed);
-        free(name);
-        if (comma == NULL)
+        names[n++] = name;
+        if (*p == '\0')
             return n;
-        p = comma + 1;
+        p++; /* the comma */
     }
+}
+
+void config_add_name(StrBuf *out, const char *name)
+{
+    bool plain = *name != '\0' && strpbrk(name, ",.\"") == NULL && !isspace((unsigned char)name[0]) &&
+                 !isspace((unsigned char)name[strlen(name) - 1]);
+    if (plain) {
+        strbuf_add(out, "%s", name);
+        return;
+    }
+    strbuf_add(out, "\"");
+    for (const char *c = name; *c; c++)
+        strbuf_add(out, *c == '"' ? "\"\"" : "%c", *c);
+    strbuf_add(out, "\"");
 }
 
 /* ---- setup record ---- */

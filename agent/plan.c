@@ -12,6 +12,12 @@
  *  (3) Partition bounds are picked in two queries: the first counts the sample,
  *      the second returns only the sampled keys at the chosen ranks, ordered
  *      by the source. ferry never holds the sample itself.
+ *  (4) A table means its own rows: it is read ONLY itself, because the rows
+ *      of inheritance children are not covered by the parent's keys (a child
+ *      may repeat a parent's key, and `key > last_key` would then skip one).
+ *      children = include reads them too, and the key is then checked over
+ *      the data that is read. A partitioned table is read whole: its key
+ *      covers every partition.
  */
 #include <math.h>
 #include <stdio.h>
@@ -20,6 +26,11 @@
 
 #include "ferry/plan.h"
 #include "ferry/source.h"
+
+/* The base type of type `oid`, through any number of domains: a subquery giving column o. */
+#define FERRY_SQL_BASE_TYPE(oid)                                                                     \
+    "WITH RECURSIVE b(o, d) AS (SELECT " oid ", 0 UNION ALL SELECT t.typbasetype, b.d + 1"            \
+    " FROM b JOIN pg_type t ON t.oid = b.o AND t.typtype = 'd') SELECT o FROM b ORDER BY d DESC LIMIT 1"
 
 static char *quoted_list(SourceConn *conn, const TableShape *shape, const int *indexes, int count)
 {
@@ -75,15 +86,37 @@ bool plan_range_sql(SourceConn *conn, const TableShape *shape, const char *lower
     return ok;
 }
 
-static char *qualified_name(SourceConn *conn, const TableShape *shape)
+char *plan_from_clause(SourceConn *conn, const TableShape *shape)
 {
     char *s = source_quote_ident(conn, shape->schema);
     char *n = source_quote_ident(conn, shape->name);
     StrBuf sql = {0};
-    strbuf_add(&sql, "%s.%s", s, n);
+    strbuf_add(&sql, "%s%s.%s", shape->with_children ? "" : "ONLY ", s, n);
     free(s);
     free(n);
     return sql.text;
+}
+
+bool plan_range_query(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+                      const char *select_list, const char *lower, const char *upper, bool ordered,
+                      char **out, FerryError *err)
+{
+    char *from = plan_from_clause(conn, shape);
+    const char *where = table->settings.where;
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT %s FROM %s WHERE (%s)", select_list, from, where ? where : "true");
+    free(from);
+    if (!plan_range_sql(conn, shape, lower, upper, &sql, err)) {
+        free(sql.text);
+        return false;
+    }
+    if (ordered) {
+        char *keys = plan_key_list(conn, shape);
+        strbuf_add(&sql, " ORDER BY %s", keys);
+        free(keys);
+    }
+    *out = sql.text;
+    return true;
 }
 
 typedef struct CatalogColumn {
@@ -91,6 +124,7 @@ typedef struct CatalogColumn {
     FerryOid type, elem;
     char delim;
     bool not_null;
+    bool bytewise;
 } CatalogColumn;
 
 static int catalog_find(const CatalogColumn *cols, int n, const char *name)
@@ -109,24 +143,29 @@ static void shape_add_column(TableShape *shape, const CatalogColumn *col)
     c->type = col->type;
     c->elem_type = col->elem;
     c->elem_delim = col->delim;
+    c->bytewise = col->bytewise;
 }
 
-static bool check_key_unique(SourceConn *conn, const TableConfig *table, const char *oid,
-                             const TableShape *shape, const CatalogColumn *cat, int ncat,
-                             FerryError *err)
+/* (1) A unique, non-partial index on a subset of the key columns, all of them NOT NULL. */
+static bool key_has_unique_index(SourceConn *conn, const char *oid, const TableShape *shape,
+                                 const CatalogColumn *cat, int ncat, bool *unique, FerryError *err)
 {
-    /* (1): a unique, non-partial index on a subset of the key makes the key unique. */
+    *unique = false;
+    bool not_null = true;
+    for (int k = 0; k < shape->nkeys; k++)
+        not_null &= cat[catalog_find(cat, ncat, shape->cols[shape->key_col[k]].name)].not_null;
+    if (!not_null)
+        return true;
     PGresult *res;
     const char *params[1] = {oid};
     if (!source_query(conn,
-                      "SELECT array_to_string(ARRAY(SELECT a.attname FROM unnest(i.indkey) k(n)"
+                      "SELECT array_to_string(ARRAY(SELECT quote_ident(a.attname) FROM unnest(i.indkey) k(n)"
                       "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n), ',')"
                       " FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique"
                       " AND i.indpred IS NULL AND i.indexprs IS NULL",
                       1, params, &res, err))
         return false;
-    bool unique = false;
-    for (int r = 0; r < PQntuples(res) && !unique; r++) {
+    for (int r = 0; r < PQntuples(res) && !*unique; r++) {
         char *names[FERRY_COLUMNS_MAX];
         int n = config_split_list(PQgetvalue(res, r, 0), names, FERRY_COLUMNS_MAX);
         bool subset = n > 0;
@@ -137,41 +176,61 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
             subset &= in_key;
             free(names[i]);
         }
-        unique = subset;
+        *unique = subset;
     }
     PQclear(res);
-    bool not_null = true;
-    for (int k = 0; k < shape->nkeys; k++)
-        not_null &= cat[catalog_find(cat, ncat, shape->cols[shape->key_col[k]].name)].not_null;
-    if (unique && not_null)
+    return true;
+}
+
+/*
+ * (1), (4) Make sure the key is unique and never NULL over exactly the rows
+ * that are read: by an index where one covers them, otherwise by the data.
+ */
+static bool check_key_unique(SourceConn *conn, const TableConfig *table, const char *oid,
+                             bool with_children, const TableShape *shape, const CatalogColumn *cat,
+                             int ncat, FerryError *err)
+{
+    bool unique = false;
+    if (!with_children && !key_has_unique_index(conn, oid, shape, cat, ncat, &unique, err))
+        return false;
+    if (unique)
         return true;
 
     /* Otherwise ask the data: one NULL or duplicate key would lose rows. */
-    log_info("table %s: key (%s) is not backed by a unique index on NOT NULL columns; "
-             "checking the data for NULL and duplicate keys (a full scan)",
-             table->qualified, table->settings.key);
-    char *from = qualified_name(conn, shape);
     char *keys = plan_key_list(conn, shape);
+    StrBuf names = {0}; /* the key as the configuration would name it */
+    for (int k = 0; k < shape->nkeys; k++) {
+        strbuf_add(&names, "%s", k ? ", " : "");
+        config_add_name(&names, shape->cols[shape->key_col[k]].name);
+    }
+    log_info("table %s: key (%s) is %s; checking the data for NULL and duplicate keys (a full scan)",
+             table->qualified, names.text,
+             with_children ? "read with inheritance children, which no index of the table covers"
+                           : "not backed by a unique index on NOT NULL columns");
+    char *from = plan_from_clause(conn, shape);
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE ROW(%s) IS NOT NULL IS FALSE), "
                   "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
             from, keys, from, keys);
+    PGresult *res;
     bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
     free(sql.text);
     free(from);
+    if (ok) {
+        long nulls = atol(PQgetvalue(res, 0, 0));
+        long dups = atol(PQgetvalue(res, 0, 1));
+        PQclear(res);
+        if (nulls > 0 || dups > 0)
+            ok = ferry_error(err, FERRY_ERR_CONFIG, 0,
+                             "table %s: key (%s) %s%s: rows would be lost; declare a key that is "
+                             "unique and NOT NULL (key = col1, col2)%s",
+                             table->qualified, names.text, nulls > 0 ? "has NULL values" : "is not unique",
+                             with_children ? " over the table and its inheritance children" : "",
+                             with_children ? ", or read the table alone (children = exclude)" : "");
+    }
     free(keys);
-    if (!ok)
-        return false;
-    long nulls = atol(PQgetvalue(res, 0, 0));
-    long dups = atol(PQgetvalue(res, 0, 1));
-    PQclear(res);
-    if (nulls > 0 || dups > 0)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "table %s: key (%s) %s: rows would be lost; declare a key that is "
-                           "unique and NOT NULL (key = col1, col2)",
-                           table->qualified, table->settings.key,
-                           nulls > 0 ? "has NULL values" : "is not unique");
-    return true;
+    free(names.text);
+    return ok;
 }
 
 bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape, FerryError *err)
@@ -185,7 +244,8 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
 
     const char *params[2] = {table->schema, table->name};
     if (!source_query(conn,
-                      "SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                      "SELECT c.oid, c.relkind, EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = c.oid)"
+                      " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                       " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
                       2, params, &res, err))
         goto out;
@@ -196,19 +256,35 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
         goto out;
     }
     snprintf(oid, sizeof oid, "%s", PQgetvalue(res, 0, 0));
+    /* (4) What the table's rows are: a partitioned table's are its partitions'. */
+    char relkind = PQgetvalue(res, 0, 1)[0];
+    bool inherited = relkind != 'p' && PQgetvalue(res, 0, 2)[0] == 't';
+    shape->with_children = relkind == 'p' || (inherited && table->settings.children == CHILDREN_INCLUDE);
+    if (inherited && !shape->with_children)
+        log_info("table %s has inheritance children; they are not read (children = include reads "
+                 "them, under a key checked over all their rows)", table->qualified);
     PQclear(res);
     res = NULL;
 
     const char *oid_param[1] = {oid};
-    /* Domains are read as their base type; only true arrays get an element type. */
+    /*
+     * Domains (and domains over domains) are read as their base type, arrays
+     * of domains as arrays of the base type; only true arrays get an element
+     * type. A text column is bytewise when its collation orders by bytes.
+     */
     if (!source_query(conn,
-                      "SELECT a.attname, CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END,"
-                      "  format_type(a.atttypid, a.atttypmod),"
-                      "  CASE WHEN bt.typcategory = 'A' THEN bt.typelem ELSE 0 END,"
-                      "  coalesce(et.typdelim, ','), a.attnotnull"
-                      " FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid"
-                      " JOIN pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END"
-                      " LEFT JOIN pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'"
+                      "SELECT a.attname, bt.oid, format_type(a.atttypid, a.atttypmod),"
+                      "  CASE WHEN bt.typcategory = 'A' THEN eb.o ELSE 0 END,"
+                      "  coalesce(et.typdelim, ','), a.attnotnull,"
+                      "  coalesce(co.collname IN ('C', 'POSIX', 'ucs_basic') OR (co.collname = 'default'"
+                      "    AND (SELECT datcollate IN ('C', 'POSIX') FROM pg_database"
+                      "         WHERE datname = current_database())), false)"
+                      " FROM pg_attribute a"
+                      " CROSS JOIN LATERAL (" FERRY_SQL_BASE_TYPE("a.atttypid") ") base"
+                      " JOIN pg_type bt ON bt.oid = base.o"
+                      " LEFT JOIN LATERAL (" FERRY_SQL_BASE_TYPE("bt.typelem") ") eb ON bt.typcategory = 'A'"
+                      " LEFT JOIN pg_type et ON et.oid = eb.o"
+                      " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
                       " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
                       " ORDER BY a.attnum",
                       1, oid_param, &res, err))
@@ -222,6 +298,7 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
         cat[i].elem = (FerryOid)strtoul(PQgetvalue(res, i, 3), NULL, 10);
         cat[i].delim = PQgetvalue(res, i, 4)[0];
         cat[i].not_null = PQgetvalue(res, i, 5)[0] == 't';
+        cat[i].bytewise = PQgetvalue(res, i, 6)[0] == 't';
     }
     PQclear(res);
     res = NULL;
@@ -314,8 +391,9 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     }
     if (!columns_ok)
         goto out;
-    if (table->settings.key != NULL &&
-        !check_key_unique(conn, table, oid, shape, cat, ncat, err))
+    /* (1), (4): a key declared, or a primary key asked to cover children it does not cover. */
+    if ((table->settings.key != NULL || (inherited && shape->with_children)) &&
+        !check_key_unique(conn, table, oid, inherited && shape->with_children, shape, cat, ncat, err))
         goto out;
     ok = true;
 out:
@@ -466,7 +544,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     TableShape *shape = &plan->shape;
     bool ok = false;
     PGresult *res = NULL;
-    char *from = qualified_name(conn, shape);
+    char *from = plan_from_clause(conn, shape);
     char *cols = plan_select_list(conn, shape);
     char *keys = plan_key_list(conn, shape);
     const char *where = table->settings.where ? table->settings.where : "true";
@@ -569,7 +647,7 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
         free(where.text);
         return false;
     }
-    char *from = qualified_name(conn, shape);
+    char *from = plan_from_clause(conn, shape);
     char *keys = plan_key_list(conn, shape);
     int nsamples = 0;
     bool ok;

@@ -88,8 +88,10 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     if (!plan_table(conn, tc, &plan, err))
         return false;
     StrBuf keys = {0};
-    for (int k = 0; k < plan.shape.nkeys; k++)
-        strbuf_add(&keys, "%s%s", k ? "," : "", plan.shape.cols[plan.shape.key_col[k]].name);
+    for (int k = 0; k < plan.shape.nkeys; k++) {
+        strbuf_add(&keys, "%s", k ? "," : "");
+        config_add_name(&keys, plan.shape.cols[plan.shape.key_col[k]].name);
+    }
     char *key_columns = keys.text;
     TablePlanRecord record = {
         .name = tc->qualified,

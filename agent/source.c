@@ -30,9 +30,16 @@ struct SourceConn {
     PGcancel *cancel;         /* owned; guarded by cancel_lock */
 };
 
+/*
+ * Every setting that changes the text of a value is pinned, whatever the
+ * server, database or role defaults are (batch.h, note 1): the sinks parse
+ * exactly these forms, and a resume reads keys back in the form it stored.
+ */
 static const char *const session_setup =
     "SET client_encoding = 'UTF8';"
     "SET DateStyle = 'ISO, YMD';"
+    "SET IntervalStyle = 'postgres';"
+    "SET lc_monetary = 'C';"
     "SET TimeZone = 'UTC';"
     "SET extra_float_digits = 1;"
     "SET bytea_output = 'hex';"

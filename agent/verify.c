@@ -56,19 +56,15 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
 {
     memset(out, 0, sizeof *out);
     char *keys = plan_key_list(conn, shape);
-    char *schema = source_quote_ident(conn, shape->schema);
-    char *name = source_quote_ident(conn, shape->name);
-    StrBuf sql = {0};
-    strbuf_add(&sql, "SELECT %s FROM %s.%s WHERE (%s)", keys, schema, name,
-               tc->settings.where ? tc->settings.where : "true");
-    bool ok = plan_range_sql(conn, shape, lo, hi, &sql, err);
-    strbuf_add(&sql, " ORDER BY %s", keys);
+    char *sql = NULL;
+    /* A range is read in key order, so the source walks the key's index; a whole table needs no order. */
+    bool ok = plan_range_query(conn, tc, shape, keys, lo, hi, lo != NULL || hi != NULL, &sql, err);
     free(keys);
-    free(schema);
-    free(name);
+    if (!ok)
+        return false;
     SourceCursor cursor;
-    ok = ok && source_cursor_open(conn, sql.text, false, &cursor, err);
-    free(sql.text);
+    ok = source_cursor_open(conn, sql, false, &cursor, err);
+    free(sql);
     if (!ok)
         return false;
     RowBatch batch;

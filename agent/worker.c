@@ -32,27 +32,11 @@ typedef enum {
 static bool build_query(SourceConn *conn, const RunTable *table, const PartitionWork *work, char **out,
                         FerryError *err)
 {
-    const TableShape *shape = &table->shape;
-    char *cols = plan_select_list(conn, shape);
-    char *keys = plan_key_list(conn, shape);
-    char *schema = source_quote_ident(conn, shape->schema);
-    char *name = source_quote_ident(conn, shape->name);
-    const char *where = table->config->settings.where;
-    StrBuf sql = {0};
-    strbuf_add(&sql, "SELECT %s FROM %s.%s WHERE (%s)", cols, schema, name, where ? where : "true");
+    char *cols = plan_select_list(conn, &table->shape);
     const char *lower = work->last_key ? work->last_key : work->lo;
-    bool ok = plan_range_sql(conn, shape, lower, work->hi, &sql, err);
-    strbuf_add(&sql, " ORDER BY %s", keys);
+    bool ok = plan_range_query(conn, table->config, &table->shape, cols, lower, work->hi, true, out, err);
     free(cols);
-    free(keys);
-    free(schema);
-    free(name);
-    if (!ok) {
-        free(sql.text);
-        return false;
-    }
-    *out = sql.text;
-    return true;
+    return ok;
 }
 
 static void note_memory(RunContext *run)

@@ -3,8 +3,8 @@
  *
  * Design notes
  *  (1) Values are PostgreSQL's text output (client_encoding UTF8, DateStyle ISO,
- *      TimeZone UTC, extra_float_digits 1), NUL-terminated, so a sink can parse
- *      them in place.
+ *      IntervalStyle postgres, TimeZone UTC, extra_float_digits 1, bytea_output
+ *      hex, lc_monetary C), NUL-terminated, so a sink can parse them in place.
  *  (2) A batch owns one arena for all its values and one index of (offset,
  *      length) pairs; both are reused from batch to batch, so a run makes no
  *      per-value allocation.
@@ -39,12 +39,15 @@ typedef struct Column {
     FerryOid type;            /* the column's type OID */
     FerryOid elem_type;       /* arrays: the element type OID; otherwise 0 */
     char elem_delim;          /* arrays: the element type's delimiter (',' almost always) */
+    bool bytewise;            /* its collation orders by bytes (C, POSIX), as sinks order strings */
 } Column;
 
 typedef struct TableShape {
     char *schema;             /* owned */
     char *name;               /* owned */
     char *target;             /* owned: the name the sink writes under */
+    bool with_children;       /* read without ONLY: a partitioned table's partitions, or
+                                 inheritance children asked for with children = include */
     int ncols;                /* columns read from the source */
     int nout;                 /* columns the sink writes: cols[0..nout) */
     Column *cols;             /* owned */

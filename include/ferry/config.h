@@ -41,6 +41,8 @@ typedef struct ConfigOption {
     bool required;
     bool setup;                  /* recorded in the state: a resume must not change it */
     bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
+    bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
+                                    not a wrapping the parser takes off */
     const char *help;
 } ConfigOption;
 
@@ -80,13 +82,16 @@ typedef struct TableSettings {
     char *columns;            /* comma-separated columns to copy; NULL: all */
     char *where;              /* extra filter, SQL; NULL: none */
     int partition_rows;       /* rows per partition, estimated */
-    char *target;             /* name in the sink; NULL: schema.name */
+    char *target;             /* name in the sink; default: schema.name, unquoted */
+    int children;             /* TableChildren: inheritance children read with the table or not */
 } TableSettings;
+
+typedef enum { CHILDREN_EXCLUDE = 0, CHILDREN_INCLUDE = 1 } TableChildren;
 
 typedef struct TableConfig {
     char *schema;             /* owned */
     char *name;               /* owned */
-    char *qualified;          /* owned: "schema.name" as written in the section */
+    char *qualified;          /* owned: "schema.name" as written in the section (quotes kept) */
     int line;                 /* line of the section header */
     TableSettings settings;
 } TableConfig;
@@ -130,7 +135,15 @@ void config_setup_entries_free(SetupEntry *entries, int count);
 
 const TableConfig *config_find_table(const FerryConfig *config, const char *qualified);
 
-/* Split "a, b ,c" into trimmed names. Returns the count, or -1 past max. Names are owned. */
+/*
+ * Split "a, b ,\"c,d\"" into names: unquoted names are trimmed and taken as
+ * written, double-quoted ones keep every character ("" is a quote). Returns
+ * the count, or -1 past max or on a malformed list. Names are owned.
+ */
 int config_split_list(const char *text, char **names, int max);
+/* Append a name as config_split_list reads it back: quoted when it must be. */
+void config_add_name(StrBuf *out, const char *name);
+/* "schema.name" with either part quoted as in SQL; false when it is not two names. Owned. */
+bool config_parse_table_name(const char *text, char **schema, char **name);
 
 #endif

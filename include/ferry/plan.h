@@ -142,6 +142,18 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
                       const char *lower, const char *upper, int pieces, char ***bounds, int *nbounds,
                       double *est_rows, FerryError *err);
 
+/*
+ * The one statement every read of a table's rows uses (workers, verify):
+ * SELECT select_list FROM [ONLY] t WHERE (filter) AND key > lower AND key <= upper
+ * [ORDER BY key]. NULL bounds are left out; *out is owned.
+ */
+bool plan_range_query(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+                      const char *select_list, const char *lower, const char *upper, bool ordered,
+                      char **out, FerryError *err);
+
+/* "ONLY schema.name", quoted, or without ONLY when the shape reads its children (owned). */
+char *plan_from_clause(SourceConn *conn, const TableShape *shape);
+
 /* SQL of the select list and of the key list, quoted; owned. */
 char *plan_select_list(SourceConn *conn, const TableShape *shape);
 char *plan_key_list(SourceConn *conn, const TableShape *shape);

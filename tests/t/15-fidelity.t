@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# What a table means and how its values read: inheritance children, domains, session settings
+# the database overrides, names that need quoting — each copied and compared with the source.
+. "$(dirname "$0")/../lib/common.sh"
+pg_start
+
+# --- inheritance: a parent is read ONLY itself; its children only when asked, under a checked key ---
+pg_sql "CREATE TABLE parent (id int PRIMARY KEY, v text);
+        CREATE TABLE child (extra int, PRIMARY KEY (id)) INHERITS (parent);
+        INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 3000) g;
+        INSERT INTO child SELECT g, 'c' || g, g FROM generate_series(1, 3000) g;
+        CREATE TABLE kid2 (id int PRIMARY KEY, v text);
+        CREATE TABLE parent2 (id int PRIMARY KEY, v text);
+        ALTER TABLE kid2 INHERIT parent2;
+        INSERT INTO parent2 SELECT g, 'p' || g FROM generate_series(1, 1000) g;
+        INSERT INTO kid2 SELECT g, 'k' || g FROM generate_series(1001, 1500) g;
+        ANALYZE"
+write_config "$WORK/inh.ini" "$WORK/inh" ndjson "workers = 2"
+printf '[table public.parent]\npartition_rows = 1000\n[table public.child]\npartition_rows = 1000\n' >> "$WORK/inh.ini"
+out=$("$FERRY" run -c "$WORK/inh.ini" 2>&1); code=$?
+is "$code" 0 "inheritance: parent and child configured apart: exit 0"
+like "$out" "table public.parent has inheritance children; they are not read" "the run says the children are left out"
+load_ndjson "$WORK/inh/public.parent" jp
+load_ndjson "$WORK/inh/public.child" jc
+is "$(pg_sql "SELECT count(*), count(DISTINCT doc->>'id'), count(*) FILTER (WHERE doc->>'v' LIKE 'c%') FROM jp")" "3000|3000|0" \
+    "the parent's output holds its own 3000 rows, each id once, none of the child's"
+is "$(pg_sql "SELECT count(*), count(DISTINCT doc->>'id'), count(*) FILTER (WHERE doc ? 'extra') FROM jc")" "3000|3000|3000" \
+    "the child's output holds the child's 3000 rows once each"
+like "$("$FERRY" status -c "$WORK/inh.ini")" "public.parent +complete +3/3 +3000 " "status counts the parent's own 3000 rows"
+verify=$("$FERRY" verify -c "$WORK/inh.ini" 2>&1); code=$?
+is "$code" 0 "inheritance: verify finds both outputs equal to their tables"
+
+write_config "$WORK/inc.ini" "$WORK/inc" ndjson
+printf '[table public.parent]\nchildren = include\n' >> "$WORK/inc.ini"
+out=$("$FERRY" run -c "$WORK/inc.ini" 2>&1); code=$?
+is "$code" 1 "children = include where a child repeats the parent's keys: refused, exit 1"
+like "$out" "table public.parent: key \(id\) is not unique over the table and its inheritance children: rows would be lost" \
+    "the refusal names the table and the key, and says why"
+is "$(find "$WORK/inc" -name '*.ndjson' 2>/dev/null | wc -l)" 0 "nothing was written for the refused table"
+
+write_config "$WORK/inc2.ini" "$WORK/inc2" ndjson
+printf '[table public.parent2]\nchildren = include\npartition_rows = 1000\n' >> "$WORK/inc2.ini"
+"$FERRY" run -c "$WORK/inc2.ini" >"$WORK/inc2.log" 2>&1; code=$?
+is "$code" 0 "children = include under a key unique over parent and child: exit 0"
+load_ndjson "$WORK/inc2" ji
+is "$(pg_sql "SELECT count(*), count(DISTINCT doc->>'id'), count(*) FILTER (WHERE doc->>'v' LIKE 'k%') FROM ji")" "1500|1500|500" \
+    "every row of parent and child, once each"
+
+# --- a partitioned table is read whole; its partitions by themselves are tables of their own ---
+pg_sql "CREATE TABLE measure (id int, at date, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+        CREATE TABLE measure_a PARTITION OF measure FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+        CREATE TABLE measure_b PARTITION OF measure FOR VALUES FROM ('2021-01-01') TO ('2022-01-01');
+        INSERT INTO measure SELECT g, '2020-01-01'::date + g % 700 FROM generate_series(1, 2000) g; ANALYZE"
+write_config "$WORK/part.ini" "$WORK/part" csv
+printf '[table public.measure]\npartition_rows = 1000\n' >> "$WORK/part.ini"
+"$FERRY" run -c "$WORK/part.ini" >"$WORK/part.log" 2>&1; code=$?
+is "$code" 0 "a partitioned table: exit 0"
+load_csv "$WORK/part" measure lm
+is "$(rows_differ measure lm)" 0 "every row of every partition, once"
+
+# --- values: domains (and arrays of them) by their base type; settings the database overrides ---
+pg_sql "CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+        CREATE DOMAIN posint2 AS posint;
+        CREATE TABLE doms (id posint2 PRIMARY KEY, one posint, many posint[], deep posint2[]);
+        INSERT INTO doms VALUES (1, 5, '{1,2}', '{{3},{4}}'), (2, NULL, '{}', NULL);
+        CREATE TABLE settings (id int PRIMARY KEY, iv interval, m money, d date, t timestamptz, f float8, raw bytea);
+        INSERT INTO settings VALUES (1, '1 year 2 mons 3 days 04:05:06.7', 1234.5, '2024-02-29',
+                                     '2024-01-02 03:04:05.678+00', 0.1, '\\x00ff');
+        ALTER ROLE ferry SET IntervalStyle = sql_standard;
+        ALTER ROLE ferry SET DateStyle = 'SQL, DMY';
+        ALTER ROLE ferry SET TimeZone = 'Asia/Kolkata';
+        ALTER ROLE ferry SET extra_float_digits = -3;
+        ALTER ROLE ferry SET bytea_output = escape;
+        ALTER ROLE ferry SET lc_monetary = 'C.UTF-8'"
+write_config "$WORK/vals.ini" "$WORK/vals" ndjson
+printf '[table public.doms]\n[table public.settings]\n' >> "$WORK/vals.ini"
+"$FERRY" run -c "$WORK/vals.ini" >"$WORK/vals.log" 2>&1; code=$?
+is "$code" 0 "domains and overridden settings: exit 0"
+is "$(cat "$WORK"/vals/public.doms/*.ndjson | sort)" '{"id":1,"one":5,"many":[1,2],"deep":[[3],[4]]}
+{"id":2,"one":null,"many":[],"deep":null}' "a domain over a domain, and arrays of domains, are written as numbers"
+is "$(cat "$WORK"/vals/public.settings/*.ndjson)" \
+    '{"id":1,"iv":"1 year 2 mons 3 days 04:05:06.7","m":"$1,234.50","d":"2024-02-29","t":"2024-01-02T03:04:05.678Z","f":0.1,"raw":"AP8="}' \
+    "IntervalStyle, DateStyle, TimeZone, extra_float_digits, bytea_output and lc_monetary set on the role change nothing"
+pg_sql "ALTER ROLE ferry RESET ALL"
+
+# --- names that must be quoted: a table with a space and a dot, columns with a comma and a quote ---
+pg_sql "CREATE TABLE \"Odd Table.x\" (\"a,b\" int, \"q\"\"z\" text, \"x.y\" text, PRIMARY KEY (\"a,b\", \"q\"\"z\"));
+        INSERT INTO \"Odd Table.x\" SELECT g, 'k' || g, 'v' || g FROM generate_series(1, 2500) g; ANALYZE"
+write_config "$WORK/odd.ini" "$WORK/odd" ndjson
+cat >> "$WORK/odd.ini" <<'INI'
+[table public."Odd Table.x"]
+key = "a,b", "q""z"
+columns = "x.y", "a,b", "q""z"
+partition_rows = 1000
+INI
+out=$("$FERRY" run -c "$WORK/odd.ini" 2>&1); code=$?
+is "$code" 0 "quoted names in the section, key and columns: exit 0"
+like "$out" 'planned 3 partitions' "the table is planned (3 partitions)"
+load_ndjson "$WORK/odd" jo
+is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'a,b', doc->>'q\"z')), min(doc->>'x.y') FROM jo")" "2500|2500|v1" \
+    "2500 rows under the names as the catalog spells them"
+like "$("$FERRY" status -c "$WORK/odd.ini")" 'public."Odd Table.x" +complete' "status shows the table as configured"
+"$FERRY" run -c "$WORK/odd.ini" >"$WORK/odd2.log" 2>&1; code=$?
+is "$code" 0 "a second run of the quoted key resumes the state (same key) and exits 0"
+for bad in 'public."Odd' 'public.' '"a""b' 'public."x"y'; do
+    write_config "$WORK/bad.ini" "$WORK/bad" ndjson
+    printf '[table %s]\n' "$bad" >> "$WORK/bad.ini"
+    out=$("$FERRY" plan -c "$WORK/bad.ini" 2>&1); code=$?
+    like "$code $out" "^78 .*bad.ini:[0-9]+: a table section must look like \[table schema.name\]" \
+        "[table $bad] is refused with the file, the line and the rule"
+done
+
+done_testing
