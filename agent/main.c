@@ -107,7 +107,12 @@ static int plan_command(const FerryConfig *config)
     for (int t = 0; t < config->ntables; t++) {
         const TableConfig *tc = &config->tables[t];
         TablePlan plan;
-        if (!plan_table(conn, tc, &plan, &err)) {
+        bool planned = plan_table(conn, tc, &plan, &err);
+        if (planned && !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err)) {
+            plan_free(&plan);
+            planned = false;
+        }
+        if (!planned) {
             fprintf(stderr, "ferry: %s\n", err.message);
             exit_code = err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG : FERRY_EXIT_FAILED;
             continue;

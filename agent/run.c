@@ -81,12 +81,16 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
                                "run `ferry reset -c FILE %s` to copy it again",
                                tc->qualified, table->shape.cols[table->shape.key_col[0]].name,
                                table->planned.key_columns, tc->qualified);
-        return true;
+        return sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err);
     }
 
     TablePlan plan;
     if (!plan_table(conn, tc, &plan, err))
         return false;
+    if (!sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err)) {
+        plan_free(&plan);
+        return false;
+    }
     StrBuf keys = {0};
     for (int k = 0; k < plan.shape.nkeys; k++) {
         strbuf_add(&keys, "%s", k ? "," : "");

@@ -33,12 +33,15 @@ typedef struct DirSettings {
     int compression;          /* DirCompression */
     int gzip_level;
     bool csv_header;
+    int nulls;                /* NDJSON: NULLS_KEEP or NULLS_OMIT */
 } DirSettings;
 
 enum { COMPRESS_NONE = 0, COMPRESS_GZIP = 1 };
+enum { NULLS_KEEP = 0, NULLS_OMIT = 1 };
 
 static const char *const format_names[] = {"ndjson", "csv", NULL};
 static const char *const compression_names[] = {"none", "gzip", NULL};
+static const char *const null_names[] = {"null", "omit", NULL};
 
 static const ConfigOption dir_options[] = {
     CONFIG_OPTION(DirSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true,
@@ -51,6 +54,8 @@ static const ConfigOption dir_options[] = {
                   .help = "gzip level, 1 (fast) to 9 (small)"),
     CONFIG_OPTION(DirSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
                   .help = "CSV: write a header line in each file"),
+    CONFIG_OPTION(DirSettings, nulls, OPT_ENUM, .default_value = "null", .choices = null_names, .setup = true,
+                  .help = "NDJSON: SQL NULL is null (as a json null is), or the field is left out"),
     {0},
 };
 
@@ -175,7 +180,8 @@ static bool use_table(Sink *sink, const TableShape *shape)
     forget_table(sink);
     sink->table_target = xstrdup(shape->target);
     set_table_dir(sink, shape);
-    row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header, shape);
+    row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header,
+                    sink->settings.nulls == NULLS_OMIT, shape);
     sink->writer_ready = true;
     return true;
 }

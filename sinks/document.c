@@ -10,9 +10,18 @@
  *      strings pass through the writer's three reused buffers.
  *  (2) A value that cannot be mapped exactly fails the row with a message
  *      naming the column; nothing is guessed.
+ *  (3) Every string in a document is valid UTF-8: PostgreSQL sends UTF-8,
+ *      and the one way ferry could make invalid bytes — a json \\u escape of
+ *      a lone surrogate — is refused or replaced.
+ *  (4) A json number is never rounded quietly: a double only when it reads
+ *      back as the number written, Decimal128 when that is exact.
+ *  (5) No document holds a field name twice.
+ *  (6) Key values map one to one (doc_append_key_value): two distinct keys
+ *      never become one _id, or one upsert would replace the other's row.
  */
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -144,25 +153,16 @@ bool doc_parse_time(const char *text, size_t len, bool with_zone, int64_t *milli
     return true;
 }
 
-/* PostgreSQL's "2024-01-02 03:04:05.5+00" as "2024-01-02T03:04:05.5Z"; other forms as they are. */
+/* A timestamp as its ISO 8601 string (format_iso_timestamp); infinity and other forms as they are. */
 static void append_time_string(bson_t *parent, const char *name, const char *text, size_t len,
-                               bool with_zone, char **buf, size_t *cap)
+                               bool with_zone)
 {
-    bool iso = len >= 19 && text[4] == '-' && text[10] == ' ' && isdigit((unsigned char)text[0]) &&
-               memcmp(text + len - 3, " BC", 3) != 0 &&
-               (!with_zone || (len >= 22 && memcmp(text + len - 3, "+00", 3) == 0));
-    if (!iso) {
+    char iso[FERRY_TIMESTAMP_TEXT_MAX + 8];
+    size_t n = len <= FERRY_TIMESTAMP_TEXT_MAX ? format_iso_timestamp(text, len, with_zone, iso) : 0;
+    if (n == 0)
         bson_append_utf8(parent, name, -1, text, (int)len);
-        return;
-    }
-    size_t body = with_zone ? len - 3 : len;
-    xgrow(buf, cap, body + 2);
-    memcpy(*buf, text, body);
-    (*buf)[10] = 'T';
-    size_t n = body;
-    if (with_zone)
-        (*buf)[n++] = 'Z';
-    bson_append_utf8(parent, name, -1, *buf, (int)n);
+    else
+        bson_append_utf8(parent, name, -1, iso, (int)n);
 }
 
 /* ---- small values ---- */
@@ -229,8 +229,34 @@ static bool append_integer(bson_t *parent, const char *name, const char *text, b
 typedef struct JsonParse {
     DocWriter *writer;
     const char *p, *end;
+    bool may_repeat;          /* type json: an object may hold a key twice (jsonb keeps the last) */
     const char *fail;         /* what went wrong, or NULL */
 } JsonParse;
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Whether a document holds one field name twice (MongoDB's documents must not). */
+static bool has_duplicate_names(const bson_t *doc)
+{
+    uint32_t n = bson_count_keys(doc);
+    if (n < 2)
+        return false;
+    const char **names = xcalloc(n, sizeof *names);
+    bson_iter_t it;
+    uint32_t k = 0;
+    if (bson_iter_init(&it, doc))
+        while (k < n && bson_iter_next(&it))
+            names[k++] = bson_iter_key(&it);
+    qsort(names, k, sizeof *names, compare_names);
+    bool dup = false;
+    for (uint32_t i = 1; i < k && !dup; i++)
+        dup = strcmp(names[i - 1], names[i]) == 0;
+    free(names);
+    return dup;
+}
 
 static void json_space(JsonParse *j)
 {
@@ -273,6 +299,36 @@ static bool hex4(JsonParse *j, unsigned *cp)
     return true;
 }
 
+/*
+ * (3) A \\u escape that is half of a UTF-16 surrogate pair: joined with the
+ * other half that follows it, or, alone, no character at all. UTF-8 has no
+ * form for a lone surrogate (its three bytes ED A0 80 are invalid, and
+ * drivers then refuse the whole document), so it makes the row a bad row,
+ * or becomes U+FFFD under lone_surrogates = replace.
+ */
+static bool json_surrogates(JsonParse *j, unsigned *cp)
+{
+    if (*cp < 0xd800 || *cp > 0xdfff)
+        return true;
+    if (*cp < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
+        const char *at = j->p;
+        unsigned lo;
+        j->p += 2;
+        if (hex4(j, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+            *cp = 0x10000 + ((*cp - 0xd800) << 10) + (lo - 0xdc00);
+            return true;
+        }
+        j->p = at; /* not the low half: the next escape is read on its own */
+    }
+    if (j->writer->options.lone_surrogates == DOC_SURROGATES_REPLACE) {
+        *cp = 0xfffd;
+        return true;
+    }
+    j->fail = "a lone UTF-16 surrogate (\\ud800-\\udfff without its pair) in json, which UTF-8 cannot "
+              "hold; lone_surrogates = replace writes U+FFFD instead";
+    return false;
+}
+
 /* A JSON string (at its opening quote), unescaped into the writer's text buffer. */
 static bool json_string(JsonParse *j, size_t *len)
 {
@@ -304,13 +360,8 @@ static bool json_string(JsonParse *j, size_t *len)
         case 'u':
             if (!hex4(j, &cp))
                 return (j->fail = "a bad \\u escape in json"), false;
-            if (cp >= 0xd800 && cp < 0xdc00 && j->end - j->p >= 6 && j->p[0] == '\\' && j->p[1] == 'u') {
-                unsigned lo;
-                j->p += 2;
-                if (!hex4(j, &lo) || lo < 0xdc00 || lo > 0xdfff)
-                    return (j->fail = "a bad surrogate pair in json"), false;
-                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-            }
+            if (!json_surrogates(j, &cp))
+                return false;
             put_utf8(w->text, &n, cp);
             break;
         default: w->text[n++] = c; break;
@@ -332,7 +383,7 @@ static bool json_object(JsonParse *j, bson_t *parent, const char *name, int dept
     bson_append_document_begin(parent, name, -1, &child);
     j->p++;
     json_space(j);
-    bool ok = true;
+    bool ok = true, escaped = false;
     if (j->p < j->end && *j->p == '}') {
         j->p++;
     } else {
@@ -347,6 +398,7 @@ static bool json_object(JsonParse *j, bson_t *parent, const char *name, int dept
             DocWriter *w = j->writer;
             char *key = NULL;
             size_t key_cap = 0;
+            escaped |= w->options.field_names == DOC_NAMES_ESCAPE && name_needs_care(w->text, klen);
             if (!field_name(w->options.field_names, w->text, klen, &key, &key_cap)) {
                 j->fail = memchr(w->text, '\0', klen) ? "a json key holds a NUL character"
                                                       : "a json key starts with '$' or holds '.' (field_names = reject)";
@@ -376,6 +428,13 @@ static bool json_object(JsonParse *j, bson_t *parent, const char *name, int dept
             ok = false;
             break;
         }
+    }
+    /* (5) Escaping can make two keys one ("$x" and "＄x"), and json keeps repeated keys. */
+    if (ok && (escaped || j->may_repeat) && has_duplicate_names(&child)) {
+        j->fail = escaped ? "a json object holds two keys that are one field name once '$' and '.' are "
+                            "escaped (field_names = keep writes them as they are)"
+                          : "a json object holds the same key twice, which a MongoDB document cannot";
+        ok = false;
     }
     bson_append_document_end(parent, &child);
     return ok;
@@ -417,6 +476,98 @@ static bool json_array(JsonParse *j, bson_t *parent, const char *name, int depth
     return ok;
 }
 
+/*
+ * A decimal number's digits without leading and trailing zeros, and the
+ * exponent that makes it 0.DIGITS × 10^exponent: "-120.50e1" → "1205", 4.
+ * False when the text is no number. *ndigits may exceed `cap`; digits
+ * beyond it are not stored.
+ */
+static bool decimal_digits(const char *text, char *digits, size_t cap, size_t *ndigits, long *exponent,
+                           bool *negative)
+{
+    const char *p = text;
+    *negative = *p == '-';
+    if (*p == '-' || *p == '+')
+        p++;
+    size_t n = 0;
+    long point = 0;           /* digits before the decimal point, leading zeros not counted */
+    bool seen_point = false, any = false, significant = false;
+    size_t zeros = 0;         /* trailing zeros not yet stored */
+    for (; (*p >= '0' && *p <= '9') || (*p == '.' && !seen_point); p++) {
+        if (*p == '.') {
+            seen_point = true;
+            continue;
+        }
+        any = true;
+        if (*p == '0' && !significant) {
+            point -= seen_point; /* 0.001: each zero after the point moves it left */
+            continue;
+        }
+        significant = true;
+        point += !seen_point;
+        if (*p == '0') {
+            zeros++;
+            continue;
+        }
+        for (; zeros > 0; zeros--, n++)
+            if (n < cap)
+                digits[n] = '0';
+        if (n < cap)
+            digits[n] = *p;
+        n++;
+    }
+    if (!any)
+        return false;
+    long exp10 = 0;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        bool neg = *p == '-';
+        if (*p == '-' || *p == '+')
+            p++;
+        if (*p < '0' || *p > '9')
+            return false;
+        for (; *p >= '0' && *p <= '9'; p++)
+            if (exp10 < 100000000)
+                exp10 = exp10 * 10 + (*p - '0');
+        exp10 = neg ? -exp10 : exp10;
+    }
+    if (*p != '\0')
+        return false;
+    *ndigits = n;
+    *exponent = n == 0 ? 0 : point + exp10;
+    return true;
+}
+
+/*
+ * (4) Whether the double nearest a decimal number reads back as that number:
+ * printed with as many significant digits as the number has, it gives the
+ * same digits and exponent. Up to 15 digits this always holds for a normal
+ * double (DBL_DIG); a double holds no number of more than 17.
+ */
+static bool double_reads_back(const char *text, double d)
+{
+    char want[24], got[24], printed[40];
+    size_t nwant, ngot;
+    long ewant, egot;
+    bool neg_want, neg_got;
+    if (!isfinite(d) || !decimal_digits(text, want, sizeof want, &nwant, &ewant, &neg_want))
+        return false;
+    if (nwant == 0)
+        return d == 0;
+    if (nwant > 17)
+        return false;
+    if (nwant <= 15 && fabs(d) >= DBL_MIN)
+        return true;
+    snprintf(printed, sizeof printed, "%.*e", (int)nwant - 1, d);
+    return decimal_digits(printed, got, sizeof got, &ngot, &egot, &neg_got) && ngot == nwant &&
+           egot == ewant && neg_got == neg_want && memcmp(got, want, nwant) == 0;
+}
+
+/*
+ * (4) A JSON number, exactly: an integer that fits as int32 or int64; else a
+ * double when it reads back as the same number; else Decimal128 when that
+ * holds it exactly; else inexact_numeric decides (a string, or a bad row).
+ */
 static bool json_number(JsonParse *j, bson_t *parent, const char *name)
 {
     const char *start = j->p;
@@ -437,7 +588,16 @@ static bool json_number(JsonParse *j, bson_t *parent, const char *name)
     double d = strtod(buf, &end);
     if (*end != '\0')
         return (j->fail = "a bad number in json"), false;
-    return bson_append_double(parent, name, -1, d);
+    if (double_reads_back(buf, d))
+        return bson_append_double(parent, name, -1, d);
+    bson_decimal128_t dec;
+    if (bson_decimal128_from_string_w_len(buf, (int)n, &dec))
+        return bson_append_decimal128(parent, name, -1, &dec);
+    if (j->writer->options.inexact_numeric == DOC_INEXACT_STRING)
+        return bson_append_utf8(parent, name, -1, buf, (int)n);
+    j->fail = "a json number that neither a double nor Decimal128 (34 digits) holds exactly; "
+              "inexact_numeric = string keeps such numbers as strings";
+    return false;
 }
 
 static bool json_word(JsonParse *j, const char *word)
@@ -578,7 +738,7 @@ static bool append_time(DocWriter *w, bson_t *parent, const char *name, const Co
 {
     bool with_zone = col->type == OID_TIMESTAMPTZ;
     if (col->type != OID_DATE && w->options.timestamps == DOC_TIMESTAMPS_STRING) {
-        append_time_string(parent, name, text, len, with_zone, &w->scratch, &w->scratch_cap);
+        append_time_string(parent, name, text, len, with_zone);
         return true;
     }
     int64_t millis;
@@ -610,7 +770,7 @@ bool doc_append_value(DocWriter *w, bson_t *parent, const char *name, const Colu
         return bson_append_bool(parent, name, -1, len > 0 && text[0] == 't');
     case OID_JSON:
     case OID_JSONB: {
-        JsonParse j = {.writer = w, .p = text, .end = text + len};
+        JsonParse j = {.writer = w, .p = text, .end = text + len, .may_repeat = col->type == OID_JSON};
         bool ok = json_value(&j, parent, name, 1);
         json_space(&j);
         if (ok && j.p != j.end)
@@ -639,6 +799,28 @@ bool doc_append_value(DocWriter *w, bson_t *parent, const char *name, const Colu
     }
 }
 
+/* ---- keys ---- */
+
+bool doc_key_form_differs(const DocOptions *options, const Column *col)
+{
+    if (col->elem_type != 0 || col->type == OID_JSON || col->type == OID_JSONB)
+        return true; /* arrays are refused in _id; JSON keys can collide once escaped */
+    return (col->type == OID_TIMESTAMP || col->type == OID_TIMESTAMPTZ) &&
+           options->timestamps == DOC_TIMESTAMPS_DATE; /* a date keeps milliseconds */
+}
+
+bool doc_append_key_value(DocWriter *w, bson_t *parent, const char *name, const Column *col,
+                          const char *text, size_t len, FerryError *err)
+{
+    if (!doc_key_form_differs(&w->options, col))
+        return doc_append_value(w, parent, name, col, text, len, err);
+    if (col->type == OID_TIMESTAMP || col->type == OID_TIMESTAMPTZ)
+        append_time_string(parent, name, text, len, col->type == OID_TIMESTAMPTZ);
+    else
+        bson_append_utf8(parent, name, -1, text, (int)len);
+    return true;
+}
+
 /* ---- documents ---- */
 
 bool doc_writer_init(DocWriter *w, const DocOptions *options, const TableShape *shape, FerryError *err)
@@ -658,6 +840,16 @@ bool doc_writer_init(DocWriter *w, const DocOptions *options, const TableShape *
                                "(field_names = reject; escape writes it with full-width '$' and '.')",
                                name, shape->target);
         }
+        for (int o = 0; o < c; o++)
+            if (strcmp(w->names[o], w->names[c]) == 0) {
+                ferry_error(err, FERRY_ERR_CONFIG, 0,
+                            "columns \"%s\" and \"%s\" of %s would both be the MongoDB field \"%s\" "
+                            "(field_names = escape writes '$' and '.' as full-width '＄' and '．'): "
+                            "leave one out with columns = …, or set field_names = keep",
+                            shape->cols[o].name, name, shape->target, w->names[c]);
+                doc_writer_free(w);
+                return false;
+            }
         if (options->document_id == DOC_ID_KEY && strcmp(w->names[c], "_id") == 0) {
             doc_writer_free(w);
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
@@ -704,7 +896,7 @@ static bool append_key(DocWriter *w, const RowBatch *batch, int row, bson_t *par
         size_t len = 0;
         const char *value = batch_value(batch, row, c, &len);
         const char *field = shape->nkeys > 1 ? w->names[c] : name;
-        ok = value != NULL ? doc_append_value(w, into, field, &shape->cols[c], value, len, err)
+        ok = value != NULL ? doc_append_key_value(w, into, field, &shape->cols[c], value, len, err)
                            : bad_value(err, shape->cols[c].name, "a NULL in the key");
     }
     if (shape->nkeys > 1)
@@ -735,9 +927,13 @@ bool doc_build(DocWriter *w, const RowBatch *batch, int row, bson_t *doc, bson_t
                 bson_append_null(doc, w->names[c], -1);
             continue;
         }
+        if (key && !key_id) { /* the key fields are what the upsert and the unique index match */
+            if (!doc_append_key_value(w, doc, w->names[c], &shape->cols[c], value, len, err) ||
+                !doc_append_key_value(w, selector, w->names[c], &shape->cols[c], value, len, err))
+                return false;
+            continue;
+        }
         if (!doc_append_value(w, doc, w->names[c], &shape->cols[c], value, len, err))
-            return false;
-        if (key && !key_id && !doc_append_value(w, selector, w->names[c], &shape->cols[c], value, len, err))
             return false;
     }
     return true;

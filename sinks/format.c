@@ -169,24 +169,53 @@ static void json_bytea(OutBuf *out, const char *text, size_t len)
     outbuf_putc(out, '"');
 }
 
-/* "2024-01-02 03:04:05.5+00" → "2024-01-02T03:04:05.5Z"; other forms stay text. */
+size_t format_iso_timestamp(const char *text, size_t len, bool with_zone, char *out)
+{
+    const char *end = text + len;
+    bool bc = len > 3 && memcmp(end - 3, " BC", 3) == 0;
+    if (bc)
+        end -= 3;
+    if (with_zone) { /* TimeZone is UTC: the offset is always +00 */
+        if (end - text < 3 || memcmp(end - 3, "+00", 3) != 0)
+            return 0;
+        end -= 3;
+    }
+    size_t ydigits = 0;
+    while (text + ydigits < end && isdigit((unsigned char)text[ydigits]))
+        ydigits++;
+    /* After the year: "-MM-DD HH:MM:SS" and maybe ".ffffff". */
+    const char *rest = text + ydigits;
+    if (ydigits < 4 || ydigits > 9 || end - rest < 15 || rest[0] != '-' || rest[3] != '-' || rest[6] != ' ' ||
+        rest[9] != ':' || rest[12] != ':')
+        return 0;
+    long year = 0;
+    for (size_t i = 0; i < ydigits; i++)
+        year = year * 10 + (text[i] - '0');
+    int n;
+    if (bc) /* 1 BC is ISO year 0000, 2 BC is -0001 */
+        n = year == 1 ? sprintf(out, "0000") : sprintf(out, "-%04ld", year - 1);
+    else
+        n = year > 9999 ? sprintf(out, "+%ld", year) : sprintf(out, "%04ld", year);
+    size_t m = (size_t)(end - rest);
+    memcpy(out + n, rest, m);
+    out[n + 6] = 'T';
+    n += (int)m;
+    if (with_zone)
+        out[n++] = 'Z';
+    return (size_t)n;
+}
+
+/* A timestamp as its ISO 8601 string (format_iso_timestamp); infinity and other forms stay text. */
 static void json_timestamp(OutBuf *out, const char *text, size_t len, bool with_zone)
 {
-    bool iso = len >= 19 && text[4] == '-' && text[7] == '-' && text[10] == ' ' && text[13] == ':' &&
-               isdigit((unsigned char)text[0]) && (len < 3 || memcmp(text + len - 3, " BC", 3) != 0);
-    if (iso && with_zone)
-        iso = len >= 22 && memcmp(text + len - 3, "+00", 3) == 0;
-    if (!iso) {
+    char iso[FERRY_TIMESTAMP_TEXT_MAX + 8];
+    size_t n = len <= FERRY_TIMESTAMP_TEXT_MAX ? format_iso_timestamp(text, len, with_zone, iso) : 0;
+    if (n == 0) {
         format_json_string(out, text, len);
         return;
     }
-    size_t body = with_zone ? len - 3 : len;
     outbuf_putc(out, '"');
-    outbuf_write(out, text, 10);
-    outbuf_putc(out, 'T');
-    outbuf_write(out, text + 11, body - 11);
-    if (with_zone)
-        outbuf_putc(out, 'Z');
+    outbuf_write(out, iso, n);
     outbuf_putc(out, '"');
 }
 
@@ -530,11 +559,13 @@ void row_reader_finish(RowReader *reader)
 
 /* ---- rows ---- */
 
-void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const TableShape *shape)
+void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, bool omit_nulls,
+                     const TableShape *shape)
 {
     memset(writer, 0, sizeof *writer);
     writer->format = format;
     writer->csv_header = csv_header;
+    writer->omit_nulls = omit_nulls;
     writer->shape = shape;
     writer->nnames = shape->nout;
     writer->json_prefix = xcalloc((size_t)shape->nout, sizeof(char *));
@@ -585,10 +616,33 @@ void row_writer_header(RowWriter *writer, OutBuf *out)
     outbuf_putc(out, '\n');
 }
 
+/* One row as NDJSON with its SQL NULL fields left out (nulls = omit). */
+static void json_row_without_nulls(RowWriter *writer, OutBuf *out, const RowBatch *batch, int row)
+{
+    const TableShape *shape = writer->shape;
+    bool first = true;
+    for (int c = 0; c < shape->nout; c++) {
+        size_t len = 0;
+        const char *value = batch_value(batch, row, c, &len);
+        if (value == NULL)
+            continue;
+        outbuf_putc(out, first ? '{' : ',');
+        outbuf_write(out, writer->json_prefix[c] + 1, writer->json_prefix_len[c] - 1);
+        first = false;
+        const Column *col = &shape->cols[c];
+        format_json_value(writer, out, col->type, col->elem_type, col->elem_delim, value, len);
+    }
+    outbuf_write(out, first ? "{}\n" : "}\n", first ? 3 : 2);
+}
+
 /* One row as NDJSON: each value after its prefix ("{\"name\":" or ",\"name\":"). */
 static void json_row(RowWriter *writer, OutBuf *out, const RowBatch *batch, int row)
 {
     const TableShape *shape = writer->shape;
+    if (writer->omit_nulls) {
+        json_row_without_nulls(writer, out, batch, row);
+        return;
+    }
     for (int c = 0; c < shape->nout; c++) {
         outbuf_write(out, writer->json_prefix[c], writer->json_prefix_len[c]);
         size_t len = 0;

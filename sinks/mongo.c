@@ -27,6 +27,12 @@
  *      step-downs, interruptions and duplicate keys (two upserts of one key
  *      racing) are retryable; authentication, authorization and bad requests
  *      are not. The URI is a secret: it is never put in a message.
+ *  (6) Keys stay distinct: _id and the key fields hold each key column in
+ *      its key form (document.h), and a table whose columns would share a
+ *      field name is refused when it is planned (check_table).
+ *  (7) verify reads a partition back by its key range only where BSON
+ *      orders the key as PostgreSQL does (ranges_match); other keys are
+ *      compared over the whole collection.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -45,7 +51,7 @@
 typedef struct MongoSettings {
     char *uri;
     char *database;
-    int document_id, nulls, inexact_numeric, timestamps, field_names; /* DocOptions */
+    int document_id, nulls, inexact_numeric, timestamps, field_names, lone_surrogates; /* DocOptions */
     char *write_concern;
     bool journal;
     int write_timeout;
@@ -62,6 +68,7 @@ static const char *const inexact_names[] = {"reject", "string", NULL};
 static const char *const timestamp_names[] = {"date", "string", NULL};
 static const char *const field_rule_names[] = {"escape", "keep", "reject", NULL};
 static const char *const reject_names[] = {"fail", "skip", NULL};
+static const char *const surrogate_names[] = {"reject", "replace", NULL};
 
 static const ConfigOption mongo_options[] = {
     CONFIG_OPTION(MongoSettings, uri, OPT_STRING, .required = true,
@@ -80,6 +87,9 @@ static const ConfigOption mongo_options[] = {
     CONFIG_OPTION(MongoSettings, field_names, OPT_ENUM, .default_value = "escape",
                   .choices = field_rule_names, .setup = true,
                   .help = "names with a leading '$' or a '.': escape (full-width forms), keep, reject"),
+    CONFIG_OPTION(MongoSettings, lone_surrogates, OPT_ENUM, .default_value = "reject",
+                  .choices = surrogate_names, .setup = true,
+                  .help = "a json \\u escape of a lone UTF-16 surrogate: a bad row, or U+FFFD"),
     CONFIG_OPTION(MongoSettings, write_concern, OPT_STRING, .default_value = "1",
                   .help = "w: a number of members, or majority"),
     CONFIG_OPTION(MongoSettings, journal, OPT_BOOL, .default_value = "true",
@@ -121,6 +131,13 @@ struct Sink {
     StrBuf rejects;               /* the segment's reject lines */
     int64_t rejected;
 };
+
+static DocOptions doc_options(const MongoSettings *s)
+{
+    return (DocOptions){.document_id = s->document_id, .nulls = s->nulls,
+                        .inexact_numeric = s->inexact_numeric, .timestamps = s->timestamps,
+                        .field_names = s->field_names, .lone_surrogates = s->lone_surrogates};
+}
 
 static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t secret_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -261,9 +278,7 @@ static bool mongo_open(const void *settings, Sink **out, FerryError *err)
     sink->settings = *(const MongoSettings *)settings;
     sink->max_bson = MONGO_BSON_MAX_DEFAULT;
     const MongoSettings *s = &sink->settings;
-    sink->doc = (DocOptions){.document_id = s->document_id, .nulls = s->nulls,
-                             .inexact_numeric = s->inexact_numeric, .timestamps = s->timestamps,
-                             .field_names = s->field_names};
+    sink->doc = doc_options(s);
     bson_init(&sink->bulk_opts);
     bson_init(&sink->replace_opts);
     BSON_APPEND_BOOL(&sink->replace_opts, "upsert", true);
@@ -426,6 +441,55 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
     sink->shape = shape;
     sink->target = xstrdup(shape->target);
     sink->collection = mongoc_client_get_collection(sink->client, sink->database, shape->target);
+    return true;
+}
+
+/*
+ * Plan time (note 6): every column must be a field of its own, and the key
+ * is said when it is stored in a key form (document.h) rather than as its
+ * field is.
+ */
+static bool mongo_check_table(const void *settings, const TableShape *shape, FerryError *err)
+{
+    DocOptions options = doc_options(settings);
+    DocWriter writer;
+    if (!doc_writer_init(&writer, &options, shape, err))
+        return false;
+    doc_writer_free(&writer);
+    for (int k = 0; k < shape->nkeys; k++) {
+        const Column *col = &shape->cols[shape->key_col[k]];
+        if (doc_key_form_differs(&options, col))
+            log_info("mongo sink: table %s: key column \"%s\" (%s) is stored in %s as %s, so that "
+                     "distinct keys stay distinct",
+                     shape->target, col->name, col->type_name,
+                     options.document_id == DOC_ID_KEY ? "_id" : "its key field",
+                     col->type == OID_TIMESTAMP || col->type == OID_TIMESTAMPTZ
+                         ? "an ISO 8601 string with its microseconds (a BSON date keeps milliseconds)"
+                         : "its PostgreSQL text");
+    }
+    return true;
+}
+
+/*
+ * Whether a key range means the same keys here as in the source (note 7):
+ * BSON orders integers, booleans and uuids (binary of one length) as
+ * PostgreSQL does, and strings by bytes as a C collation does; floats and
+ * numerics (NaN), dates and timestamps (infinity as strings), bytea (binary
+ * by length first) and everything stored as text do not.
+ */
+static bool mongo_ranges_match(Sink *sink, const TableShape *shape)
+{
+    (void)sink;
+    for (int k = 0; k < shape->nkeys; k++) {
+        const Column *col = &shape->cols[shape->key_col[k]];
+        bool same = col->elem_type == 0 &&
+                    (col->type == OID_INT2 || col->type == OID_INT4 || col->type == OID_INT8 ||
+                     col->type == OID_OID || col->type == OID_BOOL || col->type == OID_UUID ||
+                     ((col->type == OID_TEXT || col->type == OID_VARCHAR || col->type == OID_NAME) &&
+                      col->bytewise));
+        if (!same)
+            return false;
+    }
     return true;
 }
 
@@ -674,7 +738,7 @@ static bool key_values(Sink *sink, const char *const *values, const size_t *leng
     const TableShape *shape = sink->shape;
     for (int k = 0; k < shape->nkeys; k++) {
         const Column *col = &shape->cols[shape->key_col[k]];
-        if (!doc_append_value(&sink->writer, out, "", col, values[k], lengths[k], err))
+        if (!doc_append_key_value(&sink->writer, out, "", col, values[k], lengths[k], err))
             return false;
     }
     return true;
@@ -739,13 +803,13 @@ static bool append_tuple_bound(Sink *sink, bson_t *and_list, uint32_t at, const 
         char path[FERRY_NAME_MAX + 8];
         for (int j = 0; ok && j < i; j++) {
             key_path(sink, j, path, sizeof path);
-            ok = doc_append_value(&sink->writer, &term, path, &shape->cols[shape->key_col[j]], values[j],
-                                  lengths[j], err);
+            ok = doc_append_key_value(&sink->writer, &term, path, &shape->cols[shape->key_col[j]],
+                                      values[j], lengths[j], err);
         }
         key_path(sink, i, path, sizeof path);
         bson_append_document_begin(&term, path, -1, &cmp);
-        ok = ok && doc_append_value(&sink->writer, &cmp, i == shape->nkeys - 1 ? last_op : strict,
-                                    &shape->cols[shape->key_col[i]], values[i], lengths[i], err);
+        ok = ok && doc_append_key_value(&sink->writer, &cmp, i == shape->nkeys - 1 ? last_op : strict,
+                                        &shape->cols[shape->key_col[i]], values[i], lengths[i], err);
         bson_append_document_end(&term, &cmp);
         bson_append_document_end(&or_list, &term);
     }
@@ -816,6 +880,7 @@ const SinkOps sink_mongo = {
     /* A wide row becomes a document as large, libmongoc copies it into the bulk, and the
      * bulk's buffer may double while growing: three copies beside the row itself. */
     .wide_row_copies = 3,
+    .check_table = mongo_check_table,
     .begin = mongo_begin,
     .write = mongo_write,
     .commit = mongo_commit,
@@ -824,4 +889,5 @@ const SinkOps sink_mongo = {
     .rejected = mongo_rejected,
     .digest = mongo_digest,
     .key_hash = mongo_key_hash,
+    .ranges_match = mongo_ranges_match,
 };

@@ -13,9 +13,16 @@
  *   bytea                      string, base64
  *   timestamptz                string, ISO-8601 in UTC: "2024-01-02T03:04:05.123456Z"
  *   timestamp                  string, ISO-8601 without zone: "2024-01-02T03:04:05"
- *   NULL                       null
+ *                              (years before 1 and after 9999 in ISO's expanded form:
+ *                              "-4713-11-24T00:00:00Z" for 4714 BC, "+10000-01-01T…")
+ *   NULL                       null, or the field left out (nulls = omit)
  *   anything else              string, PostgreSQL's text form (dates, uuid, intervals, …;
- *                              also infinite and BC timestamps)
+ *                              also infinite timestamps)
+ *
+ * An array is written with its elements only: bounds other than 1
+ * ("[0:1]={1,2}") are not kept, so [0:1]={1,2} and {1,2} both become [1,2].
+ * SQL NULL is null, as a json null is; nulls = omit leaves SQL NULL fields
+ * out instead, and the two can be told apart.
  *
  * CSV (RFC 4180, loadable by PostgreSQL and Redshift COPY … CSV): one line per
  * row ending in "\n"; NULL is an empty unquoted field, an empty string is "";
@@ -74,6 +81,7 @@ static inline void outbuf_putc(OutBuf *out, char c)
 typedef struct RowWriter {
     RowFormat format;
     bool csv_header;
+    bool omit_nulls;          /* NDJSON: a SQL NULL field is left out rather than null */
     const TableShape *shape;  /* borrowed: must outlive every use but row_writer_free */
     int nnames;
     char **json_prefix;       /* owned: what goes before each value, "{\"name\":" or ",\"name\":";
@@ -83,7 +91,8 @@ typedef struct RowWriter {
     size_t scratch_cap;
 } RowWriter;
 
-void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, const TableShape *shape);
+void row_writer_init(RowWriter *writer, RowFormat format, bool csv_header, bool omit_nulls,
+                     const TableShape *shape);
 void row_writer_free(RowWriter *writer);
 /* The header line (CSV with csv_header), written once at the start of a file. */
 void row_writer_header(RowWriter *writer, OutBuf *out);
@@ -159,6 +168,15 @@ static inline int format_hex_digit(char c)
 /* FNV-1a, 64 bits, continued from `hash` (start with FORMAT_HASH_SEED). */
 #define FORMAT_HASH_SEED 14695981039346656037ull
 uint64_t format_hash(uint64_t hash, const void *data, size_t len);
+
+/*
+ * PostgreSQL's ISO text of a timestamp ("2024-01-02 03:04:05.5+00",
+ * "4714-11-24 00:00:00+00 BC") as ISO 8601 ("2024-01-02T03:04:05.5Z",
+ * "-4713-11-24T00:00:00Z"; years past 9999 as "+10000-…") into out, which
+ * holds len + 8 bytes. Returns the length, or 0 when the text is no finite
+ * timestamp (infinity), which is then written as it is.
+ */
+size_t format_iso_timestamp(const char *text, size_t len, bool with_zone, char *out);
 
 /* One value as JSON (for tests and other sinks). */
 void format_json_value(RowWriter *writer, OutBuf *out, FerryOid type, FerryOid elem_type,

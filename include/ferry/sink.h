@@ -11,7 +11,8 @@
  * returned true, so after any crash a segment may be written again, from the
  * same first key, possibly ending at a different row.
  *
- *   verify: digest(partition) against key_hash(rows read from the source)
+ *   verify: digest(partition) against key_hash(rows read from the source), or the
+ *           whole table at once where the sink's ranges do not match the source's
  *
  * The contract:
  *  - open MUST NOT keep a pointer to the settings beyond close; one handle is
@@ -82,6 +83,13 @@ typedef struct SinkOps {
      * memory(): the worker pays for them with the row, so wide rows take turns.
      */
     unsigned wide_row_copies;
+    /*
+     * check_table (optional) is called for every table when it is planned and
+     * whenever a run starts on it, before anything is written. It MUST refuse
+     * (FERRY_ERR_CONFIG, naming the column and the fix) a shape the sink could
+     * not store without making two keys, or two columns, one.
+     */
+    bool (*check_table)(const void *settings, const TableShape *shape, FerryError *err);
     bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
     bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
     bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);
@@ -94,12 +102,19 @@ typedef struct SinkOps {
     /*
      * verify (optional, both or neither): digest MUST read back what the sink
      * durably holds for one partition; key_hash MUST give a row's key,
-     * read from the source (a batch of the key columns only, in key order),
+     * read from the source (a batch of the key columns only, in any order),
      * the hash digest gives the same key as stored.
      */
     bool (*digest)(Sink *sink, const TableShape *shape, const SinkPartition *partition, SinkDigest *out,
                    FerryError *err);
     uint64_t (*key_hash)(Sink *sink, const TableShape *shape, const RowBatch *keys, int row);
+    /*
+     * ranges_match (optional; true when absent) MUST say false when digest's
+     * (lo, hi] could hold other keys than the source's range does — the sink
+     * orders stored keys its own way (BSON's order, bytes) — and verify then
+     * compares the table as a whole (a SinkPartition with no bounds).
+     */
+    bool (*ranges_match)(Sink *sink, const TableShape *shape);
 } SinkOps;
 
 /* The sink of that name, or NULL. */
@@ -112,6 +127,12 @@ static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const Tabl
                                       FerryError *err)
 {
     return ops->prepare_table == NULL || ops->prepare_table(sink, shape, err);
+}
+
+static inline bool sink_check_table(const SinkOps *ops, const void *settings, const TableShape *shape,
+                                    FerryError *err)
+{
+    return ops->check_table == NULL || ops->check_table(settings, shape, err);
 }
 
 /* The bytes one open handle holds in buffers (SinkOps.memory), 0 for a sink that keeps none. */

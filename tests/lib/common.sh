@@ -75,3 +75,19 @@ rows_differ() {
     pg_sql "SELECT (SELECT count(*) FROM (SELECT * FROM $1 EXCEPT ALL SELECT * FROM $2) x)
                  + (SELECT count(*) FROM (SELECT * FROM $2 EXCEPT ALL SELECT * FROM $1) y)"
 }
+
+# Create iso_ts(text) and iso_tstz(text): ISO 8601 timestamps read back, expanded years included
+# ("+10000-01-01T00:00:00", "-4713-11-24T00:00:00Z" for 4714 BC, "0000-…" for 1 BC), which
+# PostgreSQL's own input does not take.
+pg_iso_functions() {
+    local fn
+    for fn in "iso_ts timestamp" "iso_tstz timestamptz"; do
+        set -- $fn
+        pg_sql "CREATE OR REPLACE FUNCTION $1(t text) RETURNS $2 LANGUAGE sql IMMUTABLE AS \$f\$
+            SELECT CASE WHEN t ~ '^\\+' THEN substr(t, 2)::$2
+                        WHEN t ~ '^-[0-9]' THEN (lpad((split_part(substr(t, 2), '-', 1)::int + 1)::text, 4, '0')
+                             || substr(t, 2 + length(split_part(substr(t, 2), '-', 1))) || ' BC')::$2
+                        WHEN t ~ '^0000-' THEN ('0001' || substr(t, 5) || ' BC')::$2
+                        ELSE t::$2 END \$f\$"
+    done
+}

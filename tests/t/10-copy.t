@@ -6,6 +6,7 @@ pg_start
 
 # Every type ferry maps, with the edge values of each (shared with the MongoDB test).
 psql -X -q -v ON_ERROR_STOP=1 -f "$ROOT/tests/lib/types.sql"
+pg_iso_functions
 
 # --- NDJSON ---
 write_config "$WORK/json.ini" "$WORK/json" ndjson
@@ -24,7 +25,7 @@ AND (doc->>'n')::numeric IS NOT DISTINCT FROM n AND (doc->>'b')::bool IS NOT DIS
 AND (doc->>'txt') IS NOT DISTINCT FROM txt AND (doc->>'vc') IS NOT DISTINCT FROM vc
 AND (doc->'js') IS NOT DISTINCT FROM (CASE WHEN js IS NULL THEN 'null'::jsonb ELSE js END)
 AND decode(doc->>'raw', 'base64') IS NOT DISTINCT FROM raw
-AND (doc->>'ts')::timestamp IS NOT DISTINCT FROM ts AND (doc->>'tstz')::timestamptz IS NOT DISTINCT FROM tstz
+AND iso_ts(doc->>'ts') IS NOT DISTINCT FROM ts AND iso_tstz(doc->>'tstz') IS NOT DISTINCT FROM tstz
 AND (doc->>'d')::date IS NOT DISTINCT FROM d AND (doc->>'u')::uuid IS NOT DISTINCT FROM u
 AND (doc->>'iv')::interval IS NOT DISTINCT FROM iv AND (doc->>'c')::char(3) IS NOT DISTINCT FROM c
 AND (CASE WHEN arr IS NULL THEN jsonb_typeof(doc->'arr') = 'null'

@@ -110,4 +110,31 @@ for bad in 'public."Odd' 'public.' '"a""b' 'public."x"y'; do
         "[table $bad] is refused with the file, the line and the rule"
 done
 
+# --- NDJSON: SQL NULL and json null apart (nulls = omit); array bounds; timestamps past 1..9999 ---
+pg_iso_functions
+pg_sql "CREATE TABLE nj (id int PRIMARY KEY, j jsonb, n int, arr numeric[], ts timestamp, tz timestamptz);
+        INSERT INTO nj VALUES (1, 'null', NULL, '[0:1]={1.1,2.2}', '4714-11-24 00:00:00 BC', '10000-01-01 00:00:00+00'),
+                              (2, NULL, 5, '[4:4]={NULL}', '0001-01-01 00:00:00 BC', '0002-06-01 12:00:00.5+00 BC'),
+                              (3, '{\"a\": null}', NULL, '{1}', '2024-01-02 03:04:05.000001', 'infinity')"
+write_config "$WORK/nj.ini" "$WORK/nj" ndjson
+printf 'nulls = omit\n[table public.nj]\n' >> "$WORK/nj.ini"
+"$FERRY" run -c "$WORK/nj.ini" >"$WORK/nj.log" 2>&1; code=$?
+is "$code" 0 "nulls = omit: exit 0"
+load_ndjson "$WORK/nj" jn
+is "$(pg_sql "SELECT string_agg(id || ':' || (doc ? 'j') || '/' || coalesce(jsonb_typeof(doc->'j'), '-') || '/' || (doc ? 'n'), ' ' ORDER BY id)
+              FROM (SELECT (doc->>'id')::int AS id, doc FROM jn) x")" "1:true/null/false 2:false/-/true 3:true/object/false" \
+    "nulls = omit: a SQL NULL leaves its field out, a json null is null"
+is "$(pg_sql "SELECT count(*) FROM jn j JOIN nj ON nj.id = (j.doc->>'id')::int
+              WHERE iso_ts(j.doc->>'ts') IS NOT DISTINCT FROM nj.ts AND iso_tstz(j.doc->>'tz') IS NOT DISTINCT FROM nj.tz")" 3 \
+    "timestamps before year 1 and after 9999 read back exactly"
+is "$(pg_sql "SELECT string_agg(concat_ws(' ', doc->>'ts', doc->>'tz'), ' | ' ORDER BY (doc->>'id')::int) FROM jn")" \
+    "-4713-11-24T00:00:00 +10000-01-01T00:00:00Z | 0000-01-01T00:00:00 -0001-06-01T12:00:00.5Z | 2024-01-02T03:04:05.000001 infinity" \
+    "NDJSON timestamps are ISO 8601 in one form, expanded years included (4714 BC is -4713, 1 BC is 0000)"
+is "$(pg_sql "SELECT string_agg((doc->'arr')::text, ' ' ORDER BY (doc->>'id')::int) FROM jn")" '["1.1", "2.2"] [null] ["1"]' \
+    "arrays are written with their elements; bounds other than 1 are not kept (documented)"
+write_config "$WORK/nk.ini" "$WORK/nk" ndjson
+printf '[table public.nj]\n' >> "$WORK/nk.ini"
+"$FERRY" run -c "$WORK/nk.ini" >"$WORK/nk.log" 2>&1
+is "$(cat "$WORK"/nk/public.nj/*.ndjson | grep -c '"n":null')" 2 "nulls = null (the default) writes SQL NULL as null"
+
 done_testing

@@ -9,6 +9,7 @@ pg_start
 mongo_start
 mongo_real && diag "against the real MongoDB server of FERRY_TEST_MONGO_URI" || diag "against minimongo"
 psql -X -q -v ON_ERROR_STOP=1 -f "$ROOT/tests/lib/types.sql"
+pg_iso_functions
 
 # --- types: the 60-digit numeric is a bad row by default, set aside with on_reject = skip ---
 write_mongo_config "$WORK/skip.ini" "on_reject = skip
@@ -89,8 +90,8 @@ is "$code" 0 "nulls = omit, timestamps = string: exit 0"
 load_collection omit om relaxed
 is "$(pg_sql "SELECT string_agg(k, ',' ORDER BY k) FROM om, jsonb_object_keys(om.doc) k WHERE (om.doc->>'id')::int = 3")" "_id,id" \
     "nulls = omit: a row of NULLs is _id and id alone"
-is "$(pg_sql "SELECT count(*) FILTER (WHERE (om.doc->>'tstz')::timestamptz IS DISTINCT FROM t.tstz
-                                     OR (om.doc->>'ts')::timestamp IS DISTINCT FROM t.ts),
+is "$(pg_sql "SELECT count(*) FILTER (WHERE iso_tstz(om.doc->>'tstz') IS DISTINCT FROM t.tstz
+                                     OR iso_ts(om.doc->>'ts') IS DISTINCT FROM t.ts),
                      count(*) FILTER (WHERE om.doc->>'ts' LIKE '%.999999')
               FROM om JOIN types t ON (om.doc->>'id')::bigint = t.id WHERE t.id <> 3")" "0|1" \
     "timestamps = string: every timestamp reads back exactly, microseconds included (…59.999999)"

@@ -23,13 +23,20 @@ static int fail(const char *what, const bson_error_t *error)
 static int print_cursor(mongoc_cursor_t *cursor, bool canonical)
 {
     const bson_t *doc;
+    int rc = 0;
     while (mongoc_cursor_next(cursor, &doc)) {
         char *json = canonical ? bson_as_canonical_extended_json(doc, NULL) : bson_as_relaxed_extended_json(doc, NULL);
+        if (json == NULL) { /* libbson cannot print a document with invalid UTF-8: say so, go on */
+            fprintf(stderr, "mongo-tool: a document of %u bytes is not valid BSON (invalid UTF-8?)\n", doc->len);
+            rc = 1;
+            continue;
+        }
         puts(json);
         bson_free(json);
     }
     bson_error_t error;
-    int rc = mongoc_cursor_error(cursor, &error) ? fail("read", &error) : 0;
+    if (mongoc_cursor_error(cursor, &error))
+        rc = fail("read", &error);
     mongoc_cursor_destroy(cursor);
     return rc;
 }

@@ -64,6 +64,47 @@ void test_document(void)
     o.field_names = DOC_NAMES_ESCAPE;
     like(bson_of(&o, OID_JSON, 0, "{\"a\": }"), "error: column \"v\": ", "malformed json is an error naming the column");
     is_str(bson_of(&o, OID_JSON, 0, "[[[]]]"), "{ \"v\" : [ [ [  ] ] ] }", "json: nested empty arrays");
+
+    /* json numbers, exactly (issue: rounded or Infinity without a word) */
+    is_str(bson_of(&o, OID_JSON, 0, "[0.1, 2.5e-3, 1e-28, 0.0000000000000000000000000001, -0.0]"),
+           "{ \"v\" : [ 0.10000000000000000555, 0.002500000000000000052, 9.9999999999999997123e-29, "
+           "9.9999999999999997123e-29, -0.0 ] }",
+           "json: a number the double reads back as is a double (libbson prints 20 digits)");
+    is_str(bson_of(&o, OID_JSON, 0, "[1e1000, 123456789012345678901234567890, 0.12345678901234567890]"),
+           "{ \"v\" : [ { \"$numberDecimal\" : \"1E+1000\" }, { \"$numberDecimal\" : \"123456789012345678901234567890\" }, "
+           "{ \"$numberDecimal\" : \"0.12345678901234567890\" } ] }",
+           "json: a number no double holds exactly is Decimal128 (never Infinity, never rounded)");
+    is_str(bson_of(&o, OID_JSON, 0, "[9007199254740993, 1.7976931348623157e308, 5e-324]"),
+           "{ \"v\" : [ 9007199254740993, 1.7976931348623157081e+308, 4.9406564584124654418e-324 ] }",
+           "json: int64 past 2^53 stays an integer; the largest and the smallest doubles stay doubles");
+    like(bson_of(&o, OID_JSON, 0, "[1.0000000000000000000000000000000000001]"),
+         "error: column \"v\": a json number that neither a double nor Decimal128",
+         "json: a number of 38 digits is a bad row by default");
+    DocOptions inexact = {.inexact_numeric = DOC_INEXACT_STRING};
+    is_str(bson_of(&inexact, OID_JSON, 0, "[1.0000000000000000000000000000000000001]"),
+           "{ \"v\" : [ \"1.0000000000000000000000000000000000001\" ] }",
+           "json: inexact_numeric = string keeps it as its text");
+
+    /* lone surrogates (issue: invalid UTF-8 in a document) */
+    like(bson_of(&o, OID_JSON, 0, "\"\\ud800\""), "error: column \"v\": a lone UTF-16 surrogate",
+         "json: a lone high surrogate is a bad row");
+    like(bson_of(&o, OID_JSON, 0, "\"a\\udc00b\""), "lone_surrogates = replace", "json: a lone low surrogate too");
+    like(bson_of(&o, OID_JSON, 0, "\"\\ud800\\u0041\""), "error: ", "json: a high surrogate before a non-surrogate");
+    DocOptions replace = {.lone_surrogates = DOC_SURROGATES_REPLACE};
+    is_str(bson_of(&replace, OID_JSON, 0, "[\"\\ud800\", \"x\\udfffy\", \"\\ud800\\u0041\", \"\\ud83d\\ude00\"]"),
+           "{ \"v\" : [ \"\xef\xbf\xbd\", \"x\xef\xbf\xbdy\", \"\xef\xbf\xbd" "A\", \"\xf0\x9f\x98\x80\" ] }",
+           "lone_surrogates = replace: U+FFFD for each lone half; a true pair stays one character");
+
+    /* field names that escaping or json makes one (issue: duplicate field names) */
+    like(bson_of(&o, OID_JSONB, 0, "{\"$x\": 1, \"＄x\": 2}"), "two keys that are one field name",
+         "json: '$x' and '＄x' in one object are a bad row under field_names = escape");
+    DocOptions keep = {.field_names = DOC_NAMES_KEEP};
+    is_str(bson_of(&keep, OID_JSONB, 0, "{\"$x\": 1, \"＄x\": 2}"), "{ \"v\" : { \"$x\" : 1, \"＄x\" : 2 } }",
+           "field_names = keep keeps them apart");
+    like(bson_of(&o, OID_JSON, 0, "{\"a\": 1, \"b\": {\"c\": 1, \"c\": 2}}"), "the same key twice",
+         "json (not jsonb) with a repeated key is a bad row");
+    is_str(bson_of(&o, OID_JSON, 0, "[{\"a\": 1}, {\"a\": 2}]"), "{ \"v\" : [ { \"a\" : 1 }, { \"a\" : 2 } ] }",
+           "the same key in two objects is no repeat");
     like(bson_of(&o, OID_NUMERIC, 0, "12345678901234567890123456789012345"), "cannot be held exactly by Decimal128",
          "numeric: 35 significant digits are refused");
     o.inexact_numeric = DOC_INEXACT_STRING;
