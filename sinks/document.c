@@ -564,9 +564,53 @@ static bool double_reads_back(const char *text, double d)
 }
 
 /*
+ * (4) Whether a decimal number is exactly a double: M × 10^E is M × 5^E × 2^E,
+ * so it is one when the part of M × 5^E (E ≥ 0), or of M / 5^-E (E < 0, 5^-E
+ * dividing M), that is not a power of two fits in 53 bits. 2.5 and 0.5 are
+ * doubles; 0.1 and 1e-28 are not.
+ */
+static bool double_is_exact(const char *text, double d)
+{
+    char digits[24];
+    size_t n;
+    long exponent;
+    bool negative;
+    if (!isfinite(d) || !decimal_digits(text, digits, sizeof digits, &n, &exponent, &negative))
+        return false;
+    if (n == 0)
+        return d == 0;
+    if (n > 19 || d == 0)
+        return false; /* past what uint64 holds (such doubles are rare); or underflowed */
+    uint64_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = m * 10 + (uint64_t)(digits[i] - '0');
+    long e = exponent - (long)n; /* the number is m × 10^e */
+    if (e >= 0) {
+        for (long i = 0; i < e; i++) {
+            if (m > UINT64_MAX / 5)
+                return false;
+            m *= 5;
+        }
+    } else {
+        if (-e > 27)
+            return false; /* 5^28 exceeds every m of 19 digits */
+        uint64_t p = 1;
+        for (long i = 0; i < -e; i++)
+            p *= 5;
+        if (m % p != 0)
+            return false;
+        m /= p;
+    }
+    while ((m & 1) == 0)
+        m >>= 1;
+    return m < (1ull << 53);
+}
+
+/*
  * (4) A JSON number, exactly: an integer that fits as int32 or int64; else a
- * double when it reads back as the same number; else Decimal128 when that
- * holds it exactly; else inexact_numeric decides (a string, or a bad row).
+ * double when it is exactly that double (json_numbers = exact) or reads back
+ * as the same number (json_numbers = double); else Decimal128 when that holds
+ * it exactly; else inexact_numeric decides (a string, or a bad row).
  */
 static bool json_number(JsonParse *j, bson_t *parent, const char *name)
 {
@@ -588,7 +632,7 @@ static bool json_number(JsonParse *j, bson_t *parent, const char *name)
     double d = strtod(buf, &end);
     if (*end != '\0')
         return (j->fail = "a bad number in json"), false;
-    if (double_reads_back(buf, d))
+    if (j->writer->options.json_numbers == DOC_JSON_DOUBLE ? double_reads_back(buf, d) : double_is_exact(buf, d))
         return bson_append_double(parent, name, -1, d);
     bson_decimal128_t dec;
     if (bson_decimal128_from_string_w_len(buf, (int)n, &dec))

@@ -28,8 +28,10 @@
  *      racing) are retryable; authentication, authorization and bad requests
  *      are not. The URI is a secret: it is never put in a message.
  *  (6) Keys stay distinct: _id and the key fields hold each key column in
- *      its key form (document.h), and a table whose columns would share a
- *      field name is refused when it is planned (check_table).
+ *      its key form (document.h); a table whose columns would share a field
+ *      name is refused when it is planned (check_table), and a collection
+ *      whose default collation could make two string keys one is refused
+ *      before anything is written to it.
  *  (7) verify reads a partition back by its key range only where BSON
  *      orders the key as PostgreSQL does (ranges_match); other keys are
  *      compared over the whole collection.
@@ -51,7 +53,7 @@
 typedef struct MongoSettings {
     char *uri;
     char *database;
-    int document_id, nulls, inexact_numeric, timestamps, field_names, lone_surrogates; /* DocOptions */
+    int document_id, nulls, inexact_numeric, timestamps, field_names, lone_surrogates, json_numbers; /* DocOptions */
     char *write_concern;
     bool journal;
     int write_timeout;
@@ -69,6 +71,7 @@ static const char *const timestamp_names[] = {"date", "string", NULL};
 static const char *const field_rule_names[] = {"escape", "keep", "reject", NULL};
 static const char *const reject_names[] = {"fail", "skip", NULL};
 static const char *const surrogate_names[] = {"reject", "replace", NULL};
+static const char *const json_number_names[] = {"exact", "double", NULL};
 
 static const ConfigOption mongo_options[] = {
     CONFIG_OPTION(MongoSettings, uri, OPT_STRING, .required = true,
@@ -90,6 +93,10 @@ static const ConfigOption mongo_options[] = {
     CONFIG_OPTION(MongoSettings, lone_surrogates, OPT_ENUM, .default_value = "reject",
                   .choices = surrogate_names, .setup = true,
                   .help = "a json \\u escape of a lone UTF-16 surrogate: a bad row, or U+FFFD"),
+    CONFIG_OPTION(MongoSettings, json_numbers, OPT_ENUM, .default_value = "exact", .choices = json_number_names,
+                  .setup = true,
+                  .help = "json numbers that are not integers: exact (a double only when it is the number, "
+                          "else Decimal128) or double (the nearest double where it reads back as the number)"),
     CONFIG_OPTION(MongoSettings, write_concern, OPT_STRING, .default_value = "1",
                   .help = "w: a number of members, or majority"),
     CONFIG_OPTION(MongoSettings, journal, OPT_BOOL, .default_value = "true",
@@ -136,7 +143,8 @@ static DocOptions doc_options(const MongoSettings *s)
 {
     return (DocOptions){.document_id = s->document_id, .nulls = s->nulls,
                         .inexact_numeric = s->inexact_numeric, .timestamps = s->timestamps,
-                        .field_names = s->field_names, .lone_surrogates = s->lone_surrogates};
+                        .field_names = s->field_names, .lone_surrogates = s->lone_surrogates,
+                        .json_numbers = s->json_numbers};
 }
 
 static pthread_once_t mongo_once = PTHREAD_ONCE_INIT;
@@ -429,13 +437,70 @@ static bool ensure_key_index(Sink *sink, FerryError *err)
     return ok || mongo_error(err, &error, "cannot create the unique index on the key");
 }
 
+/* Whether a key column may be stored as a string (its key form, document.h). */
+static bool key_may_be_string(const DocOptions *doc, const Column *col)
+{
+    if (doc_key_form_differs(doc, col))
+        return true;
+    switch (col->type) {
+    case OID_INT2: case OID_INT4: case OID_INT8: case OID_OID: case OID_FLOAT4: case OID_FLOAT8:
+    case OID_BOOL: case OID_BYTEA: case OID_UUID: case OID_DATE:
+        return false; /* numbers, binary, dates ("infinity" alone as a string) */
+    case OID_NUMERIC:
+        return doc->inexact_numeric == DOC_INEXACT_STRING;
+    default:
+        return true;
+    }
+}
+
+/*
+ * (6) A collection made with a default collation compares strings under it,
+ * _id and the unique key index included: "a" and "A" (strength 2), or "é"
+ * written two ways, would be one key. Such a collection is refused for a key
+ * that holds strings, before anything is written to it.
+ */
+static bool check_collation(Sink *sink, const TableShape *shape, FerryError *err)
+{
+    bool strings = false;
+    for (int k = 0; k < shape->nkeys; k++)
+        strings |= key_may_be_string(&sink->doc, &shape->cols[shape->key_col[k]]);
+    if (!strings)
+        return true;
+    mongoc_database_t *db = mongoc_client_get_database(sink->client, sink->database);
+    bson_t opts = BSON_INITIALIZER, filter;
+    BSON_APPEND_DOCUMENT_BEGIN(&opts, "filter", &filter);
+    BSON_APPEND_UTF8(&filter, "name", shape->target);
+    bson_append_document_end(&opts, &filter);
+    mongoc_cursor_t *cursor = mongoc_database_find_collections_with_opts(db, &opts);
+    const bson_t *info;
+    char locale[64] = "";
+    while (mongoc_cursor_next(cursor, &info)) {
+        bson_iter_t it, found;
+        if (bson_iter_init(&it, info) && bson_iter_find_descendant(&it, "options.collation.locale", &found) &&
+            BSON_ITER_HOLDS_UTF8(&found))
+            snprintf(locale, sizeof locale, "%s", bson_iter_utf8(&found, NULL));
+    }
+    bson_error_t error;
+    bool ok = !mongoc_cursor_error(cursor, &error) || mongo_error(err, &error, "listing the collection");
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(&opts);
+    mongoc_database_destroy(db);
+    if (ok && locale[0] != '\0' && strcmp(locale, "simple") != 0)
+        ok = ferry_error(err, FERRY_ERR_CONFIG, 0,
+                         "mongo sink: collection %s has the default collation \"%s\", under which distinct "
+                         "string keys of %s.%s can be one _id and their rows would overwrite each other: "
+                         "write into a collection without a collation (target = …), or drop this one",
+                         shape->target, locale, shape->schema, shape->name);
+    return ok;
+}
+
 /* Point the handle at a table: its collection and a document writer for its shape. */
 static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
     if (sink->writer_ready && sink->shape == shape && strcmp(sink->target, shape->target) == 0)
         return true;
     forget_table(sink);
-    if (!doc_writer_init(&sink->writer, &sink->doc, shape, err))
+    if (!check_collation(sink, shape, err) || !doc_writer_init(&sink->writer, &sink->doc, shape, err))
         return false;
     sink->writer_ready = true;
     sink->shape = shape;

@@ -12,10 +12,12 @@
  *   text, varchar, char, name  string
  *   json, jsonb                embedded documents, arrays and scalars: integers
  *                              as int32 or int64 when they fit; other numbers as
- *                              a double when it reads back as the same number
- *                              (printed with the number's own digits), else as
- *                              Decimal128 when that holds them exactly, else as
- *                              inexact_numeric says; a \u escape of a lone UTF-16
+ *                              a double when they are exactly one (2.5, not 0.1),
+ *                              else as Decimal128 when that holds them exactly,
+ *                              else as inexact_numeric says; json_numbers = double
+ *                              takes the nearest double wherever it reads back as
+ *                              the number (printed with the number's own digits),
+ *                              as most JSON readers do; a \u escape of a lone UTF-16
  *                              surrogate is a bad row, or U+FFFD by option
  *                              (lone_surrogates); keys are field names (below)
  *   bytea                      binary, subtype 0
@@ -69,6 +71,7 @@ typedef enum { DOC_INEXACT_REJECT = 0, DOC_INEXACT_STRING = 1 } DocInexact;
 typedef enum { DOC_TIMESTAMPS_DATE = 0, DOC_TIMESTAMPS_STRING = 1 } DocTimestamps;
 typedef enum { DOC_NAMES_ESCAPE = 0, DOC_NAMES_KEEP = 1, DOC_NAMES_REJECT = 2 } DocNames;
 typedef enum { DOC_SURROGATES_REJECT = 0, DOC_SURROGATES_REPLACE = 1 } DocSurrogates;
+typedef enum { DOC_JSON_EXACT = 0, DOC_JSON_DOUBLE = 1 } DocJsonNumbers;
 
 typedef struct DocOptions {
     int document_id;          /* DocIdMode */
@@ -77,6 +80,7 @@ typedef struct DocOptions {
     int timestamps;           /* DocTimestamps */
     int field_names;          /* DocNames */
     int lone_surrogates;      /* DocSurrogates */
+    int json_numbers;         /* DocJsonNumbers */
 } DocOptions;
 
 /* Builds the documents of one table's shape; keeps scratch space between rows. */

@@ -6,7 +6,9 @@
  * Speaks OP_MSG (document sequences included) and the OP_QUERY handshake,
  * and implements what ferry and its test tools use: hello/isMaster, ping,
  * buildInfo, insert, update (replacement, upsert), delete, find with
- * getMore/killCursors, count, createIndexes (unique), listIndexes, drop,
+ * getMore/killCursors, count, createIndexes (unique), listIndexes, create
+ * (its options, a default collation among them, kept and listed; documents
+ * are not compared under a collation), listCollections, drop,
  * dropDatabase, endSessions, and minimongoStats (write commands seen and the
  * last write concern, for tests to check what a client asked). Queries take equality, $eq $ne $gt $gte $lt
  * $lte $in $exists, $and, $or and dotted paths; values compare in MongoDB's
@@ -95,6 +97,7 @@ typedef struct Coll {
     size_t ndocs, cap, live;
     Index *indexes;
     int nindexes;
+    bson_t *options;          /* what `create` was given (collation, …); NULL: none */
 } Coll;
 
 typedef struct Cursor {
@@ -300,6 +303,8 @@ static void free_coll(Coll *c)
     free(c->indexes);
     free(c->docs);
     free(c->ns);
+    if (c->options)
+        bson_destroy(c->options);
     free(c);
 }
 
@@ -1048,6 +1053,55 @@ static void list_indexes(const char *ns, bson_t *reply)
     free_cursor(ncursors - 1);
 }
 
+/* create: a collection with options (a default collation above all), kept for listCollections. */
+static void create_command(const bson_t *cmd, const char *ns, bson_t *reply)
+{
+    if (find_coll(ns, false) != NULL) {
+        error_reply(reply, 48, "NamespaceExists", "Collection already exists.");
+        return;
+    }
+    Coll *c = find_coll(ns, true);
+    c->options = bson_new();
+    bson_iter_t it;
+    bson_iter_init(&it, cmd);
+    bson_iter_next(&it); /* the command name */
+    while (bson_iter_next(&it))
+        if (bson_iter_key(&it)[0] != '$' && strcmp(bson_iter_key(&it), "lsid") != 0)
+            bson_append_iter(c->options, NULL, 0, &it);
+    ok_reply(reply);
+}
+
+/* listCollections, with the filter {name: …} libmongoc sends; each with its options. */
+static void list_collections(const bson_t *cmd, const char *db, bson_t *reply)
+{
+    bson_t filter;
+    bool has_filter = doc_field(cmd, "filter", &filter);
+    char prefix[256], ns[512];
+    snprintf(prefix, sizeof prefix, "%s.", db);
+    snprintf(ns, sizeof ns, "%s.$cmd.listCollections", db);
+    Cursor *cur = new_cursor(ns);
+    for (int i = 0; i < ncolls; i++) {
+        if (strncmp(colls[i]->ns, prefix, strlen(prefix)) != 0)
+            continue;
+        bson_t *entry = bson_new(), info;
+        BSON_APPEND_UTF8(entry, "name", colls[i]->ns + strlen(prefix));
+        BSON_APPEND_UTF8(entry, "type", "collection");
+        if (colls[i]->options)
+            BSON_APPEND_DOCUMENT(entry, "options", colls[i]->options);
+        else
+            BSON_APPEND_DOCUMENT(entry, "options", &(bson_t)BSON_INITIALIZER);
+        BSON_APPEND_DOCUMENT_BEGIN(entry, "info", &info);
+        BSON_APPEND_BOOL(&info, "readOnly", false);
+        bson_append_document_end(entry, &info);
+        if (!has_filter || matches(entry, &filter))
+            cursor_add(cur, entry);
+        else
+            bson_destroy(entry);
+    }
+    cursor_batch(cur, 0, reply, "firstBatch");
+    free_cursor(ncursors - 1);
+}
+
 /* Run one command; false: drop the connection without a reply. */
 static bool run_command(const bson_t *cmd, bson_t *reply)
 {
@@ -1099,6 +1153,10 @@ static bool run_command(const bson_t *cmd, bson_t *reply)
         create_indexes(cmd, ns, reply);
     } else if (strcmp(name, "listIndexes") == 0) {
         list_indexes(ns, reply);
+    } else if (strcmp(name, "create") == 0) {
+        create_command(cmd, ns, reply);
+    } else if (strcmp(name, "listCollections") == 0) {
+        list_collections(cmd, db ? db : "test", reply);
     } else if (strcmp(name, "drop") == 0) {
         if (find_coll(ns, false) == NULL) {
             error_reply(reply, 26, "NamespaceNotFound", "ns not found");

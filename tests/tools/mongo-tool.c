@@ -5,6 +5,7 @@
  *   mongo-tool URI DB relaxed COLLECTION   every document, relaxed extended JSON, one per line
  *   mongo-tool URI DB count COLLECTION     the number of documents
  *   mongo-tool URI DB indexes COLLECTION   each index as relaxed extended JSON, one per line
+ *   mongo-tool URI DB create COLLECTION JSON  create it with options, e.g. '{"collation": {"locale": "en"}}'
  *   mongo-tool URI DB dropdb               drop the database
  *   mongo-tool URI DB stats                minimongo's record of the write commands it saw
  *
@@ -72,6 +73,19 @@ int main(int argc, char **argv)
             rc = fail("stats", &error);
         }
         bson_destroy(&reply);
+        bson_destroy(&command);
+    } else if (strcmp(cmd, "create") == 0 && argc == 6) {
+        bson_t *options = bson_new_from_json((const uint8_t *)argv[5], -1, &error);
+        bson_t command = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&command, "create", argv[4]);
+        if (options == NULL) {
+            rc = fail("options", &error);
+        } else {
+            bson_concat(&command, options);
+            if (!mongoc_client_command_simple(client, argv[2], &command, NULL, NULL, &error))
+                rc = fail("create", &error);
+            bson_destroy(options);
+        }
         bson_destroy(&command);
     } else if (argc == 5) {
         mongoc_collection_t *coll = mongoc_client_get_collection(client, argv[2], argv[4]);

@@ -66,17 +66,22 @@ void test_document(void)
     is_str(bson_of(&o, OID_JSON, 0, "[[[]]]"), "{ \"v\" : [ [ [  ] ] ] }", "json: nested empty arrays");
 
     /* json numbers, exactly (issue: rounded or Infinity without a word) */
-    is_str(bson_of(&o, OID_JSON, 0, "[0.1, 2.5e-3, 1e-28, 0.0000000000000000000000000001, -0.0]"),
-           "{ \"v\" : [ 0.10000000000000000555, 0.002500000000000000052, 9.9999999999999997123e-29, "
-           "9.9999999999999997123e-29, -0.0 ] }",
-           "json: a number the double reads back as is a double (libbson prints 20 digits)");
-    is_str(bson_of(&o, OID_JSON, 0, "[1e1000, 123456789012345678901234567890, 0.12345678901234567890]"),
-           "{ \"v\" : [ { \"$numberDecimal\" : \"1E+1000\" }, { \"$numberDecimal\" : \"123456789012345678901234567890\" }, "
-           "{ \"$numberDecimal\" : \"0.12345678901234567890\" } ] }",
-           "json: a number no double holds exactly is Decimal128 (never Infinity, never rounded)");
-    is_str(bson_of(&o, OID_JSON, 0, "[9007199254740993, 1.7976931348623157e308, 5e-324]"),
-           "{ \"v\" : [ 9007199254740993, 1.7976931348623157081e+308, 4.9406564584124654418e-324 ] }",
-           "json: int64 past 2^53 stays an integer; the largest and the smallest doubles stay doubles");
+    is_str(bson_of(&o, OID_JSON, 0, "[2.5, 0.375, -0.5e1, 1e22, 1.5e-5, -0.0]"),
+           "{ \"v\" : [ 2.5, 0.375, -5.0, 1e+22, { \"$numberDecimal\" : \"0.000015\" }, -0.0 ] }",
+           "json: a number that is exactly a double is a double; 1.5e-5 is not one");
+    is_str(bson_of(&o, OID_JSON, 0, "[0.1, 2.5e-3, 0.0000000000000000000000000001, 1e1000]"),
+           "{ \"v\" : [ { \"$numberDecimal\" : \"0.1\" }, { \"$numberDecimal\" : \"0.0025\" }, "
+           "{ \"$numberDecimal\" : \"1E-28\" }, { \"$numberDecimal\" : \"1E+1000\" } ] }",
+           "json: a number no double holds exactly is Decimal128 (never rounded, never Infinity)");
+    is_str(bson_of(&o, OID_JSON, 0, "[123456789012345678901234567890, 9007199254740993]"),
+           "{ \"v\" : [ { \"$numberDecimal\" : \"123456789012345678901234567890\" }, 9007199254740993 ] }",
+           "json: an integer past int64 is Decimal128; int64 past 2^53 stays an integer");
+    DocOptions nearest = {.json_numbers = DOC_JSON_DOUBLE};
+    is_str(bson_of(&nearest, OID_JSON, 0, "[0.1, 1e-28, 1.7976931348623157e308, 5e-324, 0.12345678901234567890, 1e1000]"),
+           "{ \"v\" : [ 0.10000000000000000555, 9.9999999999999997123e-29, 1.7976931348623157081e+308, "
+           "4.9406564584124654418e-324, { \"$numberDecimal\" : \"0.12345678901234567890\" }, "
+           "{ \"$numberDecimal\" : \"1E+1000\" } ] }",
+           "json_numbers = double: the nearest double where it reads back as the number, else Decimal128");
     like(bson_of(&o, OID_JSON, 0, "[1.0000000000000000000000000000000000001]"),
          "error: column \"v\": a json number that neither a double nor Decimal128",
          "json: a number of 38 digits is a bad row by default");
