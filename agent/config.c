@@ -426,7 +426,10 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
                            "%s:%d: a table section must look like [table schema.name], not [%s] "
                            "(quote a name that holds spaces, dots or quotes: [table public.\"Odd Table\"])",
                            file, section->line, section->header);
-    if (config_find_table(config, qualified) != NULL || config->ntables >= FERRY_TABLES_MAX) {
+    bool twice = false; /* the same table however it is spelled: public.t and "public"."t" */
+    for (int i = 0; i < config->ntables; i++)
+        twice |= strcmp(config->tables[i].schema, schema) == 0 && strcmp(config->tables[i].name, name) == 0;
+    if (twice || config->ntables >= FERRY_TABLES_MAX) {
         free(schema);
         free(name);
         if (config->ntables >= FERRY_TABLES_MAX)
@@ -710,8 +713,12 @@ void config_add_name(StrBuf *out, const char *name)
         return;
     }
     strbuf_add(out, "\"");
-    for (const char *c = name; *c; c++)
-        strbuf_add(out, *c == '"' ? "\"\"" : "%c", *c);
+    for (const char *c = name; *c; c++) {
+        if (*c == '"')
+            strbuf_add(out, "\"\""); /* a quote inside is doubled */
+        else
+            strbuf_add(out, "%c", *c);
+    }
     strbuf_add(out, "\"");
 }
 

@@ -124,6 +124,10 @@ void test_config(void)
              "an empty name in a key list");
     contains(load_error(with("[table sales.lines]", "[table public.orders]")), "table public.orders is configured twice",
              "a table configured twice");
+    contains(load_error(with("[table sales.lines]", "[table \"public\".\"orders\"]")),
+             "table \"public\".\"orders\" is configured twice", "the same table spelled with quotes is the same table");
+    contains(load_error(with("key = id\n", "key = \"id\n")), ":15: key 'key': expected 1 to 8 comma-separated",
+             "an unterminated quoted name in a key list");
     contains(load_error("[ferry]\n[sink]\ntype = dir\npath = x\n"), "no table to copy", "no table at all");
     contains(load_error("[ferry]\nworkers\n"), ":2: expected \"key = value\"", "a line without '='");
     contains(load_error("workers = 1\n"), ":1: key 'workers' stands before any [section]", "a key before a section");
