@@ -12,21 +12,22 @@ CC      ?= cc
 PREFIX  ?= /usr/local
 PKGS    := libpq sqlite3 zlib jemalloc libmongoc-1.0
 CFLAGS  ?= -O2 -g
-# Messages are fixed-size and truncated on purpose (common.h), hence -Wno-format-truncation.
+# Paths are built by file_path (files.h), which refuses to truncate; messages are cut on purpose where they are.
 # ALL_CFLAGS keeps the flags ferry needs apart from CFLAGS, so `make CFLAGS=...` only tunes.
-ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -Wno-format-truncation -pthread -MMD -MP \
+ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -pthread -MMD -MP \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
 LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc -lmongoc-1.0 -lbson-1.0) -lm -pthread
 
 BUILD   := build
 BIN     := ferry
-SRCS    := $(wildcard agent/*.c state/*.c sinks/*.c)
+SRCS    := $(wildcard core/*.c agent/*.c state/*.c sinks/*.c)
 OBJS    := $(SRCS:%.c=$(BUILD)/%.o)
 LIBOBJS := $(filter-out $(BUILD)/agent/main.o,$(OBJS))
 TESTSRC := $(wildcard tests/unit/*.c)
 TESTBIN := $(BUILD)/unit-tests
 RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
+CONTRACT := $(BUILD)/sink-contract
 
 .PHONY: all deps test unit demo bench bench-mongo asan install clean
 
@@ -42,13 +43,16 @@ $(BUILD)/%.o: %.c
 $(TESTBIN): $(TESTSRC:%.c=$(BUILD)/%.o) $(LIBOBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(CONTRACT): $(BUILD)/tests/tools/sink-contract.o $(LIBOBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(RELAY): tests/tools/relay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
 
 $(BUILD)/minimongo $(BUILD)/mongo-tool: $(BUILD)/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -o $@ $< $(shell pkg-config --libs libmongoc-1.0) -pthread
+	$(CC) $(ALL_CFLAGS) -D_DEFAULT_SOURCE -o $@ $< $(shell pkg-config --libs libmongoc-1.0 libcrypto) -pthread
 
 deps:
 	@tests/lib/deps.sh
@@ -56,7 +60,7 @@ deps:
 unit: $(TESTBIN)
 
 test: deps
-	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO)
+	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO) $(CONTRACT)
 	timeout 1200 prove -f tests/t/*.t   # a hang fails the run instead of holding CI
 
 demo: deps
@@ -82,4 +86,4 @@ install: ferry
 clean:
 	rm -rf build build-asan ferry ferry-asan
 
--include $(OBJS:.o=.d) $(TESTSRC:%.c=$(BUILD)/%.d)
+-include $(OBJS:.o=.d) $(TESTSRC:%.c=$(BUILD)/%.d) $(BUILD)/tests/tools/sink-contract.d

@@ -289,6 +289,15 @@ void pool_give(MemoryPool *pool, uint64_t bytes)
     pthread_mutex_unlock(&pool->lock);
 }
 
+static bool payer_try_take(void *pool, uint64_t bytes) { return pool_try_take(pool, bytes); }
+static void payer_take(void *pool, uint64_t bytes) { pool_take(pool, bytes); }
+static void payer_give(void *pool, uint64_t bytes) { pool_give(pool, bytes); }
+
+BatchPayer pool_payer(MemoryPool *pool)
+{
+    return (BatchPayer){.try_take = payer_try_take, .take = payer_take, .give = payer_give, .ctx = pool};
+}
+
 void pool_take_fixed(MemoryPool *pool, uint64_t bytes)
 {
     pthread_mutex_lock(&pool->lock);

@@ -63,7 +63,7 @@ static const ConfigOption ferry_options[] = {
                   .choices = log_level_names, .help = "debug, info, warn or error"),
     CONFIG_OPTION(FerrySettings, retry_attempts, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_ATTEMPTS), .min = 0, .max = 10000,
-                  .help = "retries of a failed partition within one run"),
+                  .help = "retries of a failed partition within one run, without a checkpoint between them"),
     CONFIG_OPTION(FerrySettings, retry_base_ms, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_BASE_MS), .min = 1, .max = 3600000,
                   .help = "first pause before a retry, in milliseconds"),
@@ -72,7 +72,7 @@ static const ConfigOption ferry_options[] = {
                   .help = "longest pause between retries, in milliseconds"),
     CONFIG_OPTION(FerrySettings, retry_max_seconds, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_MAX_S), .min = 0, .max = 604800,
-                  .help = "stop retrying after this many seconds; the next run resumes"),
+                  .help = "stop retrying after this many seconds without progress; the next run resumes"),
     {0},
 };
 

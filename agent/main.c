@@ -1,5 +1,5 @@
 /*
- * agent/main.c — the command line: run, plan, status, reset; signals; exit codes.
+ * agent/main.c — the command line: options, the command table, signals, exit codes.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -10,8 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ferry/format.h"
+#include "ferry/command.h"
 #include "ferry/run.h"
+
+/* Every command, found by name (one file each: agent/cmd_*.c). */
+static const Command *const commands[] = {&command_run, &command_plan, &command_status, &command_verify,
+                                          &command_reset};
 
 /*
  * jemalloc reads this at start-up. Dirty pages are handed back to the OS
@@ -80,237 +84,6 @@ static const char usage_text[] =
     "  76  another ferry run is using the same state file\n"
     "  78  bad configuration, or a configuration that conflicts with the state\n";
 
-/* ---- plan ---- */
-
-static int plan_command(const FerryConfig *config)
-{
-    FerryError err;
-    MemoryBudget budget;
-    if (!budget_measure("", config->ferry.memory_fraction, config->ferry.memory_limit, &budget, &err)) {
-        fprintf(stderr, "ferry: %s\n", err.message);
-        return FERRY_EXIT_CONFIG;
-    }
-    SourceConn *conn;
-    if (!source_connect(&config->source, &conn, &err)) {
-        fprintf(stderr, "ferry: %s\n", err.message);
-        return FERRY_EXIT_RESUME;
-    }
-    char why[160];
-    int workers = run_workers(config, conn, budget.total, why, sizeof why);
-    uint64_t batch_bytes = budget_batch_bytes(&budget, workers);
-    char b1[32], b2[32], b3[32];
-    printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",
-           format_size(budget.total, b1, sizeof b1), budget.fraction,
-           format_size(budget.base, b2, sizeof b2), budget.base_from, workers, why,
-           format_size(batch_bytes, b3, sizeof b3));
-    int exit_code = FERRY_EXIT_OK;
-    for (int t = 0; t < config->ntables; t++) {
-        const TableConfig *tc = &config->tables[t];
-        TablePlan plan;
-        bool planned = plan_table(conn, tc, &plan, &err);
-        if (planned && !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err)) {
-            plan_free(&plan);
-            planned = false;
-        }
-        if (!planned) {
-            fprintf(stderr, "ferry: %s\n", err.message);
-            exit_code = err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG : FERRY_EXIT_FAILED;
-            continue;
-        }
-        printf("\ntable %s -> %s\n", tc->qualified, plan.shape.target);
-        printf("  key:        ");
-        for (int k = 0; k < plan.shape.nkeys; k++)
-            printf("%s%s", k ? ", " : "", plan.shape.cols[plan.shape.key_col[k]].name);
-        printf(" (%s)\n", tc->settings.key ? "declared" : "primary key");
-        printf("  columns:    ");
-        for (int c = 0; c < plan.shape.nout; c++)
-            printf("%s%s %s", c ? ", " : "", plan.shape.cols[c].name, plan.shape.cols[c].type_name);
-        printf("\n  rows:       about %.0f\n", plan.est_rows);
-        printf("  row width:  %.0f B average, %.0f B largest sampled (text form)\n", plan.width_avg,
-               plan.width_max);
-        printf("  partitions: %d (about %.0f rows each, bounds from sampled key quantiles)\n",
-               plan.nparts, plan.est_rows / plan.nparts);
-        BatchSizer sizer;
-        batch_sizer_init(&sizer, batch_bytes, plan.width_avg, plan.shape.ncols);
-        printf("  batches:    FETCH %ld rows, at most %s each\n", batch_sizer_rows(&sizer),
-               format_size(batch_bytes, b1, sizeof b1));
-        plan_free(&plan);
-    }
-    source_close(conn);
-    return exit_code;
-}
-
-/* ---- status ---- */
-
-typedef struct StatusPrinter {
-    bool json;
-    int count;
-    OutBuf out;
-} StatusPrinter;
-
-static bool stdout_drain(void *ctx, const char *data, size_t len, FerryError *err)
-{
-    (void)ctx;
-    if (fwrite(data, 1, len, stdout) != len)
-        return ferry_error(err, FERRY_ERR_SYSTEM, 0, "cannot write to standard output");
-    return true;
-}
-
-static void json_field(OutBuf *out, const char *name, const char *value, bool comma)
-{
-    outbuf_write(out, comma ? ",\"" : "\"", comma ? 2 : 1);
-    outbuf_write(out, name, strlen(name));
-    outbuf_write(out, "\":", 2);
-    if (value == NULL)
-        outbuf_write(out, "null", 4);
-    else
-        format_json_string(out, value, strlen(value));
-}
-
-static void json_number(OutBuf *out, const char *name, long long value)
-{
-    char buf[96];
-    int n = snprintf(buf, sizeof buf, ",\"%s\":%lld", name, value);
-    outbuf_write(out, buf, (size_t)n);
-}
-
-static void print_table_status(void *ctx, const TableStatus *s)
-{
-    StatusPrinter *p = ctx;
-    if (p->json) {
-        OutBuf *out = &p->out;
-        outbuf_write(out, p->count ? ",{" : "{", p->count ? 2 : 1);
-        json_field(out, "table", s->name, false);
-        json_field(out, "target", s->target, true);
-        json_field(out, "key", s->key_columns, true);
-        json_number(out, "partitions_total", s->parts_total);
-        json_number(out, "partitions_done", s->parts_done);
-        json_number(out, "partitions_failed", s->parts_failed);
-        json_number(out, "estimated_rows", s->est_rows);
-        json_number(out, "rows", s->rows);
-        json_number(out, "bytes", s->bytes);
-        json_number(out, "attempts", s->attempts);
-        json_number(out, "rejected", s->rejected);
-        json_field(out, "last_error", s->last_error, true);
-        outbuf_putc(out, '}');
-    } else {
-        char bytes[32];
-        const char *state = s->parts_done == s->parts_total ? "complete"
-                            : s->parts_failed > 0          ? "FAILED"
-                                                           : "in progress";
-        printf("%-32s %-11s %5d/%-5d %12lld %10s %8d", s->name, state, s->parts_done,
-               s->parts_total, (long long)s->rows, format_size((uint64_t)s->bytes, bytes, sizeof bytes),
-               s->attempts);
-        if (s->rejected > 0)
-            printf("  %lld rejected", (long long)s->rejected);
-        printf("\n");
-        if (s->last_error != NULL)
-            printf("    last error: %s\n", s->last_error);
-    }
-    p->count++;
-}
-
-static void print_run(void *ctx, const RunRecord *r)
-{
-    StatusPrinter *p = ctx;
-    if (p->json) {
-        OutBuf *out = &p->out;
-        outbuf_write(out, p->count ? ",{" : "{", p->count ? 2 : 1);
-        json_field(out, "started_at", r->started_at, false);
-        json_field(out, "ended_at", r->ended_at, true);
-        json_field(out, "status", r->status, true);
-        json_number(out, "rows", r->rows);
-        json_number(out, "bytes", r->bytes);
-        json_number(out, "exit_code", r->exit_code);
-        outbuf_putc(out, '}');
-    } else {
-        printf("run %-5lld %s  %-20s  %-10s %12lld rows  exit %d\n", (long long)r->id, r->started_at,
-               r->ended_at ? r->ended_at : "-", r->status, (long long)r->rows,
-               r->exit_code);
-    }
-    p->count++;
-}
-
-static int status_command(const FerryConfig *config, bool json)
-{
-    struct stat st;
-    if (stat(config->ferry.state, &st) != 0) {
-        if (json)
-            printf("{\"state\":null,\"tables\":[],\"runs\":[]}\n");
-        else
-            printf("no state file at %s: nothing has run yet\n", config->ferry.state);
-        return FERRY_EXIT_OK;
-    }
-    StateStore *state;
-    FerryError err;
-    if (!state_open(config->ferry.state, &state, &err)) {
-        fprintf(stderr, "ferry: %s\n", err.message);
-        return FERRY_EXIT_STATE;
-    }
-    StatusPrinter p = {.json = json};
-    outbuf_init(&p.out, 64 * 1024, stdout_drain, NULL);
-    if (json) {
-        outbuf_write(&p.out, "{", 1);
-        json_field(&p.out, "state", config->ferry.state, false);
-        outbuf_write(&p.out, ",\"tables\":[", 11);
-    } else {
-        printf("%-32s %-11s %11s %12s %10s %8s\n", "table", "state", "partitions", "rows", "bytes",
-               "attempts");
-    }
-    bool ok = state_status_each(state, print_table_status, &p, &err);
-    if (json)
-        outbuf_write(&p.out, "],\"runs\":[", 10);
-    else
-        printf("\nlatest runs:\n");
-    p.count = 0;
-    ok = ok && state_runs_each(state, 5, print_run, &p, &err);
-    if (json)
-        outbuf_write(&p.out, "]}\n", 3);
-    outbuf_flush(&p.out);
-    outbuf_free(&p.out);
-    fflush(stdout);
-    state_close(state);
-    if (!ok) {
-        fprintf(stderr, "ferry: %s\n", err.message);
-        return FERRY_EXIT_STATE;
-    }
-    return FERRY_EXIT_OK;
-}
-
-/* ---- reset ---- */
-
-static int reset_command(const FerryConfig *config, const char *table)
-{
-    if (table != NULL && config_find_table(config, table) == NULL)
-        fprintf(stderr, "ferry: note: table %s is not in %s\n", table, config->path);
-    /* The same lock as `run`: never reset under a running copy. */
-    StateStore *state;
-    FerryError err;
-    int lock_fd = run_lock_state(config->ferry.state, &err);
-    if (lock_fd < 0) {
-        fprintf(stderr, "ferry: %s\n", err.message);
-        return lock_fd == -1 ? FERRY_EXIT_LOCKED : FERRY_EXIT_STATE;
-    }
-    int removed = 0;
-    bool ok = state_open(config->ferry.state, &state, &err);
-    if (ok) {
-        ok = state_reset(state, table, &removed, &err);
-        state_close(state);
-    }
-    close(lock_fd);
-    if (!ok) {
-        fprintf(stderr, "ferry: %s\n", err.message);
-        return FERRY_EXIT_STATE;
-    }
-    if (table != NULL)
-        printf("reset %s: %s\n", table,
-               removed ? "its plan and progress are forgotten; the next run copies it again"
-                       : "it had no plan");
-    else
-        printf("reset: %d table(s) forgotten; the next run copies everything again\n", removed);
-    return FERRY_EXIT_OK;
-}
-
 /* ---- main ---- */
 
 int main(int argc, char **argv)
@@ -346,10 +119,11 @@ int main(int argc, char **argv)
         }
     }
     const char *argument = optind < argc ? argv[optind++] : NULL;
-    bool known = strcmp(command, "run") == 0 || strcmp(command, "plan") == 0 ||
-                 strcmp(command, "status") == 0 || strcmp(command, "reset") == 0 ||
-                 strcmp(command, "verify") == 0;
-    if (!known) {
+    const Command *cmd = NULL;
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i]->name, command) == 0)
+            cmd = commands[i];
+    if (cmd == NULL) {
         fprintf(stderr, "ferry: unknown command \"%s\"\n\n%s", command, usage_text);
         return FERRY_EXIT_USAGE;
     }
@@ -357,11 +131,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry: %s needs a configuration file: ferry %s -c FILE\n", command, command);
         return FERRY_EXIT_USAGE;
     }
-    if (optind < argc || (argument != NULL && strcmp(command, "reset") != 0)) {
+    if (optind < argc || (argument != NULL && !(cmd->flags & COMMAND_TAKES_TABLE))) {
         fprintf(stderr, "ferry: unexpected argument \"%s\"\n", optind < argc ? argv[optind] : argument);
         return FERRY_EXIT_USAGE;
     }
-    if (json && strcmp(command, "status") != 0) {
+    if (json && !(cmd->flags & COMMAND_TAKES_JSON)) {
         fprintf(stderr, "ferry: --json applies to status only\n");
         return FERRY_EXIT_USAGE;
     }
@@ -373,17 +147,8 @@ int main(int argc, char **argv)
         return FERRY_EXIT_CONFIG;
     }
     install_signals();
-    int code;
-    if (strcmp(command, "run") == 0)
-        code = run_command(config, &stop_requested);
-    else if (strcmp(command, "plan") == 0)
-        code = plan_command(config);
-    else if (strcmp(command, "status") == 0)
-        code = status_command(config, json);
-    else if (strcmp(command, "verify") == 0)
-        code = verify_command(config);
-    else
-        code = reset_command(config, argument);
+    const CommandArgs args = {.config = config, .table = argument, .json = json, .stop = &stop_requested};
+    int code = cmd->run(&args);
     config_free(config);
     return code;
 }

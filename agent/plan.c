@@ -26,39 +26,40 @@
 
 #include "ferry/plan.h"
 #include "ferry/source.h"
+#include "ferry/sql.h"
 
 /* The base type of type `oid`, through any number of domains: a subquery giving column o. */
 #define FERRY_SQL_BASE_TYPE(oid)                                                                     \
     "WITH RECURSIVE b(o, d) AS (SELECT " oid ", 0 UNION ALL SELECT t.typbasetype, b.d + 1"            \
     " FROM b JOIN pg_type t ON t.oid = b.o AND t.typtype = 'd') SELECT o FROM b ORDER BY d DESC LIMIT 1"
 
-static char *quoted_list(SourceConn *conn, const TableShape *shape, const int *indexes, int count)
+static char *quoted_list(const TableShape *shape, const int *indexes, int count)
 {
     StrBuf sql = {0};
     strbuf_add(&sql, "%s", "");
     for (int i = 0; i < count; i++) {
-        char *q = source_quote_ident(conn, shape->cols[indexes[i]].name);
+        char *q = sql_quote_ident(shape->cols[indexes[i]].name);
         strbuf_add(&sql, "%s%s", i ? ", " : "", q);
         free(q);
     }
     return sql.text;
 }
 
-char *plan_select_list(SourceConn *conn, const TableShape *shape)
+char *plan_select_list(const TableShape *shape)
 {
     int indexes[FERRY_COLUMNS_MAX];
     for (int i = 0; i < shape->ncols; i++)
         indexes[i] = i;
-    return quoted_list(conn, shape, indexes, shape->ncols);
+    return quoted_list(shape, indexes, shape->ncols);
 }
 
-char *plan_key_list(SourceConn *conn, const TableShape *shape)
+char *plan_key_list(const TableShape *shape)
 {
-    return quoted_list(conn, shape, shape->key_col, shape->nkeys);
+    return quoted_list(shape, shape->key_col, shape->nkeys);
 }
 
 /* Append " AND (k1, k2) > ('a'::t1, 'b'::t2)" for one encoded key bound. */
-static bool add_bound(SourceConn *conn, const TableShape *shape, const char *keys, const char *encoded,
+static bool add_bound(const TableShape *shape, const char *keys, const char *encoded,
                       const char *op, StrBuf *sql, FerryError *err)
 {
     char *values[FERRY_KEY_COLUMNS_MAX];
@@ -67,7 +68,7 @@ static bool add_bound(SourceConn *conn, const TableShape *shape, const char *key
     bool many = shape->nkeys > 1;
     strbuf_add(sql, " AND %s%s%s %s %s", many ? "(" : "", keys, many ? ")" : "", op, many ? "(" : "");
     for (int k = 0; k < shape->nkeys; k++) {
-        char *literal = source_quote_literal(conn, values[k], strlen(values[k]));
+        char *literal = sql_quote_literal(values[k], strlen(values[k]));
         strbuf_add(sql, "%s%s::%s", k ? ", " : "", literal, shape->cols[shape->key_col[k]].type_name);
         free(literal);
         free(values[k]);
@@ -76,20 +77,20 @@ static bool add_bound(SourceConn *conn, const TableShape *shape, const char *key
     return true;
 }
 
-bool plan_range_sql(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper,
+bool plan_range_sql(const TableShape *shape, const char *lower, const char *upper,
                     StrBuf *sql, FerryError *err)
 {
-    char *keys = plan_key_list(conn, shape);
-    bool ok = (lower == NULL || add_bound(conn, shape, keys, lower, ">", sql, err)) &&
-              (upper == NULL || add_bound(conn, shape, keys, upper, "<=", sql, err));
+    char *keys = plan_key_list(shape);
+    bool ok = (lower == NULL || add_bound(shape, keys, lower, ">", sql, err)) &&
+              (upper == NULL || add_bound(shape, keys, upper, "<=", sql, err));
     free(keys);
     return ok;
 }
 
-char *plan_from_clause(SourceConn *conn, const TableShape *shape)
+char *plan_from_clause(const TableShape *shape)
 {
-    char *s = source_quote_ident(conn, shape->schema);
-    char *n = source_quote_ident(conn, shape->name);
+    char *s = sql_quote_ident(shape->schema);
+    char *n = sql_quote_ident(shape->name);
     StrBuf sql = {0};
     strbuf_add(&sql, "%s%s.%s", shape->with_children ? "" : "ONLY ", s, n);
     free(s);
@@ -97,21 +98,21 @@ char *plan_from_clause(SourceConn *conn, const TableShape *shape)
     return sql.text;
 }
 
-bool plan_range_query(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+bool plan_range_query(const TableConfig *table, const TableShape *shape,
                       const char *select_list, const char *lower, const char *upper, bool ordered,
                       char **out, FerryError *err)
 {
-    char *from = plan_from_clause(conn, shape);
+    char *from = plan_from_clause(shape);
     const char *where = table->settings.where;
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT %s FROM %s WHERE (%s)", select_list, from, where ? where : "true");
     free(from);
-    if (!plan_range_sql(conn, shape, lower, upper, &sql, err)) {
+    if (!plan_range_sql(shape, lower, upper, &sql, err)) {
         free(sql.text);
         return false;
     }
     if (ordered) {
-        char *keys = plan_key_list(conn, shape);
+        char *keys = plan_key_list(shape);
         strbuf_add(&sql, " ORDER BY %s", keys);
         free(keys);
     }
@@ -197,7 +198,7 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
         return true;
 
     /* Otherwise ask the data: one NULL or duplicate key would lose rows. */
-    char *keys = plan_key_list(conn, shape);
+    char *keys = plan_key_list(shape);
     StrBuf names = {0}; /* the key as the configuration would name it */
     for (int k = 0; k < shape->nkeys; k++) {
         strbuf_add(&names, "%s", k ? ", " : "");
@@ -207,7 +208,7 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
              table->qualified, names.text,
              with_children ? "read with inheritance children, which no index of the table covers"
                            : "not backed by a unique index on NOT NULL columns");
-    char *from = plan_from_clause(conn, shape);
+    char *from = plan_from_clause(shape);
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE ROW(%s) IS NOT NULL IS FALSE), "
                   "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
@@ -544,9 +545,9 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     TableShape *shape = &plan->shape;
     bool ok = false;
     PGresult *res = NULL;
-    char *from = plan_from_clause(conn, shape);
-    char *cols = plan_select_list(conn, shape);
-    char *keys = plan_key_list(conn, shape);
+    char *from = plan_from_clause(shape);
+    char *cols = plan_select_list(shape);
+    char *keys = plan_key_list(shape);
     const char *where = table->settings.where ? table->settings.where : "true";
     StrBuf sql = {0};
 
@@ -643,12 +644,12 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     char clause[96], filter[64];
     StrBuf where = {0};
     strbuf_add(&where, "(%s)", table->settings.where ? table->settings.where : "true");
-    if (!plan_range_sql(conn, shape, lower, upper, &where, err)) {
+    if (!plan_range_sql(shape, lower, upper, &where, err)) {
         free(where.text);
         return false;
     }
-    char *from = plan_from_clause(conn, shape);
-    char *keys = plan_key_list(conn, shape);
+    char *from = plan_from_clause(shape);
+    char *keys = plan_key_list(shape);
     int nsamples = 0;
     bool ok;
     for (int shrinks = 0;; shrinks++) {

@@ -293,30 +293,6 @@ bool source_connection_room(SourceConn *conn, int *room, const char **limit, Fer
     return true;
 }
 
-char *source_quote_ident(SourceConn *conn, const char *name)
-{
-    char *quoted = PQescapeIdentifier(conn->pg, name, strlen(name));
-    if (quoted == NULL) {
-        log_error("BUG: cannot quote identifier: %s", PQerrorMessage(conn->pg));
-        abort();
-    }
-    char *copy = xstrdup(quoted);
-    PQfreemem(quoted);
-    return copy;
-}
-
-char *source_quote_literal(SourceConn *conn, const char *value, size_t length)
-{
-    char *quoted = PQescapeLiteral(conn->pg, value, length);
-    if (quoted == NULL) {
-        log_error("BUG: cannot quote literal: %s", PQerrorMessage(conn->pg));
-        abort();
-    }
-    char *copy = xstrdup(quoted);
-    PQfreemem(quoted);
-    return copy;
-}
-
 static bool command(SourceConn *conn, const char *sql, FerryError *err)
 {
     PGresult *res = exec_wait(conn, sql, 0, NULL, err);
@@ -511,6 +487,7 @@ bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCu
     memset(cursor, 0, sizeof *cursor);
     cursor->conn = conn;
     cursor->copy = copy;
+    cursor->partition = FAULT_ANY_PARTITION;
     if (copy)
         return copy_open(conn, query, cursor, err);
     if (!command(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
@@ -527,7 +504,7 @@ bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCu
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
                         FerryError *err)
 {
-    if (!cursor->exhausted && fault_hit(FAULT_SOURCE_FETCH)) {
+    if (!cursor->exhausted && fault_hit(FAULT_SOURCE_FETCH, cursor->partition)) {
         ferry_error(err, FERRY_ERR_SOURCE, 0, "read: injected fault: connection lost");
         err->retryable = true;
         return false;

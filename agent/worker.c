@@ -12,6 +12,10 @@
  *      only shared things are the state store (thread-safe) and counters.
  *  (4) A stop request is honoured between batches; a FETCH in flight is
  *      cancelled by the main thread, and its batch dropped (never checkpointed).
+ *  (5) The retry budget (retry_attempts, retry_max_seconds) counts failures
+ *      without progress: a partition whose checkpoint moved since its last
+ *      failure starts counting afresh, so a source that kills every query
+ *      after a while slows a copy down but cannot stop one that advances.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,12 +33,11 @@ typedef enum {
 } PartOutcome;
 
 /* SELECT cols FROM t WHERE (filter) AND key > resume AND key <= hi ORDER BY key */
-static bool build_query(SourceConn *conn, const RunTable *table, const PartitionWork *work, char **out,
-                        FerryError *err)
+static bool build_query(const RunTable *table, const PartitionWork *work, char **out, FerryError *err)
 {
-    char *cols = plan_select_list(conn, &table->shape);
+    char *cols = plan_select_list(&table->shape);
     const char *lower = work->last_key ? work->last_key : work->lo;
-    bool ok = plan_range_query(conn, table->config, &table->shape, cols, lower, work->hi, true, out, err);
+    bool ok = plan_range_query(table->config, &table->shape, cols, lower, work->hi, true, out, err);
     free(cols);
     return ok;
 }
@@ -63,11 +66,12 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
     const TableShape *shape = &table->shape;
     char *query = NULL;
     *drop_conn = false;
-    if (!build_query(conn, table, work, &query, err))
+    if (!build_query(table, work, &query, err))
         return PART_FAILED;
     SourceCursor cursor;
     bool opened = source_cursor_open(conn, query, !atomic_load(&table->use_cursor), &cursor, err);
     free(query);
+    cursor.partition = work->part;
     if (!opened) {
         *drop_conn = true;
         return err->retryable ? PART_RETRY : PART_FAILED;
@@ -91,7 +95,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
         if (batch->nrows > 0) {
             SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq};
             bool written = ops->begin(sink, &segment, err);
-            if (written && fault_hit(FAULT_SINK_WRITE)) {
+            if (written && fault_hit(FAULT_SINK_WRITE, work->part)) {
                 written = ferry_error(err, FERRY_ERR_SINK, 28, "injected fault: sink write failed");
                 err->retryable = true;
             }
@@ -199,6 +203,7 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
     BatchSizer sizer;
     batch_sizer_init(&sizer, run->batch_bytes, (double)table->planned.row_width, table->shape.ncols);
     int timeouts = 0;
+    int64_t seq_at_failure = work->next_seq; /* where the last failure left the partition */
     for (;;) {
         sizer.max_rows = atomic_load(&table->fetch_cap);
         PartOutcome outcome = PART_RETRY;
@@ -235,9 +240,15 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             atomic_store(&table->fetch_cap, cap > 0 ? cap : 1);
             timeouts++;
         }
+        /* (5) A failure after progress starts the count afresh: only failures that
+         * follow one another without a checkpoint between them use up the budget. */
+        if (work->next_seq != seq_at_failure) {
+            retry_begin(&retry, &run->retry, retry.seed);
+            seq_at_failure = work->next_seq;
+        }
         double pause;
         if (!retry_next(&retry, monotonic_seconds(), &pause)) {
-            ferry_error_prefix(err, "giving up after %d retries", retry.attempts);
+            ferry_error_prefix(err, "giving up after %d retries without progress", retry.attempts);
             return PART_RETRY;
         }
         log_warn("table %s partition %lld: %s; retry %d in %.1f s", table->config->qualified,
@@ -282,7 +293,8 @@ void *worker_main(void *arg)
     Sink *sink = NULL;
     RowBatch batch;
     batch_init(&batch, 0);
-    batch.pool = &run->pool;
+    const BatchPayer payer = pool_payer(&run->pool);
+    batch.payer = &payer;
     batch.wide_copies = config->sink->wide_row_copies;
     uint64_t sink_memory = sink_buffer_bytes(config->sink, config->sink_settings);
 

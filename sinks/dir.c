@@ -23,7 +23,9 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ferry/fault.h"
 #include "ferry/files.h"
+#include "ferry/segment.h"
 #include "ferry/format.h"
 #include "ferry/sink.h"
 
@@ -66,6 +68,7 @@ struct Sink {
     char final_path[4096];
     char temp_path[4096];
     int fd;                   /* the open temporary file, or -1 */
+    int64_t partition;        /* the segment's, for fault points */
     bool deflating;
     z_stream zs;
     unsigned char *zbuf;      /* owned: deflate output */
@@ -101,6 +104,12 @@ static bool deflate_some(Sink *sink, int flush, FerryError *err)
 static bool dir_drain(void *ctx, const char *data, size_t len, FerryError *err)
 {
     Sink *sink = ctx;
+    if (fault_hit(FAULT_SINK_MID_WRITE, sink->partition)) {
+        ferry_error(err, FERRY_ERR_SINK, ENOSPC, "dir sink: injected fault: %s: a write failed half way",
+                    sink->temp_path);
+        err->retryable = true;
+        return false;
+    }
     if (!sink->deflating)
         return file_write_all(sink->fd, data, len, "dir sink", sink->temp_path, err);
     sink->zs.next_in = (unsigned char *)(uintptr_t)data;
@@ -241,12 +250,13 @@ static bool dir_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
         return false;
     if (use_table(sink, shape) && !file_make_dir(sink->table_dir, "dir sink", err))
         return false;
-    snprintf(sink->final_path, sizeof sink->final_path, "%s/%s.p%06lld.s%08lld.%s", sink->table_dir,
-             shape->target, (long long)segment->partition, (long long)segment->sequence,
-             extension(&sink->settings));
-    snprintf(sink->temp_path, sizeof sink->temp_path, "%s/.%s.p%06lld.s%08lld.%s.tmp",
-             sink->table_dir, shape->target, (long long)segment->partition,
-             (long long)segment->sequence, extension(&sink->settings));
+    sink->partition = segment->partition;
+    char name[FERRY_NAME_MAX + 64];
+    if (!segment_name(name, sizeof name, shape->target, segment->partition, segment->sequence,
+                      extension(&sink->settings), "dir sink", err) ||
+        !file_path(sink->final_path, sizeof sink->final_path, "dir sink", err, "%s/%s", sink->table_dir, name) ||
+        !file_path(sink->temp_path, sizeof sink->temp_path, "dir sink", err, "%s/.%s.tmp", sink->table_dir, name))
+        return false;
     sink->fd = open(sink->temp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (sink->fd < 0)
         return sink_errno(err, errno, "cannot create", sink->temp_path);
@@ -301,6 +311,10 @@ static bool dir_commit(Sink *sink, FerryError *err)
         sink->fd = -1;
         if (rc != 0)
             ok = sink_errno(err, errno, "close", sink->temp_path);
+    }
+    if (ok && fault_hit(FAULT_SINK_COMMIT, sink->partition)) { /* fsynced, not yet visible */
+        ok = ferry_error(err, FERRY_ERR_SINK, EIO, "dir sink: injected fault: %s: rename failed", sink->temp_path);
+        err->retryable = true;
     }
     if (ok && rename(sink->temp_path, sink->final_path) != 0)
         ok = sink_errno(err, errno, "rename", sink->temp_path);
@@ -365,7 +379,8 @@ static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition 
         out->has_keys &= indexes[k] < shape->nout;
     }
     char prefix[FERRY_NAME_MAX + 32];
-    snprintf(prefix, sizeof prefix, "%s.p%06lld.s", shape->target, (long long)partition);
+    if (!segment_prefix(prefix, sizeof prefix, shape->target, partition, "dir sink", err))
+        return false;
     DIR *d = opendir(sink->table_dir);
     if (d == NULL) {
         if (errno == ENOENT)
@@ -386,7 +401,10 @@ static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition 
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
             continue;
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s", sink->table_dir, e->d_name);
+        if (!file_path(path, sizeof path, "dir sink", err, "%s/%s", sink->table_dir, e->d_name)) {
+            ok = false;
+            break;
+        }
         gzFile f = gzopen(path, "rb"); /* reads plain files as they are */
         if (f == NULL) {
             ok = sink_errno(err, errno ? errno : EIO, "cannot open", path);

@@ -3,6 +3,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +17,18 @@ bool file_error(FerryError *err, const char *who, int code, const char *what, co
     if (err != NULL) /* a full disk or a quota may be freed; a missing permission will not */
         err->retryable = code == ENOSPC || code == EDQUOT || code == EIO || code == EINTR;
     return false;
+}
+
+bool file_path(char *out, size_t cap, const char *who, FerryError *err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(out, cap, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < cap)
+        return true;
+    return ferry_error(err, FERRY_ERR_CONFIG, ENAMETOOLONG, "%s: a path of %d bytes is longer than the %zu "
+                       "ferry allows: %.60s…", who, n, cap - 1, out);
 }
 
 bool file_write_all(int fd, const char *data, size_t len, const char *who, const char *path, FerryError *err)
@@ -36,7 +49,8 @@ bool file_write_all(int fd, const char *data, size_t len, const char *who, const
 bool file_make_dir(const char *path, const char *who, FerryError *err)
 {
     char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
+    if (!file_path(buf, sizeof buf, who, err, "%s", path))
+        return false;
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/')
             continue;
@@ -63,23 +77,57 @@ bool file_fsync_dir(const char *path, const char *who, FerryError *err)
     return true;
 }
 
+bool file_durable_open(DurableFile *file, const char *dir, const char *name, const char *who, FerryError *err)
+{
+    file->fd = -1;
+    if (!file_path(file->dir, sizeof file->dir, who, err, "%s", dir) ||
+        !file_path(file->path, sizeof file->path, who, err, "%s/%s", dir, name) ||
+        !file_path(file->temp, sizeof file->temp, who, err, "%s/.%s.tmp", dir, name))
+        return false;
+    file->fd = open(file->temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (file->fd < 0)
+        return file_error(err, who, errno, "cannot create", file->temp);
+    return true;
+}
+
+bool file_durable_write(DurableFile *file, const char *data, size_t len, const char *who, FerryError *err)
+{
+    return file_write_all(file->fd, data, len, who, file->temp, err);
+}
+
+bool file_durable_commit(DurableFile *file, const char *who, FerryError *err)
+{
+    bool ok = true;
+    if (fsync(file->fd) != 0)
+        ok = file_error(err, who, errno, "fsync", file->temp);
+    if (close(file->fd) != 0 && ok)
+        ok = file_error(err, who, errno, "close", file->temp);
+    file->fd = -1;
+    if (ok && rename(file->temp, file->path) != 0)
+        ok = file_error(err, who, errno, "rename", file->temp);
+    if (!ok)
+        unlink(file->temp);
+    return ok && file_fsync_dir(file->dir, who, err);
+}
+
+void file_durable_abort(DurableFile *file)
+{
+    if (file->fd < 0)
+        return;
+    close(file->fd);
+    file->fd = -1;
+    unlink(file->temp);
+}
+
 bool file_write_atomic(const char *dir, const char *name, const char *data, size_t len, const char *who,
                        FerryError *err)
 {
-    char path[4096], temp[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    snprintf(temp, sizeof temp, "%s/.%s.tmp", dir, name);
-    int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return file_error(err, who, errno, "cannot create", temp);
-    bool ok = file_write_all(fd, data, len, who, temp, err);
-    if (ok && fsync(fd) != 0)
-        ok = file_error(err, who, errno, "fsync", temp);
-    if (close(fd) != 0 && ok)
-        ok = file_error(err, who, errno, "close", temp);
-    if (ok && rename(temp, path) != 0)
-        ok = file_error(err, who, errno, "rename", temp);
-    if (!ok)
-        unlink(temp);
-    return ok && file_fsync_dir(dir, who, err);
+    DurableFile file;
+    if (!file_durable_open(&file, dir, name, who, err))
+        return false;
+    if (!file_durable_write(&file, data, len, who, err)) {
+        file_durable_abort(&file);
+        return false;
+    }
+    return file_durable_commit(&file, who, err);
 }

@@ -20,9 +20,10 @@
  *  (4) Bad rows — a row that cannot become a document, a document over the
  *      server's maxBsonObjectSize, a document the server refuses — follow
  *      on_reject: fail names the table, the key and the reason; skip writes
- *      them to "<reject_dir>/<target>.p<partition>.s<sequence>.ndjson" at
- *      commit (file_write_atomic: a replayed segment replaces its own
- *      reject file) and counts them.
+ *      them, one line as each comes, to a DurableFile (files.h) that commit
+ *      makes "<reject_dir>/<target>.p<partition>.s<sequence>.ndjson" (a
+ *      replayed segment replaces its own reject file), and counts them. No
+ *      bad row is held in memory.
  *  (5) Errors: network errors, server selection, write concern errors,
  *      step-downs, interruptions and duplicate keys (two upserts of one key
  *      racing) are retryable; authentication, authorization and bad requests
@@ -45,7 +46,9 @@
 #include <mongoc/mongoc.h>
 
 #include "ferry/document.h"
+#include "ferry/fault.h"
 #include "ferry/files.h"
+#include "ferry/segment.h"
 #include "ferry/format.h"
 #include "ferry/plan.h"
 #include "ferry/sink.h"
@@ -135,7 +138,7 @@ struct Sink {
     size_t bulk_bytes;
     int *bulk_rows;               /* owned: the batch row of each operation in the bulk */
     size_t bulk_ops, bulk_rows_cap;
-    StrBuf rejects;               /* the segment's reject lines */
+    DurableFile rejects;          /* the segment's reject file, open from its first bad row (fd -1: none) */
     int64_t rejected;
 };
 
@@ -283,6 +286,7 @@ static bool mongo_open(const void *settings, Sink **out, FerryError *err)
 {
     pthread_once(&mongo_once, mongo_init_once);
     Sink *sink = xcalloc(1, sizeof *sink);
+    sink->rejects.fd = -1;
     sink->settings = *(const MongoSettings *)settings;
     sink->max_bson = MONGO_BSON_MAX_DEFAULT;
     const MongoSettings *s = &sink->settings;
@@ -387,7 +391,7 @@ static void forget_table(Sink *sink)
 static void mongo_abort(Sink *sink)
 {
     drop_bulk(sink);
-    sink->rejects.len = 0;
+    file_durable_abort(&sink->rejects);
     sink->rejected = 0;
 }
 
@@ -402,7 +406,6 @@ static void mongo_close(Sink *sink)
     bson_destroy(&sink->bulk_opts);
     bson_destroy(&sink->replace_opts);
     free(sink->bulk_rows);
-    free(sink->rejects.text);
     free(sink->database);
     free(sink);
 }
@@ -590,6 +593,20 @@ static void describe_key(const Sink *sink, const RowBatch *batch, int row, char 
     }
 }
 
+/*
+ * The segment's reject file (note 4), opened at its first bad row: each line
+ * goes to it as it comes, so a batch of bad rows costs no memory, and commit
+ * makes it visible, complete, or abort removes it.
+ */
+static bool open_rejects(Sink *sink, FerryError *err)
+{
+    const char *dir = sink->settings.reject_dir;
+    char name[FERRY_NAME_MAX + 64];
+    return segment_name(name, sizeof name, sink->target, sink->partition, sink->sequence, "ndjson", "mongo sink",
+                        err) &&
+           file_make_dir(dir, "mongo sink", err) && file_durable_open(&sink->rejects, dir, name, "mongo sink", err);
+}
+
 /* A bad row: fail (naming table, key and reason) or keep it for the reject file. */
 static bool reject_row(Sink *sink, const RowBatch *batch, int row, const char *reason, FerryError *err)
 {
@@ -617,12 +634,15 @@ static bool reject_row(Sink *sink, const RowBatch *batch, int row, const char *r
     }
     bson_append_document_end(&line, &key);
     BSON_APPEND_UTF8(&line, "reason", reason);
-    char *json = bson_as_relaxed_extended_json(&line, NULL);
-    strbuf_add(&sink->rejects, "%s\n", json);
-    bson_free(json);
+    size_t len;
+    char *json = bson_as_relaxed_extended_json(&line, &len);
     bson_destroy(&line);
-    sink->rejected++;
-    return true;
+    bool ok = (sink->rejects.fd >= 0 || open_rejects(sink, err)) &&
+              file_durable_write(&sink->rejects, json, len, "mongo sink", err) &&
+              file_durable_write(&sink->rejects, "\n", 1, "mongo sink", err);
+    bson_free(json);
+    sink->rejected += ok;
+    return ok;
 }
 
 /* Rows the server refused one by one (writeErrors): bad rows if no retry can help them. */
@@ -675,6 +695,12 @@ static bool send_bulk(Sink *sink, const RowBatch *batch, FerryError *err)
 {
     if (sink->bulk == NULL)
         return true;
+    if (fault_hit(FAULT_SINK_MID_WRITE, sink->partition)) { /* earlier bulks of the segment went out */
+        drop_bulk(sink);
+        ferry_error(err, FERRY_ERR_SINK, 0, "mongo sink: injected fault: a bulk write failed half way");
+        err->retryable = true;
+        return false;
+    }
     bson_t reply;
     bson_error_t error;
     uint32_t server = mongoc_bulk_operation_execute(sink->bulk, &reply, &error);
@@ -757,30 +783,28 @@ static bool mongo_write(Sink *sink, const RowBatch *batch, FerryError *err)
     return ok && send_bulk(sink, batch, err);
 }
 
-/* The segment's reject file, complete or not at all (note 4). */
-static bool write_rejects(Sink *sink, FerryError *err)
+/* The segment's reject file becomes visible, complete (note 4). */
+static bool commit_rejects(Sink *sink, FerryError *err)
 {
-    if (sink->rejected == 0)
+    if (sink->rejects.fd < 0)
         return true;
-    const char *dir = sink->settings.reject_dir;
-    char name[FERRY_NAME_MAX + 64];
-    snprintf(name, sizeof name, "%s.p%06lld.s%08lld.ndjson", sink->target, (long long)sink->partition,
-             (long long)sink->sequence);
-    if (!file_make_dir(dir, "mongo sink", err) ||
-        !file_write_atomic(dir, name, sink->rejects.text, sink->rejects.len, "mongo sink", err))
+    if (!file_durable_commit(&sink->rejects, "mongo sink", err))
         return false;
-    log_warn("mongo sink: %lld row(s) of %s set aside in %s/%s", (long long)sink->rejected, sink->target, dir,
-             name);
+    log_warn("mongo sink: %lld row(s) of %s set aside in %s", (long long)sink->rejected, sink->target,
+             sink->rejects.path);
     return true;
 }
 
 static bool mongo_commit(Sink *sink, FerryError *err)
 {
-    bool ok = sink->bulk == NULL && write_rejects(sink, err);
+    if (fault_hit(FAULT_SINK_COMMIT, sink->partition)) {
+        ferry_error(err, FERRY_ERR_SINK, 0, "mongo sink: injected fault: the commit failed");
+        err->retryable = true;
+        return false; /* the worker aborts: the reject file goes with the segment */
+    }
     if (sink->bulk != NULL) /* write() sends every bulk it gathers */
-        ok = ferry_error(err, FERRY_ERR_BUG, 0, "BUG: mongo sink: a bulk left unsent at commit");
-    sink->rejects.len = 0;
-    return ok;
+        return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: mongo sink: a bulk left unsent at commit");
+    return commit_rejects(sink, err);
 }
 
 static int64_t mongo_rejected(Sink *sink)

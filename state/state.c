@@ -26,11 +26,12 @@
 #include "ferry/fault.h"
 #include "ferry/state.h"
 
-struct StateStore {
+typedef struct SqliteStore {
+    StateStore base;          /* first: the face every store has (state.h) */
     sqlite3 *db;
     char *path;               /* owned */
     pthread_mutex_t lock;
-};
+} SqliteStore;
 
 static const char *const schema_ddl =
     "CREATE TABLE IF NOT EXISTS setup ("
@@ -70,7 +71,7 @@ static const char *const schema_ddl =
     "  exit_code  INTEGER,"
     "  pid        INTEGER NOT NULL);";
 
-static bool db_error(StateStore *state, FerryError *err, int rc, const char *what)
+static bool db_error(SqliteStore *state, FerryError *err, int rc, const char *what)
 {
     ferry_error(err, FERRY_ERR_STATE, rc, "state file %s: %s: %s", state->path, what,
                 state->db ? sqlite3_errmsg(state->db) : sqlite3_errstr(rc));
@@ -80,7 +81,7 @@ static bool db_error(StateStore *state, FerryError *err, int rc, const char *wha
     return false;
 }
 
-static bool exec_sql(StateStore *state, const char *sql, FerryError *err)
+static bool exec_sql(SqliteStore *state, const char *sql, FerryError *err)
 {
     int rc = sqlite3_exec(state->db, sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
@@ -88,7 +89,7 @@ static bool exec_sql(StateStore *state, const char *sql, FerryError *err)
     return true;
 }
 
-static bool prepare(StateStore *state, const char *sql, sqlite3_stmt **stmt, FerryError *err)
+static bool prepare(SqliteStore *state, const char *sql, sqlite3_stmt **stmt, FerryError *err)
 {
     int rc = sqlite3_prepare_v2(state->db, sql, -1, stmt, NULL);
     if (rc != SQLITE_OK)
@@ -97,7 +98,7 @@ static bool prepare(StateStore *state, const char *sql, sqlite3_stmt **stmt, Fer
 }
 
 /* Step a statement that returns no rows, and finalize it. */
-static bool step_done(StateStore *state, sqlite3_stmt *stmt, FerryError *err)
+static bool step_done(SqliteStore *state, sqlite3_stmt *stmt, FerryError *err)
 {
     int rc = sqlite3_step(stmt);
     sqlite3_finalize(stmt);
@@ -120,14 +121,15 @@ static char *column_dup(sqlite3_stmt *stmt, int index)
     return text ? xstrdup((const char *)text) : NULL;
 }
 
-static bool begin(StateStore *state, FerryError *err)
+static bool begin(SqliteStore *state, FerryError *err)
 {
     return exec_sql(state, "BEGIN IMMEDIATE", err);
 }
 
-static bool commit(StateStore *state, FerryError *err)
+/* Commit the transaction; `partition` is the one it records, for fault points (fault.h). */
+static bool commit(SqliteStore *state, int64_t partition, FerryError *err)
 {
-    if (fault_hit(FAULT_STATE_COMMIT)) {
+    if (fault_hit(FAULT_STATE_COMMIT, partition)) {
         sqlite3_exec(state->db, "ROLLBACK", NULL, NULL, NULL);
         ferry_error(err, FERRY_ERR_STATE, SQLITE_FULL, "state file %s: injected fault: commit failed",
                     state->path);
@@ -140,22 +142,26 @@ static bool commit(StateStore *state, FerryError *err)
     return false;
 }
 
-static bool rollback(StateStore *state)
+static bool rollback(SqliteStore *state)
 {
     sqlite3_exec(state->db, "ROLLBACK", NULL, NULL, NULL);
     return false;
 }
 
-bool state_open(const char *path, StateStore **out, FerryError *err)
+static void sqlite_close(StateStore *store);
+extern const StateOps state_sqlite;
+
+static bool sqlite_open(const char *path, StateStore **out, FerryError *err)
 {
     *out = NULL;
-    StateStore *state = xcalloc(1, sizeof *state);
+    SqliteStore *state = xcalloc(1, sizeof *state);
+    state->base.ops = &state_sqlite;
     state->path = xstrdup(path);
     pthread_mutex_init(&state->lock, NULL);
     int rc = sqlite3_open_v2(path, &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
         db_error(state, err, rc, "cannot open");
-        state_close(state);
+        sqlite_close(&state->base);
         return false;
     }
     sqlite3_busy_timeout(state->db, 10000);
@@ -196,18 +202,19 @@ bool state_open(const char *path, StateStore **out, FerryError *err)
             rollback(state);
             goto fail;
         }
-        if (!commit(state, err))
+        if (!commit(state, FAULT_ANY_PARTITION, err))
             goto fail;
     }
-    *out = state;
+    *out = &state->base;
     return true;
 fail:
-    state_close(state);
+    sqlite_close(&state->base);
     return false;
 }
 
-void state_close(StateStore *state)
+static void sqlite_close(StateStore *store)
 {
+    SqliteStore *state = (SqliteStore *)store;
     if (state == NULL)
         return;
     sqlite3_close(state->db);
@@ -216,8 +223,9 @@ void state_close(StateStore *state)
     free(state);
 }
 
-bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, FerryError *err)
+static bool sqlite_setup_check(StateStore *store, const SetupEntry *entries, int count, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     bool ok = begin(state, err);
     for (int i = 0; ok && i < count; i++) {
@@ -252,14 +260,15 @@ bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, 
             ok = step_done(state, stmt, err);
         }
     }
-    ok = ok ? commit(state, err) : rollback(state);
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }
 
-bool state_table_find(StateStore *state, const char *name, PlannedTable *out, bool *found,
+static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable *out, bool *found,
                       FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     *found = false;
     sqlite3_stmt *stmt;
@@ -284,9 +293,10 @@ bool state_table_find(StateStore *state, const char *name, PlannedTable *out, bo
     return ok;
 }
 
-bool state_table_plan(StateStore *state, const TablePlanRecord *plan, int64_t *table_id,
+static bool sqlite_table_plan(StateStore *store, const TablePlanRecord *plan, int64_t *table_id,
                       FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -324,13 +334,14 @@ bool state_table_plan(StateStore *state, const TablePlanRecord *plan, int64_t *t
             ok = db_error(state, err, rc, "insert partition");
     }
     sqlite3_finalize(stmt); /* a no-op on NULL */
-    ok = ok ? commit(state, err) : rollback(state);
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }
 
-bool state_requeue(StateStore *state, FerryError *err)
+static bool sqlite_requeue(StateStore *store, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     bool ok = exec_sql(state,
                        "UPDATE partitions SET status = 'pending' WHERE status IN ('running', 'failed')",
@@ -339,9 +350,10 @@ bool state_requeue(StateStore *state, FerryError *err)
     return ok;
 }
 
-bool state_claim(StateStore *state, int64_t table_id, PartitionWork *out, bool *found,
+static bool sqlite_claim(StateStore *store, int64_t table_id, PartitionWork *out, bool *found,
                  FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     memset(out, 0, sizeof *out);
     *found = false;
     char now[32];
@@ -377,7 +389,7 @@ bool state_claim(StateStore *state, int64_t table_id, PartitionWork *out, bool *
         if (rc != SQLITE_DONE)
             ok = db_error(state, err, rc, "claim partition");
     }
-    ok = ok ? commit(state, err) : rollback(state);
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     if (!ok) {
         state_work_clear(out);
@@ -394,8 +406,9 @@ void state_work_clear(PartitionWork *work)
     memset(work, 0, sizeof *work);
 }
 
-bool state_checkpoint(StateStore *state, const Checkpoint *cp, FerryError *err)
+static bool sqlite_checkpoint(StateStore *store, const Checkpoint *cp, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -422,14 +435,15 @@ bool state_checkpoint(StateStore *state, const Checkpoint *cp, FerryError *err)
                              "BUG: checkpoint of table %lld partition %lld found no running partition",
                              (long long)cp->table_id, (long long)cp->part);
     }
-    ok = ok ? commit(state, err) : rollback(state);
+    ok = ok ? commit(state, cp->part, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }
 
-bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, const char *message,
+static bool sqlite_partition_error(StateStore *store, int64_t table_id, int64_t part, const char *message,
                            bool failed, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -450,9 +464,10 @@ bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, co
     return ok;
 }
 
-bool state_partition_attempt(StateStore *state, int64_t table_id, int64_t part, const char *message,
+static bool sqlite_partition_attempt(StateStore *store, int64_t table_id, int64_t part, const char *message,
                              FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -472,9 +487,10 @@ bool state_partition_attempt(StateStore *state, int64_t table_id, int64_t part, 
     return ok;
 }
 
-bool state_partition_split(StateStore *state, int64_t table_id, int64_t part, char *const *bounds,
+static bool sqlite_partition_split(StateStore *store, int64_t table_id, int64_t part, char *const *bounds,
                            int count, int64_t *first_new, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -525,13 +541,14 @@ bool state_partition_split(StateStore *state, int64_t table_id, int64_t part, ch
     }
     sqlite3_finalize(stmt);
     free(old_hi);
-    ok = ok ? commit(state, err) : rollback(state);
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }
 
-bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err)
+static bool sqlite_table_remaining(StateStore *store, int64_t table_id, int *parts_left, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     sqlite3_stmt *stmt;
     bool ok = prepare(state, "SELECT count(*) FROM partitions WHERE table_id = ? AND status <> 'done'",
@@ -549,10 +566,11 @@ bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left,
     return ok;
 }
 
-bool state_partitions_each(StateStore *state, int64_t table_id,
+static bool sqlite_partitions_each(StateStore *store, int64_t table_id,
                            void (*fn)(void *ctx, const PartitionRecord *record), void *ctx,
                            FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     sqlite3_stmt *stmt;
     /* By number: the plan's partitions in key order, then those made by splits. */
@@ -581,8 +599,9 @@ bool state_partitions_each(StateStore *state, int64_t table_id,
     return ok;
 }
 
-bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err)
+static bool sqlite_run_begin(StateStore *store, int64_t *run_id, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -601,9 +620,10 @@ bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err)
     return ok;
 }
 
-bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
+static bool sqlite_run_end(StateStore *store, int64_t run_id, int64_t rows, int64_t bytes,
                    const char *status, int exit_code, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
@@ -625,9 +645,10 @@ bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t byte
     return ok;
 }
 
-bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatus *status),
+static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const TableStatus *status),
                        void *ctx, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     sqlite3_stmt *stmt;
     bool ok = prepare(
@@ -668,9 +689,10 @@ bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatu
     return ok;
 }
 
-bool state_runs_each(StateStore *state, int limit, void (*fn)(void *ctx, const RunRecord *run),
+static bool sqlite_runs_each(StateStore *store, int limit, void (*fn)(void *ctx, const RunRecord *run),
                      void *ctx, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     sqlite3_stmt *stmt;
     bool ok = prepare(state,
@@ -701,8 +723,9 @@ bool state_runs_each(StateStore *state, int limit, void (*fn)(void *ctx, const R
     return ok;
 }
 
-bool state_reset(StateStore *state, const char *name, int *tables_removed, FerryError *err)
+static bool sqlite_reset(StateStore *store, const char *name, int *tables_removed, FerryError *err)
 {
+    SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     sqlite3_stmt *stmt;
     bool ok = begin(state, err);
@@ -731,7 +754,30 @@ bool state_reset(StateStore *state, const char *name, int *tables_removed, Ferry
             ok = step_done(state, stmt, err);
         }
     }
-    ok = ok ? commit(state, err) : rollback(state);
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }
+
+/* SQLite: the embedded default, one file beside the configuration (state/store.c). */
+const StateOps state_sqlite = {
+    .name = "sqlite",
+    .open = sqlite_open,
+    .close = sqlite_close,
+    .setup_check = sqlite_setup_check,
+    .table_find = sqlite_table_find,
+    .table_plan = sqlite_table_plan,
+    .requeue = sqlite_requeue,
+    .claim = sqlite_claim,
+    .checkpoint = sqlite_checkpoint,
+    .partition_error = sqlite_partition_error,
+    .partition_attempt = sqlite_partition_attempt,
+    .partition_split = sqlite_partition_split,
+    .table_remaining = sqlite_table_remaining,
+    .partitions_each = sqlite_partitions_each,
+    .run_begin = sqlite_run_begin,
+    .run_end = sqlite_run_end,
+    .status_each = sqlite_status_each,
+    .runs_each = sqlite_runs_each,
+    .reset = sqlite_reset,
+};

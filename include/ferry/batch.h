@@ -67,11 +67,22 @@ typedef struct RowBatch {
         int64_t length;       /* -1: NULL */
     } *cells;                 /* owned: nrows * ncols */
     size_t cells_cap;
-    struct MemoryPool *pool;  /* borrowed: where the rows' bytes are paid from; NULL: nowhere */
+    const struct BatchPayer *payer; /* borrowed: where the rows' bytes are paid from; NULL: nowhere */
     uint64_t reserved;        /* bytes this batch holds from the pool */
     uint64_t unspent;         /* of those, taken ahead and not yet paid for a row */
     unsigned wide_copies;     /* copies the sink makes of a row wider than FERRY_SINK_BUFFER (SinkOps) */
 } RowBatch;
+
+/*
+ * Where a batch pays for its rows: the run's memory pool (agent/budget.c,
+ * pool_payer) behind three calls, so the batch knows no pool.
+ */
+typedef struct BatchPayer {
+    bool (*try_take)(void *ctx, uint64_t bytes);  /* take them if they fit now */
+    void (*take)(void *ctx, uint64_t bytes);      /* take them, waiting until they fit */
+    void (*give)(void *ctx, uint64_t bytes);
+    void *ctx;                                    /* borrowed */
+} BatchPayer;
 
 void batch_init(RowBatch *batch, int ncols);
 /*

@@ -57,7 +57,7 @@ void ferry_error_prefix(FerryError *err, const char *fmt, ...) __attribute__((fo
 
 const char *ferry_error_domain_name(FerryErrorDomain domain);
 
-/* ---- logging (agent/log.c) ---- */
+/* ---- logging (core/log.c) ---- */
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
 
@@ -70,7 +70,7 @@ void log_write(LogLevel level, const char *fmt, ...) __attribute__((format(print
 #define log_warn(...) log_write(LOG_WARN, __VA_ARGS__)
 #define log_error(...) log_write(LOG_ERROR, __VA_ARGS__)
 
-/* ---- small helpers (agent/util.c) ---- */
+/* ---- allocation and growing strings (core/mem.c); sizes and clocks (core/util.c) ---- */
 
 /* Allocation that cannot fail quietly: on exhaustion the process stops with a message. */
 void *xmalloc(size_t size);

@@ -13,6 +13,12 @@
 
 /* Fill err for errno `code` (domain FERRY_ERR_SINK): a full disk or quota, EIO and EINTR are retryable. */
 bool file_error(FerryError *err, const char *who, int code, const char *what, const char *path);
+/*
+ * Format a path into out[cap]: false, with an error that names the start of
+ * the path, when it does not fit (a cut path would name another file).
+ */
+bool file_path(char *out, size_t cap, const char *who, FerryError *err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 /* write(2) all of data, through EINTR. */
 bool file_write_all(int fd, const char *data, size_t len, const char *who, const char *path, FerryError *err);
 /* mkdir -p. */
@@ -20,10 +26,25 @@ bool file_make_dir(const char *path, const char *who, FerryError *err);
 /* fsync a directory, so the names created or renamed in it are durable. */
 bool file_fsync_dir(const char *path, const char *who, FerryError *err);
 /*
- * Write `data` as <dir>/<name>, complete or not at all: written to
- * <dir>/.<name>.tmp, fsynced, renamed, and the directory fsynced. A file of
- * that name is replaced.
+ * A file that appears complete or not at all, written in pieces: open makes
+ * <dir>/.<name>.tmp, writes go to it, commit fsyncs it, renames it to
+ * <dir>/<name> (replacing a file of that name) and fsyncs the directory;
+ * abort removes it. Only the bytes of one write are ever held.
  */
+typedef struct DurableFile {
+    int fd;                   /* -1: not open */
+    char dir[4096];
+    char path[4096];
+    char temp[4096];
+} DurableFile;
+
+bool file_durable_open(DurableFile *file, const char *dir, const char *name, const char *who, FerryError *err);
+bool file_durable_write(DurableFile *file, const char *data, size_t len, const char *who, FerryError *err);
+bool file_durable_commit(DurableFile *file, const char *who, FerryError *err);
+/* Close and remove the temporary file, if one is open. */
+void file_durable_abort(DurableFile *file);
+
+/* Write `data` as <dir>/<name>, complete or not at all (a DurableFile of one write). */
 bool file_write_atomic(const char *dir, const char *name, const char *data, size_t len, const char *who,
                        FerryError *err);
 

@@ -11,22 +11,9 @@
 #include "ferry/batch.h"
 #include "ferry/common.h"
 #include "ferry/config.h"
+#include "ferry/keytuple.h"
 
-/* ---- key tuples (agent/partition.c) ---- */
-
-/*
- * A key tuple is stored as text: for each column "<length>:<bytes>", so any
- * value (commas, quotes, newlines) survives and the state file stays
- * readable, e.g. "2:42" or "3:abc5:x,y z".
- */
-char *key_tuple_encode(const char *const *values, const size_t *lengths, int count);
-/* Decode into `count` owned strings; false when the text is not a tuple of `count` values. */
-bool key_tuple_decode(const char *text, int count, char **values);
-/* "(lo, hi]" for people: each bound's values joined by commas, -inf and +inf for open ends. */
-void key_range_describe(const TableShape *shape, const char *lo, const char *hi, char *out, size_t cap);
-
-/* The key of one row of a batch, encoded. */
-char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *shape);
+/* ---- partitions (agent/partition.c) ---- */
 
 /*
  * Choose partition upper bounds from `nsamples` sorted, distinct sampled keys:
@@ -87,6 +74,8 @@ bool pool_try_take(MemoryPool *pool, uint64_t bytes);
  * once others' batches are given back waits for those, then goes through. */
 void pool_take(MemoryPool *pool, uint64_t bytes);
 void pool_give(MemoryPool *pool, uint64_t bytes);
+/* The pool as a batch pays into it (BatchPayer, batch.h). */
+BatchPayer pool_payer(MemoryPool *pool);
 /* Bytes held for a whole run (a sink's buffers): taken at once, never waited on. */
 void pool_take_fixed(MemoryPool *pool, uint64_t bytes);
 void pool_give_fixed(MemoryPool *pool, uint64_t bytes);
@@ -130,7 +119,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
 void plan_free(TablePlan *plan);
 
 /* Append " AND key > lower AND key <= upper" to sql (a NULL bound is left out). */
-bool plan_range_sql(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper,
+bool plan_range_sql(const TableShape *shape, const char *lower, const char *upper,
                     StrBuf *sql, FerryError *err);
 
 /*
@@ -147,15 +136,15 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
  * SELECT select_list FROM [ONLY] t WHERE (filter) AND key > lower AND key <= upper
  * [ORDER BY key]. NULL bounds are left out; *out is owned.
  */
-bool plan_range_query(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+bool plan_range_query(const TableConfig *table, const TableShape *shape,
                       const char *select_list, const char *lower, const char *upper, bool ordered,
                       char **out, FerryError *err);
 
 /* "ONLY schema.name", quoted, or without ONLY when the shape reads its children (owned). */
-char *plan_from_clause(SourceConn *conn, const TableShape *shape);
+char *plan_from_clause(const TableShape *shape);
 
 /* SQL of the select list and of the key list, quoted; owned. */
-char *plan_select_list(SourceConn *conn, const TableShape *shape);
-char *plan_key_list(SourceConn *conn, const TableShape *shape);
+char *plan_select_list(const TableShape *shape);
+char *plan_key_list(const TableShape *shape);
 
 #endif

@@ -62,11 +62,6 @@ int run_lock_state(const char *state_path, FerryError *err);
 int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
                 size_t why_cap);
 
-/* `ferry verify`: returns the process exit code. */
-int verify_command(const FerryConfig *config);
-
-/* `ferry run`: returns the process exit code. */
-int run_command(const FerryConfig *config, volatile sig_atomic_t *stop);
 
 /* A worker thread's body: claims and copies partitions until none is left. */
 void *worker_main(void *arg);

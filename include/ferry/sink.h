@@ -24,7 +24,10 @@
  *    for another reason (upsert by key) — so replay never doubles a row.
  *  - Nothing of an uncommitted segment may be visible as complete output:
  *    abort, or a crash before commit, leaves readers seeing only committed
- *    segments.
+ *    segments. A sink that upserts by key (SINK_UPSERTS_BY_KEY) cannot take
+ *    back what the server already holds: the rows of an uncommitted segment
+ *    MAY be visible there, each once and exactly as the source has them, and
+ *    the replay rewrites them.
  *  - prepare_table (optional) is called when a table is planned from scratch;
  *    it MUST remove output an earlier plan of that table left behind, so a
  *    re-plan with other partition bounds cannot double rows.

@@ -35,8 +35,6 @@ bool source_query(SourceConn *conn, const char *sql, int nparams, const char *co
 bool source_connection_room(SourceConn *conn, int *room, const char **limit, FerryError *err);
 
 /* Quote an identifier or a literal for SQL; owned. */
-char *source_quote_ident(SourceConn *conn, const char *name);
-char *source_quote_literal(SourceConn *conn, const char *value, size_t length);
 
 /*
  * Fill err from the connection's or the result's failure: the SQLSTATE, the
@@ -71,6 +69,7 @@ typedef struct SourceCursor {
     char *pending_line;       /* owned (PQfreemem): a COPY row received but not yet paid for */
     int pending_len;
     PGresult *pending_row;    /* owned: a FETCH row received but not yet paid for */
+    int64_t partition;        /* the partition read, for fault points (fault.h); FAULT_ANY_PARTITION */
 } SourceCursor;
 
 /*

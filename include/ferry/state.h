@@ -6,7 +6,7 @@
  * function is safe to call from several workers at once.
  *
  * Key tuples (partition bounds, last keys) are stored encoded by
- * key_tuple_encode (agent/partition.c): the store never looks inside them.
+ * key_tuple_encode (core/keytuple.c): the store never looks inside them.
  */
 #ifndef FERRY_STATE_H
 #define FERRY_STATE_H
@@ -72,15 +72,6 @@ typedef struct RunRecord {
     int exit_code;
 } RunRecord;
 
-bool state_open(const char *path, StateStore **out, FerryError *err);
-void state_close(StateStore *state);
-
-/*
- * Compare the setup entries with those recorded; record the ones not yet
- * there. A differing value is refused with a CONFIG error that names it.
- */
-bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, FerryError *err);
-
 /* A planned table, as recorded. */
 typedef struct PlannedTable {
     int64_t id;
@@ -89,47 +80,6 @@ typedef struct PlannedTable {
     char key_columns[1024];   /* comma-separated, as planned */
 } PlannedTable;
 
-/* The table's plan record if it has been planned; *found false otherwise. */
-bool state_table_find(StateStore *state, const char *name, PlannedTable *out, bool *found,
-                      FerryError *err);
-
-/* Record a table's plan and its partitions in one transaction. */
-bool state_table_plan(StateStore *state, const TablePlanRecord *plan, int64_t *table_id,
-                      FerryError *err);
-
-/* At the start of a run: partitions left running or failed by an earlier run become pending. */
-bool state_requeue(StateStore *state, FerryError *err);
-
-/* Claim the next pending partition of a table; *found false when none is left. */
-bool state_claim(StateStore *state, int64_t table_id, PartitionWork *out, bool *found,
-                 FerryError *err);
-void state_work_clear(PartitionWork *work);
-
-/* Record a durable segment, in one transaction. */
-bool state_checkpoint(StateStore *state, const Checkpoint *checkpoint, FerryError *err);
-
-/* Record an error on a partition; it becomes `failed` (for good in this run) or `pending`. */
-bool state_partition_error(StateStore *state, int64_t table_id, int64_t part, const char *message,
-                           bool failed, FerryError *err);
-
-/* A failed attempt that will be retried now: count it and keep its error; the partition stays running. */
-bool state_partition_attempt(StateStore *state, int64_t table_id, int64_t part, const char *message,
-                             FerryError *err);
-
-/*
- * Split a running partition's remaining range at `bounds` (ascending, encoded,
- * all above its last key and below its upper bound): the partition keeps
- * (last key, bounds[0]], and new pending partitions take the rest, the last
- * one up to the old upper bound. One transaction; later runs keep the split.
- * *first_new is the number of the first new partition.
- */
-bool state_partition_split(StateStore *state, int64_t table_id, int64_t part, char *const *bounds,
-                           int count, int64_t *first_new, FerryError *err);
-
-/* Rows and partitions still to do for a table (pending, running or failed). */
-bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left, FerryError *err);
-
-/* Record a run's start; runs left `running` by a killed ferry become `killed`. Needs the run lock. */
 /* A partition as recorded (verify). Strings are borrowed for the callback's duration. */
 typedef struct PartitionRecord {
     int64_t part;
@@ -138,23 +88,169 @@ typedef struct PartitionRecord {
     int64_t rows;
 } PartitionRecord;
 
-/* Call fn for every partition of a table, by number. fn must not call the state store. */
-bool state_partitions_each(StateStore *state, int64_t table_id,
-                           void (*fn)(void *ctx, const PartitionRecord *record), void *ctx,
-                           FerryError *err);
+/*
+ * A state store is a struct of these operations (state/store.c finds one by
+ * the state's location; SQLite, state/state.c, is the first). Every store
+ * keeps the contract written beside each wrapper below: a checkpoint is one
+ * transaction, a claim hands a partition to one worker, and so on. Callers
+ * use the state_* wrappers and never the operations themselves.
+ */
+typedef struct StateOps {
+    const char *name;
+    /* Open (or create) the store at `location`; *out is the store's handle. */
+    bool (*open)(const char *location, StateStore **out, FerryError *err);
+    void (*close)(StateStore *state);
+    bool (*setup_check)(StateStore *state, const SetupEntry *entries, int count, FerryError *err);
+    bool (*table_find)(StateStore *state, const char *name, PlannedTable *out, bool *found, FerryError *err);
+    bool (*table_plan)(StateStore *state, const TablePlanRecord *plan, int64_t *table_id, FerryError *err);
+    bool (*requeue)(StateStore *state, FerryError *err);
+    bool (*claim)(StateStore *state, int64_t table_id, PartitionWork *out, bool *found, FerryError *err);
+    bool (*checkpoint)(StateStore *state, const Checkpoint *checkpoint, FerryError *err);
+    bool (*partition_error)(StateStore *state, int64_t table_id, int64_t part, const char *message,
+                            bool failed, FerryError *err);
+    bool (*partition_attempt)(StateStore *state, int64_t table_id, int64_t part, const char *message,
+                              FerryError *err);
+    bool (*partition_split)(StateStore *state, int64_t table_id, int64_t part, char *const *bounds,
+                            int count, int64_t *first_new, FerryError *err);
+    bool (*table_remaining)(StateStore *state, int64_t table_id, int *parts_left, FerryError *err);
+    bool (*partitions_each)(StateStore *state, int64_t table_id, void (*fn)(void *ctx,
+                            const PartitionRecord *record), void *ctx, FerryError *err);
+    bool (*run_begin)(StateStore *state, int64_t *run_id, FerryError *err);
+    bool (*run_end)(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes, const char *status,
+                    int exit_code, FerryError *err);
+    bool (*status_each)(StateStore *state, void (*fn)(void *ctx, const TableStatus *status), void *ctx,
+                        FerryError *err);
+    bool (*runs_each)(StateStore *state, int limit, void (*fn)(void *ctx, const RunRecord *run), void *ctx,
+                      FerryError *err);
+    bool (*reset)(StateStore *state, const char *name, int *tables_removed, FerryError *err);
+} StateOps;
 
-bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err);
-bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
-                   const char *status, int exit_code, FerryError *err);
+/* What every store's handle starts with. */
+struct StateStore {
+    const StateOps *ops;      /* borrowed: the store's table */
+};
+
+/* Open the state at `path` (a SQLite file), creating it and its schema if need be. */
+bool state_open(const char *path, StateStore **out, FerryError *err);
+static inline void state_close(StateStore *state)
+{
+    if (state != NULL)
+        state->ops->close(state);
+}
+
+/*
+ * Compare the setup entries with those recorded; record the ones not yet
+ * there. A differing value is refused with a CONFIG error that names it.
+ */
+static inline bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, FerryError *err)
+{
+    return state->ops->setup_check(state, entries, count, err);
+}
+
+/* The table's plan record if it has been planned; *found false otherwise. */
+static inline bool state_table_find(StateStore *state, const char *name, PlannedTable *out, bool *found,
+                                    FerryError *err)
+{
+    return state->ops->table_find(state, name, out, found, err);
+}
+
+/* Record a table's plan and its partitions in one transaction. */
+static inline bool state_table_plan(StateStore *state, const TablePlanRecord *plan, int64_t *table_id,
+                                    FerryError *err)
+{
+    return state->ops->table_plan(state, plan, table_id, err);
+}
+
+/* At the start of a run: partitions left running or failed by an earlier run become pending. */
+static inline bool state_requeue(StateStore *state, FerryError *err)
+{
+    return state->ops->requeue(state, err);
+}
+
+/* Claim the next pending partition of a table; *found false when none is left. */
+static inline bool state_claim(StateStore *state, int64_t table_id, PartitionWork *out, bool *found,
+                               FerryError *err)
+{
+    return state->ops->claim(state, table_id, out, found, err);
+}
+void state_work_clear(PartitionWork *work);
+
+/* Record a durable segment, in one transaction. */
+static inline bool state_checkpoint(StateStore *state, const Checkpoint *checkpoint, FerryError *err)
+{
+    return state->ops->checkpoint(state, checkpoint, err);
+}
+
+/* Record an error on a partition; it becomes `failed` (for good in this run) or `pending`. */
+static inline bool state_partition_error(StateStore *state, int64_t table_id, int64_t part,
+                                         const char *message, bool failed, FerryError *err)
+{
+    return state->ops->partition_error(state, table_id, part, message, failed, err);
+}
+
+/* A failed attempt that will be retried now: count it and keep its error; the partition stays running. */
+static inline bool state_partition_attempt(StateStore *state, int64_t table_id, int64_t part,
+                                           const char *message, FerryError *err)
+{
+    return state->ops->partition_attempt(state, table_id, part, message, err);
+}
+
+/*
+ * Split a running partition's remaining range at `bounds` (ascending, encoded,
+ * all above its last key and below its upper bound): the partition keeps
+ * (last key, bounds[0]], and new pending partitions take the rest, the last
+ * one up to the old upper bound. One transaction; later runs keep the split.
+ * *first_new is the number of the first new partition.
+ */
+static inline bool state_partition_split(StateStore *state, int64_t table_id, int64_t part,
+                                         char *const *bounds, int count, int64_t *first_new, FerryError *err)
+{
+    return state->ops->partition_split(state, table_id, part, bounds, count, first_new, err);
+}
+
+/* Rows and partitions still to do for a table (pending, running or failed). */
+static inline bool state_table_remaining(StateStore *state, int64_t table_id, int *parts_left,
+                                         FerryError *err)
+{
+    return state->ops->table_remaining(state, table_id, parts_left, err);
+}
+
+/* Record a run's start; runs left `running` by a killed ferry become `killed`. Needs the run lock. */
+
+/* Call fn for every partition of a table, by number. fn must not call the state store. */
+static inline bool state_partitions_each(StateStore *state, int64_t table_id, void (*fn)(void *ctx,
+                                         const PartitionRecord *record), void *ctx, FerryError *err)
+{
+    return state->ops->partitions_each(state, table_id, fn, ctx, err);
+}
+
+static inline bool state_run_begin(StateStore *state, int64_t *run_id, FerryError *err)
+{
+    return state->ops->run_begin(state, run_id, err);
+}
+static inline bool state_run_end(StateStore *state, int64_t run_id, int64_t rows, int64_t bytes,
+                                 const char *status, int exit_code, FerryError *err)
+{
+    return state->ops->run_end(state, run_id, rows, bytes, status, exit_code, err);
+}
 
 /* Call fn for every planned table, in name order. */
-bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatus *status),
-                       void *ctx, FerryError *err);
+static inline bool state_status_each(StateStore *state, void (*fn)(void *ctx, const TableStatus *status),
+                                     void *ctx, FerryError *err)
+{
+    return state->ops->status_each(state, fn, ctx, err);
+}
 /* Call fn for the most recent runs, newest first. */
-bool state_runs_each(StateStore *state, int limit, void (*fn)(void *ctx, const RunRecord *run),
-                     void *ctx, FerryError *err);
+static inline bool state_runs_each(StateStore *state, int limit, void (*fn)(void *ctx,
+                                   const RunRecord *run), void *ctx, FerryError *err)
+{
+    return state->ops->runs_each(state, limit, fn, ctx, err);
+}
 
 /* Forget a table's plan and progress (or every table's, and the setup, when name is NULL). */
-bool state_reset(StateStore *state, const char *name, int *tables_removed, FerryError *err);
+static inline bool state_reset(StateStore *state, const char *name, int *tables_removed, FerryError *err)
+{
+    return state->ops->reset(state, name, tables_removed, err);
+}
 
 #endif

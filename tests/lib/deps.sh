@@ -10,7 +10,7 @@ cd "$(dirname "$0")/../.."
 # Libraries are checked as packages; tools as commands, so a Node.js installed
 # some other way (for instance with npm bundled) counts as present.
 packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zlib1g-dev
-          libmongoc-dev libbson-dev libcurl4-openssl-dev postgresql-15)
+          libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev postgresql-15)
 commands=(psql:postgresql-client-15 sqlite3:sqlite3 prove:perl /usr/bin/time:time pkill:procps
           runuser:util-linux flock:util-linux strings:binutils node:nodejs npm:npm)
 missing=()

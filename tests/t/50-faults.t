@@ -15,16 +15,16 @@ ANALYZE events;"
 source_rows=$(pg_sql "SELECT count(*) FROM events")
 
 MATRIX=""
-# fault_config NAME [port] — a config with quick retries for the fault cases. One worker: the
-# injected faults count calls process-wide (FERRY_FAULTS), so which call fails is only
-# predictable with one; 20-kill.t kills two workers.
+# fault_config NAME [port] — a config with quick retries for the fault cases, two workers. The
+# injected faults name their partition (FERRY_FAULTS="point@P=N"), so which call fails does not
+# depend on which worker reaches it first.
 fault_config() {
     local name=$1 port=${2:-$PGPORT}
     rm -rf "$WORK/$name" "$WORK/$name".state*
     cat > "$WORK/$name.ini" <<INI
 [ferry]
 state = $name.state
-workers = 1
+workers = 2
 memory_limit = 8MB
 retry_attempts = 60
 retry_base_ms = 50
@@ -108,6 +108,29 @@ ok $(( parts > 1 ? 0 : 1 )) "statement_timeout: the split is kept in the state (
 pg_sql "ALTER TABLE events DISABLE ROW LEVEL SECURITY"
 check timeout "statement_timeout 300 ms, split + smaller FETCH" "$timeouts" events_head
 
+# --- 2b. killed every second during one long partition that checkpoints between kills ---
+# Each row passes costly() (above), so the partition takes seconds; every second the server
+# terminates ferry's backend. retry_attempts = 2 is fewer than the kills: only failures without a
+# checkpoint between them may count, or the run would give up with work advancing.
+fault_config everysec
+sed -i 's/^retry_attempts = 60/retry_attempts = 2/; s/^partition_rows = 40000/partition_rows = 400000\nwhere = costly(id) AND id <= 150000/' \
+    "$WORK/everysec.ini"
+sed -i 's/^\[source\]/[source]\nread_method = cursor/' "$WORK/everysec.ini"
+pg_sql "CREATE VIEW events_150k AS SELECT * FROM events WHERE id <= 150000"
+"$FERRY" run -c "$WORK/everysec.ini" >"$WORK/everysec.log" 2>&1 &
+pid=$!
+killed=0
+while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    n=$(terminations); killed=$((killed + ${n:-0}))
+done
+wait "$pid"; code=$?
+is "$code" 0 "killed every second, checkpointing between kills: one run completes (retry_attempts = 2, $killed kills)"
+ok $(( killed > 2 ? 0 : 1 )) "the run met more kills than retry_attempts allows in a row (it met $killed)"
+like "$(grep -c 'retry 1 in' "$WORK/everysec.log")" '^([3-9]|[1-9][0-9]+)$' \
+    "each kill after a checkpoint was retried as a first retry (the count started afresh)"
+check everysec "pg_terminate_backend every 1 s, progress between" "$killed" events_150k
+
 # --- 3. the server restarted (immediate shutdown) mid-run ---
 fault_config restart
 "$FERRY" run -c "$WORK/restart.ini" >"$WORK/restart.log" 2>&1 &
@@ -155,33 +178,37 @@ is "$code" 0 "chaos: after $kills SIGKILLs and $killed backend kills, a last run
 ok $(( kills >= 5 ? 0 : 1 )) "chaos: at least 5 of 10 SIGKILLs hit a running ferry (hit: $kills)"
 check chaos "SIGKILL ($kills) + pg_terminate_backend ($killed)" "$((kills + killed))"
 
-# --- 6. injected failures of sink writes, state commits and FETCHes ---
+# --- 6. injected failures: before a sink write, inside one, at the sink's commit (fsynced, not yet
+# renamed), at a state commit, at FETCHes — each in a partition of its own, two workers ---
 fault_config inject
-FERRY_FAULTS="sink_write=3,sink_write=11,state_commit=6,state_commit=15,source_fetch=8,source_fetch=20" \
+FERRY_FAULTS="sink_write@1=3,sink_mid_write@2=2,sink_commit@3=2,state_commit@4=3,source_fetch@5=2,source_fetch@6=4" \
     "$FERRY" run -c "$WORK/inject.ini" >"$WORK/inject.log" 2>&1; code=$?
 is "$code" 0 "injected: the run retries past 6 injected failures and completes"
 is "$(grep -c "injected fault" "$WORK/inject.log")" 6 "injected: all 6 failures happened and were reported"
+like "$(grep "injected fault" "$WORK/inject.log" | grep -o 'partition [0-9]*' | sort -u | tr '\n' ' ')" \
+    "partition 1 partition 2 partition 3 partition 4 partition 5 partition 6" "injected: each in the partition it names"
+is "$(find "$WORK/inject" -name '.*.tmp' | wc -l)" 0 "injected: no temporary file is left behind"
 check inject "injected sink/state/fetch failures" 6
 
 # --- 7. the sink's disk full for good: exit 75, nothing damaged, a rerun resumes ---
 fault_config full
 sed -i 's/^retry_attempts = 60/retry_attempts = 1/' "$WORK/full.ini"
-FERRY_FAULTS="sink_write=4,sink_write=5" "$FERRY" run -c "$WORK/full.ini" >"$WORK/full.log" 2>&1; code=$?
+FERRY_FAULTS="sink_write@0=4+" "$FERRY" run -c "$WORK/full.ini" >"$WORK/full.log" 2>&1; code=$?
 is "$code" 75 "sink failing past its retries: exit 75 (work left)"
 like "$("$FERRY" status -c "$WORK/full.ini")" "last error: .*injected fault: sink write failed" "status shows the last error"
 "$FERRY" run -c "$WORK/full.ini" >>"$WORK/full.log" 2>&1; code=$?
 is "$code" 0 "full: the rerun completes"
-check full "sink write failing twice in a row" 2
+check full "sink write failing for good (partition 0)" "$(grep -c 'injected fault' "$WORK/full.log")"
 
 # --- 8. the state file failing past its retries (a full disk): exit 75, nothing corrupt, resume ---
 fault_config statefull
 sed -i 's/^retry_attempts = 60/retry_attempts = 1/' "$WORK/statefull.ini"
-FERRY_FAULTS="state_commit=6,state_commit=7" "$FERRY" run -c "$WORK/statefull.ini" >"$WORK/statefull.log" 2>&1; code=$?
+FERRY_FAULTS="state_commit@0=3+" "$FERRY" run -c "$WORK/statefull.ini" >"$WORK/statefull.log" 2>&1; code=$?
 is "$code" 75 "state commits failing past their retries: exit 75"
 is "$(sqlite3 "$WORK/statefull.state" "PRAGMA integrity_check")" "ok" "the state file is intact"
 "$FERRY" run -c "$WORK/statefull.ini" >>"$WORK/statefull.log" 2>&1; code=$?
 is "$code" 0 "statefull: the rerun completes"
-check statefull "state commit failing twice in a row" 2
+check statefull "state commit failing for good (partition 0)" "$(grep -c 'injected fault' "$WORK/statefull.log")"
 
 echo "# fault matrix"
 printf '# %-44s %6s %10s %10s %10s' "fault" "kills" "expected" "found" "duplicates"

@@ -1,7 +1,13 @@
 /*
  * tests/tools/minimongo.c — a MongoDB wire-protocol server for ferry's tests, in memory, on loopback.
  *
- *   minimongo --port-file FILE [--fault KIND@N | KIND%N]...
+ *   minimongo --port-file FILE [--user USER:PASSWORD] [--fault KIND@N | KIND%N]...
+ *
+ * With --user, a connection must authenticate with SCRAM-SHA-256 (libmongoc's
+ * default: offered in hello's saslSupportedMechs, then saslStart and
+ * saslContinue, the proof checked as RFC 5802 says) before any command but
+ * hello, ping and the conversation itself; a wrong password fails with
+ * MongoDB's AuthenticationFailed (18).
  *
  * Speaks OP_MSG (document sequences included) and the OP_QUERY handshake,
  * and implements what ferry and its test tools use: hello/isMaster, ping,
@@ -33,6 +39,10 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1102,8 +1112,145 @@ static void list_collections(const bson_t *cmd, const char *db, bson_t *reply)
     free_cursor(ncursors - 1);
 }
 
+/* ---- authentication: SCRAM-SHA-256 (RFC 5802, RFC 7677), as MongoDB does it ---- */
+
+static const char *auth_user, *auth_password; /* --user USER:PASSWORD; NULL: no authentication */
+
+/* What one connection has said of itself: authenticated yet, and the conversation so far. */
+typedef struct Conn {
+    bool authenticated;
+    bool in_conversation;
+    char client_first_bare[512];
+    char server_first[512];
+    char nonce[256];
+    unsigned char salted[32];
+} Conn;
+
+static void hmac256(const unsigned char *key, size_t key_len, const void *data, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    HMAC(EVP_sha256(), key, (int)key_len, data, len, out, &n);
+}
+
+/* The `payload` binary of a sasl command as a NUL-terminated string (into out). */
+static bool sasl_payload(const bson_t *cmd, char *out, size_t cap)
+{
+    bson_iter_t it;
+    if (!bson_iter_init_find(&it, cmd, "payload"))
+        return false;
+    const uint8_t *data = NULL;
+    uint32_t len = 0;
+    if (BSON_ITER_HOLDS_BINARY(&it)) {
+        bson_iter_binary(&it, NULL, &len, &data);
+    } else if (BSON_ITER_HOLDS_UTF8(&it)) {
+        data = (const uint8_t *)bson_iter_utf8(&it, &len);
+    }
+    if (data == NULL || len >= cap)
+        return false;
+    memcpy(out, data, len);
+    out[len] = '\0';
+    return true;
+}
+
+static void sasl_reply(bson_t *reply, bool done, const char *payload)
+{
+    BSON_APPEND_INT32(reply, "conversationId", 1);
+    BSON_APPEND_BOOL(reply, "done", done);
+    BSON_APPEND_BINARY(reply, "payload", BSON_SUBTYPE_BINARY, (const uint8_t *)payload, (uint32_t)strlen(payload));
+    ok_reply(reply);
+}
+
+static void auth_failed(Conn *conn, bson_t *reply)
+{
+    conn->in_conversation = false;
+    error_reply(reply, 18, "AuthenticationFailed", "Authentication failed.");
+}
+
+/* saslStart: the client's "n,,n=USER,r=NONCE"; the server's "r=NONCE+MINE,s=SALT,i=4096". */
+static void sasl_start(Conn *conn, const bson_t *cmd, bson_t *reply)
+{
+    const char *mechanism = string_field(cmd, "mechanism");
+    char first[512];
+    if (mechanism == NULL || strcmp(mechanism, "SCRAM-SHA-256") != 0) {
+        error_reply(reply, 334, "MechanismUnavailable", "Unsupported mechanism: only SCRAM-SHA-256");
+        return;
+    }
+    if (!sasl_payload(cmd, first, sizeof first) || strncmp(first, "n,,", 3) != 0) {
+        auth_failed(conn, reply);
+        return;
+    }
+    snprintf(conn->client_first_bare, sizeof conn->client_first_bare, "%s", first + 3);
+    const char *r = strstr(conn->client_first_bare, ",r=");
+    size_t ulen = strlen(auth_user);
+    bool user_ok = strncmp(conn->client_first_bare, "n=", 2) == 0 &&
+                   strncmp(conn->client_first_bare + 2, auth_user, ulen) == 0 &&
+                   conn->client_first_bare[2 + ulen] == ',';
+    if (r == NULL) {
+        auth_failed(conn, reply);
+        return;
+    }
+    unsigned char random[18], salt[28]; /* libmongoc takes a salt of the hash size less 4 */
+    char mine[32], salt64[48];
+    RAND_bytes(random, sizeof random);
+    RAND_bytes(salt, sizeof salt);
+    EVP_EncodeBlock((unsigned char *)mine, random, sizeof random);
+    EVP_EncodeBlock((unsigned char *)salt64, salt, sizeof salt);
+    snprintf(conn->nonce, sizeof conn->nonce, "%s%s", r + 3, mine);
+    snprintf(conn->server_first, sizeof conn->server_first, "r=%s,s=%s,i=4096", conn->nonce, salt64);
+    /* An unknown user gets a conversation too, and fails at the proof, as a server does. */
+    const char *password = user_ok ? auth_password : "";
+    PKCS5_PBKDF2_HMAC(password, (int)strlen(password), salt, sizeof salt, 4096, EVP_sha256(), 32, conn->salted);
+    if (!user_ok)
+        RAND_bytes(conn->salted, sizeof conn->salted);
+    conn->in_conversation = true;
+    sasl_reply(reply, false, conn->server_first);
+}
+
+/* saslContinue: the client's "c=biws,r=NONCE,p=PROOF", checked; the server's "v=SIGNATURE". */
+static void sasl_continue(Conn *conn, const bson_t *cmd, bson_t *reply)
+{
+    char final[1024];
+    if (conn->authenticated) { /* the empty step some clients send after the last */
+        sasl_reply(reply, true, "");
+        return;
+    }
+    if (!conn->in_conversation || !sasl_payload(cmd, final, sizeof final)) {
+        auth_failed(conn, reply);
+        return;
+    }
+    char *proof = strstr(final, ",p=");
+    char want_r[300];
+    snprintf(want_r, sizeof want_r, ",r=%s,", conn->nonce);
+    if (proof == NULL || strncmp(final, "c=biws", 6) != 0 || strstr(final, want_r) != final + 6) {
+        auth_failed(conn, reply);
+        return;
+    }
+    *proof = '\0';
+    char auth_message[2048];
+    snprintf(auth_message, sizeof auth_message, "%s,%s,%s", conn->client_first_bare, conn->server_first, final);
+    unsigned char client_key[32], stored_key[32], signature[32], given[48], server_key[32];
+    hmac256(conn->salted, 32, "Client Key", 10, client_key);
+    SHA256(client_key, 32, stored_key);
+    hmac256(stored_key, 32, auth_message, strlen(auth_message), signature);
+    int n = EVP_DecodeBlock(given, (const unsigned char *)proof + 3, (int)strlen(proof + 3));
+    bool match = n >= 32;
+    for (int i = 0; match && i < 32; i++)
+        match = (unsigned char)(given[i] ^ signature[i]) == client_key[i];
+    if (!match) {
+        auth_failed(conn, reply);
+        return;
+    }
+    hmac256(conn->salted, 32, "Server Key", 10, server_key);
+    hmac256(server_key, 32, auth_message, strlen(auth_message), signature);
+    char v[64] = "v=";
+    EVP_EncodeBlock((unsigned char *)v + 2, signature, 32);
+    conn->authenticated = true;
+    conn->in_conversation = false;
+    sasl_reply(reply, true, v);
+}
+
 /* Run one command; false: drop the connection without a reply. */
-static bool run_command(const bson_t *cmd, bson_t *reply)
+static bool run_command(Conn *conn, const bson_t *cmd, bson_t *reply)
 {
     bson_iter_t it;
     if (!bson_iter_init(&it, cmd) || !bson_iter_next(&it)) {
@@ -1117,6 +1264,27 @@ static bool run_command(const bson_t *cmd, bson_t *reply)
     snprintf(ns, sizeof ns, "%s.%s", db ? db : "test", coll);
     if (strcasecmp(name, "hello") == 0 || strcasecmp(name, "isMaster") == 0) {
         hello(reply);
+        if (auth_user != NULL && bson_has_field(cmd, "saslSupportedMechs")) {
+            bson_t mechs;
+            BSON_APPEND_ARRAY_BEGIN(reply, "saslSupportedMechs", &mechs);
+            BSON_APPEND_UTF8(&mechs, "0", "SCRAM-SHA-256");
+            bson_append_array_end(reply, &mechs);
+        }
+        return true;
+    }
+    if (auth_user != NULL && strcmp(name, "saslStart") == 0) {
+        sasl_start(conn, cmd, reply);
+        return true;
+    }
+    if (auth_user != NULL && strcmp(name, "saslContinue") == 0) {
+        sasl_continue(conn, cmd, reply);
+        return true;
+    }
+    if (auth_user != NULL && !conn->authenticated && strcmp(name, "ping") != 0 &&
+        strcmp(name, "endSessions") != 0) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "command %s requires authentication", name);
+        error_reply(reply, 13, "Unauthorized", msg);
         return true;
     }
     if (strcmp(name, "ping") == 0 || strcmp(name, "endSessions") == 0 || strcmp(name, "killCursors") == 0) {
@@ -1303,6 +1471,7 @@ static bool parse_msg(const uint8_t *body, size_t len, bson_t *cmd, bool *more_t
 static void *serve(void *arg)
 {
     int fd = (int)(intptr_t)arg;
+    Conn conn = {0};
     uint8_t header[16];
     while (read_all(fd, header, sizeof header)) {
         int32_t len = le32(header), request_id = le32(header + 4), op = le32(header + 12);
@@ -1333,7 +1502,7 @@ static void *serve(void *arg)
             free(body);
             break;
         }
-        keep = run_command(&cmd, &reply);
+        keep = run_command(&conn, &cmd, &reply);
         bson_destroy(&cmd);
         free(body);
         if (keep && !more_to_come)
@@ -1356,7 +1525,8 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: minimongo --port-file FILE [--fault drop|wce|dup|kill|stepdown(@N|%%N)]...\n");
+    fprintf(stderr, "usage: minimongo --port-file FILE [--user USER:PASSWORD] "
+                    "[--fault drop|wce|dup|kill|stepdown(@N|%%N)]...\n");
     exit(2);
 }
 
@@ -1366,6 +1536,11 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--port-file") == 0 && i + 1 < argc) {
             port_file = argv[++i];
+        } else if (strcmp(argv[i], "--user") == 0 && i + 1 < argc && strchr(argv[i + 1], ':') != NULL) {
+            char *spec = argv[++i], *colon = strchr(spec, ':');
+            *colon = '\0';
+            auth_user = spec;
+            auth_password = colon + 1;
         } else if (strcmp(argv[i], "--fault") == 0 && i + 1 < argc && nfaults < 32) {
             const char *spec = argv[++i];
             const char *at = strpbrk(spec, "@%");

@@ -2,6 +2,7 @@
  * tests/unit/test_partition.c — quantile bounds and key tuples.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ferry/plan.h"
 #include "tap.h"
@@ -61,4 +62,35 @@ void test_partition(void)
     ok(!key_tuple_decode("5:abc", 1, decoded), "a truncated tuple fails");
     ok(!key_tuple_decode("x:abc", 1, decoded), "garbage fails");
     free(encoded);
+
+    /* key_range_describe keeps within its buffer whatever the keys (it wrote past 160 bytes). */
+    Column cols[FERRY_KEY_COLUMNS_MAX];
+    TableShape shape = {.ncols = FERRY_KEY_COLUMNS_MAX, .cols = cols, .nkeys = FERRY_KEY_COLUMNS_MAX};
+    const char *long_values[FERRY_KEY_COLUMNS_MAX];
+    size_t long_lengths[FERRY_KEY_COLUMNS_MAX];
+    char longtext[101];
+    memset(longtext, 'x', 100);
+    longtext[100] = '\0';
+    for (int k = 0; k < FERRY_KEY_COLUMNS_MAX; k++) {
+        cols[k] = (Column){.name = "k"};
+        shape.key_col[k] = k;
+        long_values[k] = longtext;
+        long_lengths[k] = 100;
+    }
+    char *tuple = key_tuple_encode(long_values, long_lengths, FERRY_KEY_COLUMNS_MAX);
+    struct {
+        char out[160];
+        char canary[64];
+    } guarded;
+    memset(guarded.canary, 'C', sizeof guarded.canary);
+    key_range_describe(&shape, tuple, tuple, guarded.out, sizeof guarded.out);
+    bool intact = true;
+    for (size_t i = 0; i < sizeof guarded.canary; i++)
+        intact &= guarded.canary[i] == 'C';
+    ok(intact && strlen(guarded.out) == sizeof guarded.out - 1,
+       "a range of 8 long text keys is cut to its 160-byte buffer, nothing written past it");
+    char tiny[4];
+    key_range_describe(&shape, NULL, tuple, tiny, sizeof tiny);
+    is_str(tiny, "(-i", "a 4-byte buffer holds what fits, terminated");
+    free(tuple);
 }

@@ -1,5 +1,5 @@
 /*
- * agent/run.c — `ferry run`: lock the state, plan what is new, start the workers, end with a clear exit code.
+ * agent/cmd_run.c — `ferry run`: lock the state, plan what is new, start the workers, end with a clear exit code.
  *
  * Design notes
  *  (1) One run per state file: an exclusive lock on "<state>.lock", taken
@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ferry/command.h"
 #include "ferry/run.h"
 
 int run_lock_state(const char *state_path, FerryError *err)
@@ -187,8 +188,9 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
             set_planning_conn(run, conn);
         if (conn != NULL)
             planned = prepare_table(run, conn, sink, &run->tables[t], &table_err);
-        if (planned) {
+        if (planned) { /* progress: the next table's failures are counted afresh */
             t++;
+            retry_begin(&retry, &run->retry, retry.seed);
             continue;
         }
         if (table_err.domain == FERRY_ERR_SOURCE && table_err.retryable) {
@@ -275,8 +277,9 @@ static int start_workers(RunContext *run)
     int started = 0;
     for (int i = 0; i < n; i++) {
         workers[i] = (Worker){.run = run, .index = i};
-        if (pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]) != 0) {
-            log_error("cannot start worker %d: %s", i, strerror(errno));
+        int code = pthread_create(&workers[i].thread, NULL, worker_main, &workers[i]);
+        if (code != 0) { /* pthread_create returns its error; errno is not set */
+            log_error("cannot start worker %d: %s", i, strerror(code));
             break;
         }
         started++;
@@ -295,8 +298,10 @@ static void run_free(RunContext *run)
     pthread_mutex_destroy(&run->conns_lock);
 }
 
-int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
+static int run_command(const CommandArgs *args)
 {
+    const FerryConfig *config = args->config;
+    volatile sig_atomic_t *stop = args->stop;
     FerryError err = {0};
     int exit_code = FERRY_EXIT_INTERNAL;
     StateStore *state = NULL;
@@ -375,6 +380,9 @@ int run_command(const FerryConfig *config, volatile sig_atomic_t *stop)
              format_size(run.budget.base, base, sizeof base), run.budget.base_from, run.workers, run.workers_why, format_size(run.batch_bytes, batch, sizeof batch));
     if (!*stop)
         start_workers(&run);
+    else /* the signal came while the tables were being planned: say so, as a stop later does */
+        log_info("stop requested while planning: no worker was started; a rerun resumes from the "
+                 "last checkpoint");
     source_close(run.spare_conn); /* no worker took it (stopped before they started) */
     run.spare_conn = NULL;
 
@@ -433,3 +441,5 @@ out:
     close(lock_fd);
     return exit_code;
 }
+
+const Command command_run = {.name = "run", .run = run_command};

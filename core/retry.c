@@ -1,5 +1,5 @@
 /*
- * agent/retry.c — backoff with decorrelated jitter, bounded in attempts and total time.
+ * core/retry.c — backoff with decorrelated jitter, bounded in attempts and total time.
  */
 #include <time.h>
 

@@ -1,12 +1,11 @@
 /*
- * agent/batch.c — the row batch: one arena of values and one index, reused from batch to batch.
+ * core/batch.c — the row batch: one arena of values and one index, reused from batch to batch.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "ferry/batch.h"
 #include "ferry/common.h"
-#include "ferry/plan.h"
 
 void batch_init(RowBatch *batch, int ncols)
 {
@@ -16,7 +15,8 @@ void batch_init(RowBatch *batch, int ncols)
 
 bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait)
 {
-    if (batch->pool == NULL)
+    const BatchPayer *payer = batch->payer;
+    if (payer == NULL)
         return true;
     if (bytes <= batch->unspent) {
         batch->unspent -= bytes;
@@ -24,11 +24,11 @@ bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait)
     }
     uint64_t need = bytes - batch->unspent;
     uint64_t ahead = 0;
-    if (pool_try_take(batch->pool, need + FERRY_POOL_CHUNK))
+    if (payer->try_take(payer->ctx, need + FERRY_POOL_CHUNK))
         ahead = FERRY_POOL_CHUNK;
     else if (wait)
-        pool_take(batch->pool, need);
-    else if (!pool_try_take(batch->pool, need))
+        payer->take(payer->ctx, need);
+    else if (!payer->try_take(payer->ctx, need))
         return false;
     batch->reserved += need + ahead;
     batch->unspent = ahead;
@@ -37,8 +37,8 @@ bool batch_reserve(RowBatch *batch, uint64_t bytes, bool wait)
 
 void batch_release(RowBatch *batch)
 {
-    if (batch->pool != NULL && batch->reserved > 0)
-        pool_give(batch->pool, batch->reserved);
+    if (batch->payer != NULL && batch->reserved > 0)
+        batch->payer->give(batch->payer->ctx, batch->reserved);
     batch->reserved = 0;
     batch->unspent = 0;
 }

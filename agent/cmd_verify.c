@@ -1,5 +1,5 @@
 /*
- * agent/verify.c — `ferry verify`: per partition, the source's row count and key hash against the sink's.
+ * agent/cmd_verify.c — `ferry verify`: per partition, the source's row count and key hash against the sink's.
  *
  * Design notes
  *  (1) Both sides are streamed: the source's keys through a cursor in bounded
@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ferry/command.h"
 #include "ferry/run.h"
 
 typedef struct PartList {
@@ -60,10 +61,10 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
                           FerryError *err)
 {
     memset(out, 0, sizeof *out);
-    char *keys = plan_key_list(conn, shape);
+    char *keys = plan_key_list(shape);
     char *sql = NULL;
     /* A range is read in key order, so the source walks the key's index; a whole table needs no order. */
-    bool ok = plan_range_query(conn, tc, shape, keys, lo, hi, lo != NULL || hi != NULL, &sql, err);
+    bool ok = plan_range_query(tc, shape, keys, lo, hi, lo != NULL || hi != NULL, &sql, err);
     free(keys);
     if (!ok)
         return false;
@@ -85,8 +86,9 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
     return source_cursor_close(&cursor, ok ? err : NULL) && ok;
 }
 
-int verify_command(const FerryConfig *config)
+static int verify_command(const CommandArgs *args)
 {
+    const FerryConfig *config = args->config;
     const SinkOps *ops = config->sink;
     if (ops->digest == NULL || ops->key_hash == NULL) {
         fprintf(stderr, "ferry: the %s sink cannot be read back: verify has nothing to compare\n", ops->name);
@@ -188,3 +190,5 @@ out:
     close(lock_fd);
     return exit_code;
 }
+
+const Command command_verify = {.name = "verify", .run = verify_command};

@@ -1,0 +1,69 @@
+/*
+ * agent/cmd_plan.c — `ferry plan`: what a run would do with each table, changing nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ferry/command.h"
+#include "ferry/run.h"
+
+static int plan_command(const CommandArgs *args)
+{
+    const FerryConfig *config = args->config;
+    FerryError err;
+    MemoryBudget budget;
+    if (!budget_measure("", config->ferry.memory_fraction, config->ferry.memory_limit, &budget, &err)) {
+        fprintf(stderr, "ferry: %s\n", err.message);
+        return FERRY_EXIT_CONFIG;
+    }
+    SourceConn *conn;
+    if (!source_connect(&config->source, &conn, &err)) {
+        fprintf(stderr, "ferry: %s\n", err.message);
+        return FERRY_EXIT_RESUME;
+    }
+    char why[160];
+    int workers = run_workers(config, conn, budget.total, why, sizeof why);
+    uint64_t batch_bytes = budget_batch_bytes(&budget, workers);
+    char b1[32], b2[32], b3[32];
+    printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",
+           format_size(budget.total, b1, sizeof b1), budget.fraction,
+           format_size(budget.base, b2, sizeof b2), budget.base_from, workers, why,
+           format_size(batch_bytes, b3, sizeof b3));
+    int exit_code = FERRY_EXIT_OK;
+    for (int t = 0; t < config->ntables; t++) {
+        const TableConfig *tc = &config->tables[t];
+        TablePlan plan;
+        bool planned = plan_table(conn, tc, &plan, &err);
+        if (planned && !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err)) {
+            plan_free(&plan);
+            planned = false;
+        }
+        if (!planned) {
+            fprintf(stderr, "ferry: %s\n", err.message);
+            exit_code = err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG : FERRY_EXIT_FAILED;
+            continue;
+        }
+        printf("\ntable %s -> %s\n", tc->qualified, plan.shape.target);
+        printf("  key:        ");
+        for (int k = 0; k < plan.shape.nkeys; k++)
+            printf("%s%s", k ? ", " : "", plan.shape.cols[plan.shape.key_col[k]].name);
+        printf(" (%s)\n", tc->settings.key ? "declared" : "primary key");
+        printf("  columns:    ");
+        for (int c = 0; c < plan.shape.nout; c++)
+            printf("%s%s %s", c ? ", " : "", plan.shape.cols[c].name, plan.shape.cols[c].type_name);
+        printf("\n  rows:       about %.0f\n", plan.est_rows);
+        printf("  row width:  %.0f B average, %.0f B largest sampled (text form)\n", plan.width_avg,
+               plan.width_max);
+        printf("  partitions: %d (about %.0f rows each, bounds from sampled key quantiles)\n",
+               plan.nparts, plan.est_rows / plan.nparts);
+        BatchSizer sizer;
+        batch_sizer_init(&sizer, batch_bytes, plan.width_avg, plan.shape.ncols);
+        printf("  batches:    FETCH %ld rows, at most %s each\n", batch_sizer_rows(&sizer),
+               format_size(batch_bytes, b1, sizeof b1));
+        plan_free(&plan);
+    }
+    source_close(conn);
+    return exit_code;
+}
+
+const Command command_plan = {.name = "plan", .run = plan_command};

@@ -1,0 +1,152 @@
+/*
+ * agent/cmd_status.c — `ferry status`: progress per table and the latest runs, as text or JSON.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ferry/command.h"
+#include "ferry/format.h"
+#include "ferry/run.h"
+
+typedef struct StatusPrinter {
+    bool json;
+    int count;
+    OutBuf out;
+} StatusPrinter;
+
+static bool stdout_drain(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    (void)ctx;
+    if (fwrite(data, 1, len, stdout) != len)
+        return ferry_error(err, FERRY_ERR_SYSTEM, 0, "cannot write to standard output");
+    return true;
+}
+
+static void json_field(OutBuf *out, const char *name, const char *value, bool comma)
+{
+    outbuf_write(out, comma ? ",\"" : "\"", comma ? 2 : 1);
+    outbuf_write(out, name, strlen(name));
+    outbuf_write(out, "\":", 2);
+    if (value == NULL)
+        outbuf_write(out, "null", 4);
+    else
+        format_json_string(out, value, strlen(value));
+}
+
+static void json_number(OutBuf *out, const char *name, long long value)
+{
+    char buf[96];
+    int n = snprintf(buf, sizeof buf, ",\"%s\":%lld", name, value);
+    outbuf_write(out, buf, (size_t)n);
+}
+
+static void print_table_status(void *ctx, const TableStatus *s)
+{
+    StatusPrinter *p = ctx;
+    if (p->json) {
+        OutBuf *out = &p->out;
+        outbuf_write(out, p->count ? ",{" : "{", p->count ? 2 : 1);
+        json_field(out, "table", s->name, false);
+        json_field(out, "target", s->target, true);
+        json_field(out, "key", s->key_columns, true);
+        json_number(out, "partitions_total", s->parts_total);
+        json_number(out, "partitions_done", s->parts_done);
+        json_number(out, "partitions_failed", s->parts_failed);
+        json_number(out, "estimated_rows", s->est_rows);
+        json_number(out, "rows", s->rows);
+        json_number(out, "bytes", s->bytes);
+        json_number(out, "attempts", s->attempts);
+        json_number(out, "rejected", s->rejected);
+        json_field(out, "last_error", s->last_error, true);
+        outbuf_putc(out, '}');
+    } else {
+        char bytes[32];
+        const char *state = s->parts_done == s->parts_total ? "complete"
+                            : s->parts_failed > 0          ? "FAILED"
+                                                           : "in progress";
+        printf("%-32s %-11s %5d/%-5d %12lld %10s %8d", s->name, state, s->parts_done,
+               s->parts_total, (long long)s->rows, format_size((uint64_t)s->bytes, bytes, sizeof bytes),
+               s->attempts);
+        if (s->rejected > 0)
+            printf("  %lld rejected", (long long)s->rejected);
+        printf("\n");
+        if (s->last_error != NULL)
+            printf("    last error: %s\n", s->last_error);
+    }
+    p->count++;
+}
+
+static void print_run(void *ctx, const RunRecord *r)
+{
+    StatusPrinter *p = ctx;
+    if (p->json) {
+        OutBuf *out = &p->out;
+        outbuf_write(out, p->count ? ",{" : "{", p->count ? 2 : 1);
+        json_field(out, "started_at", r->started_at, false);
+        json_field(out, "ended_at", r->ended_at, true);
+        json_field(out, "status", r->status, true);
+        json_number(out, "rows", r->rows);
+        json_number(out, "bytes", r->bytes);
+        json_number(out, "exit_code", r->exit_code);
+        outbuf_putc(out, '}');
+    } else {
+        printf("run %-5lld %s  %-20s  %-10s %12lld rows  exit %d\n", (long long)r->id, r->started_at,
+               r->ended_at ? r->ended_at : "-", r->status, (long long)r->rows,
+               r->exit_code);
+    }
+    p->count++;
+}
+
+static int status_command(const CommandArgs *args)
+{
+    const FerryConfig *config = args->config;
+    bool json = args->json;
+    struct stat st;
+    if (stat(config->ferry.state, &st) != 0) {
+        if (json)
+            printf("{\"state\":null,\"tables\":[],\"runs\":[]}\n");
+        else
+            printf("no state file at %s: nothing has run yet\n", config->ferry.state);
+        return FERRY_EXIT_OK;
+    }
+    StateStore *state;
+    FerryError err;
+    if (!state_open(config->ferry.state, &state, &err)) {
+        fprintf(stderr, "ferry: %s\n", err.message);
+        return FERRY_EXIT_STATE;
+    }
+    StatusPrinter p = {.json = json};
+    outbuf_init(&p.out, 64 * 1024, stdout_drain, NULL);
+    if (json) {
+        outbuf_write(&p.out, "{", 1);
+        json_field(&p.out, "state", config->ferry.state, false);
+        outbuf_write(&p.out, ",\"tables\":[", 11);
+    } else {
+        printf("%-32s %-11s %11s %12s %10s %8s\n", "table", "state", "partitions", "rows", "bytes",
+               "attempts");
+    }
+    bool ok = state_status_each(state, print_table_status, &p, &err);
+    if (json)
+        outbuf_write(&p.out, "],\"runs\":[", 10);
+    else
+        printf("\nlatest runs:\n");
+    p.count = 0;
+    ok = ok && state_runs_each(state, 5, print_run, &p, &err);
+    if (json)
+        outbuf_write(&p.out, "]}\n", 3);
+    outbuf_flush(&p.out);
+    outbuf_free(&p.out);
+    fflush(stdout);
+    state_close(state);
+    if (!ok) {
+        fprintf(stderr, "ferry: %s\n", err.message);
+        return FERRY_EXIT_STATE;
+    }
+    return FERRY_EXIT_OK;
+}
+
+/* ---- reset ---- */
+
+const Command command_status = {.name = "status", .flags = COMMAND_TAKES_JSON, .run = status_command};

@@ -1,0 +1,80 @@
+/*
+ * core/mem.c — allocation that cannot fail quietly, doubling scratch buffers, and StrBuf.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/common.h"
+
+static void out_of_memory(size_t size)
+{
+    /* Nothing can be done safely without memory: say so and stop. The state
+     * file only ever holds committed checkpoints, so a rerun resumes. */
+    fprintf(stderr, "ferry: out of memory allocating %zu bytes\n", size);
+    abort();
+}
+
+void *xmalloc(size_t size)
+{
+    void *p = malloc(size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size);
+    return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(n * size);
+    return p;
+}
+
+void *xrealloc(void *ptr, size_t size)
+{
+    void *p = realloc(ptr, size ? size : 1);
+    if (p == NULL)
+        out_of_memory(size);
+    return p;
+}
+
+void xgrow(char **buf, size_t *cap, size_t need)
+{
+    if (need <= *cap)
+        return;
+    size_t grown = *cap ? *cap : 256;
+    while (grown < need)
+        grown *= 2;
+    *buf = xrealloc(*buf, grown);
+    *cap = grown;
+}
+
+char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+void strbuf_add(StrBuf *buf, const char *fmt, ...)
+{
+    for (;;) {
+        size_t room = buf->cap - buf->len;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(buf->text ? buf->text + buf->len : NULL, buf->text ? room : 0, fmt, ap);
+        va_end(ap);
+        if (buf->text != NULL && (size_t)n < room) {
+            buf->len += (size_t)n;
+            return;
+        }
+        buf->cap = (buf->cap ? buf->cap * 2 : 256) + (size_t)n;
+        buf->text = xrealloc(buf->text, buf->cap);
+        buf->text[buf->len] = '\0';
+    }
+}

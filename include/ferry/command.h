@@ -1,0 +1,34 @@
+/*
+ * include/ferry/command.h — ferry's commands: one file each (agent/cmd_*.c), found by name in one
+ * table (agent/main.c), so a new command is one file and one line.
+ */
+#ifndef FERRY_COMMAND_H
+#define FERRY_COMMAND_H
+
+#include <signal.h>
+#include <stdbool.h>
+
+#include "ferry/config.h"
+
+typedef struct CommandArgs {
+    const FerryConfig *config;       /* borrowed: loaded and checked */
+    const char *table;               /* the command's TABLE argument (reset), or NULL */
+    bool json;                       /* --json (status) */
+    volatile sig_atomic_t *stop;     /* set by the first SIGINT or SIGTERM */
+} CommandArgs;
+
+enum {
+    COMMAND_TAKES_TABLE = 1u << 0,   /* an optional TABLE argument */
+    COMMAND_TAKES_JSON = 1u << 1,    /* --json */
+};
+
+typedef struct Command {
+    const char *name;
+    unsigned flags;
+    /* Returns the exit code (common.h); prints what the user asked for, errors once. */
+    int (*run)(const CommandArgs *args);
+} Command;
+
+extern const Command command_run, command_plan, command_status, command_verify, command_reset;
+
+#endif

@@ -1,0 +1,200 @@
+/*
+ * tests/tools/sink-contract.c — the sink contract (include/ferry/sink.h), checked for every sink in the table.
+ *
+ *   sink-contract DIR     for each sink of the table, DIR/<sink>.ini configures it ([sink] alone);
+ *                         a sink without one fails, so a new sink cannot go untested
+ *
+ * Drives each sink through its hooks as a worker does, and reads it back with
+ * its own digest: a replayed segment replaces what it wrote, an aborted or
+ * uncommitted segment is invisible, prepare_table removes an earlier plan's
+ * output, digest agrees with the keys written, and a bad row is stored
+ * exactly, set aside and counted, or refused with the table and key named.
+ * TAP on standard output.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/config.h"
+#include "ferry/sink.h"
+
+static int tests, failed;
+
+static void check(bool cond, const char *sink, const char *what, const char *detail)
+{
+    tests++;
+    failed += !cond;
+    printf("%sok %d - %s: %s\n", cond ? "" : "not ", tests, sink, what);
+    if (!cond && detail != NULL && *detail != '\0')
+        printf("#   %s\n", detail);
+}
+
+/* Rows id = first..last of (id bigint, v text, n numeric); `bad_id` gets a numeric no sink type may hold. */
+static void fill(RowBatch *batch, long first, long last, long bad_id)
+{
+    batch_reset(batch, 3);
+    for (long id = first; id <= last; id++) {
+        char key[32], text[64];
+        snprintf(key, sizeof key, "%ld", id);
+        snprintf(text, sizeof text, "value %ld, \"quoted\"\n", id);
+        const char *n = id == bad_id ? "1234567890123456789012345678901234567890.123456789012345678901234567890"
+                                     : "12.50";
+        batch_add_value(batch, key, strlen(key), false);
+        batch_add_value(batch, text, strlen(text), false);
+        batch_add_value(batch, n, strlen(n), false);
+        batch_end_row(batch);
+    }
+}
+
+/* The sum of the sink's key hashes of ids first..last, as verify sums the source's keys. */
+static uint64_t key_sum(const SinkOps *ops, Sink *sink, const TableShape *shape, long first, long last)
+{
+    RowBatch keys;
+    batch_init(&keys, 1);
+    uint64_t sum = 0;
+    for (long id = first; id <= last; id++) {
+        char key[32];
+        snprintf(key, sizeof key, "%ld", id);
+        batch_reset(&keys, 1);
+        batch_add_value(&keys, key, strlen(key), false);
+        batch_end_row(&keys);
+        sum += ops->key_hash(sink, shape, &keys, 0);
+    }
+    batch_free(&keys);
+    return sum;
+}
+
+static bool segment(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t part, int64_t seq,
+                    const RowBatch *batch, FerryError *err)
+{
+    SinkSegment s = {.shape = shape, .partition = part, .sequence = seq};
+    if (ops->begin(sink, &s, err) && ops->write(sink, batch, err) && ops->commit(sink, err))
+        return true;
+    ops->abort(sink);
+    return false;
+}
+
+/* The sink holds exactly ids first..last for partition `part` (first > last: nothing). */
+static void expect(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t part, long first, long last,
+                   const char *what)
+{
+    SinkDigest d;
+    FerryError err = {0};
+    SinkPartition p = {.partition = part};
+    char detail[FERRY_ERROR_MAX + 64];
+    bool read = ops->digest(sink, shape, &p, &d, &err);
+    long rows = first <= last ? last - first + 1 : 0;
+    uint64_t want = first <= last ? key_sum(ops, sink, shape, first, last) : 0;
+    snprintf(detail, sizeof detail, "%s; rows %lld (want %ld), keys %s, malformed %d", read ? "read" : err.message,
+             (long long)d.rows, rows, d.key_sum == want ? "same" : "differ", d.malformed);
+    check(read && d.rows == rows && (!d.has_keys || d.key_sum == want) && !d.malformed, ops->name, what, detail);
+}
+
+static void contract(const SinkOps *ops, const char *ini)
+{
+    FerryConfig *config = NULL;
+    FerryError err = {0};
+    if (!config_load(ini, &config, &err)) {
+        check(false, ops->name, "its contract configuration loads", err.message);
+        return;
+    }
+    check(config->sink == ops, ops->name, "the configuration names this sink", ini);
+    Sink *sink = NULL;
+    if (!ops->open(config->sink_settings, &sink, &err)) {
+        check(false, ops->name, "opens", err.message);
+        config_free(config);
+        return;
+    }
+    Column cols[3] = {{.name = "id", .type_name = "bigint", .type = OID_INT8},
+                      {.name = "v", .type_name = "text", .type = OID_TEXT},
+                      {.name = "n", .type_name = "numeric", .type = OID_NUMERIC}};
+    char target[64];
+    snprintf(target, sizeof target, "contract_%s", ops->name);
+    TableShape shape = {.schema = "public", .name = "contract", .target = target, .ncols = 3, .nout = 3,
+                        .cols = cols, .nkeys = 1, .key_col = {0}};
+    RowBatch batch;
+    batch_init(&batch, 3);
+
+    check(sink_check_table(ops, config->sink_settings, &shape, &err), ops->name, "takes the table", err.message);
+    check(sink_prepare_table(ops, sink, &shape, &err), ops->name, "prepares the table", err.message);
+    fill(&batch, 1, 100, 0);
+    check(segment(ops, sink, &shape, 0, 0, &batch, &err), ops->name, "commits a segment", err.message);
+    expect(ops, sink, &shape, 0, 1, 100, "digest reads back the 100 rows of the committed segment");
+
+    /* A replay starts at the same key and may end at another row. */
+    fill(&batch, 1, 60, 0);
+    bool replayed = segment(ops, sink, &shape, 0, 0, &batch, &err);
+    fill(&batch, 61, 100, 0);
+    replayed = replayed && segment(ops, sink, &shape, 0, 1, &batch, &err);
+    check(replayed, ops->name, "commits a replayed segment and the next", err.message);
+    expect(ops, sink, &shape, 0, 1, 100, "a replayed segment replaces what it wrote: 100 rows, none doubled");
+
+    SinkSegment s = {.shape = &shape, .partition = 0, .sequence = 2};
+    fill(&batch, 101, 150, 0);
+    bool begun = ops->begin(sink, &s, &err) && ops->write(sink, &batch, &err);
+    ops->abort(sink);
+    check(begun, ops->name, "begins and writes a segment it will abort", err.message);
+    if (ops->flags & SINK_UPSERTS_BY_KEY) {
+        /* An upsert is visible once the server has it: an aborted segment's rows may be
+         * there, each once, exactly as the source has them; its replay rewrites them. */
+        SinkDigest d;
+        SinkPartition p = {.partition = 0};
+        bool read = ops->digest(sink, &shape, &p, &d, &err);
+        bool none = d.rows == 100 && d.key_sum == key_sum(ops, sink, &shape, 1, 100);
+        bool all = d.rows == 150 && d.key_sum == key_sum(ops, sink, &shape, 1, 150);
+        check(read && (none || all) && !d.malformed, ops->name,
+              "an aborted segment's upserts are all there or none, none doubled", err.message);
+    } else {
+        expect(ops, sink, &shape, 0, 1, 100, "an aborted segment is invisible");
+    }
+
+    /* A bad row: stored exactly, set aside and counted, or refused naming table and key. */
+    fill(&batch, 101, 103, 102);
+    bool committed = segment(ops, sink, &shape, 0, 2, &batch, &err);
+    int64_t rejected = committed && ops->rejected != NULL ? ops->rejected(sink) : 0;
+    if (committed && rejected == 0) {
+        expect(ops, sink, &shape, 0, 1, 103, "a row others find bad is stored, with its key");
+    } else if (committed) {
+        check(rejected == 1, ops->name, "a bad row set aside is counted (rejected = 1)", NULL);
+    } else {
+        bool named = strstr(err.message, target) != NULL && strstr(err.message, "102") != NULL;
+        check(named, ops->name, "a bad row refused names the table and the key (102)", err.message);
+    }
+
+    /* A later plan of the table starts from nothing. */
+    if (ops->prepare_table != NULL) {
+        check(ops->prepare_table(sink, &shape, &err), ops->name, "prepares the table again (a new plan)",
+              err.message);
+        expect(ops, sink, &shape, 0, 1, 0, "prepare_table removed the earlier plan's output");
+    } else {
+        check((ops->flags & SINK_UPSERTS_BY_KEY) != 0, ops->name,
+              "without prepare_table, replays by key make an earlier plan's output harmless", NULL);
+    }
+    batch_free(&batch);
+    ops->close(sink);
+    config_free(config);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: sink-contract DIR (DIR/<sink>.ini for every sink)\n");
+        return 2;
+    }
+    char names[256];
+    snprintf(names, sizeof names, "%s", sink_names());
+    char *save = NULL;
+    for (char *name = strtok_r(names, ", ", &save); name != NULL; name = strtok_r(NULL, ", ", &save)) {
+        char ini[4096];
+        snprintf(ini, sizeof ini, "%s/%s.ini", argv[1], name);
+        FILE *f = fopen(ini, "r");
+        if (f == NULL) {
+            check(false, name, "has a contract configuration (add DIR/<sink>.ini in tests/t/75-contract.t)", ini);
+            continue;
+        }
+        fclose(f);
+        contract(sink_find(name), ini);
+    }
+    printf("1..%d\n", tests);
+    return failed ? 1 : 0;
+}
