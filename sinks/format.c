@@ -180,7 +180,9 @@ size_t format_iso_timestamp(const char *text, size_t len, bool with_zone, char *
             return 0;
         end -= 3;
     }
-    size_t ydigits = 0;
+    size_t ydigits = 4; /* PostgreSQL writes at least four; more only past 9999 */
+    if (end - text < 19 || !isdigit((unsigned char)text[0]) || !isdigit((unsigned char)text[3]))
+        return 0;
     while (text + ydigits < end && isdigit((unsigned char)text[ydigits]))
         ydigits++;
     /* After the year: "-MM-DD HH:MM:SS" and maybe ".ffffff". */
@@ -188,35 +190,67 @@ size_t format_iso_timestamp(const char *text, size_t len, bool with_zone, char *
     if (ydigits < 4 || ydigits > 9 || end - rest < 15 || rest[0] != '-' || rest[3] != '-' || rest[6] != ' ' ||
         rest[9] != ':' || rest[12] != ':')
         return 0;
-    long year = 0;
-    for (size_t i = 0; i < ydigits; i++)
-        year = year * 10 + (text[i] - '0');
-    int n;
-    if (bc) /* 1 BC is ISO year 0000, 2 BC is -0001 */
-        n = year == 1 ? sprintf(out, "0000") : sprintf(out, "-%04ld", year - 1);
-    else
-        n = year > 9999 ? sprintf(out, "+%ld", year) : sprintf(out, "%04ld", year);
+    size_t n = 0;
+    if (!bc && ydigits == 4) { /* every common timestamp: the year as it is, no arithmetic */
+        memcpy(out, text, 4);
+        n = 4;
+    } else {
+        long year = 0;
+        for (size_t i = 0; i < ydigits; i++)
+            year = year * 10 + (text[i] - '0');
+        if (bc) /* 1 BC is ISO year 0000, 2 BC is -0001 */
+            year = 1 - year;
+        if (year < 0)
+            out[n++] = '-';
+        else if (year > 9999)
+            out[n++] = '+';
+        unsigned long magnitude = (unsigned long)(year < 0 ? -year : year);
+        char digits[24];
+        int d = 0;
+        do
+            digits[d++] = (char)('0' + magnitude % 10);
+        while ((magnitude /= 10) > 0);
+        while (d < 4)
+            digits[d++] = '0';
+        while (d > 0)
+            out[n++] = digits[--d];
+    }
     size_t m = (size_t)(end - rest);
     memcpy(out + n, rest, m);
     out[n + 6] = 'T';
-    n += (int)m;
+    n += m;
     if (with_zone)
         out[n++] = 'Z';
-    return (size_t)n;
+    return n;
 }
 
 /* A timestamp as its ISO 8601 string (format_iso_timestamp); infinity and other forms stay text. */
 static void json_timestamp(OutBuf *out, const char *text, size_t len, bool with_zone)
 {
-    char iso[FERRY_TIMESTAMP_TEXT_MAX + 8];
-    size_t n = len <= FERRY_TIMESTAMP_TEXT_MAX ? format_iso_timestamp(text, len, with_zone, iso) : 0;
-    if (n == 0) {
+    if (len > FERRY_TIMESTAMP_TEXT_MAX) {
         format_json_string(out, text, len);
         return;
     }
-    outbuf_putc(out, '"');
-    outbuf_write(out, iso, n);
-    outbuf_putc(out, '"');
+    if (out->cap - out->len >= FERRY_TIMESTAMP_TEXT_MAX + 10) { /* room: straight into the buffer */
+        char *at = out->data + out->len;
+        size_t n = format_iso_timestamp(text, len, with_zone, at + 1);
+        if (n > 0) {
+            at[0] = '"';
+            at[n + 1] = '"';
+            out->len += n + 2;
+            return;
+        }
+    } else {
+        char iso[FERRY_TIMESTAMP_TEXT_MAX + 8];
+        size_t n = format_iso_timestamp(text, len, with_zone, iso);
+        if (n > 0) {
+            outbuf_putc(out, '"');
+            outbuf_write(out, iso, n);
+            outbuf_putc(out, '"');
+            return;
+        }
+    }
+    format_json_string(out, text, len); /* infinity */
 }
 
 /* One level of braces, from its '{'; returns the position after its '}'. */
