@@ -1,5 +1,7 @@
 # tests/lib/mongo.sh — a MongoDB server for the tests: minimongo on a free loopback port, or a real one.
 #
+#   mongo_servers                   what a MongoDB test starts with: PostgreSQL, MongoDB, the EXIT
+#                                   trap that stops both, and a line saying which MongoDB
 #   mongo_start [--fault SPEC]...   exports MONGO_URI and MONGO_DB (a fresh database)
 #   mongo_stop                      the caller's EXIT trap must call it
 #   mongo_real                      true when FERRY_TEST_MONGO_URI names a real server
@@ -62,4 +64,11 @@ load_collection() {
     pg_sql "SET client_min_messages = warning; DROP TABLE IF EXISTS $name; CREATE TABLE $name (doc jsonb)"
     mongo_tool "$mode" "$coll" > "$WORK/$name.json"
     psql -X -q -v ON_ERROR_STOP=1 -c "\\copy $name FROM '$WORK/$name.json' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')"
+}
+
+mongo_servers() {
+    trap 'mongo_stop; cleanup' EXIT
+    pg_start
+    mongo_start
+    if mongo_real; then diag "against the real MongoDB server of FERRY_TEST_MONGO_URI"; else diag "against minimongo"; fi
 }

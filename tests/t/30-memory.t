@@ -4,9 +4,7 @@
 # for the dir sink and for the MongoDB sink.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
-trap 'mongo_stop; cleanup' EXIT
-pg_start
-mongo_start
+mongo_servers
 
 # 3000 rows: most about 100 B; every 50th about 1 MB; ids 1000..1039 a stretch of 4 MB rows.
 pg_sql "

@@ -4,10 +4,7 @@
 # Runs against minimongo, or unchanged against a real server named by FERRY_TEST_MONGO_URI.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
-trap 'mongo_stop; cleanup' EXIT
-pg_start
-mongo_start
-mongo_real && diag "against the real MongoDB server of FERRY_TEST_MONGO_URI" || diag "against minimongo"
+mongo_servers
 psql -X -q -v ON_ERROR_STOP=1 -f "$ROOT/tests/lib/types.sql"
 pg_iso_functions
 

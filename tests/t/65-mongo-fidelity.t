@@ -4,10 +4,7 @@
 # one field, and no collection collation makes two keys one. Against minimongo, or a real server.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
-trap 'mongo_stop; cleanup' EXIT
-pg_start
-mongo_start
-mongo_real && diag "against the real MongoDB server of FERRY_TEST_MONGO_URI" || diag "against minimongo"
+mongo_servers
 
 # --- inheritance: the parent's collection holds the parent's rows, once each ---
 pg_sql "CREATE TABLE parent (id int PRIMARY KEY, v text);

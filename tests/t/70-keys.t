@@ -6,10 +6,7 @@
 # bytea of different lengths, enum and inet order, intervals, text under an ICU collation.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
-trap 'mongo_stop; cleanup' EXIT
-pg_start
-mongo_start
-mongo_real && diag "against the real MongoDB server of FERRY_TEST_MONGO_URI" || diag "against minimongo"
+mongo_servers
 
 N=2500 # three partitions of 1000 rows: the key ranges are exercised, not one partition alone
 psql -X -q -v ON_ERROR_STOP=1 >/dev/null <<SQL || { echo "Bail out! the key tables could not be made"; exit 1; }

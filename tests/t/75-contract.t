@@ -1,13 +1,11 @@
 #!/usr/bin/env bash
 # The sink contract, for every sink of the table (build/sink-contract loops over it): replay
-# replaces, abort is invisible, prepare_table starts afresh, digest agrees, bad rows are named
-# or set aside. A sink added to the table without a configuration here fails this test.
+# replaces, abort is invisible (an upsert sink's rows: exact, never doubled), prepare_table starts
+# afresh, digest agrees, bad rows are named or set aside. A sink added to the table without a
+# configuration here fails this test.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
-trap 'mongo_stop; cleanup' EXIT
-pg_start
-mongo_start
-mongo_real && diag "mongo against the real MongoDB server of FERRY_TEST_MONGO_URI" || diag "mongo against minimongo"
+mongo_servers
 
 mkdir -p "$WORK/contract"
 write_config "$WORK/contract/dir.ini" "$WORK/contract/out" ndjson
