@@ -207,124 +207,6 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
 
 /* ---- pass 2: options ---- */
 
-static bool parse_bool(const char *text, bool *out)
-{
-    static const char *const yes[] = {"true", "yes", "on", "1"};
-    static const char *const no[] = {"false", "no", "off", "0"};
-    for (int i = 0; i < 4; i++) {
-        if (strcasecmp(text, yes[i]) == 0) {
-            *out = true;
-            return true;
-        }
-        if (strcasecmp(text, no[i]) == 0) {
-            *out = false;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Store `text` into the option's field; on a bad value describe what is expected in `why`. */
-static bool option_set(const ConfigOption *opt, void *settings, const char *text, char *why,
-                       size_t why_cap)
-{
-    char *field = (char *)settings + opt->offset;
-    switch (opt->type) {
-    case OPT_STRING: {
-        char **slot = (char **)(void *)field;
-        free(*slot);
-        *slot = xstrdup(text);
-        return true;
-    }
-    case OPT_SIZE:
-        if (!parse_size(text, (uint64_t *)(void *)field)) {
-            snprintf(why, why_cap, "expected a size such as 512MB or 2GiB");
-            return false;
-        }
-        return true;
-    case OPT_INT: {
-        if (opt->allow_auto && strcasecmp(text, "auto") == 0) {
-            *(int *)(void *)field = 0;
-            return true;
-        }
-        char *end;
-        errno = 0;
-        long v = strtol(text, &end, 10);
-        if (errno != 0 || end == text || *end != '\0' || v < opt->min || v > opt->max) {
-            snprintf(why, why_cap, "expected %sa whole number from %.0f to %.0f",
-                     opt->allow_auto ? "auto or " : "", opt->min, opt->max);
-            return false;
-        }
-        *(int *)(void *)field = (int)v;
-        return true;
-    }
-    case OPT_DOUBLE: {
-        char *end;
-        double v = strtod(text, &end);
-        if (end == text || *end != '\0' || !(v >= opt->min && v <= opt->max)) {
-            snprintf(why, why_cap, "expected a number from %g to %g", opt->min, opt->max);
-            return false;
-        }
-        *(double *)(void *)field = v;
-        return true;
-    }
-    case OPT_BOOL:
-        if (!parse_bool(text, (bool *)(void *)field)) {
-            snprintf(why, why_cap, "expected true or false");
-            return false;
-        }
-        return true;
-    case OPT_ENUM:
-        for (int i = 0; opt->choices[i] != NULL; i++) {
-            if (strcmp(text, opt->choices[i]) == 0) {
-                *(int *)(void *)field = i;
-                return true;
-            }
-        }
-        size_t n = (size_t)snprintf(why, why_cap, "expected one of:");
-        for (int i = 0; opt->choices[i] != NULL && n < why_cap; i++)
-            n += (size_t)snprintf(why + n, why_cap - n, "%s %s", i ? "," : "", opt->choices[i]);
-        return false;
-    }
-    snprintf(why, why_cap, "BUG: unknown option type");
-    return false;
-}
-
-bool config_apply_defaults(const ConfigOption *options, void *settings, FerryError *err)
-{
-    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
-        if (opt->default_value == NULL)
-            continue;
-        char why[256];
-        if (!option_set(opt, settings, opt->default_value, why, sizeof why))
-            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: default of '%s' is invalid: %s",
-                               opt->name, why);
-    }
-    return true;
-}
-
-void config_free_settings(const ConfigOption *options, void *settings)
-{
-    if (settings == NULL)
-        return;
-    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
-        if (opt->type == OPT_STRING) {
-            char **slot = (char **)(void *)((char *)settings + opt->offset);
-            free(*slot);
-            *slot = NULL;
-        }
-    }
-}
-
-static const ConfigOption *option_find(const ConfigOption *options, const char *key)
-{
-    for (const ConfigOption *opt = options; opt != NULL && opt->name != NULL; opt++) {
-        if (strcmp(opt->name, key) == 0)
-            return opt;
-    }
-    return NULL;
-}
-
 /* Apply a section's entries through one or two option tables (the second for sink keys). */
 static bool section_apply(const char *file, Section *section, const ConfigOption *options,
                           void *settings, const ConfigOption *extra, void *extra_settings,
@@ -334,10 +216,10 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
         Entry *entry = &section->entries[i];
         if (entry->used)
             continue;
-        const ConfigOption *opt = option_find(options, entry->key);
+        const ConfigOption *opt = options_find(options, entry->key);
         void *target = settings;
         if (opt == NULL) {
-            opt = option_find(extra, entry->key);
+            opt = options_find(extra, entry->key);
             target = extra_settings;
         }
         if (opt == NULL) {
@@ -354,7 +236,7 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
         }
         char why[256];
         const char *value = opt->raw ? entry->raw : entry->value;
-        if (!option_set(opt, target, value, why, sizeof why))
+        if (!options_set(opt, target, value, why, sizeof why))
             return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': bad value \"%s\": %s",
                                file, entry->line, entry->key, entry->value, why);
         entry->used = true;
@@ -411,7 +293,7 @@ static bool apply_sink(const char *file, Section *section, FerryConfig *config, 
                            type->line, type->value, sink_names());
     type->used = true;
     config->sink_settings = xcalloc(1, config->sink->settings_size);
-    if (!config_apply_defaults(config->sink->options, config->sink_settings, err))
+    if (!options_apply_defaults(config->sink->options, config->sink_settings, err))
         return false;
     return section_apply(file, section, config->sink->options, config->sink_settings, NULL, NULL,
                          err);
@@ -445,7 +327,7 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
     table->name = name;
     table->qualified = xstrdup(qualified);
     table->line = section->line;
-    if (!config_apply_defaults(table_options, &table->settings, err))
+    if (!options_apply_defaults(table_options, &table->settings, err))
         return false;
     if (!section_apply(file, section, table_options, &table->settings, NULL, NULL, err))
         return false;
@@ -491,8 +373,8 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
 
     if (!parse_text(name, text, &parsed, err))
         goto out;
-    if (!config_apply_defaults(ferry_options, &config->ferry, err) ||
-        !config_apply_defaults(source_options, &config->source, err))
+    if (!options_apply_defaults(ferry_options, &config->ferry, err) ||
+        !options_apply_defaults(source_options, &config->source, err))
         goto out;
 
     for (int i = 0; i < parsed.nsections; i++) {
@@ -597,13 +479,13 @@ void config_free(FerryConfig *config)
 {
     if (config == NULL)
         return;
-    config_free_settings(ferry_options, &config->ferry);
-    config_free_settings(source_options, &config->source);
+    options_free(ferry_options, &config->ferry);
+    options_free(source_options, &config->source);
     if (config->sink != NULL)
-        config_free_settings(config->sink->options, config->sink_settings);
+        options_free(config->sink->options, config->sink_settings);
     free(config->sink_settings);
     for (int i = 0; i < config->ntables; i++) {
-        config_free_settings(table_options, &config->tables[i].settings);
+        options_free(table_options, &config->tables[i].settings);
         free(config->tables[i].schema);
         free(config->tables[i].name);
         free(config->tables[i].qualified);
@@ -632,37 +514,34 @@ static char *parse_name(const char **p, const char *stops)
     const char *q = *p;
     while (isspace((unsigned char)*q))
         q++;
-    StrBuf name = {0};
-    strbuf_add(&name, "%s", "");
-    if (*q == '"') {
-        for (q++;; q++) {
-            if (*q == '\0') {
-                free(name.text);
-                return NULL; /* unterminated */
-            }
-            if (*q == '"' && q[1] != '"')
-                break;
-            if (*q == '"')
-                q++;
-            strbuf_add(&name, "%c", *q);
-        }
-        q++;
-        while (isspace((unsigned char)*q))
-            q++;
-        if (name.len == 0 || (*q != '\0' && strchr(stops, *q) == NULL)) {
-            free(name.text);
-            return NULL; /* "" or text after the closing quote */
-        }
-    } else {
+    if (*q != '"') {
         size_t len = strcspn(q, stops);
         while (len > 0 && isspace((unsigned char)q[len - 1]))
             len--;
-        if (len == 0 || memchr(q, '"', len) != NULL) {
-            free(name.text);
+        if (len == 0 || memchr(q, '"', len) != NULL)
             return NULL;
+        *p = q + strcspn(q, stops);
+        return xstrndup(q, len);
+    }
+    StrBuf name = {0};
+    strbuf_add(&name, "%s", "");
+    for (q++;; q++) {
+        if (*q == '\0') {
+            free(name.text);
+            return NULL; /* unterminated */
         }
-        strbuf_add(&name, "%.*s", (int)len, q);
-        q += strcspn(q, stops);
+        if (*q == '"' && q[1] != '"')
+            break;
+        if (*q == '"')
+            q++; /* "" is a quote */
+        strbuf_add(&name, "%c", *q);
+    }
+    q++;
+    while (isspace((unsigned char)*q))
+        q++;
+    if (name.len == 0 || (*q != '\0' && strchr(stops, *q) == NULL)) {
+        free(name.text);
+        return NULL; /* "" or text after the closing quote */
     }
     *p = q;
     return name.text;
@@ -724,36 +603,6 @@ void config_add_name(StrBuf *out, const char *name)
 
 /* ---- setup record ---- */
 
-static void option_render(const ConfigOption *opt, const void *settings, char *buf, size_t cap)
-{
-    const char *field = (const char *)settings + opt->offset;
-    switch (opt->type) {
-    case OPT_STRING: {
-        const char *s = *(char *const *)(const void *)field;
-        snprintf(buf, cap, "%s", s ? s : "");
-        return;
-    }
-    case OPT_SIZE:
-        snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)(const void *)field);
-        return;
-    case OPT_INT:
-        if (opt->allow_auto && *(const int *)(const void *)field == 0)
-            snprintf(buf, cap, "auto");
-        else
-            snprintf(buf, cap, "%d", *(const int *)(const void *)field);
-        return;
-    case OPT_DOUBLE:
-        snprintf(buf, cap, "%g", *(const double *)(const void *)field);
-        return;
-    case OPT_BOOL:
-        snprintf(buf, cap, "%s", *(const bool *)(const void *)field ? "true" : "false");
-        return;
-    case OPT_ENUM:
-        snprintf(buf, cap, "%s", opt->choices[*(const int *)(const void *)field]);
-        return;
-    }
-}
-
 static void setup_add(SetupEntry **entries, int *count, const char *prefix, const ConfigOption *options,
                       const void *settings)
 {
@@ -763,7 +612,7 @@ static void setup_add(SetupEntry **entries, int *count, const char *prefix, cons
         char name[FERRY_NAME_MAX + 64];
         char value[FERRY_CONFIG_LINE_MAX];
         snprintf(name, sizeof name, "%s.%s", prefix, opt->name);
-        option_render(opt, settings, value, sizeof value);
+        options_render(opt, settings, value, sizeof value);
         *entries = xrealloc(*entries, sizeof(SetupEntry) * (size_t)(*count + 1));
         (*entries)[(*count)++] = (SetupEntry){.name = xstrdup(name), .value = xstrdup(value)};
     }

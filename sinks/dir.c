@@ -9,8 +9,8 @@
  *      so a segment replayed after a crash replaces its own file.
  *  (3) prepare_table removes every segment file and temporary file of the
  *      table, so a new plan (other partition bounds) starts from nothing.
- *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus zlib's
- *      deflate state when compressing.
+ *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus the
+ *      compression filter's (compress.h) when compressing.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -23,6 +23,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ferry/compress.h"
 #include "ferry/fault.h"
 #include "ferry/files.h"
 #include "ferry/segment.h"
@@ -32,17 +33,15 @@
 typedef struct DirSettings {
     char *path;
     int format;               /* RowFormat */
-    int compression;          /* DirCompression */
+    int compression;          /* Compression (compress.h) */
     int gzip_level;
     bool csv_header;
     int nulls;                /* NDJSON: NULLS_KEEP or NULLS_OMIT */
 } DirSettings;
 
-enum { COMPRESS_NONE = 0, COMPRESS_GZIP = 1 };
 enum { NULLS_KEEP = 0, NULLS_OMIT = 1 };
 
 static const char *const format_names[] = {"ndjson", "csv", NULL};
-static const char *const compression_names[] = {"none", "gzip", NULL};
 static const char *const null_names[] = {"null", "omit", NULL};
 
 static const ConfigOption dir_options[] = {
@@ -51,7 +50,7 @@ static const ConfigOption dir_options[] = {
     CONFIG_OPTION(DirSettings, format, OPT_ENUM, .default_value = "ndjson", .choices = format_names,
                   .setup = true, .help = "ndjson or csv"),
     CONFIG_OPTION(DirSettings, compression, OPT_ENUM, .default_value = "none",
-                  .choices = compression_names, .setup = true, .help = "none or gzip"),
+                  .choices = compress_names, .setup = true, .help = "none or gzip"),
     CONFIG_OPTION(DirSettings, gzip_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
                   .help = "gzip level, 1 (fast) to 9 (small)"),
     CONFIG_OPTION(DirSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
@@ -69,38 +68,28 @@ struct Sink {
     char temp_path[4096];
     int fd;                   /* the open temporary file, or -1 */
     int64_t partition;        /* the segment's, for fault points */
-    bool deflating;
-    z_stream zs;
-    unsigned char *zbuf;      /* owned: deflate output */
+    Compressor gz;            /* the output filter: none, or gzip */
     OutBuf out;
     RowWriter writer;
     bool writer_ready;
 };
 
-#define ZBUF_SIZE (256u * 1024u)
+/* Reading files back (verify): bytes a gzread asks for at once. */
+#define READ_BUFFER (256u * 1024u)
 
 static bool sink_errno(FerryError *err, int code, const char *what, const char *path)
 {
     return file_error(err, "dir sink", code, what, path);
 }
 
-static bool deflate_some(Sink *sink, int flush, FerryError *err)
+/* The filter's output: the segment's temporary file. */
+static bool dir_file_write(void *ctx, const char *data, size_t len, FerryError *err)
 {
-    int rc;
-    do {
-        sink->zs.next_out = sink->zbuf;
-        sink->zs.avail_out = ZBUF_SIZE;
-        rc = deflate(&sink->zs, flush);
-        if (rc == Z_STREAM_ERROR)
-            return ferry_error(err, FERRY_ERR_BUG, rc, "BUG: deflate stream error");
-        if (!file_write_all(sink->fd, (const char *)sink->zbuf, ZBUF_SIZE - sink->zs.avail_out,
-                            "dir sink", sink->temp_path, err))
-            return false;
-    } while (sink->zs.avail_out == 0 || (flush == Z_FINISH && rc != Z_STREAM_END));
-    return true;
+    Sink *sink = ctx;
+    return file_write_all(sink->fd, data, len, "dir sink", sink->temp_path, err);
 }
 
-/* The output buffer's drain: to the file, through gzip when compressing. */
+/* The output buffer's drain: through the compression filter to the file. */
 static bool dir_drain(void *ctx, const char *data, size_t len, FerryError *err)
 {
     Sink *sink = ctx;
@@ -110,11 +99,7 @@ static bool dir_drain(void *ctx, const char *data, size_t len, FerryError *err)
         err->retryable = true;
         return false;
     }
-    if (!sink->deflating)
-        return file_write_all(sink->fd, data, len, "dir sink", sink->temp_path, err);
-    sink->zs.next_in = (unsigned char *)(uintptr_t)data;
-    sink->zs.avail_in = (unsigned)len;
-    return deflate_some(sink, Z_NO_FLUSH, err);
+    return compress_write(&sink->gz, data, len, err);
 }
 
 /* A target becomes a directory name: no path separators, no dot names. */
@@ -139,7 +124,7 @@ static const char *extension(const DirSettings *s)
 static uint64_t dir_memory(const void *settings)
 {
     const DirSettings *s = settings;
-    return FERRY_SINK_BUFFER + (s->compression == COMPRESS_GZIP ? ZBUF_SIZE + (256u << 10) : 0);
+    return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression);
 }
 
 static bool dir_open(const void *settings, Sink **out, FerryError *err)
@@ -152,8 +137,8 @@ static bool dir_open(const void *settings, Sink **out, FerryError *err)
         return false;
     }
     outbuf_init(&sink->out, FERRY_SINK_BUFFER, dir_drain, sink);
-    if (sink->settings.compression == COMPRESS_GZIP)
-        sink->zbuf = xmalloc(ZBUF_SIZE);
+    compress_init(&sink->gz, (Compression)sink->settings.compression, sink->settings.gzip_level, dir_file_write,
+                  sink);
     *out = sink;
     return true;
 }
@@ -262,13 +247,9 @@ static bool dir_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
         return sink_errno(err, errno, "cannot create", sink->temp_path);
     sink->out.len = 0;
     sink->out.failed = false;
-    if (sink->settings.compression == COMPRESS_GZIP) {
-        memset(&sink->zs, 0, sizeof sink->zs);
-        /* windowBits 15 + 16: a gzip wrapper, so `gunzip` and Redshift's GZIP read it. */
-        if (deflateInit2(&sink->zs, sink->settings.gzip_level, Z_DEFLATED, 15 + 16, 8,
-                         Z_DEFAULT_STRATEGY) != Z_OK)
-            return ferry_error(err, FERRY_ERR_SYSTEM, 0, "dir sink: cannot start gzip");
-        sink->deflating = true;
+    if (!compress_begin(&sink->gz, err)) {
+        ferry_error_prefix(err, "dir sink");
+        return false;
     }
     row_writer_header(&sink->writer, &sink->out);
     return true;
@@ -279,16 +260,9 @@ static bool dir_write(Sink *sink, const RowBatch *batch, FerryError *err)
     return row_writer_batch(&sink->writer, &sink->out, batch, err);
 }
 
-static void end_deflate(Sink *sink)
-{
-    if (sink->deflating)
-        deflateEnd(&sink->zs);
-    sink->deflating = false;
-}
-
 static void dir_abort(Sink *sink)
 {
-    end_deflate(sink);
+    compress_abandon(&sink->gz);
     if (sink->fd >= 0) {
         close(sink->fd);
         sink->fd = -1;
@@ -301,9 +275,9 @@ static bool dir_commit(Sink *sink, FerryError *err)
     bool ok = outbuf_flush(&sink->out);
     if (!ok && err != NULL)
         *err = sink->out.error;
-    if (ok && sink->deflating)
-        ok = deflate_some(sink, Z_FINISH, err);
-    end_deflate(sink);
+    if (ok)
+        ok = compress_finish(&sink->gz, err);
+    compress_abandon(&sink->gz);
     if (ok && fsync(sink->fd) != 0)
         ok = sink_errno(err, errno, "fsync", sink->temp_path);
     if (ok) {
@@ -332,7 +306,7 @@ static void dir_close(Sink *sink)
     dir_abort(sink);
     forget_table(sink);
     outbuf_free(&sink->out);
-    free(sink->zbuf);
+    compress_free(&sink->gz);
     free(sink->table_dir);
     free(sink);
 }
@@ -396,7 +370,7 @@ static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition 
     KeyCtx kctx = {.digest = out, .nkeys = shape->nkeys};
     bool ok = true;
     struct dirent *e;
-    char *buf = xmalloc(ZBUF_SIZE);
+    char *buf = xmalloc(READ_BUFFER);
     while (ok && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, prefix, strlen(prefix)) != 0)
             continue;
@@ -418,7 +392,7 @@ static bool dir_digest(Sink *sink, const TableShape *shape, const SinkPartition 
             row_reader_init(&reader, (RowFormat)sink->settings.format, sink->settings.csv_header, 0,
                             NULL, NULL, count_row, NULL);
         int n;
-        while ((n = gzread(f, buf, ZBUF_SIZE)) > 0)
+        while ((n = gzread(f, buf, READ_BUFFER)) > 0)
             row_reader_feed(&reader, buf, (size_t)n);
         if (n < 0) {
             ok = ferry_error(err, FERRY_ERR_SINK, EIO, "dir sink: cannot read %s", path);

@@ -20,35 +20,7 @@
 #include <stdint.h>
 
 #include "ferry/common.h"
-
-typedef enum {
-    OPT_STRING, /* char *, owned by the settings struct */
-    OPT_SIZE,   /* uint64_t bytes: "64MB", "1GiB", "4096" */
-    OPT_INT,    /* int, within [min, max] */
-    OPT_DOUBLE, /* double, within [min, max] */
-    OPT_BOOL,   /* bool: true/false/yes/no/on/off/1/0 */
-    OPT_ENUM,   /* int: index into choices */
-} OptionType;
-
-typedef struct ConfigOption {
-    const char *name;
-    OptionType type;
-    size_t offset;               /* where the value lives in the settings struct */
-    const char *default_value;   /* text, parsed like a value from the file; NULL: none */
-    const char *const *choices;  /* OPT_ENUM: NULL-terminated names */
-    double min, max;             /* OPT_INT, OPT_DOUBLE */
-    bool allow_auto;             /* OPT_INT: "auto" is accepted, and stored as 0 */
-    bool required;
-    bool setup;                  /* recorded in the state: a resume must not change it */
-    bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
-    bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
-                                    not a wrapping the parser takes off */
-    const char *help;
-} ConfigOption;
-
-/* Describe one setting of a struct; the trailing fields default to zero. */
-#define CONFIG_OPTION(struct_type, field, opt_type, ...) \
-    { .name = #field, .type = (opt_type), .offset = offsetof(struct_type, field), __VA_ARGS__ }
+#include "ferry/options.h"
 
 /* [ferry] */
 typedef struct FerrySettings {
@@ -116,10 +88,6 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
 
 void config_free(FerryConfig *config);
 
-/* Apply an option table's defaults to a settings struct. */
-bool config_apply_defaults(const ConfigOption *options, void *settings, FerryError *err);
-/* Free what an option table's strings own in a settings struct. */
-void config_free_settings(const ConfigOption *options, void *settings);
 
 /*
  * The options recorded in the state's setup record, as "section.key" = value

@@ -1,0 +1,57 @@
+/*
+ * include/ferry/options.h — settings described by a table of options (core/options.c).
+ *
+ * Every section of the configuration, and every sink's keys, is a settings
+ * struct described by a NULL-terminated table of ConfigOption: name, type,
+ * where the value lives, default, bounds, help. A new key is one line in a
+ * table; parsing, defaults, the setup record and --help come from it.
+ */
+#ifndef FERRY_OPTIONS_H
+#define FERRY_OPTIONS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ferry/common.h"
+
+typedef enum {
+    OPT_STRING, /* char *, owned by the settings struct */
+    OPT_SIZE,   /* uint64_t bytes: "64MB", "1GiB", "4096" */
+    OPT_INT,    /* int, within [min, max] */
+    OPT_DOUBLE, /* double, within [min, max] */
+    OPT_BOOL,   /* bool: true/false/yes/no/on/off/1/0 */
+    OPT_ENUM,   /* int: index into choices */
+} OptionType;
+
+typedef struct ConfigOption {
+    const char *name;
+    OptionType type;
+    size_t offset;               /* where the value lives in the settings struct */
+    const char *default_value;   /* text, parsed like a value from the file; NULL: none */
+    const char *const *choices;  /* OPT_ENUM: NULL-terminated names */
+    double min, max;             /* OPT_INT, OPT_DOUBLE */
+    bool allow_auto;             /* OPT_INT: "auto" is accepted, and stored as 0 */
+    bool required;
+    bool setup;                  /* recorded in the state: a resume must not change it */
+    bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
+    bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
+                                    not a wrapping the parser takes off */
+    const char *help;
+} ConfigOption;
+
+/* Describe one setting of a struct; the trailing fields default to zero. */
+#define CONFIG_OPTION(struct_type, field, opt_type, ...) \
+    { .name = #field, .type = (opt_type), .offset = offsetof(struct_type, field), __VA_ARGS__ }
+
+/* The option named `key` in a table (NULL-safe), or NULL. */
+const ConfigOption *options_find(const ConfigOption *options, const char *key);
+/* Store `text` into the option's field; on a bad value, `why` says what is expected. */
+bool options_set(const ConfigOption *opt, void *settings, const char *text, char *why, size_t why_cap);
+/* The field's value as text, as the setup record keeps it. */
+void options_render(const ConfigOption *opt, const void *settings, char *buf, size_t cap);
+/* Apply a table's defaults to a settings struct. */
+bool options_apply_defaults(const ConfigOption *options, void *settings, FerryError *err);
+/* Free what a table's strings own in a settings struct. */
+void options_free(const ConfigOption *options, void *settings);
+
+#endif
