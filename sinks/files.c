@@ -95,7 +95,7 @@ bool file_durable_write(DurableFile *file, const char *data, size_t len, const c
     return file_write_all(file->fd, data, len, who, file->temp, err);
 }
 
-bool file_durable_commit(DurableFile *file, const char *who, FerryError *err)
+bool file_durable_sync(DurableFile *file, const char *who, FerryError *err)
 {
     bool ok = true;
     if (fsync(file->fd) != 0)
@@ -103,11 +103,24 @@ bool file_durable_commit(DurableFile *file, const char *who, FerryError *err)
     if (close(file->fd) != 0 && ok)
         ok = file_error(err, who, errno, "close", file->temp);
     file->fd = -1;
-    if (ok && rename(file->temp, file->path) != 0)
-        ok = file_error(err, who, errno, "rename", file->temp);
     if (!ok)
         unlink(file->temp);
-    return ok && file_fsync_dir(file->dir, who, err);
+    return ok;
+}
+
+bool file_durable_publish(DurableFile *file, const char *who, FerryError *err)
+{
+    if (rename(file->temp, file->path) != 0) {
+        int code = errno;
+        unlink(file->temp);
+        return file_error(err, who, code, "rename", file->temp);
+    }
+    return file_fsync_dir(file->dir, who, err);
+}
+
+bool file_durable_commit(DurableFile *file, const char *who, FerryError *err)
+{
+    return file_durable_sync(file, who, err) && file_durable_publish(file, who, err);
 }
 
 void file_durable_abort(DurableFile *file)

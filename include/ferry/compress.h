@@ -45,6 +45,28 @@ bool compress_finish(Compressor *c, FerryError *err);
 /* Drop an object half written (after a failure); harmless when none is. */
 void compress_abandon(Compressor *c);
 void compress_free(Compressor *c);
+/*
+ * The reverse, for reading objects back: gzip (one member or several) is
+ * inflated on to next; none passes bytes on. begin before each object.
+ */
+typedef struct Decompressor {
+    Compression kind;
+    bool (*next)(void *ctx, const char *data, size_t len, FerryError *err);
+    void *ctx;                /* borrowed: next's */
+    bool running;
+    bool ended;               /* the last gzip stream came to its end */
+    z_stream zs;
+    unsigned char *zbuf;      /* owned */
+} Decompressor;
+
+void decompress_init(Decompressor *d, Compression kind,
+                     bool (*next)(void *ctx, const char *data, size_t len, FerryError *err), void *ctx);
+bool decompress_begin(Decompressor *d, FerryError *err);
+bool decompress_write(Decompressor *d, const char *data, size_t len, FerryError *err);
+/* False when the object ended inside a gzip stream (a cut or damaged file). */
+bool decompress_finish(Decompressor *d, FerryError *err);
+void decompress_free(Decompressor *d);
+
 /* The bytes a filter of this kind holds while compressing. */
 uint64_t compress_memory(Compression kind);
 /* The file name suffix: "" or ".gz". */

@@ -41,6 +41,9 @@ typedef struct DurableFile {
 bool file_durable_open(DurableFile *file, const char *dir, const char *name, const char *who, FerryError *err);
 bool file_durable_write(DurableFile *file, const char *data, size_t len, const char *who, FerryError *err);
 bool file_durable_commit(DurableFile *file, const char *who, FerryError *err);
+/* commit in its two steps: the bytes durable (fsync, close), then the name (rename, fsync of the folder). */
+bool file_durable_sync(DurableFile *file, const char *who, FerryError *err);
+bool file_durable_publish(DurableFile *file, const char *who, FerryError *err);
 /* Close and remove the temporary file, if one is open. */
 void file_durable_abort(DurableFile *file);
 

@@ -1,0 +1,56 @@
+/*
+ * include/ferry/store.h — where the blob sink keeps its objects: a local directory now (store_dir.c).
+ *
+ * An object is named by a key, "<target>/<segment name>" (segment.h). A
+ * handle writes one object at a time:
+ *
+ *   begin(key) ─► write… ─► commit        visible, complete and durable
+ *                      └──► abort         no trace
+ *
+ * The contract:
+ *  - Nothing of an object is visible under its key before commit returns
+ *    true; commit MUST make all of it durable (it survives a crash of ferry
+ *    and of the machine) and replace an object of that key.
+ *  - abort, or a crash before commit, MUST leave no object; what a crash
+ *    leaves behind (a temporary file, an unfinished upload) is a leftover
+ *    that remove_all takes away.
+ *  - list MUST give every committed object under a prefix, and only those.
+ *  - remove_all MUST remove, durably, every object and every leftover under
+ *    a prefix whose key `match` accepts, and say how many it removed.
+ *  - Errors fill FerryError (domain FERRY_ERR_SINK) and say whether a retry
+ *    can help; `who` in messages is the sink that uses the store.
+ */
+#ifndef FERRY_STORE_H
+#define FERRY_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ferry/common.h"
+
+typedef struct Store Store; /* each store defines its own handle */
+
+typedef struct StoreOps {
+    const char *name;
+    /* Open the store at `location` (dir: a directory, created if missing). */
+    bool (*open)(const char *location, const char *who, Store **out, FerryError *err);
+    void (*close)(Store *store);
+    /* `partition` is the segment's, for fault points (fault.h). */
+    bool (*begin)(Store *store, const char *key, int64_t partition, FerryError *err);
+    bool (*write)(Store *store, const char *data, size_t len, FerryError *err);
+    bool (*commit)(Store *store, FerryError *err);
+    void (*abort)(Store *store);
+    bool (*list)(Store *store, const char *prefix, bool (*fn)(void *ctx, const char *key, FerryError *err),
+                 void *ctx, FerryError *err);
+    /* Read one object's bytes, in pieces, into fn. */
+    bool (*read)(Store *store, const char *key,
+                 bool (*fn)(void *ctx, const char *data, size_t len, FerryError *err), void *ctx,
+                 FerryError *err);
+    bool (*remove_all)(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                       const void *arg, int *removed, FerryError *err);
+} StoreOps;
+
+extern const StoreOps store_dir;
+
+#endif

@@ -1,0 +1,407 @@
+/*
+ * sinks/blob.c — the blob sink: one object per segment, NDJSON or CSV, optionally gzipped, in a store.
+ *
+ *   rows ─► RowWriter (format.h) ─► OutBuf ─► Compressor (compress.h) ─► Store (store.h)
+ *
+ * type = dir is this sink over the directory store (store_dir.c); a store of
+ * objects elsewhere (S3, Azure Blob) is one more store file and one more
+ * SinkOps line at the end of this file.
+ *
+ * Design notes
+ *  (1) An object is "<target>/<segment name>" (segment.h): deterministic, so
+ *      a segment replayed after a crash replaces its own object. The store
+ *      makes it visible only when complete (store.h).
+ *  (2) prepare_table removes every segment object and every leftover of the
+ *      table, so a new plan (other partition bounds) starts from nothing.
+ *  (3) verify lists a partition's objects and reads them back through the
+ *      reverse filter (Decompressor) into a RowReader, one row at a time.
+ *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus the
+ *      compression filter's when compressing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ferry/compress.h"
+#include "ferry/fault.h"
+#include "ferry/files.h"
+#include "ferry/segment.h"
+#include "ferry/format.h"
+#include "ferry/sink.h"
+#include "ferry/store.h"
+
+typedef struct DirSettings {
+    char *path;
+    int format;               /* RowFormat */
+    int compression;          /* Compression (compress.h) */
+    int gzip_level;
+    bool csv_header;
+    int nulls;                /* NDJSON: NULLS_KEEP or NULLS_OMIT */
+} DirSettings;
+
+enum { NULLS_KEEP = 0, NULLS_OMIT = 1 };
+
+static const char *const format_names[] = {"ndjson", "csv", NULL};
+static const char *const null_names[] = {"null", "omit", NULL};
+
+static const ConfigOption dir_options[] = {
+    CONFIG_OPTION(DirSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true,
+                  .help = "directory to write into (created if missing)"),
+    CONFIG_OPTION(DirSettings, format, OPT_ENUM, .default_value = "ndjson", .choices = format_names,
+                  .setup = true, .help = "ndjson or csv"),
+    CONFIG_OPTION(DirSettings, compression, OPT_ENUM, .default_value = "none",
+                  .choices = compress_names, .setup = true, .help = "none or gzip"),
+    CONFIG_OPTION(DirSettings, gzip_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
+                  .help = "gzip level, 1 (fast) to 9 (small)"),
+    CONFIG_OPTION(DirSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
+                  .help = "CSV: write a header line in each file"),
+    CONFIG_OPTION(DirSettings, nulls, OPT_ENUM, .default_value = "null", .choices = null_names, .setup = true,
+                  .help = "NDJSON: SQL NULL is null (as a json null is), or the field is left out"),
+    {0},
+};
+
+struct Sink {
+    DirSettings settings;     /* copied; strings borrowed from the configuration */
+    const StoreOps *ops;      /* borrowed: the store table's entry */
+    Store *store;             /* owned */
+    char *table_target;       /* owned: the target the writer was made for */
+    char key[4096];           /* the object being written */
+    int64_t partition;        /* the segment's, for fault points */
+    bool in_object;           /* begun, not yet committed or aborted */
+    Compressor gz;            /* the output filter: none, or gzip */
+    OutBuf out;
+    RowWriter writer;
+    bool writer_ready;
+};
+
+/* The filter's output: the store's object. */
+static bool blob_store_write(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    Sink *sink = ctx;
+    return sink->ops->write(sink->store, data, len, err);
+}
+
+/* The output buffer's drain: through the compression filter to the store. */
+static bool blob_drain(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    Sink *sink = ctx;
+    if (fault_hit(FAULT_SINK_MID_WRITE, sink->partition)) {
+        ferry_error(err, FERRY_ERR_SINK, ENOSPC, "dir sink: injected fault: %s: a write failed half way",
+                    sink->key);
+        err->retryable = true;
+        return false;
+    }
+    return compress_write(&sink->gz, data, len, err);
+}
+
+/* A target becomes a directory name: no path separators, no dot names. */
+static bool target_valid(const char *target, FerryError *err)
+{
+    if (*target == '\0' || strchr(target, '/') != NULL || strcmp(target, ".") == 0 ||
+        strcmp(target, "..") == 0 || target[0] == '.')
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "dir sink: target \"%s\" cannot be a directory name (no '/', no leading '.')",
+                           target);
+    return true;
+}
+
+static const char *extension(const DirSettings *s)
+{
+    if (s->format == FORMAT_CSV)
+        return s->compression == COMPRESS_GZIP ? "csv.gz" : "csv";
+    return s->compression == COMPRESS_GZIP ? "ndjson.gz" : "ndjson";
+}
+
+/* The output buffer, and with gzip zlib's output buffer and deflate state (window + hash, level-independent at 256 KiB). */
+static uint64_t blob_memory(const void *settings)
+{
+    const DirSettings *s = settings;
+    return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression);
+}
+
+static bool blob_open(const StoreOps *ops, const void *settings, Sink **out, FerryError *err)
+{
+    Sink *sink = xcalloc(1, sizeof *sink);
+    sink->settings = *(const DirSettings *)settings;
+    sink->ops = ops;
+    if (!ops->open(sink->settings.path, "dir sink", &sink->store, err)) {
+        free(sink);
+        return false;
+    }
+    outbuf_init(&sink->out, FERRY_SINK_BUFFER, blob_drain, sink);
+    compress_init(&sink->gz, (Compression)sink->settings.compression, sink->settings.gzip_level,
+                  blob_store_write, sink);
+    *out = sink;
+    return true;
+}
+
+static bool dir_open(const void *settings, Sink **out, FerryError *err)
+{
+    return blob_open(&store_dir, settings, out, err);
+}
+
+/* Drop the handle's table: the next use_table builds it afresh. */
+static void forget_table(Sink *sink)
+{
+    if (sink->writer_ready)
+        row_writer_free(&sink->writer);
+    sink->writer_ready = false;
+    free(sink->table_target);
+    sink->table_target = NULL;
+}
+
+/*
+ * Point the handle at a table: a row writer for its shape. A shape is known
+ * by its address and its target together: verify reuses one address for
+ * table after table.
+ */
+static void use_table(Sink *sink, const TableShape *shape)
+{
+    if (sink->writer_ready && sink->writer.shape == shape && strcmp(sink->table_target, shape->target) == 0)
+        return;
+    forget_table(sink);
+    sink->table_target = xstrdup(shape->target);
+    row_writer_init(&sink->writer, (RowFormat)sink->settings.format, sink->settings.csv_header,
+                    sink->settings.nulls == NULLS_OMIT, shape);
+    sink->writer_ready = true;
+}
+
+/* Is this key ("<target>/<name>") one of the table's segment objects? */
+static bool is_segment_key(const char *key, const void *arg)
+{
+    const char *target = arg;
+    size_t tlen = strlen(target);
+    if (strncmp(key, target, tlen) != 0 || key[tlen] != '/')
+        return false;
+    const char *p = key + tlen + 1;
+    if (strncmp(p, target, tlen) != 0 || strncmp(p + tlen, ".p", 2) != 0)
+        return false;
+    p += tlen + 2;
+    unsigned long part, seq;
+    int used = 0;
+    if (sscanf(p, "%lu.s%lu%n", &part, &seq, &used) != 2)
+        return false;
+    return p[used] == '.';
+}
+
+static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
+{
+    if (!target_valid(shape->target, err))
+        return false;
+    forget_table(sink); /* no writer for a shape that is about to move */
+    char prefix[FERRY_NAME_MAX + 8];
+    int removed = 0;
+    if (!file_path(prefix, sizeof prefix, "dir sink", err, "%s/", shape->target) ||
+        !sink->ops->remove_all(sink->store, prefix, is_segment_key, shape->target, &removed, err))
+        return false;
+    if (removed > 0)
+        log_info("dir sink: removed %d files of an earlier plan of %s", removed, shape->target);
+    return true;
+}
+
+static bool blob_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
+{
+    const TableShape *shape = segment->shape;
+    if (!target_valid(shape->target, err))
+        return false;
+    use_table(sink, shape);
+    sink->partition = segment->partition;
+    char name[FERRY_NAME_MAX + 64];
+    if (!segment_name(name, sizeof name, shape->target, segment->partition, segment->sequence,
+                      extension(&sink->settings), "dir sink", err) ||
+        !file_path(sink->key, sizeof sink->key, "dir sink", err, "%s/%s", shape->target, name) ||
+        !sink->ops->begin(sink->store, sink->key, segment->partition, err))
+        return false;
+    sink->in_object = true;
+    sink->out.len = 0;
+    sink->out.failed = false;
+    if (!compress_begin(&sink->gz, err)) {
+        ferry_error_prefix(err, "dir sink");
+        return false;
+    }
+    row_writer_header(&sink->writer, &sink->out);
+    return true;
+}
+
+static bool blob_write(Sink *sink, const RowBatch *batch, FerryError *err)
+{
+    return row_writer_batch(&sink->writer, &sink->out, batch, err);
+}
+
+static void blob_abort(Sink *sink)
+{
+    compress_abandon(&sink->gz);
+    if (sink->in_object)
+        sink->ops->abort(sink->store);
+    sink->in_object = false;
+}
+
+static bool blob_commit(Sink *sink, FerryError *err)
+{
+    bool ok = outbuf_flush(&sink->out);
+    if (!ok && err != NULL)
+        *err = sink->out.error;
+    ok = ok && compress_finish(&sink->gz, err) && sink->ops->commit(sink->store, err);
+    if (!ok)
+        blob_abort(sink);
+    sink->in_object = false;
+    return ok;
+}
+
+static void blob_close(Sink *sink)
+{
+    if (sink == NULL)
+        return;
+    blob_abort(sink);
+    forget_table(sink);
+    outbuf_free(&sink->out);
+    compress_free(&sink->gz);
+    sink->ops->close(sink->store);
+    free(sink);
+}
+
+/* ---- verify: read the files back ---- */
+
+/* Rows are counted by the reader; without stored keys there is nothing more to take. */
+static void count_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    (void)ctx;
+    (void)fields;
+    (void)lengths;
+}
+
+typedef struct KeyCtx {
+    SinkDigest *digest;
+    int nkeys;
+} KeyCtx;
+
+static void digest_key_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    KeyCtx *k = ctx;
+    uint64_t hash = FORMAT_HASH_SEED;
+    for (int i = 0; i < k->nkeys; i++) {
+        if (i > 0)
+            hash = format_hash(hash, "\x1f", 1);
+        hash = format_hash(hash, fields[i], lengths[i]);
+    }
+    k->digest->key_sum += hash;
+}
+
+typedef struct ReadCtx {
+    Sink *sink;
+    Decompressor inflate;
+    RowReader reader;
+} ReadCtx;
+
+static bool feed_reader(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    (void)err;
+    row_reader_feed(&((ReadCtx *)ctx)->reader, data, len);
+    return true;
+}
+
+static bool feed_inflate(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    return decompress_write(&((ReadCtx *)ctx)->inflate, data, len, err);
+}
+
+typedef struct DigestCtx {
+    Sink *sink;
+    const TableShape *shape;
+    SinkDigest *digest;
+    KeyCtx keys;
+    char *bare[FERRY_KEY_COLUMNS_MAX];
+    int indexes[FERRY_KEY_COLUMNS_MAX];
+} DigestCtx;
+
+/* One object of the partition: its rows counted and their keys hashed (note 3). */
+static bool digest_object(void *ctx, const char *key, FerryError *err)
+{
+    DigestCtx *d = ctx;
+    Sink *sink = d->sink;
+    ReadCtx r = {.sink = sink};
+    if (d->digest->has_keys)
+        row_reader_init(&r.reader, (RowFormat)sink->settings.format, sink->settings.csv_header, d->shape->nkeys,
+                        (const char *const *)d->bare, d->indexes, digest_key_row, &d->keys);
+    else
+        row_reader_init(&r.reader, (RowFormat)sink->settings.format, sink->settings.csv_header, 0, NULL, NULL,
+                        count_row, NULL);
+    decompress_init(&r.inflate, (Compression)sink->settings.compression, feed_reader, &r);
+    bool ok = decompress_begin(&r.inflate, err) && sink->ops->read(sink->store, key, feed_inflate, &r, err) &&
+              decompress_finish(&r.inflate, err);
+    if (!ok)
+        ferry_error_prefix(err, "dir sink: reading %s", key);
+    row_reader_finish(&r.reader);
+    d->digest->rows += r.reader.rows;
+    d->digest->malformed |= r.reader.malformed;
+    row_reader_free(&r.reader);
+    decompress_free(&r.inflate);
+    return ok;
+}
+
+static bool blob_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
+                        FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    use_table(sink, shape);
+    DigestCtx d = {.sink = sink, .shape = shape, .digest = out, .keys = {.digest = out, .nkeys = shape->nkeys}};
+    /* The key's fields as written: NDJSON by JSON-encoded name (the column's prefix without
+     * its "{" or "," and its ':'), CSV by position; only if written at all. */
+    out->has_keys = true;
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = d.indexes[k] = shape->key_col[k];
+        out->has_keys &= c < shape->nout;
+        const RowWriter *w = &sink->writer;
+        d.bare[k] = c < shape->nout ? xstrndup(w->json_prefix[c] + 1, w->json_prefix_len[c] - 2) : xstrdup("");
+    }
+    char start[FERRY_NAME_MAX + 32], prefix[2 * FERRY_NAME_MAX + 40];
+    bool ok = segment_prefix(start, sizeof start, shape->target, part->partition, "dir sink", err) &&
+              file_path(prefix, sizeof prefix, "dir sink", err, "%s/%s", shape->target, start) &&
+              sink->ops->list(sink->store, prefix, digest_object, &d, err);
+    for (int k = 0; k < shape->nkeys; k++)
+        free(d.bare[k]);
+    return ok;
+}
+
+static bool hash_drain(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    (void)err;
+    uint64_t *hash = ctx;
+    *hash = format_hash(*hash, data, len);
+    return true;
+}
+
+static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatch *keys, int row)
+{
+    use_table(sink, shape);
+    uint64_t hash = FORMAT_HASH_SEED;
+    char small[256];
+    OutBuf out = {.data = small, .cap = sizeof small, .drain = hash_drain, .ctx = &hash};
+    for (int k = 0; k < shape->nkeys; k++) {
+        if (k > 0)
+            outbuf_putc(&out, '\x1f');
+        size_t len = 0;
+        const char *value = batch_value(keys, row, k, &len);
+        row_writer_value(&sink->writer, &out, &shape->cols[shape->key_col[k]], value ? value : "", len);
+    }
+    outbuf_flush(&out);
+    return hash;
+}
+
+const SinkOps sink_dir = {
+    .name = "dir",
+    .flags = SINK_REPLACES_SEGMENTS,
+    .options = dir_options,
+    .settings_size = sizeof(DirSettings),
+    .open = dir_open,
+    .memory = blob_memory,
+    .prepare_table = blob_prepare_table,
+    .begin = blob_begin,
+    .write = blob_write,
+    .commit = blob_commit,
+    .abort = blob_abort,
+    .close = blob_close,
+    .digest = blob_digest,
+    .key_hash = blob_key_hash,
+};
