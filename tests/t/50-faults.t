@@ -115,7 +115,8 @@ check timeout "statement_timeout 300 ms, split + smaller FETCH" "$timeouts" even
 fault_config everysec
 sed -i 's/^retry_attempts = 60/retry_attempts = 2/; s/^partition_rows = 40000/partition_rows = 400000\nwhere = costly(id) AND id <= 150000/' \
     "$WORK/everysec.ini"
-sed -i 's/^\[source\]/[source]\nread_method = cursor/' "$WORK/everysec.ini"
+# read_timeout above a FETCH of costly rows (2 s is the cases' default): verify reads them too.
+sed -i 's/^\[source\]/[source]\nread_method = cursor/; s/^read_timeout = 2$/read_timeout = 30/' "$WORK/everysec.ini"
 pg_sql "CREATE VIEW events_150k AS SELECT * FROM events WHERE id <= 150000"
 "$FERRY" run -c "$WORK/everysec.ini" >"$WORK/everysec.log" 2>&1 &
 pid=$!
@@ -149,9 +150,13 @@ for _ in $(seq 1 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; do
 fault_config relay "$RELAY_PORT"
 "$FERRY" run -c "$WORK/relay.ini" >"$WORK/relay.log" 2>&1 &
 pid=$!
-# Freeze once the workers read (after planning and connecting), so a FETCH is what waits.
-for _ in $(seq 1 100); do grep -q "planned" "$WORK/relay.log" && break; sleep 0.05; done
-sleep 0.3; kill -USR1 "$relay"   # freeze: no byte moves, connections stay open
+# Freeze once the workers read — after the first checkpoint, an event in the state, not a time —
+# so a FETCH is what waits.
+for _ in $(seq 1 200); do
+    [ "$(sqlite3 "$WORK/relay.state" "SELECT coalesce(sum(rows), 0) > 0 FROM partitions" 2>/dev/null)" = 1 ] && break
+    sleep 0.05
+done
+kill -USR1 "$relay"              # freeze: no byte moves, connections stay open
 sleep 3.5; kill -USR1 "$relay"   # thaw
 sleep 0.5; kill -USR2 "$relay"   # cut every connection
 sleep 0.5; kill -USR2 "$relay"
