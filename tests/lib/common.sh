@@ -52,6 +52,16 @@ kill_at_random() {
     echo "$hits"
 }
 
+# wait_for_checkpoint STATE — until the state file holds a checkpoint (rows copied), at most 10 s:
+# "mid-run" as an event, not a time.
+wait_for_checkpoint() {
+    for _ in $(seq 1 200); do
+        [ "$(sqlite3 "$1" "SELECT coalesce(sum(rows), 0) > 0 FROM partitions" 2>/dev/null)" = 1 ] && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
 # Load every NDJSON file under DIR into table NAME(doc jsonb).
 load_ndjson() {
     local dir=$1 name=$2

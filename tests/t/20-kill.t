@@ -37,11 +37,7 @@ diag "$(echo "$status" | head -2 | tail -1)"
 "$FERRY" reset -c "$WORK/kill.ini" >/dev/null
 "$FERRY" run -c "$WORK/kill.ini" >"$WORK/term.log" 2>&1 &
 pid=$!
-# Mid-run means after the first checkpoint: wait for it in the state, not for a time.
-for _ in $(seq 1 200); do
-    [ "$(sqlite3 "$WORK/kill.state" "SELECT coalesce(sum(rows), 0) > 0 FROM partitions" 2>/dev/null)" = 1 ] && break
-    sleep 0.05
-done
+wait_for_checkpoint "$WORK/kill.state" # mid-run: after the first checkpoint
 kill -TERM "$pid"
 wait "$pid"; code=$?
 is "$code" 75 "SIGTERM mid-run: exit 75 (work left, rerun resumes)"

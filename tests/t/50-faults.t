@@ -150,12 +150,8 @@ for _ in $(seq 1 50); do grep -q ready "$WORK/relay.out" && break; sleep 0.1; do
 fault_config relay "$RELAY_PORT"
 "$FERRY" run -c "$WORK/relay.ini" >"$WORK/relay.log" 2>&1 &
 pid=$!
-# Freeze once the workers read — after the first checkpoint, an event in the state, not a time —
-# so a FETCH is what waits.
-for _ in $(seq 1 200); do
-    [ "$(sqlite3 "$WORK/relay.state" "SELECT coalesce(sum(rows), 0) > 0 FROM partitions" 2>/dev/null)" = 1 ] && break
-    sleep 0.05
-done
+# Freeze once the workers read — after the first checkpoint — so a FETCH is what waits.
+wait_for_checkpoint "$WORK/relay.state"
 kill -USR1 "$relay"              # freeze: no byte moves, connections stay open
 sleep 3.5; kill -USR1 "$relay"   # thaw
 sleep 0.5; kill -USR2 "$relay"   # cut every connection
