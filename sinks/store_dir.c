@@ -22,6 +22,9 @@
 #include "ferry/files.h"
 #include "ferry/store.h"
 
+/* Bytes read from an object at once (verify reads objects back). */
+#define STORE_READ_CHUNK (256u * 1024u)
+
 struct Store {
     char *root;               /* owned: the directory */
     const char *who;          /* borrowed: the sink's name, for messages */
@@ -171,10 +174,10 @@ static bool dir_read(Store *store, const char *key,
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return file_error(err, store->who, errno, "cannot open", path);
-    char *buf = xmalloc(256u * 1024u);
+    char *buf = xmalloc(STORE_READ_CHUNK);
     bool ok = true;
     for (;;) {
-        ssize_t n = read(fd, buf, 256u * 1024u);
+        ssize_t n = read(fd, buf, STORE_READ_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
