@@ -6,9 +6,9 @@
  *      rows: the primary key is; a declared key is accepted when a unique
  *      index covers it and its columns are NOT NULL, and otherwise checked
  *      against the data (and refused, with the offending value's table).
- *  (2) Sampling reads TABLESAMPLE SYSTEM … REPEATABLE, so planning the same
- *      data twice gives the same plan; views, which cannot be sampled, are
- *      read with a random() filter instead.
+ *  (2) The catalog statements and the sampling clause are the source's
+ *      dialect's (dialect.h); the PostgreSQL one samples the same blocks each
+ *      time, so planning the same data twice gives the same plan.
  *  (3) Partition bounds are picked in two queries: the first counts the sample,
  *      the second returns only the sampled keys at the chosen ranks, ordered
  *      by the source. ferry never holds the sample itself.
@@ -24,14 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/dialect.h"
 #include "ferry/plan.h"
 #include "ferry/source.h"
 #include "ferry/sql.h"
-
-/* The base type of type `oid`, through any number of domains: a subquery giving column o. */
-#define FERRY_SQL_BASE_TYPE(oid)                                                                     \
-    "WITH RECURSIVE b(o, d) AS (SELECT " oid ", 0 UNION ALL SELECT t.typbasetype, b.d + 1"            \
-    " FROM b JOIN pg_type t ON t.oid = b.o AND t.typtype = 'd') SELECT o FROM b ORDER BY d DESC LIMIT 1"
 
 static char *quoted_list(const TableShape *shape, const int *indexes, int count)
 {
@@ -159,12 +155,7 @@ static bool key_has_unique_index(SourceConn *conn, const char *oid, const TableS
         return true;
     PGresult *res;
     const char *params[1] = {oid};
-    if (!source_query(conn,
-                      "SELECT array_to_string(ARRAY(SELECT quote_ident(a.attname) FROM unnest(i.indkey) k(n)"
-                      "  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n), ',')"
-                      " FROM pg_index i WHERE i.indrelid = $1::oid AND i.indisunique"
-                      " AND i.indpred IS NULL AND i.indexprs IS NULL",
-                      1, params, &res, err))
+    if (!source_query(conn, source_dialect(conn)->unique_indexes_sql, 1, params, &res, err))
         return false;
     for (int r = 0; r < PQntuples(res) && !*unique; r++) {
         char *names[FERRY_COLUMNS_MAX];
@@ -244,11 +235,7 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     char oid[32];
 
     const char *params[2] = {table->schema, table->name};
-    if (!source_query(conn,
-                      "SELECT c.oid, c.relkind, EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = c.oid)"
-                      " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                      " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
-                      2, params, &res, err))
+    if (!source_query(conn, source_dialect(conn)->relation_sql, 2, params, &res, err))
         goto out;
     if (PQntuples(res) != 1) {
         ferry_error(err, FERRY_ERR_CONFIG, 0,
@@ -268,27 +255,8 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     res = NULL;
 
     const char *oid_param[1] = {oid};
-    /*
-     * Domains (and domains over domains) are read as their base type, arrays
-     * of domains as arrays of the base type; only true arrays get an element
-     * type. A text column is bytewise when its collation orders by bytes.
-     */
-    if (!source_query(conn,
-                      "SELECT a.attname, bt.oid, format_type(a.atttypid, a.atttypmod),"
-                      "  CASE WHEN bt.typcategory = 'A' THEN eb.o ELSE 0 END,"
-                      "  coalesce(et.typdelim, ','), a.attnotnull,"
-                      "  coalesce(co.collname IN ('C', 'POSIX', 'ucs_basic') OR (co.collname = 'default'"
-                      "    AND (SELECT datcollate IN ('C', 'POSIX') FROM pg_database"
-                      "         WHERE datname = current_database())), false)"
-                      " FROM pg_attribute a"
-                      " CROSS JOIN LATERAL (" FERRY_SQL_BASE_TYPE("a.atttypid") ") base"
-                      " JOIN pg_type bt ON bt.oid = base.o"
-                      " LEFT JOIN LATERAL (" FERRY_SQL_BASE_TYPE("bt.typelem") ") eb ON bt.typcategory = 'A'"
-                      " LEFT JOIN pg_type et ON et.oid = eb.o"
-                      " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
-                      " WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped"
-                      " ORDER BY a.attnum",
-                      1, oid_param, &res, err))
+    /* Domains are read as their base type; see the dialect for which text orders bytewise. */
+    if (!source_query(conn, source_dialect(conn)->columns_sql, 1, oid_param, &res, err))
         goto out;
     ncat = PQntuples(res);
     cat = xcalloc((size_t)ncat, sizeof *cat);
@@ -310,12 +278,7 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     if (table->settings.key != NULL) {
         nkeys = config_split_list(table->settings.key, keys, FERRY_KEY_COLUMNS_MAX);
     } else {
-        if (!source_query(conn,
-                          "SELECT a.attname FROM pg_index i, unnest(i.indkey) WITH ORDINALITY k(n, ord)"
-                          " JOIN pg_attribute a ON a.attnum = k.n"
-                          " WHERE i.indrelid = $1::oid AND i.indisprimary AND a.attrelid = i.indrelid"
-                          " ORDER BY k.ord",
-                          1, oid_param, &res, err))
+        if (!source_query(conn, source_dialect(conn)->primary_key_sql, 1, oid_param, &res, err))
             goto out;
         nkeys = PQntuples(res);
         if (nkeys == 0) {
@@ -409,19 +372,6 @@ out:
     return ok;
 }
 
-/* "TABLESAMPLE SYSTEM (p) REPEATABLE (7)" for tables, or a random() filter for views. */
-static void sample_clause(char relkind, double percent, char *clause, size_t cap, char *filter,
-                          size_t fcap)
-{
-    clause[0] = filter[0] = '\0';
-    if (percent >= 100.0)
-        return;
-    if (relkind == 'r' || relkind == 'm' || relkind == 'p')
-        snprintf(clause, cap, " TABLESAMPLE SYSTEM (%.6f) REPEATABLE (7)", percent);
-    else
-        snprintf(filter, fcap, " AND random() < %.8f", percent / 100.0);
-}
-
 /*
  * (3) Count the keys a sample holds, choose the ranks of nparts - 1 bounds,
  * and fetch only the keys at those ranks, in the source's order. `where` is
@@ -486,7 +436,7 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
 static bool sample_smaller(const TableConfig *table, const char *what, double *percent, int shrinks,
                            FerryError *err)
 {
-    if (!source_error_is_timeout(err))
+    if (!pg_error_is_timeout(err))
         return false;
     if (shrinks >= FERRY_SAMPLE_SHRINKS || *percent < 1e-6) {
         /* Retrying the same plan would time out the same way: this table cannot be planned. */
@@ -502,16 +452,13 @@ static bool sample_smaller(const TableConfig *table, const char *what, double *p
     return true;
 }
 
-/* pg_class's row and page counts and the relation's kind. */
+/* The statistics' row and page counts and the relation's kind. */
 static bool table_stats(SourceConn *conn, const TableShape *shape, double *reltuples, char *relkind,
                         double *relpages, FerryError *err)
 {
     PGresult *res;
     const char *params[2] = {shape->schema, shape->name};
-    if (!source_query(conn,
-                      "SELECT c.reltuples::float8, c.relkind, c.relpages FROM pg_class c"
-                      " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-                      2, params, &res, err))
+    if (!source_query(conn, source_dialect(conn)->stats_sql, 2, params, &res, err))
         return false;
     *reltuples = atof(PQgetvalue(res, 0, 0));
     *relkind = PQgetvalue(res, 0, 1)[0];
@@ -573,7 +520,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
         percent = 100.0;
     char clause[96], filter[64];
     for (int shrinks = 0;; shrinks++) {
-        sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
+        source_dialect(conn)->sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
         sql.len = 0;
         strbuf_add(&sql,
                    "SELECT count(*), count(*) FILTER (WHERE kept),"
@@ -607,7 +554,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
         double kpercent = key_sample_percent(reltuples, relpages, plan->nparts);
         int n = 0;
         for (int shrinks = 0;; shrinks++) {
-            sample_clause(relkind, kpercent, clause, sizeof clause, filter, sizeof filter);
+            source_dialect(conn)->sample_clause(relkind, kpercent, clause, sizeof clause, filter, sizeof filter);
             if (sample_bounds(conn, shape, from, keys, clause, filter, where, plan->nparts,
                               &plan->bounds, &n, NULL, err))
                 break;
@@ -653,7 +600,7 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     int nsamples = 0;
     bool ok;
     for (int shrinks = 0;; shrinks++) {
-        sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
+        source_dialect(conn)->sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
         ok = sample_bounds(conn, shape, from, keys, clause, filter, where.text, pieces, bounds, nbounds,
                            &nsamples, err);
         if (ok || !sample_smaller(table, "split sample", &percent, shrinks, err))

@@ -9,6 +9,8 @@
 #include "ferry/batch.h"
 #include "ferry/common.h"
 #include "ferry/config.h"
+#include "ferry/dialect.h"
+#include "ferry/pg.h"
 
 typedef struct SourceConn SourceConn;
 
@@ -18,6 +20,9 @@ void source_close(SourceConn *conn);
 
 /* Connected, outside any transaction and with nothing in flight: fit to be handed on. */
 bool source_idle(SourceConn *conn);
+
+/* The server's dialect: its catalog statements, sampling and read path. */
+const Dialect *source_dialect(const SourceConn *conn);
 
 /* Ask the server to cancel what this connection runs now. Safe from any thread. */
 void source_cancel(SourceConn *conn);
@@ -34,20 +39,8 @@ bool source_query(SourceConn *conn, const char *sql, int nparams, const char *co
  */
 bool source_connection_room(SourceConn *conn, int *room, const char **limit, FerryError *err);
 
-/* Quote an identifier or a literal for SQL; owned. */
-
-/*
- * Fill err from the connection's or the result's failure: the SQLSTATE, the
- * server's message, and whether retrying can help (connection failures,
- * shutdowns, cancels, serialization failures, lack of resources).
- */
+/* Fill err from the connection's or the result's failure (pg.h, pg_session_error). */
 bool source_error(SourceConn *conn, const PGresult *result, const char *what, FerryError *err);
-
-/* Was this a statement cancelled by the server's statement_timeout (or another cancel)? */
-bool source_error_is_timeout(const FerryError *err);
-
-/* Whether a SQLSTATE (or "" for a broken connection) is worth retrying. */
-bool source_sqlstate_retryable(const char *sqlstate);
 
 /*
  * A server-side cursor over one query, read in batches.
@@ -75,8 +68,8 @@ typedef struct SourceCursor {
 /*
  * With `copy`, the rows stream from one COPY (query) TO STDOUT instead of a
  * cursor: the same batches, bounded the same way, but no FETCH round trips
- * and no per-row result objects in libpq. PostgreSQL only (not Redshift);
- * being one statement, it is subject to statement_timeout as a whole.
+ * and no per-row result objects in libpq. Asked of a dialect without COPY
+ * TO STDOUT (Redshift), the cursor is used instead. Being one statement, it is subject to statement_timeout as a whole.
  */
 bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCursor *cursor,
                         FerryError *err);

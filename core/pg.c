@@ -1,0 +1,203 @@
+/*
+ * core/pg.c — one libpq session: connecting with ferry's defaults, bounded waits, and failures classified.
+ *
+ * Design notes
+ *  (1) The conninfo is a secret: it is handed to libpq as the expanded
+ *      `dbname` and never copied, printed or stored.
+ *  (2) Keepalives and a TCP user timeout come first in the keyword list, so
+ *      the conninfo (expanded last) can override them.
+ *  (3) Every wait is a poll(2) bounded by read_timeout (PQexec would wait for
+ *      ever on a frozen server).
+ *  (4) libpq gives no SQLSTATE for a failed connection: refusals no retry
+ *      can cure are told by their message.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ferry/pg.h"
+
+bool pg_sqlstate_retryable(const char *sqlstate)
+{
+    if (sqlstate == NULL || sqlstate[0] == '\0')
+        return true; /* no SQLSTATE: the connection itself failed */
+    static const char *const retryable[] = {
+        "57P01", /* admin_shutdown, pg_terminate_backend */
+        "57P02", /* crash_shutdown */
+        "57P03", /* cannot_connect_now */
+        "57014", /* query_canceled, statement_timeout */
+        "40001", /* serialization_failure, replica recovery conflicts */
+        "40P01", /* deadlock_detected */
+        "55P03", /* lock_not_available */
+        "25P03", /* idle_in_transaction_session_timeout */
+    };
+    if (strncmp(sqlstate, "08", 2) == 0 || strncmp(sqlstate, "53", 2) == 0)
+        return true; /* connection exceptions; insufficient resources */
+    for (size_t i = 0; i < sizeof retryable / sizeof retryable[0]; i++)
+        if (strcmp(sqlstate, retryable[i]) == 0)
+            return true;
+    return false;
+}
+
+bool pg_error_is_timeout(const FerryError *err)
+{
+    return strcmp(err->sqlstate, "57014") == 0;
+}
+
+bool pg_session_error(const PgSession *session, const PGresult *result, const char *what, FerryError *err)
+{
+    PGconn *pg = session != NULL ? session->pg : NULL;
+    const char *message = result ? PQresultErrorMessage(result) : NULL;
+    if (message == NULL || *message == '\0')
+        message = pg != NULL ? PQerrorMessage(pg) : "no connection";
+    const char *sqlstate = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : NULL;
+    char text[FERRY_ERROR_MAX];
+    snprintf(text, sizeof text, "%s", message);
+    /* libpq's messages end in a newline and may span lines: keep one line. */
+    for (char *p = text; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = (p[1] == '\0') ? '\0' : ' ';
+    size_t len = strlen(text);
+    while (len > 0 && text[len - 1] == ' ')
+        text[--len] = '\0';
+    ferry_error(err, session != NULL ? session->domain : FERRY_ERR_SOURCE, 0, "%s: %s%s%s%s", what, text,
+                sqlstate ? " (SQLSTATE " : "", sqlstate ? sqlstate : "", sqlstate ? ")" : "");
+    if (err != NULL) {
+        snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
+        bool broken = pg == NULL || PQstatus(pg) != CONNECTION_OK;
+        /* Redshift's workload manager aborts queries with a message, not a class-57 SQLSTATE. */
+        bool wlm = strstr(text, "cancelled by WLM") != NULL || strstr(text, "WLM abort") != NULL;
+        err->retryable = broken || wlm || pg_sqlstate_retryable(sqlstate);
+    }
+    return false;
+}
+
+bool pg_session_open(PgSession *session, const char *conninfo, int connect_timeout_s,
+                     int read_timeout_s, FerryErrorDomain domain, const char *peer, FerryError *err)
+{
+    *session = (PgSession){.read_timeout_ms = read_timeout_s * 1000, .domain = domain, .peer = peer};
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", connect_timeout_s);
+    /* (2) Earlier keywords are defaults the conninfo (expanded from dbname) may override. */
+    const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+                          "keepalives_count", "tcp_user_timeout", "fallback_application_name",
+                          "dbname", NULL};
+    const char *values[] = {timeout, "1", "30", "10", "3", "60000", "ferry",
+                            conninfo && *conninfo ? conninfo : NULL, NULL};
+    session->pg = PQconnectdbParams(keys, values, 1);
+    if (session->pg == NULL)
+        return ferry_error(err, FERRY_ERR_SYSTEM, 0, "connect: out of memory");
+    if (PQstatus(session->pg) == CONNECTION_OK)
+        return true;
+    char what[64];
+    snprintf(what, sizeof what, "cannot connect to the %s", peer);
+    pg_session_error(session, NULL, what, err);
+    static const char *const fatal[] = {"password authentication failed", "no pg_hba.conf entry",
+                                        "does not exist", "password is required",
+                                        "authentication method", "permission denied"};
+    err->retryable = true;
+    for (size_t i = 0; i < sizeof fatal / sizeof fatal[0]; i++)
+        if (strstr(err->message, fatal[i]) != NULL)
+            err->retryable = false;
+    pg_session_close(session);
+    return false;
+}
+
+void pg_session_close(PgSession *session)
+{
+    PQfinish(session->pg);
+    session->pg = NULL;
+}
+
+bool pg_wait_readable(PgSession *session, FerryError *err)
+{
+    for (;;) {
+        struct pollfd pfd = {.fd = PQsocket(session->pg), .events = POLLIN};
+        int rc = poll(&pfd, 1, session->read_timeout_ms);
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc == 0) {
+            ferry_error(err, session->domain, ETIMEDOUT,
+                        "no data from the %s for %d s: dropping the connection", session->peer,
+                        session->read_timeout_ms / 1000);
+            err->retryable = true;
+            return false;
+        }
+        if (rc < 0 || !PQconsumeInput(session->pg))
+            return pg_session_error(session, NULL, "receive", err);
+        return true;
+    }
+}
+
+bool pg_await_result(PgSession *session, FerryError *err)
+{
+    while (PQisBusy(session->pg))
+        if (!pg_wait_readable(session, err))
+            return false;
+    return true;
+}
+
+void pg_drain(PgSession *session)
+{
+    FerryError ignored;
+    PGresult *res;
+    while (pg_await_result(session, &ignored) && (res = PQgetResult(session->pg)) != NULL)
+        PQclear(res);
+}
+
+PGresult *pg_exec(PgSession *session, const char *sql, int nparams, const char *const *params,
+                  FerryError *err)
+{
+    /* Without parameters the simple protocol, which allows several statements in one string. */
+    int sent = nparams == 0 ? PQsendQuery(session->pg, sql)
+                            : PQsendQueryParams(session->pg, sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!sent) {
+        pg_session_error(session, NULL, "send", err);
+        return NULL;
+    }
+    PGresult *last = NULL;
+    for (;;) {
+        if (!pg_await_result(session, err)) {
+            PQclear(last);
+            return NULL;
+        }
+        PGresult *res = PQgetResult(session->pg);
+        if (res == NULL)
+            break;
+        PQclear(last);
+        last = res;
+    }
+    if (last == NULL)
+        pg_session_error(session, NULL, "query", err);
+    return last;
+}
+
+bool pg_query(PgSession *session, const char *sql, int nparams, const char *const *params,
+              PGresult **out, FerryError *err)
+{
+    *out = NULL;
+    PGresult *res = pg_exec(session, sql, nparams, params, err);
+    if (res == NULL)
+        return false;
+    ExecStatusType status = PQresultStatus(res);
+    if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
+        pg_session_error(session, res, "query", err);
+        PQclear(res);
+        return false;
+    }
+    *out = res;
+    return true;
+}
+
+bool pg_command(PgSession *session, const char *sql, FerryError *err)
+{
+    PGresult *res = pg_exec(session, sql, 0, NULL, err);
+    if (res == NULL)
+        return false;
+    bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        pg_session_error(session, res, sql, err);
+    PQclear(res);
+    return ok;
+}

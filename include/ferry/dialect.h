@@ -1,0 +1,62 @@
+/*
+ * include/ferry/dialect.h — what differs between the servers ferry reads:
+ * the session set-up, the catalog statements, sampling and the read path.
+ *
+ * Planning (agent/plan.c) and the source (agent/source.c) ask the
+ * connection's dialect for these and hold no server's catalog themselves;
+ * the range query (plan_range_query) is plain SQL every dialect reads. One
+ * dialect per file in agent/ (dialect_postgresql.c); the connection picks
+ * its dialect when it connects.
+ *
+ * Each catalog statement's parameters and result columns are part of the
+ * contract, in the order given.
+ */
+#ifndef FERRY_DIALECT_H
+#define FERRY_DIALECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+typedef struct Dialect {
+    const char *name;                /* as `ferry plan` and the log say it */
+
+    /* Pins every setting that changes the text of a value (batch.h, note 1). */
+    const char *session_setup;
+
+    /* Rows may stream by COPY (query) TO STDOUT rather than a cursor. */
+    bool copy_out;
+
+    /* $1 schema, $2 name -> oid, relkind ('r','p','v','m','f'), has inheritance children (t/f). */
+    const char *relation_sql;
+    /*
+     * $1 oid -> per column in order: name, base type oid (through domains),
+     * type as SQL writes it, the element's base type oid for arrays (else 0),
+     * the element delimiter, NOT NULL (t/f), orders bytewise (t/f).
+     */
+    const char *columns_sql;
+    /* $1 oid -> the primary key's column names, in key order (no rows: none). */
+    const char *primary_key_sql;
+    /* $1 oid -> per unique, non-partial, non-expression index: its columns, quoted, comma-separated. */
+    const char *unique_indexes_sql;
+    /* $1 schema, $2 name -> estimated rows, relkind, pages (0 where unknown). */
+    const char *stats_sql;
+    /*
+     * -> room under the server's connection limit, the role's and the
+     * database's (NULL where that limit is none), each less the sessions
+     * open now.
+     */
+    const char *connection_room_sql;
+
+    /*
+     * Text that makes a read of a relation of `relkind` see about `percent`
+     * of its rows, the same rows each time where the server can: a clause
+     * after the FROM item, or a filter appended to its WHERE (" AND ...").
+     * Both empty at 100 percent.
+     */
+    void (*sample_clause)(char relkind, double percent, char *clause, size_t clause_cap, char *filter,
+                          size_t filter_cap);
+} Dialect;
+
+extern const Dialect dialect_postgresql;
+
+#endif
