@@ -293,9 +293,10 @@ static bool apply_sink(const char *file, Section *section, FerryConfig *config, 
                            type->line, type->value, sink_names());
     type->used = true;
     config->sink_settings = xcalloc(1, config->sink->settings_size);
-    if (!options_apply_defaults(config->sink->options, config->sink_settings, err))
+    config->sink_options = options_flatten(config->sink->options);
+    if (!options_apply_defaults(config->sink_options, config->sink_settings, err))
         return false;
-    return section_apply(file, section, config->sink->options, config->sink_settings, NULL, NULL,
+    return section_apply(file, section, config->sink_options, config->sink_settings, NULL, NULL,
                          err);
 }
 
@@ -423,7 +424,7 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
     char *slash = strrchr(name, '/');
     char *base = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
     resolve_paths(ferry_options, &config->ferry, base);
-    resolve_paths(config->sink->options, config->sink_settings, base);
+    resolve_paths(config->sink_options, config->sink_settings, base);
     free(base);
     log_set_level((LogLevel)config->ferry.log_level);
     ok = true;
@@ -481,8 +482,9 @@ void config_free(FerryConfig *config)
         return;
     options_free(ferry_options, &config->ferry);
     options_free(source_options, &config->source);
-    if (config->sink != NULL)
-        options_free(config->sink->options, config->sink_settings);
+    if (config->sink_options != NULL)
+        options_free(config->sink_options, config->sink_settings);
+    free(config->sink_options);
     free(config->sink_settings);
     for (int i = 0; i < config->ntables; i++) {
         options_free(table_options, &config->tables[i].settings);
@@ -627,7 +629,7 @@ bool config_setup_entries(const FerryConfig *config, SetupEntry **out, int *coun
     entries = xrealloc(entries, sizeof(SetupEntry) * (size_t)(*count + 1));
     entries[(*count)++] = (SetupEntry){.name = xstrdup("sink.type"), .value = xstrdup(config->sink->name)};
     *out = entries;
-    setup_add(out, count, "sink", config->sink->options, config->sink_settings);
+    setup_add(out, count, "sink", config->sink_options, config->sink_settings);
     for (int i = 0; i < config->ntables; i++) {
         char prefix[FERRY_NAME_MAX + 16];
         snprintf(prefix, sizeof prefix, "table %s", config->tables[i].qualified);

@@ -29,6 +29,23 @@
 #include "ferry/source.h"
 #include "ferry/sql.h"
 
+/* A statement built from input (keys, a filter) is run only whole (StrBuf's ceiling, common.h). */
+static bool statement_whole(const StrBuf *sql, FerryError *err)
+{
+    if (!sql->failed)
+        return true;
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "a statement would be longer than %u MiB: a key value or a filter that long "
+                       "cannot be read by range", FERRY_STRBUF_MAX >> 20);
+}
+
+static bool query_built(SourceConn *conn, const StrBuf *sql, int nparams, const char *const *params,
+                        PGresult **out, FerryError *err)
+{
+    *out = NULL;
+    return statement_whole(sql, err) && source_query(conn, sql->text, nparams, params, out, err);
+}
+
 static char *quoted_list(const TableShape *shape, const int *indexes, int count)
 {
     StrBuf sql = {0};
@@ -80,7 +97,7 @@ bool plan_range_sql(const TableShape *shape, const char *lower, const char *uppe
     bool ok = (lower == NULL || add_bound(shape, keys, lower, ">", sql, err)) &&
               (upper == NULL || add_bound(shape, keys, upper, "<=", sql, err));
     free(keys);
-    return ok;
+    return ok && statement_whole(sql, err);
 }
 
 char *plan_from_clause(const TableShape *shape)
@@ -111,6 +128,10 @@ bool plan_range_query(const TableConfig *table, const TableShape *shape,
         char *keys = plan_key_list(shape);
         strbuf_add(&sql, " ORDER BY %s", keys);
         free(keys);
+    }
+    if (!statement_whole(&sql, err)) {
+        free(sql.text);
+        return false;
     }
     *out = sql.text;
     return true;
@@ -205,7 +226,7 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
                   "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
             from, keys, from, keys);
     PGresult *res;
-    bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
+    bool ok = query_built(conn, &sql, 0, NULL, &res, err);
     free(sql.text);
     free(from);
     if (ok) {
@@ -384,7 +405,7 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
     PGresult *res;
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
-    bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
+    bool ok = query_built(conn, &sql, 0, NULL, &res, err);
     free(sql.text);
     if (!ok)
         return false;
@@ -407,7 +428,7 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
                " FROM %s%s WHERE (%s)%s) s WHERE ferry_rank = ANY ($1::bigint[]) ORDER BY ferry_rank",
                keys, keys, keys, from, clause, where, filter);
     const char *rank_param[1] = {array.text};
-    ok = source_query(conn, sql.text, 1, rank_param, &res, err);
+    ok = query_built(conn, &sql, 1, rank_param, &res, err);
     free(array.text);
     free(sql.text);
     if (!ok)
@@ -506,7 +527,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     if (reltuples <= 0 && relkind != 'v') {
         /* Never analyzed (or empty): statistics cannot size it, a count can. */
         strbuf_add(&sql, "SELECT count(*) FROM %s", from);
-        if (!source_query(conn, sql.text, 0, NULL, &res, err))
+        if (!query_built(conn, &sql, 0, NULL, &res, err))
             goto out;
         reltuples = atof(PQgetvalue(res, 0, 0));
         PQclear(res);
@@ -528,7 +549,7 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
                    " FROM (SELECT octet_length(ROW(%s)::text) AS w, coalesce((%s), false) AS kept"
                    "       FROM %s%s WHERE true%s LIMIT %d) s",
                    cols, where, from, clause, filter, relkind == 'v' ? FERRY_SAMPLE_ROWS : 2000000000);
-        if (source_query(conn, sql.text, 0, NULL, &res, err))
+        if (query_built(conn, &sql, 0, NULL, &res, err))
             break;
         if (!sample_smaller(table, "row sample", &percent, shrinks, err)) {
             ferry_error_prefix(err, "table %s: sampling", table->qualified);

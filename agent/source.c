@@ -149,7 +149,7 @@ static bool next_result_is(SourceConn *conn, ExecStatusType want, const char *wh
 
 static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor, FerryError *err)
 {
-    StrBuf sql = {0};
+    StrBuf sql = {.max = strlen(query) + 32}; /* the query is whole (plan_range_query) */
     strbuf_add(&sql, "COPY (%s) TO STDOUT", query);
     int sent = PQsendQuery(conn->session.pg, sql.text);
     free(sql.text);

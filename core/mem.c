@@ -1,5 +1,5 @@
 /*
- * core/mem.c — allocation that cannot fail quietly, doubling scratch buffers, and StrBuf.
+ * core/mem.c — allocation that cannot fail quietly, and growing buffers that stop at a ceiling.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -40,15 +40,20 @@ void *xrealloc(void *ptr, size_t size)
     return p;
 }
 
-void xgrow(char **buf, size_t *cap, size_t need)
+bool xgrow(char **buf, size_t *cap, size_t need, size_t max)
 {
     if (need <= *cap)
-        return;
+        return true;
+    if (need > max)
+        return false;
     size_t grown = *cap ? *cap : 256;
     while (grown < need)
         grown *= 2;
+    if (grown > max)
+        grown = max;
     *buf = xrealloc(*buf, grown);
     *cap = grown;
+    return true;
 }
 
 char *xstrdup(const char *s) { return xstrndup(s, strlen(s)); }
@@ -61,9 +66,12 @@ char *xstrndup(const char *s, size_t n)
     return p;
 }
 
-void strbuf_add(StrBuf *buf, const char *fmt, ...)
+bool strbuf_add(StrBuf *buf, const char *fmt, ...)
 {
+    size_t max = buf->max ? buf->max : FERRY_STRBUF_MAX;
     for (;;) {
+        if (buf->failed)
+            return false;
         size_t room = buf->cap - buf->len;
         va_list ap;
         va_start(ap, fmt);
@@ -71,9 +79,18 @@ void strbuf_add(StrBuf *buf, const char *fmt, ...)
         va_end(ap);
         if (buf->text != NULL && (size_t)n < room) {
             buf->len += (size_t)n;
-            return;
+            return true;
+        }
+        if (n < 0 || buf->len + (size_t)n + 1 > max) {
+            buf->failed = true; /* sticky: the text stays what it was, and says nothing more */
+            if (buf->text == NULL)
+                buf->text = xcalloc(1, 1);
+            buf->text[buf->len] = '\0'; /* vsnprintf wrote what fitted of the addition */
+            return false;
         }
         buf->cap = (buf->cap ? buf->cap * 2 : 256) + (size_t)n;
+        if (buf->cap > max)
+            buf->cap = max;
         buf->text = xrealloc(buf->text, buf->cap);
         buf->text[buf->len] = '\0';
     }

@@ -28,6 +28,35 @@ static bool parse_bool(const char *text, bool *out)
     return false;
 }
 
+static size_t flat_count(const ConfigOption *options)
+{
+    size_t n = 0;
+    for (const ConfigOption *opt = options; opt->name != NULL; opt++)
+        n += opt->type == OPT_GROUP ? flat_count(opt->group) : 1;
+    return n;
+}
+
+static size_t flat_fill(const ConfigOption *options, size_t base, ConfigOption *out)
+{
+    size_t n = 0;
+    for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
+        if (opt->type == OPT_GROUP) {
+            n += flat_fill(opt->group, base + opt->offset, out + n);
+            continue;
+        }
+        out[n] = *opt;
+        out[n++].offset += base;
+    }
+    return n;
+}
+
+ConfigOption *options_flatten(const ConfigOption *options)
+{
+    ConfigOption *flat = xcalloc(flat_count(options) + 1, sizeof *flat);
+    flat_fill(options, 0, flat);
+    return flat;
+}
+
 bool options_set(const ConfigOption *opt, void *settings, const char *text, char *why, size_t why_cap)
 {
     char *field = (char *)settings + opt->offset;
@@ -76,6 +105,8 @@ bool options_set(const ConfigOption *opt, void *settings, const char *text, char
             return false;
         }
         return true;
+    case OPT_GROUP:
+        break; /* a flattened table has none */
     case OPT_ENUM:
         for (int i = 0; opt->choices[i] != NULL; i++) {
             if (strcmp(text, opt->choices[i]) == 0) {
@@ -154,5 +185,8 @@ void options_render(const ConfigOption *opt, const void *settings, char *buf, si
     case OPT_ENUM:
         snprintf(buf, cap, "%s", opt->choices[*(const int *)(const void *)field]);
         return;
+    case OPT_GROUP:
+        break;
     }
+    snprintf(buf, cap, "?");
 }

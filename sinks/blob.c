@@ -17,6 +17,9 @@
  *      reverse filter (Decompressor) into a RowReader, one row at a time.
  *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus the
  *      compression filter's when compressing.
+ *  (5) A blob sink's settings are the store's (in StoreSettings, filled by
+ *      the store's own option table) and the encoder's and filter's, which
+ *      every store shares; messages name the sink by its type ("dir sink").
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,39 +34,39 @@
 #include "ferry/sink.h"
 #include "ferry/store.h"
 
-typedef struct DirSettings {
-    char *path;
+/* The blob sink's own keys; the store's follow them in the same section (note 5). */
+typedef struct BlobSettings {
+    StoreSettings store;      /* the store's settings struct (store.h) */
     int format;               /* RowFormat */
     int compression;          /* Compression (compress.h) */
     int gzip_level;
     bool csv_header;
     int nulls;                /* NDJSON: NULLS_KEEP or NULLS_OMIT */
-} DirSettings;
+} BlobSettings;
 
 enum { NULLS_KEEP = 0, NULLS_OMIT = 1 };
 
 static const char *const format_names[] = {"ndjson", "csv", NULL};
 static const char *const null_names[] = {"null", "omit", NULL};
 
-static const ConfigOption dir_options[] = {
-    CONFIG_OPTION(DirSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true,
-                  .help = "directory to write into (created if missing)"),
-    CONFIG_OPTION(DirSettings, format, OPT_ENUM, .default_value = "ndjson", .choices = format_names,
+static const ConfigOption blob_options[] = {
+    CONFIG_OPTION(BlobSettings, format, OPT_ENUM, .default_value = "ndjson", .choices = format_names,
                   .setup = true, .help = "ndjson or csv"),
-    CONFIG_OPTION(DirSettings, compression, OPT_ENUM, .default_value = "none",
+    CONFIG_OPTION(BlobSettings, compression, OPT_ENUM, .default_value = "none",
                   .choices = compress_names, .setup = true, .help = "none or gzip"),
-    CONFIG_OPTION(DirSettings, gzip_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
+    CONFIG_OPTION(BlobSettings, gzip_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
                   .help = "gzip level, 1 (fast) to 9 (small)"),
-    CONFIG_OPTION(DirSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
+    CONFIG_OPTION(BlobSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
                   .help = "CSV: write a header line in each file"),
-    CONFIG_OPTION(DirSettings, nulls, OPT_ENUM, .default_value = "null", .choices = null_names, .setup = true,
+    CONFIG_OPTION(BlobSettings, nulls, OPT_ENUM, .default_value = "null", .choices = null_names, .setup = true,
                   .help = "NDJSON: SQL NULL is null (as a json null is), or the field is left out"),
     {0},
 };
 
 struct Sink {
-    DirSettings settings;     /* copied; strings borrowed from the configuration */
+    BlobSettings settings;    /* copied; strings borrowed from the configuration */
     const StoreOps *ops;      /* borrowed: the store table's entry */
+    char who[32];             /* "<type> sink", for messages */
     Store *store;             /* owned */
     char *table_target;       /* owned: the target the writer was made for */
     char key[4096];           /* the object being written */
@@ -87,26 +90,26 @@ static bool blob_drain(void *ctx, const char *data, size_t len, FerryError *err)
 {
     Sink *sink = ctx;
     if (fault_hit(FAULT_SINK_MID_WRITE, sink->partition)) {
-        ferry_error(err, FERRY_ERR_SINK, ENOSPC, "dir sink: injected fault: %s: a write failed half way",
-                    sink->key);
+        ferry_error(err, FERRY_ERR_SINK, ENOSPC, "%s: injected fault: %s: a write failed half way",
+                    sink->who, sink->key);
         err->retryable = true;
         return false;
     }
     return compress_write(&sink->gz, data, len, err);
 }
 
-/* A target becomes a directory name: no path separators, no dot names. */
-static bool target_valid(const char *target, FerryError *err)
+/* A target becomes a folder (a directory, or a key prefix): no path separators, no dot names. */
+static bool target_valid(const Sink *sink, const char *target, FerryError *err)
 {
     if (*target == '\0' || strchr(target, '/') != NULL || strcmp(target, ".") == 0 ||
         strcmp(target, "..") == 0 || target[0] == '.')
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "dir sink: target \"%s\" cannot be a directory name (no '/', no leading '.')",
-                           target);
+                           "%s: target \"%s\" cannot be a folder name (no '/', no leading '.')",
+                           sink->who, target);
     return true;
 }
 
-static const char *extension(const DirSettings *s)
+static const char *extension(const BlobSettings *s)
 {
     if (s->format == FORMAT_CSV)
         return s->compression == COMPRESS_GZIP ? "csv.gz" : "csv";
@@ -116,16 +119,17 @@ static const char *extension(const DirSettings *s)
 /* The output buffer, and with gzip zlib's output buffer and deflate state (window + hash, level-independent at 256 KiB). */
 static uint64_t blob_memory(const void *settings)
 {
-    const DirSettings *s = settings;
+    const BlobSettings *s = settings;
     return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression);
 }
 
 static bool blob_open(const StoreOps *ops, const void *settings, Sink **out, FerryError *err)
 {
     Sink *sink = xcalloc(1, sizeof *sink);
-    sink->settings = *(const DirSettings *)settings;
+    sink->settings = *(const BlobSettings *)settings;
     sink->ops = ops;
-    if (!ops->open(sink->settings.path, "dir sink", &sink->store, err)) {
+    snprintf(sink->who, sizeof sink->who, "%s sink", ops->name);
+    if (!ops->open(&sink->settings.store, sink->who, &sink->store, err)) {
         free(sink);
         return false;
     }
@@ -134,11 +138,6 @@ static bool blob_open(const StoreOps *ops, const void *settings, Sink **out, Fer
                   blob_store_write, sink);
     *out = sink;
     return true;
-}
-
-static bool dir_open(const void *settings, Sink **out, FerryError *err)
-{
-    return blob_open(&store_dir, settings, out, err);
 }
 
 /* Drop the handle's table: the next use_table builds it afresh. */
@@ -167,57 +166,49 @@ static void use_table(Sink *sink, const TableShape *shape)
     sink->writer_ready = true;
 }
 
-/* Is this key ("<target>/<name>") one of the table's segment objects? */
+/* Is this key ("<target>/<name>") one of the table's segment objects, of any generation? */
 static bool is_segment_key(const char *key, const void *arg)
 {
     const char *target = arg;
     size_t tlen = strlen(target);
-    if (strncmp(key, target, tlen) != 0 || key[tlen] != '/')
-        return false;
-    const char *p = key + tlen + 1;
-    if (strncmp(p, target, tlen) != 0 || strncmp(p + tlen, ".p", 2) != 0)
-        return false;
-    p += tlen + 2;
-    unsigned long part, seq;
-    int used = 0;
-    if (sscanf(p, "%lu.s%lu%n", &part, &seq, &used) != 2)
-        return false;
-    return p[used] == '.';
+    SegmentId id;
+    return strncmp(key, target, tlen) == 0 && key[tlen] == '/' && segment_parse(key + tlen + 1, target, &id);
 }
 
 static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
-    if (!target_valid(shape->target, err))
+    if (!target_valid(sink, shape->target, err))
         return false;
     forget_table(sink); /* no writer for a shape that is about to move */
     char prefix[FERRY_NAME_MAX + 8];
     int removed = 0;
-    if (!file_path(prefix, sizeof prefix, "dir sink", err, "%s/", shape->target) ||
+    if (!file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) ||
         !sink->ops->remove_all(sink->store, prefix, is_segment_key, shape->target, &removed, err))
         return false;
     if (removed > 0)
-        log_info("dir sink: removed %d files of an earlier plan of %s", removed, shape->target);
+        log_info("%s: removed %d objects of an earlier plan of %s", sink->who, removed, shape->target);
     return true;
 }
 
 static bool blob_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
 {
     const TableShape *shape = segment->shape;
-    if (!target_valid(shape->target, err))
+    if (!target_valid(sink, shape->target, err))
         return false;
     use_table(sink, shape);
     sink->partition = segment->partition;
     char name[FERRY_NAME_MAX + 64];
-    if (!segment_name(name, sizeof name, shape->target, segment->partition, segment->sequence,
-                      extension(&sink->settings), "dir sink", err) ||
-        !file_path(sink->key, sizeof sink->key, "dir sink", err, "%s/%s", shape->target, name) ||
+    if (!segment_name(name, sizeof name, shape->target,
+                      (SegmentId){segment->generation, segment->partition, segment->sequence},
+                      extension(&sink->settings), sink->who, err) ||
+        !file_path(sink->key, sizeof sink->key, sink->who, err, "%s/%s", shape->target, name) ||
         !sink->ops->begin(sink->store, sink->key, segment->partition, err))
         return false;
     sink->in_object = true;
     sink->out.len = 0;
     sink->out.failed = false;
     if (!compress_begin(&sink->gz, err)) {
-        ferry_error_prefix(err, "dir sink");
+        ferry_error_prefix(err, "%s", sink->who);
         return false;
     }
     row_writer_header(&sink->writer, &sink->out);
@@ -331,7 +322,7 @@ static bool digest_object(void *ctx, const char *key, FerryError *err)
     bool ok = decompress_begin(&r.inflate, err) && sink->ops->read(sink->store, key, feed_inflate, &r, err) &&
               decompress_finish(&r.inflate, err);
     if (!ok)
-        ferry_error_prefix(err, "dir sink: reading %s", key);
+        ferry_error_prefix(err, "%s: reading %s", sink->who, key);
     row_reader_finish(&r.reader);
     d->digest->rows += r.reader.rows;
     d->digest->malformed |= r.reader.malformed;
@@ -356,8 +347,8 @@ static bool blob_digest(Sink *sink, const TableShape *shape, const SinkPartition
         d.bare[k] = c < shape->nout ? xstrndup(w->json_prefix[c] + 1, w->json_prefix_len[c] - 2) : xstrdup("");
     }
     char start[FERRY_NAME_MAX + 32], prefix[2 * FERRY_NAME_MAX + 40];
-    bool ok = segment_prefix(start, sizeof start, shape->target, part->partition, "dir sink", err) &&
-              file_path(prefix, sizeof prefix, "dir sink", err, "%s/%s", shape->target, start) &&
+    bool ok = segment_prefix(start, sizeof start, shape->target, part->generation, part->partition, sink->who, err) &&
+              file_path(prefix, sizeof prefix, sink->who, err, "%s/%s", shape->target, start) &&
               sink->ops->list(sink->store, prefix, digest_object, &d, err);
     for (int k = 0; k < shape->nkeys; k++)
         free(d.bare[k]);
@@ -389,19 +380,35 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
     return hash;
 }
 
-const SinkOps sink_dir = {
-    .name = "dir",
-    .flags = SINK_REPLACES_SEGMENTS,
-    .options = dir_options,
-    .settings_size = sizeof(DirSettings),
-    .open = dir_open,
-    .memory = blob_memory,
-    .prepare_table = blob_prepare_table,
-    .begin = blob_begin,
-    .write = blob_write,
-    .commit = blob_commit,
-    .abort = blob_abort,
-    .close = blob_close,
-    .digest = blob_digest,
-    .key_hash = blob_key_hash,
-};
+/*
+ * (5) One blob sink per store: its section takes the store's keys first, then
+ * the blob sink's. A new store is one file and one line here.
+ */
+#define BLOB_SINK(kind, store_ops, store_options)                                                   \
+    static const ConfigOption kind##_options[] = {                                                  \
+        CONFIG_GROUP(BlobSettings, store, store_options),                                           \
+        {.name = "blob", .type = OPT_GROUP, .offset = 0, .group = blob_options},                    \
+        {0},                                                                                        \
+    };                                                                                              \
+    static bool kind##_open(const void *settings, Sink **out, FerryError *err)                      \
+    {                                                                                               \
+        return blob_open(&(store_ops), settings, out, err);                                         \
+    }                                                                                               \
+    const SinkOps sink_##kind = {                                                                   \
+        .name = #kind,                                                                              \
+        .flags = SINK_REPLACES_SEGMENTS,                                                            \
+        .options = kind##_options,                                                                  \
+        .settings_size = sizeof(BlobSettings),                                                      \
+        .open = kind##_open,                                                                        \
+        .memory = blob_memory,                                                                      \
+        .prepare_table = blob_prepare_table,                                                        \
+        .begin = blob_begin,                                                                        \
+        .write = blob_write,                                                                        \
+        .commit = blob_commit,                                                                      \
+        .abort = blob_abort,                                                                        \
+        .close = blob_close,                                                                        \
+        .digest = blob_digest,                                                                      \
+        .key_hash = blob_key_hash,                                                                  \
+    }
+
+BLOB_SINK(dir, store_dir, store_dir_options);

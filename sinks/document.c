@@ -55,14 +55,16 @@ static bool field_name(int rule, const char *name, size_t len, char **out, size_
     if (memchr(name, '\0', len) != NULL)
         return false;
     if (!name_needs_care(name, len) || rule == DOC_NAMES_KEEP) {
-        xgrow(out, cap, len + 1);
+        if (!xgrow(out, cap, len + 1, FERRY_DOCUMENT_MAX))
+            return false;
         memcpy(*out, name, len);
         (*out)[len] = '\0';
         return true;
     }
     if (rule == DOC_NAMES_REJECT)
         return false;
-    xgrow(out, cap, len * 3 + 1);
+    if (len > FERRY_DOCUMENT_MAX / 3 || !xgrow(out, cap, len * 3 + 1, FERRY_DOCUMENT_MAX))
+        return false;
     size_t n = 0;
     for (size_t i = 0; i < len; i++) {
         if ((i == 0 && name[i] == '$') || name[i] == '.') {
@@ -329,6 +331,12 @@ static bool json_surrogates(JsonParse *j, unsigned *cp)
     return false;
 }
 
+static bool json_too_long(JsonParse *j)
+{
+    j->fail = "a json string longer than a document can hold (16 MiB)";
+    return false;
+}
+
 /* A JSON string (at its opening quote), unescaped into the writer's text buffer. */
 static bool json_string(JsonParse *j, size_t *len)
 {
@@ -338,10 +346,12 @@ static bool json_string(JsonParse *j, size_t *len)
     while (j->p < j->end && *j->p != '"' && *j->p != '\\')
         j->p++;
     size_t n = (size_t)(j->p - start);
-    xgrow(&w->text, &w->text_cap, n + 1);
+    if (!xgrow(&w->text, &w->text_cap, n + 1, FERRY_DOCUMENT_MAX))
+        return json_too_long(j);
     memcpy(w->text, start, n);
     while (j->p < j->end && *j->p != '"') {
-        xgrow(&w->text, &w->text_cap, n + 5);
+        if (!xgrow(&w->text, &w->text_cap, n + 5, FERRY_DOCUMENT_MAX))
+            return json_too_long(j);
         char c = *j->p++;
         if (c != '\\') {
             w->text[n++] = c;
@@ -401,7 +411,8 @@ static bool json_object(JsonParse *j, bson_t *parent, const char *name, int dept
             escaped |= w->options.field_names == DOC_NAMES_ESCAPE && name_needs_care(w->text, klen);
             if (!field_name(w->options.field_names, w->text, klen, &key, &key_cap)) {
                 j->fail = memchr(w->text, '\0', klen) ? "a json key holds a NUL character"
-                                                      : "a json key starts with '$' or holds '.' (field_names = reject)";
+                          : klen > FERRY_DOCUMENT_MAX / 3 ? "a json key longer than a document can hold"
+                                                          : "a json key starts with '$' or holds '.' (field_names = reject)";
                 free(key);
                 ok = false;
                 break;
@@ -822,7 +833,8 @@ bool doc_append_value(DocWriter *w, bson_t *parent, const char *name, const Colu
         return ok || bad_value(err, col->name, j.fail ? j.fail : "bad json");
     }
     case OID_BYTEA:
-        xgrow(&w->scratch, &w->scratch_cap, len / 2 + 1);
+        if (!xgrow(&w->scratch, &w->scratch_cap, len / 2 + 1, FERRY_DOCUMENT_MAX))
+            return bad_value(err, col->name, "a bytea larger than a document can hold (16 MiB)");
         if (len < 2 || text[0] != '\\' || text[1] != 'x' ||
             !decode_hex(text + 2, text + len, false, w->scratch, &n))
             return bad_value(err, col->name, "bytea not in hex output form (bytea_output = hex)");

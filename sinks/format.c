@@ -281,8 +281,7 @@ static const char *array_level(const char *p, const char *end, char delim, const
         bool quoted = *p == '"';
         if (quoted)
             p++;
-        xgrow(scratch, scratch_cap, (size_t)(end - p) + 1);
-        char *buf = *scratch;
+        char *buf = *scratch; /* holds the whole array text (pg_array_walk) */
         size_t n = 0;
         bool escaped_any = false;
         while (p < end) {
@@ -314,7 +313,8 @@ bool pg_array_walk(const char *text, size_t len, char delim, const PgArrayVisito
         const char *eq = memchr(p, '=', len);
         p = eq ? eq + 1 : end;
     }
-    if (p >= end || *p != '{')
+    /* No element is longer than the text: one size of scratch serves them all. */
+    if (p >= end || *p != '{' || !xgrow(scratch, scratch_cap, len + 1, (size_t)FERRY_VALUE_MAX + 1))
         return false;
     visitor->open(visitor->ctx, 0);
     array_level(p, end, delim ? delim : ',', visitor, scratch, scratch_cap);

@@ -133,7 +133,7 @@ struct Sink {
     bool writer_ready;
     bool index_ready;             /* document_id = mongo: the unique index on the key exists */
     /* the segment */
-    int64_t partition, sequence;
+    int64_t partition, sequence, generation; /* the segment being written (segment.h) */
     mongoc_bulk_operation_t *bulk;
     size_t bulk_bytes;
     int *bulk_rows;               /* owned: the batch row of each operation in the bulk */
@@ -575,6 +575,7 @@ static bool mongo_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
     }
     sink->partition = segment->partition;
     sink->sequence = segment->sequence;
+    sink->generation = segment->generation;
     return true;
 }
 
@@ -602,8 +603,9 @@ static bool open_rejects(Sink *sink, FerryError *err)
 {
     const char *dir = sink->settings.reject_dir;
     char name[FERRY_NAME_MAX + 64];
-    return segment_name(name, sizeof name, sink->target, sink->partition, sink->sequence, "ndjson", "mongo sink",
-                        err) &&
+    return segment_name(name, sizeof name, sink->target,
+                        (SegmentId){sink->generation, sink->partition, sink->sequence}, "ndjson",
+                        "mongo sink", err) &&
            file_make_dir(dir, "mongo sink", err) && file_durable_open(&sink->rejects, dir, name, "mongo sink", err);
 }
 

@@ -33,8 +33,21 @@ struct Store {
     int64_t partition;
 };
 
-static bool dir_open(const char *location, const char *who, Store **out, FerryError *err)
+typedef struct DirStoreSettings {
+    char *path;
+} DirStoreSettings;
+
+_Static_assert(sizeof(DirStoreSettings) <= sizeof(StoreSettings), "the dir store's settings fit");
+
+const ConfigOption store_dir_options[] = {
+    CONFIG_OPTION(DirStoreSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true,
+                  .help = "directory to write into (created if missing)"),
+    {0},
+};
+
+static bool dir_open(const void *settings, const char *who, Store **out, FerryError *err)
 {
+    const char *location = ((const DirStoreSettings *)settings)->path;
     if (!file_make_dir(location, who, err))
         return false;
     Store *store = xcalloc(1, sizeof *store);
@@ -229,6 +242,7 @@ static bool dir_remove_all(Store *store, const char *prefix, bool (*match)(const
 
 const StoreOps store_dir = {
     .name = "dir",
+    .options = store_dir_options,
     .open = dir_open,
     .close = dir_close,
     .begin = dir_begin,

@@ -76,18 +76,29 @@ void log_write(LogLevel level, const char *fmt, ...) __attribute__((format(print
 void *xmalloc(size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *ptr, size_t size);
-/* Grow *buf (doubling from 256) until it holds `need` bytes; *cap follows. */
-void xgrow(char **buf, size_t *cap, size_t need);
+/*
+ * Grow *buf (doubling from 256) until it holds `need` bytes; *cap follows.
+ * False, the buffer untouched, when `need` is above the ceiling `max`.
+ */
+bool xgrow(char **buf, size_t *cap, size_t need, size_t max);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 
-/* A growing string for SQL and names built once per table or partition (never per row). */
+/*
+ * A growing string for SQL and names built once per table or partition
+ * (never per row), up to a ceiling: `max` bytes, or FERRY_STRBUF_MAX when 0.
+ * An addition that would pass it fails, and so does every later one: the
+ * text keeps what it had, and `failed` says it is not whole. Whoever uses
+ * a text built from input (a key value, a filter) checks `failed` first.
+ */
 typedef struct StrBuf {
     char *text;               /* owned; "" once anything was added */
     size_t len, cap;
+    size_t max;               /* the ceiling; 0: FERRY_STRBUF_MAX */
+    bool failed;              /* an addition did not fit: the text is incomplete */
 } StrBuf;
 
-void strbuf_add(StrBuf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool strbuf_add(StrBuf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Parse "64MB", "1.5GiB", "4096" (bytes) into bytes. */
 bool parse_size(const char *text, uint64_t *out);

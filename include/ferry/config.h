@@ -76,6 +76,7 @@ typedef struct FerryConfig {
     SourceSettings source;
     const struct SinkOps *sink; /* borrowed from the sink table */
     void *sink_settings;        /* owned: the sink's settings struct (sink->settings_size) */
+    ConfigOption *sink_options; /* owned: the sink's option table, its groups expanded (options.h) */
     int ntables;
     TableConfig *tables;        /* owned */
 } FerryConfig;

@@ -7,6 +7,12 @@
 /* Length of an error message, including its terminator. */
 #define FERRY_ERROR_MAX 512
 
+/* Growing buffers' ceilings: a statement or name (StrBuf), a value inside a document (BSON's 16 MiB). */
+#define FERRY_STRBUF_MAX (64u << 20)
+#define FERRY_DOCUMENT_MAX (16u << 20)
+/* PostgreSQL's largest field value (1 GiB). */
+#define FERRY_VALUE_MAX (1u << 30)
+
 /* Identifiers: PostgreSQL's NAMEDATALEN is 64; quoted and qualified names fit. */
 #define FERRY_NAME_MAX 256
 
@@ -64,6 +70,9 @@
 #define FERRY_SAMPLE_KEYS_HARD_MAX 2000000    /* keys the source sorts to cut partitions, at most */
 #define FERRY_SAMPLE_SHRINKS 4                /* times a timed-out sample is retried at a quarter */
 #define FERRY_PARTITIONS_MAX 100000
+
+/* Bytes a blob store's settings struct may take inside the blob sink's (store.h). */
+#define FERRY_STORE_SETTINGS_MAX 1024
 
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)

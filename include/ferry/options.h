@@ -21,6 +21,7 @@ typedef enum {
     OPT_DOUBLE, /* double, within [min, max] */
     OPT_BOOL,   /* bool: true/false/yes/no/on/off/1/0 */
     OPT_ENUM,   /* int: index into choices */
+    OPT_GROUP,  /* the options of another table, for the struct at `offset` (a store's inside a sink's) */
 } OptionType;
 
 typedef struct ConfigOption {
@@ -37,11 +38,22 @@ typedef struct ConfigOption {
     bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
                                     not a wrapping the parser takes off */
     const char *help;
+    const struct ConfigOption *group; /* OPT_GROUP: the table of the struct at `offset` */
 } ConfigOption;
 
 /* Describe one setting of a struct; the trailing fields default to zero. */
 #define CONFIG_OPTION(struct_type, field, opt_type, ...) \
     { .name = #field, .type = (opt_type), .offset = offsetof(struct_type, field), __VA_ARGS__ }
+
+/* Take in the options of `table` for the struct that is `field` of struct_type. */
+#define CONFIG_GROUP(struct_type, field, table) \
+    { .name = #field, .type = OPT_GROUP, .offset = offsetof(struct_type, field), .group = (table) }
+
+/*
+ * The table with its groups expanded in place, each offset counted from the
+ * outer struct: what the functions below take. Owned (free).
+ */
+ConfigOption *options_flatten(const ConfigOption *options);
 
 /* The option named `key` in a table (NULL-safe), or NULL. */
 const ConfigOption *options_find(const ConfigOption *options, const char *key);

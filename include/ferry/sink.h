@@ -50,12 +50,14 @@ typedef struct SinkSegment {
     const TableShape *shape;  /* borrowed from the worker's plan */
     int64_t partition;
     int64_t sequence;
+    int64_t generation;       /* segment.h; 0: the plan's first load */
 } SinkSegment;
 
 /* A partition as verify asks for it: its number and key range (lo, hi], as key tuples (plan.h); NULL: open. */
 typedef struct SinkPartition {
     int64_t partition;
     const char *lo, *hi;
+    int64_t generation;       /* the generation whose segments hold it (segment.h) */
 } SinkPartition;
 
 /* What a sink holds for one partition, read back (verify). */

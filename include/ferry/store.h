@@ -23,18 +23,31 @@
 #ifndef FERRY_STORE_H
 #define FERRY_STORE_H
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "ferry/common.h"
+#include "ferry/options.h"
 
 typedef struct Store Store; /* each store defines its own handle */
 
+/*
+ * Room for a store's settings inside the blob sink's (each store checks
+ * that its struct fits, at compile time).
+ */
+typedef union StoreSettings {
+    max_align_t align;
+    char bytes[FERRY_STORE_SETTINGS_MAX];
+} StoreSettings;
+
 typedef struct StoreOps {
     const char *name;
-    /* Open the store at `location` (dir: a directory, created if missing). */
-    bool (*open)(const char *location, const char *who, Store **out, FerryError *err);
+    /* The store's keys in the sink's section (options.h), for its settings struct. */
+    const ConfigOption *options;
+    /* Open the store its settings describe (dir: a directory, created if missing). */
+    bool (*open)(const void *settings, const char *who, Store **out, FerryError *err);
     void (*close)(Store *store);
     /* `partition` is the segment's, for fault points (fault.h). */
     bool (*begin)(Store *store, const char *key, int64_t partition, FerryError *err);
@@ -51,6 +64,8 @@ typedef struct StoreOps {
                        const void *arg, int *removed, FerryError *err);
 } StoreOps;
 
+/* Each store: its ops, and its option table on its own (CONFIG_GROUP needs an address constant). */
 extern const StoreOps store_dir;
+extern const ConfigOption store_dir_options[];
 
 #endif

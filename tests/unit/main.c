@@ -14,6 +14,8 @@ int main(void)
     test_retry();
     test_pool();
     test_document();
+    test_segment();
+    test_mem();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

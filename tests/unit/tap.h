@@ -55,5 +55,7 @@ void test_format(void);
 void test_retry(void);
 void test_pool(void);
 void test_document(void);
+void test_segment(void);
+void test_mem(void);
 
 #endif
