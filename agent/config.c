@@ -238,7 +238,7 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
         const char *value = opt->raw ? entry->raw : entry->value;
         if (!options_set(opt, target, value, why, sizeof why))
             return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': bad value \"%s\": %s",
-                               file, entry->line, entry->key, entry->value, why);
+                               file, entry->line, entry->key, opt->secret ? "(secret)" : entry->value, why);
         entry->used = true;
     }
     const ConfigOption *tables[2] = {options, extra};

@@ -67,12 +67,20 @@ bool options_set(const ConfigOption *opt, void *settings, const char *text, char
         *slot = xstrdup(text);
         return true;
     }
-    case OPT_SIZE:
-        if (!parse_size(text, (uint64_t *)(void *)field)) {
+    case OPT_SIZE: {
+        uint64_t bytes;
+        if (!parse_size(text, &bytes)) {
             snprintf(why, why_cap, "expected a size such as 512MB or 2GiB");
             return false;
         }
+        if (opt->min > 0 && (double)bytes < opt->min) {
+            char least[32];
+            snprintf(why, why_cap, "expected at least %s", format_size((uint64_t)opt->min, least, sizeof least));
+            return false;
+        }
+        *(uint64_t *)(void *)field = bytes;
         return true;
+    }
     case OPT_INT: {
         if (opt->allow_auto && strcasecmp(text, "auto") == 0) {
             *(int *)(void *)field = 0;
@@ -161,6 +169,10 @@ const ConfigOption *options_find(const ConfigOption *options, const char *key)
 void options_render(const ConfigOption *opt, const void *settings, char *buf, size_t cap)
 {
     const char *field = (const char *)settings + opt->offset;
+    if (opt->secret) {
+        snprintf(buf, cap, "(secret)");
+        return;
+    }
     switch (opt->type) {
     case OPT_STRING: {
         const char *s = *(char *const *)(const void *)field;

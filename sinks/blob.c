@@ -116,11 +116,15 @@ static const char *extension(const BlobSettings *s)
     return s->compression == COMPRESS_GZIP ? "ndjson.gz" : "ndjson";
 }
 
-/* The output buffer, and with gzip zlib's output buffer and deflate state (window + hash, level-independent at 256 KiB). */
-static uint64_t blob_memory(const void *settings)
+/*
+ * The output buffer, with gzip zlib's output buffer and deflate state
+ * (window + hash, level-independent at 256 KiB), and the store's buffers.
+ */
+static uint64_t blob_memory(const StoreOps *ops, const void *settings)
 {
     const BlobSettings *s = settings;
-    return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression);
+    return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression) +
+           (ops->memory != NULL ? ops->memory(&s->store) : 0);
 }
 
 static bool blob_open(const StoreOps *ops, const void *settings, Sink **out, FerryError *err)
@@ -394,13 +398,17 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
     {                                                                                               \
         return blob_open(&(store_ops), settings, out, err);                                         \
     }                                                                                               \
+    static uint64_t kind##_memory(const void *settings)                                             \
+    {                                                                                               \
+        return blob_memory(&(store_ops), settings);                                                 \
+    }                                                                                               \
     const SinkOps sink_##kind = {                                                                   \
         .name = #kind,                                                                              \
         .flags = SINK_REPLACES_SEGMENTS,                                                            \
         .options = kind##_options,                                                                  \
         .settings_size = sizeof(BlobSettings),                                                      \
         .open = kind##_open,                                                                        \
-        .memory = blob_memory,                                                                      \
+        .memory = kind##_memory,                                                                    \
         .prepare_table = blob_prepare_table,                                                        \
         .begin = blob_begin,                                                                        \
         .write = blob_write,                                                                        \
@@ -412,3 +420,4 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
     }
 
 BLOB_SINK(dir, store_dir, store_dir_options);
+BLOB_SINK(s3, store_s3, store_s3_options);

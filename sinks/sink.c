@@ -7,10 +7,12 @@
 #include "ferry/sink.h"
 
 extern const SinkOps sink_dir;
+extern const SinkOps sink_s3;
 extern const SinkOps sink_mongo;
 
 static const SinkOps *const sinks[] = {
     &sink_dir,
+    &sink_s3,
     &sink_mongo,
 };
 

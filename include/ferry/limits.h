@@ -74,6 +74,11 @@
 /* Bytes a blob store's settings struct may take inside the blob sink's (store.h). */
 #define FERRY_STORE_SETTINGS_MAX 1024
 
+/* HTTP (sinks/http.c): a kept answer body (XML, errors), connecting, a stalled transfer. */
+#define FERRY_HTTP_BODY_MAX (8u << 20)
+#define FERRY_HTTP_CONNECT_TIMEOUT_S 10
+#define FERRY_HTTP_STALL_S 60
+
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)
 

@@ -16,7 +16,7 @@
 
 typedef enum {
     OPT_STRING, /* char *, owned by the settings struct */
-    OPT_SIZE,   /* uint64_t bytes: "64MB", "1GiB", "4096" */
+    OPT_SIZE,   /* uint64_t bytes: "64MB", "1GiB", "4096"; at least min when min > 0 */
     OPT_INT,    /* int, within [min, max] */
     OPT_DOUBLE, /* double, within [min, max] */
     OPT_BOOL,   /* bool: true/false/yes/no/on/off/1/0 */
@@ -37,6 +37,7 @@ typedef struct ConfigOption {
     bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
     bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
                                     not a wrapping the parser takes off */
+    bool secret;                 /* a password, key or token: rendered as "(secret)", never recorded */
     const char *help;
     const struct ConfigOption *group; /* OPT_GROUP: the table of the struct at `offset` */
 } ConfigOption;

@@ -1,5 +1,5 @@
 /*
- * include/ferry/store.h — where the blob sink keeps its objects: a local directory now (store_dir.c).
+ * include/ferry/store.h — where the blob sink keeps its objects: a local directory (store_dir.c), S3 (store_s3.c).
  *
  * An object is named by a key, "<target>/<segment name>" (segment.h). A
  * handle writes one object at a time:
@@ -46,6 +46,8 @@ typedef struct StoreOps {
     const char *name;
     /* The store's keys in the sink's section (options.h), for its settings struct. */
     const ConfigOption *options;
+    /* Bytes one open handle holds in buffers (a part being uploaded); NULL: none to speak of. */
+    uint64_t (*memory)(const void *settings);
     /* Open the store its settings describe (dir: a directory, created if missing). */
     bool (*open)(const void *settings, const char *who, Store **out, FerryError *err);
     void (*close)(Store *store);
@@ -67,5 +69,7 @@ typedef struct StoreOps {
 /* Each store: its ops, and its option table on its own (CONFIG_GROUP needs an address constant). */
 extern const StoreOps store_dir;
 extern const ConfigOption store_dir_options[];
+extern const StoreOps store_s3;
+extern const ConfigOption store_s3_options[];
 
 #endif

@@ -3,14 +3,17 @@
 #
 # Debian packages: the -dev libraries ferry links, PostgreSQL 15 (server and
 # client) for the tests and the demo, perl's prove for TAP, GNU time for peak
-# RSS, Node.js and npm for the test servers pinned in tests/servers.
+# RSS, Node.js and npm for the test servers pinned in tests/servers, and the
+# clients the tests read the stores back with (awscli, Python's botocore and
+# Azure Blob client, for Debian's own /usr/bin/python3).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 # Libraries are checked as packages; tools as commands, so a Node.js installed
 # some other way (for instance with npm bundled) counts as present.
 packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zlib1g-dev
-          libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev postgresql-15)
+          libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev postgresql-15
+          python3 awscli python3-botocore python3-azure-storage)
 commands=(psql:postgresql-client-15 sqlite3:sqlite3 prove:perl /usr/bin/time:time pkill:procps
           runuser:util-linux flock:util-linux strings:binutils node:nodejs npm:npm)
 missing=()

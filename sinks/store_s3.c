@@ -1,0 +1,1110 @@
+/*
+ * sinks/store_s3.c — the S3 store (store.h): objects in a bucket of Amazon S3 or of an S3-compatible store.
+ *
+ * Design notes
+ *  (1) An object's S3 key is "<prefix>/<key>" (no prefix: "<key>"). The
+ *      URL is path-style ("<endpoint>/<bucket>/<key>") when an endpoint is
+ *      given, virtual-host style ("https://<bucket>.s3.<region>.amazonaws.com")
+ *      on AWS; `addressing` chooses otherwise.
+ *  (2) Upload: bytes gather in one part buffer of part_size bytes. An object
+ *      that fits is one PutObject at commit; a larger one is a multipart
+ *      upload: CreateMultipartUpload when the first part is full, one
+ *      UploadPart per part, CompleteMultipartUpload at commit. Nothing is
+ *      an object before that answer, and the answer is read: a 200 whose
+ *      body is an <Error> is a failure.
+ *  (3) Every request is signed (AWS Signature Version 4) over its payload's
+ *      SHA-256 (ferry holds the whole part), and a body carries the checksum
+ *      chosen (Content-MD5 by default), so the store refuses bytes damaged
+ *      on the way instead of keeping them.
+ *  (4) Credentials, first found wins: the section's keys (or files they
+ *      name, for systemd's LoadCredential); AWS_ACCESS_KEY_ID,
+ *      AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; the shared credentials and
+ *      config files under the profile (`profile`, AWS_PROFILE, "default").
+ *      A secret goes into signatures only: no message, log or state holds it.
+ *  (5) Leftovers: an upload a killed run left open is no object, but it is
+ *      stored (and billed); remove_all lists the open uploads under the
+ *      prefix and aborts those whose key matches, as well as removing the
+ *      matching objects. abort aborts the handle's own upload at once.
+ *  (6) An answer's status decides: 5xx, 429 and the codes SlowDown,
+ *      RequestTimeout, InternalError are worth retrying (the run's retry
+ *      policy replays the segment); any other refusal fails the table with
+ *      S3's code and message and the bucket and key, never a credential.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "ferry/fault.h"
+#include "ferry/http.h"
+#include "ferry/store.h"
+
+/* S3's limits: parts of a multipart upload, and the smallest part but the last. */
+#define S3_PARTS_MAX 10000
+#define S3_PART_MIN (5u << 20)
+
+enum { ADDRESSING_AUTO = 0, ADDRESSING_PATH, ADDRESSING_VIRTUAL };
+enum { CHECKSUM_MD5 = 0, CHECKSUM_CRC32C, CHECKSUM_NONE };
+
+typedef struct S3Settings {
+    char *bucket;
+    char *prefix;
+    char *region;
+    char *endpoint;
+    int addressing;
+    char *access_key_id;
+    char *secret_access_key;
+    char *secret_access_key_file;
+    char *session_token;
+    char *session_token_file;
+    char *profile;
+    int checksum;
+    uint64_t part_size;
+    char *ca_file;
+} S3Settings;
+
+_Static_assert(sizeof(S3Settings) <= sizeof(StoreSettings), "the S3 store's settings fit");
+
+static const char *const addressing_names[] = {"auto", "path", "virtual", NULL};
+static const char *const checksum_names[] = {"md5", "crc32c", "none", NULL};
+
+const ConfigOption store_s3_options[] = {
+    CONFIG_OPTION(S3Settings, bucket, OPT_STRING, .required = true, .setup = true, .help = "the bucket"),
+    CONFIG_OPTION(S3Settings, prefix, OPT_STRING, .default_value = "", .setup = true,
+                  .help = "key prefix: objects are <prefix>/<target>/<segment>"),
+    CONFIG_OPTION(S3Settings, region, OPT_STRING,
+                  .help = "region; default AWS_REGION, AWS_DEFAULT_REGION, the profile's, or us-east-1"),
+    CONFIG_OPTION(S3Settings, endpoint, OPT_STRING, .setup = true,
+                  .help = "URL of an S3-compatible store (https://..., or http:// explicitly); default AWS"),
+    CONFIG_OPTION(S3Settings, addressing, OPT_ENUM, .default_value = "auto", .choices = addressing_names,
+                  .help = "path (<endpoint>/<bucket>/key) or virtual (<bucket>.<host>); auto: path with an endpoint"),
+    CONFIG_OPTION(S3Settings, access_key_id, OPT_STRING, .help = "access key id (else the environment, then the profile)"),
+    CONFIG_OPTION(S3Settings, secret_access_key, OPT_STRING, .secret = true,
+                  .help = "secret access key; prefer secret_access_key_file"),
+    CONFIG_OPTION(S3Settings, secret_access_key_file, OPT_STRING, .is_path = true,
+                  .help = "a file holding the secret access key (systemd LoadCredential)"),
+    CONFIG_OPTION(S3Settings, session_token, OPT_STRING, .secret = true, .help = "session token of temporary credentials"),
+    CONFIG_OPTION(S3Settings, session_token_file, OPT_STRING, .is_path = true,
+                  .help = "a file holding the session token"),
+    CONFIG_OPTION(S3Settings, profile, OPT_STRING, .help = "profile of the shared files; default AWS_PROFILE or default"),
+    CONFIG_OPTION(S3Settings, checksum, OPT_ENUM, .default_value = "md5", .choices = checksum_names,
+                  .help = "checksum the store verifies on every body: md5 (Content-MD5), crc32c, none"),
+    CONFIG_OPTION(S3Settings, part_size, OPT_SIZE, .default_value = "8MiB", .min = S3_PART_MIN,
+                  .help = "multipart part size (at least 5MiB); one buffer of it per worker"),
+    CONFIG_OPTION(S3Settings, ca_file, OPT_STRING, .is_path = true,
+                  .help = "CA certificates to verify the store by; default the system's"),
+    {0},
+};
+
+typedef struct Credentials {
+    char id[128];
+    char secret[256];
+    char token[4096];
+    char from[64];            /* where they came from, for the log */
+} Credentials;
+
+typedef struct PartTag {
+    char etag[160];
+    char crc32c[16];
+} PartTag;
+
+struct Store {
+    S3Settings settings;      /* strings borrowed from the configuration */
+    const char *who;          /* borrowed */
+    Http *http;
+    Credentials cred;
+    char region[64];
+    char base[600];           /* scheme://authority, for URLs */
+    char host[512];           /* the Host header signed */
+    char path_base[600];      /* "/<bucket>" (path style) or "" (virtual) */
+    /* the object being written */
+    char key[4096];           /* its S3 key */
+    int64_t partition;
+    bool in_object;
+    char *part;               /* owned: part_size bytes */
+    size_t part_len, part_cap;
+    int parts;                /* parts uploaded */
+    PartTag *tags;            /* owned: one per uploaded part */
+    size_t tags_cap;
+    char upload_id[1024];     /* "" before the first part */
+};
+
+/* ---- small encodings and digests ---- */
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex(const char *data, size_t len, char out[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
+    hex(md, n, out);
+}
+
+static void hmac_sha256(const unsigned char *key, size_t klen, const char *msg, unsigned char out[32])
+{
+    unsigned int n = 32;
+    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n);
+}
+
+static void base64(const unsigned char *in, size_t n, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+}
+
+static void md5_base64(const char *data, size_t len, char out[32])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
+    base64(md, n, out);
+}
+
+/* CRC-32C (Castagnoli), reflected, as S3's x-amz-checksum-crc32c takes it (big-endian, base64). */
+static void crc32c_base64(const char *data, size_t len, char out[16])
+{
+    static uint32_t table[256];
+    static bool ready; /* written identically by any thread that races here */
+    if (!ready) {
+        for (uint32_t i = 0; i < 256; i++) {
+            uint32_t c = i;
+            for (int k = 0; k < 8; k++)
+                c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+            table[i] = c;
+        }
+        ready = true;
+    }
+    uint32_t crc = 0xFFFFFFFFu;
+    for (size_t i = 0; i < len; i++)
+        crc = table[(crc ^ (unsigned char)data[i]) & 0xFF] ^ (crc >> 8);
+    crc ^= 0xFFFFFFFFu;
+    unsigned char be[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16), (unsigned char)(crc >> 8),
+                           (unsigned char)crc};
+    base64(be, 4, out);
+}
+
+/* ---- XML answers: the text of elements, entities decoded ---- */
+
+/* Decode XML's five entities and numeric references of [p, end) into out. */
+static void xml_text(const char *p, const char *end, StrBuf *out)
+{
+    static const struct { const char *name; char c; } entities[] = {
+        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
+    strbuf_add(out, "%s", "");
+    while (p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        const char *stop = amp ? amp : end;
+        strbuf_add(out, "%.*s", (int)(stop - p), p);
+        p = stop;
+        if (p == end)
+            break;
+        bool done = false;
+        for (size_t i = 0; i < sizeof entities / sizeof entities[0] && !done; i++) {
+            size_t n = strlen(entities[i].name);
+            if ((size_t)(end - p) >= n && memcmp(p, entities[i].name, n) == 0) {
+                strbuf_add(out, "%c", entities[i].c);
+                p += n;
+                done = true;
+            }
+        }
+        if (!done && end - p > 3 && p[1] == '#') {
+            char *stop_num;
+            unsigned long cp = p[2] == 'x' ? strtoul(p + 3, &stop_num, 16) : strtoul(p + 2, &stop_num, 10);
+            if (stop_num < end && *stop_num == ';' && cp > 0 && cp <= 0x10FFFF) {
+                unsigned char u[4];
+                int n = cp < 0x80 ? (u[0] = (unsigned char)cp, 1)
+                        : cp < 0x800 ? (u[0] = (unsigned char)(0xC0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 63)), 2)
+                        : cp < 0x10000 ? (u[0] = (unsigned char)(0xE0 | cp >> 12), u[1] = (unsigned char)(0x80 | (cp >> 6 & 63)),
+                                          u[2] = (unsigned char)(0x80 | (cp & 63)), 3)
+                                       : (u[0] = (unsigned char)(0xF0 | cp >> 18), u[1] = (unsigned char)(0x80 | (cp >> 12 & 63)),
+                                          u[2] = (unsigned char)(0x80 | (cp >> 6 & 63)), u[3] = (unsigned char)(0x80 | (cp & 63)), 4);
+                strbuf_add(out, "%.*s", n, (const char *)u);
+                p = stop_num + 1;
+                done = true;
+            }
+        }
+        if (!done) {
+            strbuf_add(out, "&");
+            p++;
+        }
+    }
+}
+
+/*
+ * The next <tag>…</tag> at or after *pos: its text, decoded, into out (reset
+ * first); *pos moves past it. False when there is none.
+ */
+static bool xml_next(const char **pos, const char *tag, StrBuf *out)
+{
+    char open[64], close[64];
+    snprintf(open, sizeof open, "<%s>", tag);
+    snprintf(close, sizeof close, "</%s>", tag);
+    const char *start = strstr(*pos, open);
+    if (start == NULL)
+        return false;
+    start += strlen(open);
+    const char *end = strstr(start, close);
+    if (end == NULL)
+        return false;
+    out->len = 0;
+    xml_text(start, end, out);
+    *pos = end + strlen(close);
+    return true;
+}
+
+/* ---- credentials (note 4) ---- */
+
+/* The first line of a file, trimmed, into out. */
+static bool read_secret_file(const char *path, char *out, size_t cap, const char *what, const char *who,
+                             FerryError *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s: cannot read %s from %s: %s", who, what, path,
+                           strerror(errno));
+    char line[4096];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= cap)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: %s in %s is %s", who, what, path,
+                           n == 0 ? "empty" : "too long");
+    memcpy(out, line, n);
+    out[n] = '\0';
+    return true;
+}
+
+/*
+ * Look `key` up in section `section` of an INI-style AWS file; "" when the
+ * file, the section or the key is not there.
+ */
+static void aws_file_value(const char *path, const char *section, const char *key, char *out, size_t cap)
+{
+    out[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return;
+    char line[4096];
+    bool in_section = false;
+    while (fgets(line, sizeof line, f) != NULL) {
+        char *p = line + strspn(line, " \t");
+        p[strcspn(p, "\r\n")] = '\0';
+        if (*p == '[') {
+            char *end = strchr(p, ']');
+            if (end != NULL)
+                *end = '\0';
+            char *name = p + 1;
+            name += strspn(name, " \t");
+            in_section = strcmp(name, section) == 0;
+            continue;
+        }
+        if (!in_section || *p == '#' || *p == ';')
+            continue;
+        char *eq = strchr(p, '=');
+        if (eq == NULL)
+            continue;
+        char *k_end = eq;
+        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
+            k_end--;
+        if ((size_t)(k_end - p) != strlen(key) || strncmp(p, key, strlen(key)) != 0)
+            continue;
+        char *v = eq + 1 + strspn(eq + 1, " \t");
+        size_t n = strlen(v);
+        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+            n--;
+        snprintf(out, cap, "%.*s", (int)n, v);
+        break;
+    }
+    fclose(f);
+}
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* The shared files' paths: the environment's, or under ~/.aws. */
+static void aws_file_path(const char *env_name, const char *name, char *out, size_t cap)
+{
+    const char *set = env(env_name);
+    const char *home = env("HOME");
+    if (set != NULL)
+        snprintf(out, cap, "%s", set);
+    else
+        snprintf(out, cap, "%s/.aws/%s", home ? home : "", name);
+}
+
+static bool find_credentials(Store *store, FerryError *err)
+{
+    const S3Settings *s = &store->settings;
+    Credentials *c = &store->cred;
+    memset(c, 0, sizeof *c);
+    /* 1: the section's keys. */
+    if (s->access_key_id != NULL && *s->access_key_id) {
+        snprintf(c->id, sizeof c->id, "%s", s->access_key_id);
+        if (s->secret_access_key_file != NULL && *s->secret_access_key_file) {
+            if (!read_secret_file(s->secret_access_key_file, c->secret, sizeof c->secret, "the secret access key",
+                                  store->who, err))
+                return false;
+        } else if (s->secret_access_key != NULL && *s->secret_access_key) {
+            snprintf(c->secret, sizeof c->secret, "%s", s->secret_access_key);
+        } else {
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s: access_key_id is set but neither secret_access_key_file nor "
+                               "secret_access_key is", store->who);
+        }
+        if (s->session_token_file != NULL && *s->session_token_file) {
+            if (!read_secret_file(s->session_token_file, c->token, sizeof c->token, "the session token", store->who,
+                                  err))
+                return false;
+        } else if (s->session_token != NULL) {
+            snprintf(c->token, sizeof c->token, "%s", s->session_token);
+        }
+        snprintf(c->from, sizeof c->from, "the [sink] section");
+        return true;
+    }
+    /* 2: the environment. */
+    if (env("AWS_ACCESS_KEY_ID") != NULL && env("AWS_SECRET_ACCESS_KEY") != NULL) {
+        snprintf(c->id, sizeof c->id, "%s", env("AWS_ACCESS_KEY_ID"));
+        snprintf(c->secret, sizeof c->secret, "%s", env("AWS_SECRET_ACCESS_KEY"));
+        if (env("AWS_SESSION_TOKEN") != NULL)
+            snprintf(c->token, sizeof c->token, "%s", env("AWS_SESSION_TOKEN"));
+        snprintf(c->from, sizeof c->from, "the environment (AWS_ACCESS_KEY_ID)");
+        return true;
+    }
+    /* 3: the shared files, under the profile. */
+    const char *profile = s->profile && *s->profile ? s->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+    char credentials[4096], config[4096], section[300];
+    aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", credentials, sizeof credentials);
+    aws_file_path("AWS_CONFIG_FILE", "config", config, sizeof config);
+    const char *files[2] = {credentials, config};
+    for (int f = 0; f < 2; f++) {
+        /* The config file names profiles "[profile x]", except "[default]". */
+        if (f == 1 && strcmp(profile, "default") != 0)
+            snprintf(section, sizeof section, "profile %s", profile);
+        else
+            snprintf(section, sizeof section, "%s", profile);
+        aws_file_value(files[f], section, "aws_access_key_id", c->id, sizeof c->id);
+        aws_file_value(files[f], section, "aws_secret_access_key", c->secret, sizeof c->secret);
+        if (c->id[0] && c->secret[0]) {
+            aws_file_value(files[f], section, "aws_session_token", c->token, sizeof c->token);
+            snprintf(c->from, sizeof c->from, "profile %.40s", profile);
+            return true;
+        }
+    }
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "%s: no credentials: set access_key_id and secret_access_key_file in [sink], or "
+                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile %s in %s",
+                       store->who, profile, credentials);
+}
+
+static void find_region(Store *store)
+{
+    const S3Settings *s = &store->settings;
+    const char *region = s->region && *s->region ? s->region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
+    char from_profile[64] = "";
+    if (region == NULL) {
+        const char *profile = s->profile && *s->profile ? s->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
+        char config[4096], section[300];
+        aws_file_path("AWS_CONFIG_FILE", "config", config, sizeof config);
+        snprintf(section, sizeof section, strcmp(profile, "default") == 0 ? "%s" : "profile %s", profile);
+        aws_file_value(config, section, "region", from_profile, sizeof from_profile);
+        region = from_profile[0] ? from_profile : "us-east-1";
+    }
+    snprintf(store->region, sizeof store->region, "%s", region);
+}
+
+/* ---- requests: URL, signature, answer (notes 1, 3, 6) ---- */
+
+typedef struct S3Call {
+    const char *method;
+    const char *key;          /* the S3 key, or NULL for the bucket */
+    const char *query;        /* canonical: sorted, encoded; "" or NULL for none */
+    const char *body;
+    size_t body_len;
+    bool checksum;            /* send the body's checksum (objects and parts) */
+    const char *extra_name;   /* one more signed header, lower-case; NULL: none */
+    const char *extra_value;
+    bool (*on_data)(void *ctx, const char *data, size_t len, FerryError *err);
+    void *ctx;
+} S3Call;
+
+typedef struct Header {
+    const char *name;         /* lower-case */
+    const char *value;
+} Header;
+
+static int header_cmp(const void *a, const void *b)
+{
+    return strcmp(((const Header *)a)->name, ((const Header *)b)->name);
+}
+
+static bool s3_request(Store *store, const S3Call *call, HttpResponse *response, FerryError *err)
+{
+    /* The canonical URI: the key encoded once, '/' kept. */
+    StrBuf path = {0};
+    strbuf_add(&path, "%s/", store->path_base);
+    if (call->key != NULL)
+        http_uri_encode(&path, call->key, strlen(call->key), true);
+    const char *query = call->query ? call->query : "";
+
+    char payload_hash[65], md5[32] = "", crc[16] = "";
+    sha256_hex(call->body ? call->body : "", call->body_len, payload_hash);
+    if (call->checksum && store->settings.checksum == CHECKSUM_MD5)
+        md5_base64(call->body ? call->body : "", call->body_len, md5);
+    if (call->checksum && store->settings.checksum == CHECKSUM_CRC32C)
+        crc32c_base64(call->body ? call->body : "", call->body_len, crc);
+
+    char amz_date[20], day[9];
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(amz_date, sizeof amz_date, "%Y%m%dT%H%M%SZ", &tm);
+    memcpy(day, amz_date, 8);
+    day[8] = '\0';
+
+    Header headers[8];
+    int n = 0;
+    headers[n++] = (Header){"host", store->host};
+    headers[n++] = (Header){"x-amz-content-sha256", payload_hash};
+    headers[n++] = (Header){"x-amz-date", amz_date};
+    if (store->cred.token[0])
+        headers[n++] = (Header){"x-amz-security-token", store->cred.token};
+    if (md5[0])
+        headers[n++] = (Header){"content-md5", md5};
+    if (crc[0])
+        headers[n++] = (Header){"x-amz-checksum-crc32c", crc};
+    if (call->extra_name != NULL)
+        headers[n++] = (Header){call->extra_name, call->extra_value};
+    qsort(headers, (size_t)n, sizeof headers[0], header_cmp);
+
+    StrBuf canonical = {0}, signed_names = {0};
+    strbuf_add(&canonical, "%s\n%s\n%s\n", call->method, path.text, query);
+    for (int i = 0; i < n; i++) {
+        strbuf_add(&canonical, "%s:%s\n", headers[i].name, headers[i].value);
+        strbuf_add(&signed_names, "%s%s", i ? ";" : "", headers[i].name);
+    }
+    strbuf_add(&canonical, "\n%s\n%s", signed_names.text, payload_hash);
+    char canonical_hash[65];
+    sha256_hex(canonical.text, canonical.len, canonical_hash);
+
+    char scope[160], to_sign[400];
+    snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", day, store->region);
+    snprintf(to_sign, sizeof to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, canonical_hash);
+    char secret_key[300];
+    snprintf(secret_key, sizeof secret_key, "AWS4%s", store->cred.secret);
+    unsigned char k[32], sig[32];
+    hmac_sha256((const unsigned char *)secret_key, strlen(secret_key), day, k);
+    hmac_sha256(k, 32, store->region, k);
+    hmac_sha256(k, 32, "s3", k);
+    hmac_sha256(k, 32, "aws4_request", k);
+    hmac_sha256(k, 32, to_sign, sig);
+    char sig_hex[65];
+    hex(sig, 32, sig_hex);
+    memset(secret_key, 0, sizeof secret_key);
+    memset(k, 0, sizeof k);
+
+    /* The lines sent: every signed header, the authorization, and the body's type. */
+    StrBuf lines[12] = {{0}};
+    const char *argv[13];
+    int nl = 0;
+    for (int i = 0; i < n; i++)
+        strbuf_add(&lines[nl++], "%s: %s", headers[i].name, headers[i].value);
+    strbuf_add(&lines[nl++], "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+               store->cred.id, scope, signed_names.text, sig_hex);
+    if (call->body != NULL)
+        strbuf_add(&lines[nl++], "Content-Type: %s", "application/octet-stream");
+    for (int i = 0; i < nl; i++)
+        argv[i] = lines[i].text;
+    argv[nl] = NULL;
+
+    StrBuf url = {0};
+    strbuf_add(&url, "%s%s%s%s", store->base, path.text, query[0] ? "?" : "", query);
+    HttpRequest request = {.method = call->method, .url = url.text, .headers = argv, .body = call->body,
+                           .body_len = call->body_len, .on_data = call->on_data, .ctx = call->ctx};
+    bool ok = http_do(store->http, &request, response, err);
+    for (int i = 0; i < nl; i++)
+        free(lines[i].text);
+    free(url.text);
+    free(path.text);
+    free(canonical.text);
+    free(signed_names.text);
+    return ok;
+}
+
+/*
+ * (6) A failed answer as an error: S3's code and message, the request, the
+ * bucket and key; whether retrying can help. Returns false.
+ */
+static bool s3_failed(Store *store, const char *what, const char *key, const HttpResponse *response,
+                      FerryError *err)
+{
+    StrBuf code = {0}, message = {0};
+    const char *pos = response->body ? response->body : "";
+    xml_next(&pos, "Code", &code);
+    pos = response->body ? response->body : "";
+    xml_next(&pos, "Message", &message);
+    const char *c = code.text ? code.text : "";
+    ferry_error(err, FERRY_ERR_SINK, 0, "%s: %s s3://%s/%s: HTTP %ld%s%s%s%s", store->who, what,
+                store->settings.bucket, key ? key : "", response->status, c[0] ? " " : "", c,
+                message.text && message.text[0] ? ": " : "", message.text ? message.text : "");
+    err->retryable = response->status >= 500 || response->status == 429 || strcmp(c, "SlowDown") == 0 ||
+                     strcmp(c, "RequestTimeout") == 0 || strcmp(c, "InternalError") == 0 ||
+                     strcmp(c, "ServiceUnavailable") == 0;
+    if (response->status == 403 || response->status == 404 || strcmp(c, "NoSuchBucket") == 0)
+        err->retryable = false;
+    free(code.text);
+    free(message.text);
+    return false;
+}
+
+static bool answered_ok(const HttpResponse *response)
+{
+    return response->status >= 200 && response->status < 300;
+}
+
+/* One call whose answer must be 2xx; the body is left in response for the caller. */
+static bool s3_call(Store *store, const S3Call *call, const char *what, HttpResponse *response, FerryError *err)
+{
+    if (!s3_request(store, call, response, err)) {
+        ferry_error_prefix(err, "s3://%s/%s", store->settings.bucket, call->key ? call->key : "");
+        return false;
+    }
+    if (!answered_ok(response)) {
+        s3_failed(store, what, call->key, response, err);
+        http_response_free(response);
+        return false;
+    }
+    return true;
+}
+
+/* ---- open, close ---- */
+
+/* "<prefix>/<key>", the prefix without slashes at its ends. */
+static bool s3_key(const Store *store, const char *key, char *out, size_t cap, FerryError *err)
+{
+    const char *p = store->settings.prefix ? store->settings.prefix : "";
+    while (*p == '/')
+        p++;
+    size_t plen = strlen(p);
+    while (plen > 0 && p[plen - 1] == '/')
+        plen--;
+    int n = snprintf(out, cap, "%.*s%s%s", (int)plen, p, plen ? "/" : "", key);
+    if (n < 0 || (size_t)n >= cap)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: the key %.64s… is longer than %zu bytes", store->who,
+                           key, cap - 1);
+    return true;
+}
+
+/* The S3 key of an object as the blob sink knows it: the prefix taken off; NULL when outside it. */
+static const char *blob_key(const Store *store, const char *s3key)
+{
+    char probe[4096];
+    if (!s3_key(store, "", probe, sizeof probe, NULL))
+        return NULL;
+    size_t n = strlen(probe);
+    return strncmp(s3key, probe, n) == 0 ? s3key + n : NULL;
+}
+
+/* (1) Where requests go: the endpoint's scheme and authority, and the bucket in the path or the host. */
+static bool s3_locate(Store *store, FerryError *err)
+{
+    const S3Settings *s = &store->settings;
+    bool virtual_host = s->addressing == ADDRESSING_VIRTUAL ||
+                        (s->addressing == ADDRESSING_AUTO && (s->endpoint == NULL || *s->endpoint == '\0'));
+    char authority[400];
+    const char *scheme = "https";
+    if (s->endpoint != NULL && *s->endpoint) {
+        const char *e = s->endpoint;
+        if (strncmp(e, "https://", 8) == 0)
+            e += 8;
+        else if (strncmp(e, "http://", 7) == 0)
+            e += 7, scheme = "http";
+        else
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s: endpoint \"%s\" must start with https:// (or http:// for a plain one)",
+                               store->who, s->endpoint);
+        size_t n = strcspn(e, "/");
+        if (n == 0 || n >= sizeof authority || e[n + (e[n] == '/')] != '\0')
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s: endpoint \"%s\" must be scheme://host[:port], without a path",
+                               store->who, s->endpoint);
+        snprintf(authority, sizeof authority, "%.*s", (int)n, e);
+    } else {
+        snprintf(authority, sizeof authority, "s3.%s.amazonaws.com", store->region);
+    }
+    if (virtual_host) {
+        snprintf(store->host, sizeof store->host, "%s.%s", s->bucket, authority);
+        store->path_base[0] = '\0';
+    } else {
+        snprintf(store->host, sizeof store->host, "%s", authority);
+        StrBuf b = {0};
+        strbuf_add(&b, "/");
+        http_uri_encode(&b, s->bucket, strlen(s->bucket), false);
+        snprintf(store->path_base, sizeof store->path_base, "%s", b.text);
+        free(b.text);
+    }
+    snprintf(store->base, sizeof store->base, "%s://%s", scheme, store->host);
+    return true;
+}
+
+static bool s3_open(const void *settings, const char *who, Store **out, FerryError *err)
+{
+    *out = NULL;
+    Store *store = xcalloc(1, sizeof *store);
+    store->settings = *(const S3Settings *)settings;
+    store->who = who;
+    find_region(store);
+    if (!s3_locate(store, err) || !find_credentials(store, err) ||
+        !http_open(store->settings.ca_file, who, &store->http, err)) {
+        memset(&store->cred, 0, sizeof store->cred);
+        free(store);
+        return false;
+    }
+    store->part_cap = (size_t)store->settings.part_size;
+    log_debug("%s: bucket %s at %s, region %s, credentials from %s", who, store->settings.bucket, store->base,
+              store->region, store->cred.from);
+    *out = store;
+    return true;
+}
+
+static void s3_abort(Store *store);
+
+static void s3_close(Store *store)
+{
+    if (store == NULL)
+        return;
+    s3_abort(store);
+    http_close(store->http);
+    free(store->part);
+    free(store->tags);
+    memset(&store->cred, 0, sizeof store->cred);
+    free(store);
+}
+
+/* ---- writing an object (note 2) ---- */
+
+static bool s3_begin(Store *store, const char *key, int64_t partition, FerryError *err)
+{
+    s3_abort(store);
+    if (!s3_key(store, key, store->key, sizeof store->key, err))
+        return false;
+    if (store->part == NULL)
+        store->part = xmalloc(store->part_cap);
+    store->part_len = 0;
+    store->parts = 0;
+    store->upload_id[0] = '\0';
+    store->partition = partition;
+    store->in_object = true;
+    return true;
+}
+
+static bool start_upload(Store *store, FerryError *err)
+{
+    S3Call call = {.method = "POST", .key = store->key, .query = "uploads="};
+    if (store->settings.checksum == CHECKSUM_CRC32C)
+        call.extra_name = "x-amz-checksum-algorithm", call.extra_value = "CRC32C";
+    HttpResponse response;
+    if (!s3_call(store, &call, "CreateMultipartUpload", &response, err))
+        return false;
+    StrBuf id = {0};
+    const char *pos = response.body ? response.body : "";
+    bool found = xml_next(&pos, "UploadId", &id) && id.len > 0 && id.len < sizeof store->upload_id;
+    if (found)
+        memcpy(store->upload_id, id.text, id.len + 1);
+    else
+        ferry_error(err, FERRY_ERR_SINK, 0, "%s: CreateMultipartUpload s3://%s/%s: the answer holds no UploadId",
+                    store->who, store->settings.bucket, store->key);
+    free(id.text);
+    http_response_free(&response);
+    return found;
+}
+
+/* "partNumber=N&uploadId=ID": the canonical query of a part (or, with N 0, of the upload). */
+static char *upload_query(const Store *store, int part)
+{
+    StrBuf q = {0};
+    if (part > 0)
+        strbuf_add(&q, "partNumber=%d&", part);
+    strbuf_add(&q, "uploadId=");
+    http_uri_encode(&q, store->upload_id, strlen(store->upload_id), false);
+    return q.text;
+}
+
+static bool upload_part(Store *store, FerryError *err)
+{
+    if (store->upload_id[0] == '\0' && !start_upload(store, err))
+        return false;
+    if (store->parts >= S3_PARTS_MAX)
+        return ferry_error(err, FERRY_ERR_SINK, 0,
+                           "%s: s3://%s/%s would need more than %d parts of %zu bytes: raise part_size",
+                           store->who, store->settings.bucket, store->key, S3_PARTS_MAX, store->part_cap);
+    int number = store->parts + 1;
+    char *query = upload_query(store, number);
+    S3Call call = {.method = "PUT", .key = store->key, .query = query, .body = store->part,
+                   .body_len = store->part_len, .checksum = true};
+    HttpResponse response;
+    bool ok = s3_call(store, &call, "UploadPart", &response, err);
+    free(query);
+    if (!ok)
+        return false;
+    if ((size_t)number > store->tags_cap) {
+        store->tags_cap = store->tags_cap ? store->tags_cap * 2 : 16;
+        store->tags = xrealloc(store->tags, store->tags_cap * sizeof *store->tags);
+    }
+    PartTag *tag = &store->tags[number - 1];
+    memset(tag, 0, sizeof *tag);
+    snprintf(tag->etag, sizeof tag->etag, "%s", response.etag);
+    if (store->settings.checksum == CHECKSUM_CRC32C)
+        crc32c_base64(store->part, store->part_len, tag->crc32c);
+    http_response_free(&response);
+    if (tag->etag[0] == '\0')
+        return ferry_error(err, FERRY_ERR_SINK, 0, "%s: UploadPart %d of s3://%s/%s: the answer holds no ETag",
+                           store->who, number, store->settings.bucket, store->key);
+    store->parts = number;
+    store->part_len = 0;
+    return true;
+}
+
+static bool s3_write(Store *store, const char *data, size_t len, FerryError *err)
+{
+    while (len > 0) {
+        size_t room = store->part_cap - store->part_len;
+        size_t n = len < room ? len : room;
+        memcpy(store->part + store->part_len, data, n);
+        store->part_len += n;
+        data += n;
+        len -= n;
+        if (store->part_len == store->part_cap && !upload_part(store, err))
+            return false;
+    }
+    return true;
+}
+
+/* XML special characters of an ETag (it holds quotes) escaped. */
+static void xml_escape(StrBuf *out, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        switch (*p) {
+        case '&': strbuf_add(out, "&amp;"); break;
+        case '<': strbuf_add(out, "&lt;"); break;
+        case '>': strbuf_add(out, "&gt;"); break;
+        case '"': strbuf_add(out, "&quot;"); break;
+        default: strbuf_add(out, "%c", *p); break;
+        }
+    }
+}
+
+static bool complete_upload(Store *store, FerryError *err)
+{
+    StrBuf xml = {.max = (size_t)S3_PARTS_MAX * 512};
+    strbuf_add(&xml, "<CompleteMultipartUpload>");
+    for (int i = 0; i < store->parts; i++) {
+        strbuf_add(&xml, "<Part><PartNumber>%d</PartNumber><ETag>", i + 1);
+        xml_escape(&xml, store->tags[i].etag);
+        strbuf_add(&xml, "</ETag>");
+        if (store->tags[i].crc32c[0])
+            strbuf_add(&xml, "<ChecksumCRC32C>%s</ChecksumCRC32C>", store->tags[i].crc32c);
+        strbuf_add(&xml, "</Part>");
+    }
+    strbuf_add(&xml, "</CompleteMultipartUpload>");
+    char *query = upload_query(store, 0);
+    S3Call call = {.method = "POST", .key = store->key, .query = query, .body = xml.text, .body_len = xml.len};
+    HttpResponse response;
+    bool ok = !xml.failed && s3_call(store, &call, "CompleteMultipartUpload", &response, err);
+    free(query);
+    free(xml.text);
+    if (!ok)
+        return false;
+    /* (2) A 200 can still say the upload failed: only a result is a success. */
+    const char *body = response.body ? response.body : "";
+    if (strstr(body, "<Error>") != NULL || strstr(body, "CompleteMultipartUploadResult") == NULL) {
+        response.status = strstr(body, "<Error>") != NULL ? 500 : response.status;
+        s3_failed(store, "CompleteMultipartUpload (answered 200)", store->key, &response, err);
+        if (strstr(body, "<Error>") == NULL)
+            ferry_error(err, FERRY_ERR_SINK, 0, "%s: CompleteMultipartUpload s3://%s/%s: answered 200 without a result",
+                        store->who, store->settings.bucket, store->key);
+        err->retryable = true;
+        http_response_free(&response);
+        return false;
+    }
+    http_response_free(&response);
+    return true;
+}
+
+static bool s3_commit(Store *store, FerryError *err)
+{
+    if (!store->in_object)
+        return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: %s: commit without begin", store->who);
+    if (fault_hit(FAULT_SINK_COMMIT, store->partition)) { /* every byte sent, nothing visible */
+        ferry_error(err, FERRY_ERR_SINK, EIO, "%s: injected fault: s3://%s/%s: the commit failed", store->who,
+                    store->settings.bucket, store->key);
+        err->retryable = true;
+        return false;
+    }
+    bool ok;
+    if (store->upload_id[0] == '\0') {
+        S3Call call = {.method = "PUT", .key = store->key, .body = store->part, .body_len = store->part_len,
+                       .checksum = true};
+        HttpResponse response;
+        ok = s3_call(store, &call, "PutObject", &response, err);
+        if (ok)
+            http_response_free(&response);
+    } else {
+        ok = (store->part_len == 0 || upload_part(store, err)) && complete_upload(store, err);
+    }
+    if (!ok)
+        return false;
+    store->upload_id[0] = '\0';
+    store->in_object = false;
+    store->part_len = 0;
+    return true;
+}
+
+/* Abort an open upload; what cannot be aborted now is a leftover that remove_all takes (note 5). */
+static bool abort_upload(Store *store, const char *key, const char *upload_id, FerryError *err)
+{
+    StrBuf q = {0};
+    strbuf_add(&q, "uploadId=");
+    http_uri_encode(&q, upload_id, strlen(upload_id), false);
+    S3Call call = {.method = "DELETE", .key = key, .query = q.text};
+    HttpResponse response;
+    bool ok = s3_request(store, &call, &response, err);
+    free(q.text);
+    if (ok && !answered_ok(&response) && response.status != 404)
+        ok = s3_failed(store, "AbortMultipartUpload", key, &response, err);
+    http_response_free(&response);
+    return ok;
+}
+
+static void s3_abort(Store *store)
+{
+    if (store->in_object && store->upload_id[0]) {
+        FerryError ignored;
+        if (!abort_upload(store, store->key, store->upload_id, &ignored))
+            log_warn("%s: an unfinished upload of s3://%s/%s stays until the next plan of its table removes it",
+                     store->who, store->settings.bucket, store->key);
+    }
+    store->upload_id[0] = '\0';
+    store->in_object = false;
+    store->part_len = 0;
+}
+
+/* ---- listing, reading, removing ---- */
+
+/*
+ * ListObjectsV2 (or, with uploads, ListMultipartUploads) under a prefix of
+ * the blob sink's keys: fn gets each S3 key (and upload id), page by page.
+ */
+static bool s3_list_raw(Store *store, const char *prefix, bool uploads,
+                        bool (*fn)(void *ctx, const char *s3key, const char *upload_id, FerryError *err), void *ctx,
+                        FerryError *err)
+{
+    char full[4096];
+    if (!s3_key(store, prefix, full, sizeof full, err))
+        return false;
+    StrBuf token = {0}, marker_upload = {0};
+    strbuf_add(&token, "%s", "");
+    strbuf_add(&marker_upload, "%s", "");
+    bool ok = true, more = true;
+    while (ok && more) {
+        /* Query keys in byte order, as the signature wants them. */
+        StrBuf q = {0};
+        if (uploads) {
+            if (token.len) {
+                strbuf_add(&q, "key-marker=");
+                http_uri_encode(&q, token.text, token.len, false);
+                strbuf_add(&q, "&");
+            }
+            strbuf_add(&q, "prefix=");
+            http_uri_encode(&q, full, strlen(full), false);
+            if (marker_upload.len) {
+                strbuf_add(&q, "&upload-id-marker=");
+                http_uri_encode(&q, marker_upload.text, marker_upload.len, false);
+            }
+            strbuf_add(&q, "&uploads=");
+        } else {
+            if (token.len) {
+                strbuf_add(&q, "continuation-token=");
+                http_uri_encode(&q, token.text, token.len, false);
+                strbuf_add(&q, "&");
+            }
+            strbuf_add(&q, "list-type=2&prefix=");
+            http_uri_encode(&q, full, strlen(full), false);
+        }
+        S3Call call = {.method = "GET", .query = q.text};
+        HttpResponse response;
+        ok = s3_call(store, &call, uploads ? "ListMultipartUploads" : "ListObjectsV2", &response, err);
+        free(q.text);
+        if (!ok)
+            break;
+        const char *body = response.body ? response.body : "";
+        if (response.truncated) {
+            ok = ferry_error(err, FERRY_ERR_SINK, 0, "%s: a listing of s3://%s/%s was longer than ferry reads",
+                             store->who, store->settings.bucket, full);
+            http_response_free(&response);
+            break;
+        }
+        const char *pos = body;
+        StrBuf item = {0}, field = {0};
+        const char *open = uploads ? "<Upload>" : "<Contents>";
+        const char *close = uploads ? "</Upload>" : "</Contents>";
+        for (const char *start; ok && (start = strstr(pos, open)) != NULL;) {
+            const char *end = strstr(start, close);
+            if (end == NULL)
+                break;
+            item.len = 0;
+            strbuf_add(&item, "%.*s", (int)(end - start), start);
+            const char *p = item.text, *p2 = item.text;
+            StrBuf key = {0};
+            if (xml_next(&p, "Key", &key)) {
+                bool have_id = !uploads || xml_next(&p2, "UploadId", &field);
+                if (have_id)
+                    ok = fn(ctx, key.text, uploads ? field.text : NULL, err);
+            }
+            free(key.text);
+            pos = end + strlen(close);
+        }
+        free(item.text);
+        more = strstr(body, "<IsTruncated>true</IsTruncated>") != NULL;
+        const char *p = body;
+        if (more && uploads) {
+            more = xml_next(&p, "NextKeyMarker", &token);
+            p = body;
+            more = more && xml_next(&p, "NextUploadIdMarker", &marker_upload);
+        } else if (more) {
+            more = xml_next(&p, "NextContinuationToken", &token);
+        }
+        free(field.text);
+        http_response_free(&response);
+    }
+    free(token.text);
+    free(marker_upload.text);
+    return ok;
+}
+
+typedef struct ListCtx {
+    Store *store;
+    bool (*fn)(void *ctx, const char *key, FerryError *err);
+    void *ctx;
+} ListCtx;
+
+static bool list_one(void *ctx, const char *s3key, const char *upload_id, FerryError *err)
+{
+    (void)upload_id;
+    ListCtx *l = ctx;
+    const char *key = blob_key(l->store, s3key);
+    return key == NULL || l->fn(l->ctx, key, err);
+}
+
+static bool s3_list(Store *store, const char *prefix, bool (*fn)(void *ctx, const char *key, FerryError *err),
+                    void *ctx, FerryError *err)
+{
+    ListCtx l = {store, fn, ctx};
+    return s3_list_raw(store, prefix, false, list_one, &l, err);
+}
+
+static bool s3_read(Store *store, const char *key,
+                    bool (*fn)(void *ctx, const char *data, size_t len, FerryError *err), void *ctx, FerryError *err)
+{
+    char full[4096];
+    if (!s3_key(store, key, full, sizeof full, err))
+        return false;
+    S3Call call = {.method = "GET", .key = full, .on_data = fn, .ctx = ctx};
+    HttpResponse response;
+    if (!s3_call(store, &call, "GetObject", &response, err))
+        return false;
+    http_response_free(&response);
+    return true;
+}
+
+/* What remove_all gathers before it removes: the listing is not changed while it is read. */
+typedef struct Doomed {
+    char **keys, **uploads;   /* owned; uploads[i] NULL for an object */
+    int n, cap;
+    bool (*match)(const char *key, const void *arg);
+    const void *arg;
+    Store *store;
+} Doomed;
+
+static bool doom_one(void *ctx, const char *s3key, const char *upload_id, FerryError *err)
+{
+    (void)err;
+    Doomed *d = ctx;
+    const char *key = blob_key(d->store, s3key);
+    if (key == NULL || !d->match(key, d->arg))
+        return true;
+    if (d->n == d->cap) {
+        d->cap = d->cap ? d->cap * 2 : 64;
+        d->keys = xrealloc(d->keys, (size_t)d->cap * sizeof *d->keys);
+        d->uploads = xrealloc(d->uploads, (size_t)d->cap * sizeof *d->uploads);
+    }
+    d->keys[d->n] = xstrdup(s3key);
+    d->uploads[d->n++] = upload_id ? xstrdup(upload_id) : NULL;
+    return true;
+}
+
+static bool s3_remove_all(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                          const void *arg, int *removed, FerryError *err)
+{
+    *removed = 0;
+    Doomed d = {.match = match, .arg = arg, .store = store};
+    bool ok = s3_list_raw(store, prefix, true, doom_one, &d, err) && s3_list_raw(store, prefix, false, doom_one, &d, err);
+    for (int i = 0; ok && i < d.n; i++) {
+        if (d.uploads[i] != NULL) {
+            ok = abort_upload(store, d.keys[i], d.uploads[i], err);
+        } else {
+            S3Call call = {.method = "DELETE", .key = d.keys[i]};
+            HttpResponse response;
+            ok = s3_request(store, &call, &response, err);
+            if (ok && !answered_ok(&response) && response.status != 404)
+                ok = s3_failed(store, "DeleteObject", d.keys[i], &response, err);
+            http_response_free(&response);
+        }
+        *removed += ok;
+    }
+    for (int i = 0; i < d.n; i++) {
+        free(d.keys[i]);
+        free(d.uploads[i]);
+    }
+    free(d.keys);
+    free(d.uploads);
+    return ok;
+}
+
+static uint64_t s3_memory(const void *settings)
+{
+    return ((const S3Settings *)settings)->part_size;
+}
+
+const StoreOps store_s3 = {
+    .name = "s3",
+    .options = store_s3_options,
+    .memory = s3_memory,
+    .open = s3_open,
+    .close = s3_close,
+    .begin = s3_begin,
+    .write = s3_write,
+    .commit = s3_commit,
+    .abort = s3_abort,
+    .list = s3_list,
+    .read = s3_read,
+    .remove_all = s3_remove_all,
+};
