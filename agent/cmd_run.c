@@ -12,6 +12,8 @@
  *      drop their batch in flight and return their partition to pending.
  *  (4) The exit code is decided from the state, not from what the run
  *      remembers: 0 only when every partition of every configured table is done.
+ *  (5) A table found complete at the end of a run is finished by its sink
+ *      (sink.h, finish_table): a blob store's manifest is written then.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -166,6 +168,19 @@ static void set_planning_conn(RunContext *run, SourceConn *conn)
     pthread_mutex_lock(&run->conns_lock);
     run->conns[0] = conn; /* cancelled like a worker's on a stop; workers start later */
     pthread_mutex_unlock(&run->conns_lock);
+}
+
+/* (5) A complete table: the sink writes what describes it whole (a manifest), once its last segment is in. */
+static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
+{
+    const SinkOps *ops = run->config->sink;
+    if (ops->finish_table == NULL || *run->stop)
+        return true;
+    Sink *sink = NULL;
+    bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, err);
+    if (sink != NULL)
+        ops->close(sink);
+    return ok;
 }
 
 /*
@@ -402,6 +417,11 @@ static int run_command(const CommandArgs *args)
         if (atomic_load(&run.tables[t].failed))
             table_failed = true;
         left += parts_left;
+        if (parts_left == 0 && !finish_table(&run, &run.tables[t], &err)) {
+            log_error("table %s: %s", run.tables[t].config->qualified, err.message);
+            left++; /* not complete until its sink says so: the next run tries again */
+            table_failed |= !err.retryable;
+        }
     }
     if (left == 0)
         exit_code = FERRY_EXIT_OK;

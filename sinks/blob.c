@@ -3,9 +3,10 @@
  *
  *   rows ─► RowWriter (format.h) ─► OutBuf ─► Compressor (compress.h) ─► Store (store.h)
  *
- * type = dir is this sink over the directory store (store_dir.c); a store of
- * objects elsewhere (S3, Azure Blob) is one more store file and one more
- * SinkOps line at the end of this file.
+ * type = dir is this sink over the directory store (store_dir.c), type = s3
+ * over the S3 store (store_s3.c), type = azure over Azure Blob
+ * (store_azure.c); another store is one more store file and one more
+ * BLOB_SINK line at the end of this file.
  *
  * Design notes
  *  (1) An object is "<target>/<segment name>" (segment.h): deterministic, so
@@ -16,10 +17,17 @@
  *  (3) verify lists a partition's objects and reads them back through the
  *      reverse filter (Decompressor) into a RowReader, one row at a time.
  *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus the
- *      compression filter's when compressing.
+ *      compression filter's when compressing, plus the store's (an S3 part).
  *  (5) A blob sink's settings are the store's (in StoreSettings, filled by
  *      the store's own option table) and the encoder's and filter's, which
  *      every store shares; messages name the sink by its type ("dir sink").
+ *  (6) When a handle first writes a partition it sweeps the partition's
+ *      prefix: the unfinished writes a killed run left (an open multipart
+ *      upload, a temporary file) go, committed objects stay.
+ *  (7) A store other tools read by URL (S3) gets a manifest of each complete
+ *      table, "<target>/<target>.manifest", in Redshift's manifest format,
+ *      written after its last segment; a new plan removes it with the
+ *      segments. The dir store has none: its folder is its listing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -70,6 +78,7 @@ struct Sink {
     Store *store;             /* owned */
     char *table_target;       /* owned: the target the writer was made for */
     char key[4096];           /* the object being written */
+    char swept[4096];         /* the partition's key prefix last swept (note 6) */
     int64_t partition;        /* the segment's, for fault points */
     bool in_object;           /* begun, not yet committed or aborted */
     Compressor gz;            /* the output filter: none, or gzip */
@@ -179,6 +188,22 @@ static bool is_segment_key(const char *key, const void *arg)
     return strncmp(key, target, tlen) == 0 && key[tlen] == '/' && segment_parse(key + tlen + 1, target, &id);
 }
 
+/* (7) The key of the table's manifest: "<target>/<target>.manifest". */
+static bool manifest_key(const Sink *sink, const char *target, char *out, size_t cap, FerryError *err)
+{
+    return file_path(out, cap, sink->who, err, "%s/%s.manifest", target, target);
+}
+
+/* A segment object of the table, or its manifest: what a new plan removes. */
+static bool is_table_object(const char *key, const void *arg)
+{
+    const char *target = arg;
+    size_t tlen = strlen(target);
+    return is_segment_key(key, arg) ||
+           (strncmp(key, target, tlen) == 0 && key[tlen] == '/' && strncmp(key + tlen + 1, target, tlen) == 0 &&
+            strcmp(key + 2 * tlen + 1, ".manifest") == 0);
+}
+
 static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
     if (!target_valid(sink, shape->target, err))
@@ -187,10 +212,30 @@ static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *
     char prefix[FERRY_NAME_MAX + 8];
     int removed = 0;
     if (!file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) ||
-        !sink->ops->remove_all(sink->store, prefix, is_segment_key, shape->target, &removed, err))
+        !sink->ops->remove_all(sink->store, prefix, is_table_object, shape->target, &removed, err))
         return false;
     if (removed > 0)
         log_info("%s: removed %d objects of an earlier plan of %s", sink->who, removed, shape->target);
+    return true;
+}
+
+/* (6) Before a handle first writes a partition, what a killed run left of its writes goes. */
+static bool sweep_partition(Sink *sink, const TableShape *shape, const SinkSegment *segment, FerryError *err)
+{
+    char start[FERRY_NAME_MAX + 32], prefix[sizeof sink->swept];
+    int removed = 0;
+    if (!segment_prefix(start, sizeof start, shape->target, segment->generation, segment->partition, sink->who,
+                        err) ||
+        !file_path(prefix, sizeof prefix, sink->who, err, "%s/%s", shape->target, start))
+        return false;
+    if (strcmp(prefix, sink->swept) == 0)
+        return true;
+    if (!sink->ops->sweep(sink->store, prefix, is_segment_key, shape->target, &removed, err))
+        return false;
+    if (removed > 0)
+        log_info("%s: removed %d unfinished writes an earlier run left of %s, partition %lld", sink->who, removed,
+                 shape->target, (long long)segment->partition);
+    memcpy(sink->swept, prefix, sizeof prefix);
     return true;
 }
 
@@ -201,6 +246,8 @@ static bool blob_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
         return false;
     use_table(sink, shape);
     sink->partition = segment->partition;
+    if (!sweep_partition(sink, shape, segment, err))
+        return false;
     char name[FERRY_NAME_MAX + 64];
     if (!segment_name(name, sizeof name, shape->target,
                       (SegmentId){segment->generation, segment->partition, segment->sequence},
@@ -311,8 +358,9 @@ typedef struct DigestCtx {
 } DigestCtx;
 
 /* One object of the partition: its rows counted and their keys hashed (note 3). */
-static bool digest_object(void *ctx, const char *key, FerryError *err)
+static bool digest_object(void *ctx, const char *key, uint64_t size, FerryError *err)
 {
+    (void)size;
     DigestCtx *d = ctx;
     Sink *sink = d->sink;
     ReadCtx r = {.sink = sink};
@@ -356,6 +404,74 @@ static bool blob_digest(Sink *sink, const TableShape *shape, const SinkPartition
               sink->ops->list(sink->store, prefix, digest_object, &d, err);
     for (int k = 0; k < shape->nkeys; k++)
         free(d.bare[k]);
+    return ok;
+}
+
+typedef struct ManifestCtx {
+    Sink *sink;
+    const char *target;
+    StrBuf json;
+    int64_t objects;
+} ManifestCtx;
+
+static void json_text(StrBuf *out, const char *text)
+{
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_add(out, "\\%c", *p);
+        else if (*p < 0x20)
+            strbuf_add(out, "\\u%04x", *p);
+        else
+            strbuf_add(out, "%c", *p);
+    }
+}
+
+static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError *err)
+{
+    ManifestCtx *m = ctx;
+    if (!is_segment_key(key, m->target))
+        return true;
+    StrBuf url = {0};
+    if (!m->sink->ops->url(m->sink->store, key, &url)) {
+        free(url.text);
+        return ferry_error(err, FERRY_ERR_SINK, 0, "%s: no URL for %s", m->sink->who, key);
+    }
+    strbuf_add(&m->json, "%s\n  {\"url\": \"", m->objects ? "," : "");
+    json_text(&m->json, url.text);
+    strbuf_add(&m->json, "\", \"mandatory\": true, \"meta\": {\"content_length\": %llu}}", (unsigned long long)size);
+    free(url.text);
+    m->objects++;
+    return true;
+}
+
+/*
+ * (7) A complete table's manifest, in Redshift's format (what COPY …
+ * MANIFEST reads): every segment object, mandatory, with its length; written
+ * after every segment, as one more object, so a reader that sees it sees
+ * the whole table.
+ */
+static bool blob_finish_table(Sink *sink, const TableShape *shape, FerryError *err)
+{
+    if (sink->ops->url == NULL)
+        return true; /* nothing reads a manifest of local files */
+    char prefix[FERRY_NAME_MAX + 8], key[2 * FERRY_NAME_MAX + 16];
+    ManifestCtx m = {.sink = sink, .target = shape->target, .json = {.max = (size_t)1 << 30}};
+    strbuf_add(&m.json, "{\"entries\": [");
+    bool ok = file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) &&
+              manifest_key(sink, shape->target, key, sizeof key, err) &&
+              sink->ops->list(sink->store, prefix, manifest_entry, &m, err);
+    strbuf_add(&m.json, "\n]}\n");
+    if (ok && m.json.failed)
+        ok = ferry_error(err, FERRY_ERR_SINK, 0, "%s: the manifest of %s is larger than 1 GiB", sink->who,
+                         shape->target);
+    ok = ok && sink->ops->begin(sink->store, key, FAULT_ANY_PARTITION, err) &&
+         sink->ops->write(sink->store, m.json.text, m.json.len, err) && sink->ops->commit(sink->store, err);
+    if (!ok)
+        sink->ops->abort(sink->store);
+    else
+        log_info("%s: table %s complete: manifest %s lists %lld objects", sink->who, shape->target, key,
+                 (long long)m.objects);
+    free(m.json.text);
     return ok;
 }
 
@@ -410,6 +526,7 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
         .open = kind##_open,                                                                        \
         .memory = kind##_memory,                                                                    \
         .prepare_table = blob_prepare_table,                                                        \
+        .finish_table = blob_finish_table,                                                          \
         .begin = blob_begin,                                                                        \
         .write = blob_write,                                                                        \
         .commit = blob_commit,                                                                      \
@@ -421,3 +538,4 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
 
 BLOB_SINK(dir, store_dir, store_dir_options);
 BLOB_SINK(s3, store_s3, store_s3_options);
+BLOB_SINK(azure, store_azure, store_azure_options);

@@ -8,11 +8,13 @@
 
 extern const SinkOps sink_dir;
 extern const SinkOps sink_s3;
+extern const SinkOps sink_azure;
 extern const SinkOps sink_mongo;
 
 static const SinkOps *const sinks[] = {
     &sink_dir,
     &sink_s3,
+    &sink_azure,
     &sink_mongo,
 };
 

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "ferry/fault.h"
@@ -156,22 +157,28 @@ static bool walk(Store *store, const char *prefix,
 }
 
 typedef struct ListCtx {
-    bool (*fn)(void *ctx, const char *key, FerryError *err);
+    bool (*fn)(void *ctx, const char *key, uint64_t size, FerryError *err);
     void *ctx;
 } ListCtx;
 
 static bool list_one(Store *store, const char *dir, const char *entry, const char *key, bool leftover, void *ctx,
                      FerryError *err)
 {
-    (void)store;
-    (void)dir;
-    (void)entry;
     ListCtx *l = ctx;
-    return leftover || l->fn(l->ctx, key, err);
+    if (leftover)
+        return true;
+    char path[4096];
+    struct stat st;
+    if (!file_path(path, sizeof path, store->who, err, "%s/%s", dir, entry))
+        return false;
+    if (stat(path, &st) != 0)
+        return errno == ENOENT || file_error(err, store->who, errno, "cannot stat", path);
+    return l->fn(l->ctx, key, (uint64_t)st.st_size, err);
 }
 
-static bool dir_list(Store *store, const char *prefix, bool (*fn)(void *ctx, const char *key, FerryError *err),
-                     void *ctx, FerryError *err)
+static bool dir_list(Store *store, const char *prefix,
+                     bool (*fn)(void *ctx, const char *key, uint64_t size, FerryError *err), void *ctx,
+                     FerryError *err)
 {
     ListCtx l = {fn, ctx};
     return walk(store, prefix, list_one, &l, err);
@@ -207,14 +214,14 @@ typedef struct RemoveCtx {
     bool (*match)(const char *key, const void *arg);
     const void *arg;
     int removed;
+    bool leftovers_only;
 } RemoveCtx;
 
 static bool remove_one(Store *store, const char *dir, const char *entry, const char *key, bool leftover, void *ctx,
                        FerryError *err)
 {
-    (void)leftover;
     RemoveCtx *r = ctx;
-    if (!r->match(key, r->arg))
+    if ((r->leftovers_only && !leftover) || !r->match(key, r->arg))
         return true;
     char path[4096];
     if (!file_path(path, sizeof path, store->who, err, "%s/%s", dir, entry))
@@ -228,7 +235,7 @@ static bool remove_one(Store *store, const char *dir, const char *entry, const c
 static bool dir_remove_all(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
                            const void *arg, int *removed, FerryError *err)
 {
-    RemoveCtx r = {match, arg, 0};
+    RemoveCtx r = {match, arg, 0, false};
     const char *start;
     char dir[4096];
     /* (2) The folder is made here too: a table planned with no rows still has its folder. */
@@ -237,6 +244,19 @@ static bool dir_remove_all(Store *store, const char *prefix, bool (*match)(const
     *removed = r.removed;
     if (ok && r.removed > 0) /* one fsync of the folder makes every removal durable */
         ok = file_fsync_dir(dir, store->who, err);
+    return ok;
+}
+
+static bool dir_sweep(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                      const void *arg, int *removed, FerryError *err)
+{
+    RemoveCtx r = {match, arg, 0, true};
+    const char *start;
+    char dir[4096];
+    bool ok = walk(store, prefix, remove_one, &r, err);
+    *removed = r.removed;
+    if (ok && r.removed > 0)
+        ok = split_key(store, prefix, dir, sizeof dir, &start, err) && file_fsync_dir(dir, store->who, err);
     return ok;
 }
 
@@ -252,4 +272,5 @@ const StoreOps store_dir = {
     .list = dir_list,
     .read = dir_read,
     .remove_all = dir_remove_all,
+    .sweep = dir_sweep,
 };

@@ -24,7 +24,9 @@
  *  (5) Leftovers: an upload a killed run left open is no object, but it is
  *      stored (and billed); remove_all lists the open uploads under the
  *      prefix and aborts those whose key matches, as well as removing the
- *      matching objects. abort aborts the handle's own upload at once.
+ *      matching objects; sweep, which the blob sink calls when it first
+ *      writes a partition, aborts them alone. abort aborts the handle's own
+ *      upload at once.
  *  (6) An answer's status decides: 5xx, 429 and the codes SlowDown,
  *      RequestTimeout, InternalError are worth retrying (the run's retry
  *      policy replays the segment); any other refusal fails the table with
@@ -38,12 +40,11 @@
 #include <strings.h>
 #include <time.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
+#include "ferry/digest.h"
 #include "ferry/fault.h"
 #include "ferry/http.h"
 #include "ferry/store.h"
+#include "ferry/xml.h"
 
 /* S3's limits: parts of a multipart upload, and the smallest part but the last. */
 #define S3_PARTS_MAX 10000
@@ -134,137 +135,6 @@ struct Store {
     size_t tags_cap;
     char upload_id[1024];     /* "" before the first part */
 };
-
-/* ---- small encodings and digests ---- */
-
-static void hex(const unsigned char *in, size_t n, char *out)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void sha256_hex(const char *data, size_t len, char out[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-    hex(md, n, out);
-}
-
-static void hmac_sha256(const unsigned char *key, size_t klen, const char *msg, unsigned char out[32])
-{
-    unsigned int n = 32;
-    HMAC(EVP_sha256(), key, (int)klen, (const unsigned char *)msg, strlen(msg), out, &n);
-}
-
-static void base64(const unsigned char *in, size_t n, char *out)
-{
-    EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-}
-
-static void md5_base64(const char *data, size_t len, char out[32])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    base64(md, n, out);
-}
-
-/* CRC-32C (Castagnoli), reflected, as S3's x-amz-checksum-crc32c takes it (big-endian, base64). */
-static void crc32c_base64(const char *data, size_t len, char out[16])
-{
-    static uint32_t table[256];
-    static bool ready; /* written identically by any thread that races here */
-    if (!ready) {
-        for (uint32_t i = 0; i < 256; i++) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; k++)
-                c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
-            table[i] = c;
-        }
-        ready = true;
-    }
-    uint32_t crc = 0xFFFFFFFFu;
-    for (size_t i = 0; i < len; i++)
-        crc = table[(crc ^ (unsigned char)data[i]) & 0xFF] ^ (crc >> 8);
-    crc ^= 0xFFFFFFFFu;
-    unsigned char be[4] = {(unsigned char)(crc >> 24), (unsigned char)(crc >> 16), (unsigned char)(crc >> 8),
-                           (unsigned char)crc};
-    base64(be, 4, out);
-}
-
-/* ---- XML answers: the text of elements, entities decoded ---- */
-
-/* Decode XML's five entities and numeric references of [p, end) into out. */
-static void xml_text(const char *p, const char *end, StrBuf *out)
-{
-    static const struct { const char *name; char c; } entities[] = {
-        {"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'}, {"&quot;", '"'}, {"&apos;", '\''}};
-    strbuf_add(out, "%s", "");
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        const char *stop = amp ? amp : end;
-        strbuf_add(out, "%.*s", (int)(stop - p), p);
-        p = stop;
-        if (p == end)
-            break;
-        bool done = false;
-        for (size_t i = 0; i < sizeof entities / sizeof entities[0] && !done; i++) {
-            size_t n = strlen(entities[i].name);
-            if ((size_t)(end - p) >= n && memcmp(p, entities[i].name, n) == 0) {
-                strbuf_add(out, "%c", entities[i].c);
-                p += n;
-                done = true;
-            }
-        }
-        if (!done && end - p > 3 && p[1] == '#') {
-            char *stop_num;
-            unsigned long cp = p[2] == 'x' ? strtoul(p + 3, &stop_num, 16) : strtoul(p + 2, &stop_num, 10);
-            if (stop_num < end && *stop_num == ';' && cp > 0 && cp <= 0x10FFFF) {
-                unsigned char u[4];
-                int n = cp < 0x80 ? (u[0] = (unsigned char)cp, 1)
-                        : cp < 0x800 ? (u[0] = (unsigned char)(0xC0 | cp >> 6), u[1] = (unsigned char)(0x80 | (cp & 63)), 2)
-                        : cp < 0x10000 ? (u[0] = (unsigned char)(0xE0 | cp >> 12), u[1] = (unsigned char)(0x80 | (cp >> 6 & 63)),
-                                          u[2] = (unsigned char)(0x80 | (cp & 63)), 3)
-                                       : (u[0] = (unsigned char)(0xF0 | cp >> 18), u[1] = (unsigned char)(0x80 | (cp >> 12 & 63)),
-                                          u[2] = (unsigned char)(0x80 | (cp >> 6 & 63)), u[3] = (unsigned char)(0x80 | (cp & 63)), 4);
-                strbuf_add(out, "%.*s", n, (const char *)u);
-                p = stop_num + 1;
-                done = true;
-            }
-        }
-        if (!done) {
-            strbuf_add(out, "&");
-            p++;
-        }
-    }
-}
-
-/*
- * The next <tag>…</tag> at or after *pos: its text, decoded, into out (reset
- * first); *pos moves past it. False when there is none.
- */
-static bool xml_next(const char **pos, const char *tag, StrBuf *out)
-{
-    char open[64], close[64];
-    snprintf(open, sizeof open, "<%s>", tag);
-    snprintf(close, sizeof close, "</%s>", tag);
-    const char *start = strstr(*pos, open);
-    if (start == NULL)
-        return false;
-    start += strlen(open);
-    const char *end = strstr(start, close);
-    if (end == NULL)
-        return false;
-    out->len = 0;
-    xml_text(start, end, out);
-    *pos = end + strlen(close);
-    return true;
-}
 
 /* ---- credentials (note 4) ---- */
 
@@ -466,11 +336,11 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     const char *query = call->query ? call->query : "";
 
     char payload_hash[65], md5[32] = "", crc[16] = "";
-    sha256_hex(call->body ? call->body : "", call->body_len, payload_hash);
+    digest_sha256_hex(call->body ? call->body : "", call->body_len, payload_hash);
     if (call->checksum && store->settings.checksum == CHECKSUM_MD5)
-        md5_base64(call->body ? call->body : "", call->body_len, md5);
+        digest_md5_base64(call->body ? call->body : "", call->body_len, md5);
     if (call->checksum && store->settings.checksum == CHECKSUM_CRC32C)
-        crc32c_base64(call->body ? call->body : "", call->body_len, crc);
+        digest_crc32c_base64(call->body ? call->body : "", call->body_len, crc);
 
     char amz_date[20], day[9];
     time_t now = time(NULL);
@@ -503,7 +373,7 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     }
     strbuf_add(&canonical, "\n%s\n%s", signed_names.text, payload_hash);
     char canonical_hash[65];
-    sha256_hex(canonical.text, canonical.len, canonical_hash);
+    digest_sha256_hex(canonical.text, canonical.len, canonical_hash);
 
     char scope[160], to_sign[400];
     snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", day, store->region);
@@ -511,13 +381,13 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     char secret_key[300];
     snprintf(secret_key, sizeof secret_key, "AWS4%s", store->cred.secret);
     unsigned char k[32], sig[32];
-    hmac_sha256((const unsigned char *)secret_key, strlen(secret_key), day, k);
-    hmac_sha256(k, 32, store->region, k);
-    hmac_sha256(k, 32, "s3", k);
-    hmac_sha256(k, 32, "aws4_request", k);
-    hmac_sha256(k, 32, to_sign, sig);
+    digest_hmac_sha256((const unsigned char *)secret_key, strlen(secret_key), day, k);
+    digest_hmac_sha256(k, 32, store->region, k);
+    digest_hmac_sha256(k, 32, "s3", k);
+    digest_hmac_sha256(k, 32, "aws4_request", k);
+    digest_hmac_sha256(k, 32, to_sign, sig);
     char sig_hex[65];
-    hex(sig, 32, sig_hex);
+    digest_hex(sig, 32, sig_hex);
     memset(secret_key, 0, sizeof secret_key);
     memset(k, 0, sizeof k);
 
@@ -773,7 +643,7 @@ static bool upload_part(Store *store, FerryError *err)
     memset(tag, 0, sizeof *tag);
     snprintf(tag->etag, sizeof tag->etag, "%s", response.etag);
     if (store->settings.checksum == CHECKSUM_CRC32C)
-        crc32c_base64(store->part, store->part_len, tag->crc32c);
+        digest_crc32c_base64(store->part, store->part_len, tag->crc32c);
     http_response_free(&response);
     if (tag->etag[0] == '\0')
         return ferry_error(err, FERRY_ERR_SINK, 0, "%s: UploadPart %d of s3://%s/%s: the answer holds no ETag",
@@ -796,20 +666,6 @@ static bool s3_write(Store *store, const char *data, size_t len, FerryError *err
             return false;
     }
     return true;
-}
-
-/* XML special characters of an ETag (it holds quotes) escaped. */
-static void xml_escape(StrBuf *out, const char *text)
-{
-    for (const char *p = text; *p; p++) {
-        switch (*p) {
-        case '&': strbuf_add(out, "&amp;"); break;
-        case '<': strbuf_add(out, "&lt;"); break;
-        case '>': strbuf_add(out, "&gt;"); break;
-        case '"': strbuf_add(out, "&quot;"); break;
-        default: strbuf_add(out, "%c", *p); break;
-        }
-    }
 }
 
 static bool complete_upload(Store *store, FerryError *err)
@@ -914,8 +770,9 @@ static void s3_abort(Store *store)
  * the blob sink's keys: fn gets each S3 key (and upload id), page by page.
  */
 static bool s3_list_raw(Store *store, const char *prefix, bool uploads,
-                        bool (*fn)(void *ctx, const char *s3key, const char *upload_id, FerryError *err), void *ctx,
-                        FerryError *err)
+                        bool (*fn)(void *ctx, const char *s3key, const char *upload_id, uint64_t size,
+                                   FerryError *err),
+                        void *ctx, FerryError *err)
 {
     char full[4096];
     if (!s3_key(store, prefix, full, sizeof full, err))
@@ -976,8 +833,11 @@ static bool s3_list_raw(Store *store, const char *prefix, bool uploads,
             StrBuf key = {0};
             if (xml_next(&p, "Key", &key)) {
                 bool have_id = !uploads || xml_next(&p2, "UploadId", &field);
+                uint64_t size = 0;
+                if (!uploads && xml_next(&p2, "Size", &field))
+                    size = strtoull(field.text, NULL, 10);
                 if (have_id)
-                    ok = fn(ctx, key.text, uploads ? field.text : NULL, err);
+                    ok = fn(ctx, key.text, uploads ? field.text : NULL, size, err);
             }
             free(key.text);
             pos = end + strlen(close);
@@ -1002,20 +862,21 @@ static bool s3_list_raw(Store *store, const char *prefix, bool uploads,
 
 typedef struct ListCtx {
     Store *store;
-    bool (*fn)(void *ctx, const char *key, FerryError *err);
+    bool (*fn)(void *ctx, const char *key, uint64_t size, FerryError *err);
     void *ctx;
 } ListCtx;
 
-static bool list_one(void *ctx, const char *s3key, const char *upload_id, FerryError *err)
+static bool list_one(void *ctx, const char *s3key, const char *upload_id, uint64_t size, FerryError *err)
 {
     (void)upload_id;
     ListCtx *l = ctx;
     const char *key = blob_key(l->store, s3key);
-    return key == NULL || l->fn(l->ctx, key, err);
+    return key == NULL || l->fn(l->ctx, key, size, err);
 }
 
-static bool s3_list(Store *store, const char *prefix, bool (*fn)(void *ctx, const char *key, FerryError *err),
-                    void *ctx, FerryError *err)
+static bool s3_list(Store *store, const char *prefix,
+                    bool (*fn)(void *ctx, const char *key, uint64_t size, FerryError *err), void *ctx,
+                    FerryError *err)
 {
     ListCtx l = {store, fn, ctx};
     return s3_list_raw(store, prefix, false, list_one, &l, err);
@@ -1044,9 +905,10 @@ typedef struct Doomed {
     Store *store;
 } Doomed;
 
-static bool doom_one(void *ctx, const char *s3key, const char *upload_id, FerryError *err)
+static bool doom_one(void *ctx, const char *s3key, const char *upload_id, uint64_t size, FerryError *err)
 {
     (void)err;
+    (void)size;
     Doomed *d = ctx;
     const char *key = blob_key(d->store, s3key);
     if (key == NULL || !d->match(key, d->arg))
@@ -1061,12 +923,14 @@ static bool doom_one(void *ctx, const char *s3key, const char *upload_id, FerryE
     return true;
 }
 
-static bool s3_remove_all(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
-                          const void *arg, int *removed, FerryError *err)
+/* Remove what matches under a prefix: the open uploads, and unless only_uploads the objects. */
+static bool s3_remove(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                      const void *arg, bool only_uploads, int *removed, FerryError *err)
 {
     *removed = 0;
     Doomed d = {.match = match, .arg = arg, .store = store};
-    bool ok = s3_list_raw(store, prefix, true, doom_one, &d, err) && s3_list_raw(store, prefix, false, doom_one, &d, err);
+    bool ok = s3_list_raw(store, prefix, true, doom_one, &d, err) &&
+              (only_uploads || s3_list_raw(store, prefix, false, doom_one, &d, err));
     for (int i = 0; ok && i < d.n; i++) {
         if (d.uploads[i] != NULL) {
             ok = abort_upload(store, d.keys[i], d.uploads[i], err);
@@ -1089,6 +953,28 @@ static bool s3_remove_all(Store *store, const char *prefix, bool (*match)(const 
     return ok;
 }
 
+static bool s3_remove_all(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                          const void *arg, int *removed, FerryError *err)
+{
+    return s3_remove(store, prefix, match, arg, false, removed, err);
+}
+
+/* (5) The uploads a killed run left open. */
+static bool s3_sweep(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                     const void *arg, int *removed, FerryError *err)
+{
+    return s3_remove(store, prefix, match, arg, true, removed, err);
+}
+
+static bool s3_url(Store *store, const char *key, StrBuf *out)
+{
+    char full[4096];
+    if (!s3_key(store, key, full, sizeof full, NULL))
+        return false;
+    strbuf_add(out, "s3://%s/%s", store->settings.bucket, full);
+    return !out->failed;
+}
+
 static uint64_t s3_memory(const void *settings)
 {
     return ((const S3Settings *)settings)->part_size;
@@ -1107,4 +993,6 @@ const StoreOps store_s3 = {
     .list = s3_list,
     .read = s3_read,
     .remove_all = s3_remove_all,
+    .sweep = s3_sweep,
+    .url = s3_url,
 };

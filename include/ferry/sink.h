@@ -96,6 +96,13 @@ typedef struct SinkOps {
      */
     bool (*check_table)(const void *settings, const TableShape *shape, FerryError *err);
     bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
+    /*
+     * finish_table (optional) is called at the end of every run in which the
+     * table is complete (every partition done), after the last commit. It
+     * MAY write what describes the whole table (a manifest); it MUST be
+     * harmless to call again.
+     */
+    bool (*finish_table)(Sink *sink, const TableShape *shape, FerryError *err);
     bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
     bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);
     bool (*commit)(Sink *sink, FerryError *err);
@@ -132,6 +139,12 @@ static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const Tabl
                                       FerryError *err)
 {
     return ops->prepare_table == NULL || ops->prepare_table(sink, shape, err);
+}
+
+static inline bool sink_finish_table(const SinkOps *ops, Sink *sink, const TableShape *shape,
+                                     FerryError *err)
+{
+    return ops->finish_table == NULL || ops->finish_table(sink, shape, err);
 }
 
 static inline bool sink_check_table(const SinkOps *ops, const void *settings, const TableShape *shape,

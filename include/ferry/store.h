@@ -1,5 +1,5 @@
 /*
- * include/ferry/store.h — where the blob sink keeps its objects: a local directory (store_dir.c), S3 (store_s3.c).
+ * include/ferry/store.h — where the blob sink keeps its objects: a local directory (store_dir.c), S3 (store_s3.c), Azure Blob (store_azure.c).
  *
  * An object is named by a key, "<target>/<segment name>" (segment.h). A
  * handle writes one object at a time:
@@ -17,6 +17,8 @@
  *  - list MUST give every committed object under a prefix, and only those.
  *  - remove_all MUST remove, durably, every object and every leftover under
  *    a prefix whose key `match` accepts, and say how many it removed.
+ *  - sweep MUST remove the leftovers (never an object) under a prefix whose
+ *    key `match` accepts: what writes a crash cut short left behind.
  *  - Errors fill FerryError (domain FERRY_ERR_SINK) and say whether a retry
  *    can help; `who` in messages is the sink that uses the store.
  */
@@ -56,14 +58,23 @@ typedef struct StoreOps {
     bool (*write)(Store *store, const char *data, size_t len, FerryError *err);
     bool (*commit)(Store *store, FerryError *err);
     void (*abort)(Store *store);
-    bool (*list)(Store *store, const char *prefix, bool (*fn)(void *ctx, const char *key, FerryError *err),
-                 void *ctx, FerryError *err);
+    /* fn gets each committed object's key and size in bytes. */
+    bool (*list)(Store *store, const char *prefix,
+                 bool (*fn)(void *ctx, const char *key, uint64_t size, FerryError *err), void *ctx,
+                 FerryError *err);
     /* Read one object's bytes, in pieces, into fn. */
     bool (*read)(Store *store, const char *key,
                  bool (*fn)(void *ctx, const char *data, size_t len, FerryError *err), void *ctx,
                  FerryError *err);
     bool (*remove_all)(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
                        const void *arg, int *removed, FerryError *err);
+    bool (*sweep)(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
+                  const void *arg, int *removed, FerryError *err);
+    /*
+     * The URL another tool reads the object by ("s3://bucket/prefix/key"),
+     * for manifests; NULL for a store no such tool reads (dir).
+     */
+    bool (*url)(Store *store, const char *key, StrBuf *out);
 } StoreOps;
 
 /* Each store: its ops, and its option table on its own (CONFIG_GROUP needs an address constant). */
@@ -71,5 +82,7 @@ extern const StoreOps store_dir;
 extern const ConfigOption store_dir_options[];
 extern const StoreOps store_s3;
 extern const ConfigOption store_s3_options[];
+extern const StoreOps store_azure;
+extern const ConfigOption store_azure_options[];
 
 #endif

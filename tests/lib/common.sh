@@ -52,6 +52,28 @@ kill_at_random() {
     echo "$hits"
 }
 
+# kill_after_checkpoints INI STATE LOG TIMES SPAN_MS — start `ferry run -c INI` TIMES times; each
+# time wait for a checkpoint past the last one seen in STATE (progress, an event), then SIGKILL it
+# within SPAN_MS milliseconds: a kill at a random point of the work that follows. Prints how many
+# kills hit a running ferry. A fast store cannot finish the table between two kills.
+kill_after_checkpoints() {
+    local ini=$1 state=$2 log=$3 times=$4 span=$5 hits=0 pid last=0 now
+    for _ in $(seq 1 "$times"); do
+        "$FERRY" run -c "$ini" >>"$log" 2>&1 &
+        pid=$!
+        while kill -0 "$pid" 2>/dev/null; do
+            now=$(sqlite3 "$state" "SELECT coalesce(sum(rows), 0) FROM partitions" 2>/dev/null || echo 0)
+            [ "${now:-0}" -gt "$last" ] && break
+            sleep 0.02
+        done
+        last=${now:-$last}
+        sleep "$(printf '0.%03d' $(( RANDOM % span )))"
+        kill -KILL "$pid" 2>/dev/null && hits=$((hits + 1))
+        wait "$pid" 2>/dev/null
+    done
+    echo "$hits"
+}
+
 # wait_for_checkpoint STATE — until the state file holds a checkpoint (rows copied), at most 10 s:
 # "mid-run" as an event, not a time.
 wait_for_checkpoint() {

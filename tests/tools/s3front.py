@@ -104,7 +104,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         pass
 
     def reply(self, status, code=None, message='', body=None, headers=()):
-        if body is None and code is not None:
+        if body is None and code is not None and status >= 300:
             body = ('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>%s</Code><Message>%s</Message></Error>'
                     % (code, message)).encode()
         body = body or b''
@@ -186,7 +186,12 @@ class Front(http.server.BaseHTTPRequestHandler):
         failed = self.verify(body)
         if failed:
             return self.reply(*failed)
-        if fault is not None and fault != '200error':
+        if fault == '200error':
+            # S3's way of failing a completion late: the upload stays open, no object is made.
+            answer = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
+                      b'<Message>We encountered an internal error. Please try again.</Message></Error>')
+            return self.reply(200, '200error', body=answer, headers=[('Content-Type', 'application/xml')])
+        if fault is not None:
             status, _, code = fault.partition(':')
             return self.reply(int(status), code or 'InternalError', 'injected by the test')
         upload_id = query.get('uploadId')
@@ -207,10 +212,6 @@ class Front(http.server.BaseHTTPRequestHandler):
         if self.op == 'CompleteMultipartUpload' and status == 200:
             with lock:
                 uploads.pop(upload_id, None)
-            if fault == '200error':
-                answer = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
-                          b'<Message>We encountered an internal error. Please try again.</Message></Error>')
-                return self.reply(200, body=answer, headers=[('Content-Type', 'application/xml')])
         self.reply(status, body=answer, headers=headers)
 
     def forward(self, body):

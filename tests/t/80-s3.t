@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# The S3 sink against s3rver behind s3front (every request's SigV4 signature recomputed with
+# botocore, every body's checksum checked), read back with Debian's aws CLI: the same bytes as the
+# dir sink, multipart uploads completed or aborted, faults of the store survived, refusals told
+# clearly, SIGKILL at random then one run: every row once, no stray object, no upload left open.
+. "$(dirname "$0")/../lib/common.sh"
+. "$ROOT/tests/lib/s3.sh"
+s3_servers
+cd "$WORK"
+
+pg_sql "$(cat "$ROOT/tests/lib/types.sql")" >/dev/null
+# A table whose segments are larger than a part: 60,000 rows of about 400 bytes.
+pg_sql "CREATE TABLE public.wide (id bigint PRIMARY KEY, body text);
+        INSERT INTO wide SELECT g, repeat(md5(g::text), 12) FROM generate_series(1, 60000) g;
+        ANALYZE wide" >/dev/null
+
+# fetch PREFIX DIR — every segment object under PREFIX of the test bucket into DIR (manifests
+# apart), by the aws CLI.
+fetch() {
+    rm -rf "$2"
+    mkdir -p "$2"
+    s3_aws s3 cp --recursive --quiet --exclude '*.manifest' "s3://$S3_BUCKET/$S3_PREFIX/$1" "$2" >/dev/null
+}
+open_uploads() {
+    s3_aws s3api list-multipart-uploads --bucket "$S3_BUCKET" --prefix "$S3_PREFIX/" \
+        --query 'length(Uploads || `[]`)' --output text
+}
+front_count() { grep -c "^$1 " "$S3_LOG" || true; }
+
+# ---- the same bytes as the dir sink, plain and gzip, NDJSON and CSV ----
+for variant in "ndjson none" "ndjson gzip" "csv none"; do
+    set -- $variant
+    name=$1-$2
+    write_config "$WORK/dir-$name.ini" "$WORK/dir-$name" "$1"
+    sed -i "s|^format = $1\$|&\ncompression = $2|" "$WORK/dir-$name.ini"
+    write_s3_config "$WORK/s3-$name.ini" "format = $1
+compression = $2
+prefix = $S3_PREFIX/$name"
+    sed -i "s|^prefix = $S3_PREFIX\$||" "$WORK/s3-$name.ini"
+    for ini in "$WORK/dir-$name.ini" "$WORK/s3-$name.ini"; do
+        printf '[table public.types]\npartition_rows = 1000\n' >> "$ini"
+        "$FERRY" run -c "$ini" > "$ini.log" 2>&1
+        is "$?" 0 "types ($name): $(basename "$ini" .ini) run exits 0"
+    done
+    fetch "$name/" "$WORK/got-$name"
+    if diff -r "$WORK/dir-$name" "$WORK/got-$name" >/dev/null; then ok 0 "types ($name): the objects, read back with aws s3 cp, are the dir sink's files byte for byte ($(find "$WORK/got-$name" -type f | wc -l) objects)"
+    else ok 1 "types ($name): the objects are the dir sink's files"; diff -r "$WORK/dir-$name" "$WORK/got-$name" | head -5 | sed 's/^/# /'; fi
+    "$FERRY" verify -c "$WORK/s3-$name.ini" > "$WORK/verify-$name.log" 2>&1
+    is "$?" 0 "types ($name): ferry verify agrees with the source"
+done
+if s3_real; then skip "the front's signature log (a real store checks signatures itself)"
+else
+    is "$(grep -vc ' 2[0-9][0-9]$' "$S3_LOG")" 0 "every request so far passed botocore's signature and checksum checks"
+fi
+
+# ---- multipart: segments larger than a 5 MiB part ----
+write_config "$WORK/dir-wide.ini" "$WORK/dir-wide" ndjson "memory_limit = 96MB
+workers = 2"
+write_s3_config "$WORK/s3-wide.ini" "part_size = 5MiB
+prefix = $S3_PREFIX/wide"
+sed -i "s|^prefix = $S3_PREFIX\$||; s|^state = .*|&\nmemory_limit = 96MB\nworkers = 2|" "$WORK/s3-wide.ini"
+for ini in "$WORK/dir-wide.ini" "$WORK/s3-wide.ini"; do printf '[table public.wide]\npartition_rows = 30000\n' >> "$ini"; done
+"$FERRY" run -c "$WORK/dir-wide.ini" > "$WORK/dir-wide.log" 2>&1
+: > "$S3_LOG"
+"$FERRY" run -c "$WORK/s3-wide.ini" > "$WORK/s3-wide.log" 2>&1
+is "$?" 0 "wide: the run exits 0"
+if s3_real; then skip "counting the store's operations"
+else
+    ok "$([ "$(front_count CompleteMultipartUpload)" -ge 1 ] && [ "$(front_count UploadPart)" -gt "$(front_count CompleteMultipartUpload)" ]; echo $?)" \
+        "wide: segments went out as multipart uploads of several parts ($(front_count UploadPart) parts, $(front_count CompleteMultipartUpload) uploads, $(front_count PutObject) single PUTs)"
+fi
+fetch "wide/" "$WORK/got-wide"
+load_ndjson "$WORK/got-wide" got_wide
+is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_wide")" "60000|60000" "wide: 60,000 rows, each once"
+is "$(pg_sql "SELECT count(*) FROM (SELECT id, body FROM wide EXCEPT SELECT (doc->>'id')::bigint, doc->>'body' FROM got_wide) d")" 0 \
+    "wide: every row as the source has it"
+is "$(open_uploads)" 0 "wide: no multipart upload is left open"
+# The manifest of the complete table, in Redshift's format: every object once, mandatory, with its length.
+s3_aws s3 cp --quiet "s3://$S3_BUCKET/$S3_PREFIX/wide/public.wide/public.wide.manifest" "$WORK/wide.manifest"
+is "$?" 0 "wide: the complete table has a manifest"
+s3_aws s3api list-objects-v2 --bucket "$S3_BUCKET" --prefix "$S3_PREFIX/wide/public.wide/public.wide.p" \
+    --query 'Contents[].[Key,Size]' --output text | awk -v b="$S3_BUCKET" '{print "s3://" b "/" $1, $2, "True"}' | sort > "$WORK/wide.listed"
+/usr/bin/python3 -c '
+import json, sys
+m = json.load(open(sys.argv[1]))
+for e in m["entries"]:
+    print(e["url"], e["meta"]["content_length"], e["mandatory"])' "$WORK/wide.manifest" | sort > "$WORK/wide.manifested"
+ok "$([ -s "$WORK/wide.listed" ] && cmp -s "$WORK/wide.listed" "$WORK/wide.manifested"; echo $?)" \
+    "wide: the manifest lists every segment object, mandatory, with its content_length ($(wc -l < "$WORK/wide.listed") objects)"
+
+# ---- faults of the store: 503 SlowDown on parts, a 200 with an error body, a connection cut mid-part ----
+if s3_real; then skip "faults only the front can inject"
+else
+    sed -i "s|^prefix = .*|prefix = $S3_PREFIX/faults|" "$WORK/s3-wide.ini"
+    sed -i "s|^state = .*|state = faults.state|" "$WORK/s3-wide.ini"
+    printf 'UploadPart 503:SlowDown 2\nCompleteMultipartUpload 200error 1\nPutObject 500:InternalError 1\nUploadPart cut 1\n' > "$S3_FAULTS"
+    : > "$S3_LOG"
+    "$FERRY" run -c "$WORK/s3-wide.ini" > "$WORK/faults.log" 2>&1
+    is "$?" 0 "faults: the run exits 0"
+    met="$(grep -c '^UploadPart 503 SlowDown' "$S3_LOG") $(grep -c '^CompleteMultipartUpload 200 200error' "$S3_LOG") $(grep -c '^PutObject 500 InternalError' "$S3_LOG") $(grep -c '^UploadPart 0 cut' "$S3_LOG")"
+    is "$met" "2 1 1 1" "faults: each fault was met as many times as asked (503 SlowDown, 200 with an error, 500, a cut)"
+    grep -q "answered 200" "$WORK/faults.log"
+    is "$?" 0 "faults: the 200 with an error body was taken for the failure it is"
+    fetch "faults/" "$WORK/got-faults"
+    load_ndjson "$WORK/got-faults" got_faults
+    is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_faults")" "60000|60000" "faults: 60,000 rows, each once"
+    is "$(open_uploads)" 0 "faults: no multipart upload is left open"
+    rm -f "$S3_FAULTS"
+fi
+
+# ---- refusals: told at once, naming the bucket, never the secret ----
+if s3_real; then skip "refusals with the test credentials"
+else
+    secret=$(cat "$S3_SECRET_FILE")
+    write_s3_config "$WORK/badsecret.ini"
+    echo "wrong-$RANDOM" > "$WORK/wrong-secret"
+    sed -i "s|^secret_access_key_file = .*|secret_access_key_file = $WORK/wrong-secret|" "$WORK/badsecret.ini"
+    printf '[table public.types]\n' >> "$WORK/badsecret.ini"
+    "$FERRY" run -c "$WORK/badsecret.ini" > "$WORK/badsecret.log" 2>&1
+    is "$?" 1 "a wrong secret: exit 1"
+    grep -q "SignatureDoesNotMatch" "$WORK/badsecret.log" && grep -q "s3://$S3_BUCKET/" "$WORK/badsecret.log"
+    is "$?" 0 "a wrong secret: the message says SignatureDoesNotMatch and names the bucket"
+    is "$(grep -c '; retry [0-9]' "$WORK/badsecret.log")" 0 "a wrong secret is not retried"
+
+    write_s3_config "$WORK/badkey.ini"
+    sed -i "s|^access_key_id = .*|access_key_id = AKIANOSUCHKEY0000000|" "$WORK/badkey.ini"
+    printf '[table public.types]\n' >> "$WORK/badkey.ini"
+    "$FERRY" run -c "$WORK/badkey.ini" > "$WORK/badkey.log" 2>&1
+    is "$?" 1 "an unknown access key: exit 1"
+    grep -q "InvalidAccessKeyId" "$WORK/badkey.log"
+    is "$?" 0 "an unknown access key: the message says InvalidAccessKeyId"
+
+    write_s3_config "$WORK/nobucket.ini"
+    sed -i "s|^bucket = .*|bucket = no-such-bucket|" "$WORK/nobucket.ini"
+    printf '[table public.types]\n' >> "$WORK/nobucket.ini"
+    "$FERRY" run -c "$WORK/nobucket.ini" > "$WORK/nobucket.log" 2>&1
+    is "$?" 1 "a missing bucket: exit 1"
+    grep -q "NoSuchBucket" "$WORK/nobucket.log" && grep -q "s3://no-such-bucket/" "$WORK/nobucket.log"
+    is "$?" 0 "a missing bucket: the message says NoSuchBucket and names it"
+
+    is "$(cat "$WORK"/*.log | grep -cF "$secret")" 0 "the secret is in no message or log"
+    is "$(strings "$WORK"/*.state* 2>/dev/null | grep -cF "$secret")" 0 "the secret is in no state file"
+fi
+
+# ---- SIGKILL at random during copies, then one run ----
+# 200,000 rows of about 400 bytes: a run takes seconds, so ten kills within 550 ms each find it running.
+pg_sql "CREATE TABLE public.big (id bigint PRIMARY KEY, body text);
+        INSERT INTO big SELECT g, repeat(md5(g::text), 12) FROM generate_series(1, 200000) g;
+        ANALYZE big" >/dev/null
+write_s3_config "$WORK/chaos.ini" "part_size = 5MiB
+prefix = $S3_PREFIX/chaos"
+sed -i "s|^prefix = $S3_PREFIX\$||; s|^state = .*|&\nmemory_limit = 96MB\nworkers = 2|" "$WORK/chaos.ini"
+printf '[table public.big]\npartition_rows = 25000\n' >> "$WORK/chaos.ini"
+sed -i "s|^\[source\]|[source]\nread_method = cursor|" "$WORK/chaos.ini"
+hits=$(kill_at_random "$WORK/chaos.ini" "$WORK/chaos.log" 10 150 400)
+ok "$([ "$hits" -ge 5 ]; echo $?)" "chaos: at least 5 of 10 SIGKILLs hit a running ferry ($hits)"
+"$FERRY" run -c "$WORK/chaos.ini" >> "$WORK/chaos.log" 2>&1
+is "$?" 0 "chaos: the run after the kills exits 0"
+fetch "chaos/" "$WORK/got-chaos"
+load_ndjson "$WORK/got-chaos" got_chaos
+is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_chaos")" "200000|200000" "chaos: 200,000 rows, each once"
+is "$(pg_sql "SELECT count(*) FROM (SELECT id, body FROM big EXCEPT SELECT (doc->>'id')::bigint, doc->>'body' FROM got_chaos) d")" 0 \
+    "chaos: every row as the source has it"
+# Every object is a segment the state counts as written: sequences 0 .. next_seq-1 of each partition.
+expected=$(sqlite3 "$WORK/chaos.state" "WITH RECURSIVE s(part, seq, last) AS (SELECT part, 0, next_seq FROM partitions WHERE next_seq > 0
+    UNION ALL SELECT part, seq + 1, last FROM s WHERE seq + 1 < last)
+    SELECT printf('public.big.p%06d.s%08d.ndjson', part, seq) FROM s UNION ALL SELECT 'public.big.manifest' ORDER BY 1")
+got=$(s3_aws s3 ls "s3://$S3_BUCKET/$S3_PREFIX/chaos/public.big/" | awk '{print $4}' | sort)
+is "$got" "$expected" "chaos: the objects are exactly the segments the state has written and the manifest, no stray or half-written one"
+is "$(open_uploads)" 0 "chaos: no multipart upload is left open"
+"$FERRY" verify -c "$WORK/chaos.ini" > "$WORK/chaos-verify.log" 2>&1
+is "$?" 0 "chaos: ferry verify agrees"
+
+done_testing
