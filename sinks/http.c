@@ -162,6 +162,8 @@ bool http_do(Http *http, const HttpRequest *request, HttpResponse *response, Fer
     curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, (long)FERRY_HTTP_CONNECT_TIMEOUT_S);
+    if (request->timeout_s > 0)
+        curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)request->timeout_s);
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L); /* (3) */
     curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, (long)FERRY_HTTP_STALL_S);
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);

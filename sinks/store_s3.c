@@ -19,8 +19,13 @@
  *  (4) Credentials, first found wins: the section's keys (or files they
  *      name, for systemd's LoadCredential); AWS_ACCESS_KEY_ID,
  *      AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; the shared credentials and
- *      config files under the profile (`profile`, AWS_PROFILE, "default").
- *      A secret goes into signatures only: no message, log or state holds it.
+ *      config files under the profile (`profile`, AWS_PROFILE, "default");
+ *      web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, through
+ *      STS); the instance's role from the metadata service (IMDSv2, at
+ *      AWS_EC2_METADATA_SERVICE_ENDPOINT if set). Temporary ones are fetched
+ *      again before they expire (five minutes before, or half way through a
+ *      shorter life). A secret goes into signatures only: no message, log or
+ *      state holds it.
  *  (5) Leftovers: an upload a killed run left open is no object, but it is
  *      stored (and billed); remove_all lists the open uploads under the
  *      prefix and aborts those whose key matches, as well as removing the
@@ -103,11 +108,16 @@ const ConfigOption store_s3_options[] = {
     {0},
 };
 
+typedef enum { CRED_STATIC = 0, CRED_WEB_IDENTITY, CRED_IMDS } CredentialSource;
+
 typedef struct Credentials {
     char id[128];
     char secret[256];
     char token[4096];
     char from[64];            /* where they came from, for the log */
+    CredentialSource source;
+    time_t expires;           /* 0: never */
+    time_t refresh_at;        /* fetched again from then on (note 4) */
 } Credentials;
 
 typedef struct PartTag {
@@ -221,6 +231,219 @@ static void aws_file_path(const char *env_name, const char *name, char *out, siz
         snprintf(out, cap, "%s/.aws/%s", home ? home : "", name);
 }
 
+/* ---- temporary credentials: web identity (STS), the instance metadata service (note 4) ---- */
+
+static bool answered_ok(const HttpResponse *response)
+{
+    return response->status >= 200 && response->status < 300;
+}
+
+
+/* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC); 0 when it is not that. */
+static time_t utc_seconds(const char *iso)
+{
+    int y, mo, d, h, mi, sec;
+    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6 || mo < 1 || mo > 12)
+        return 0;
+    /* Days from the civil date (H. Hinnant's algorithm): no timegm, no time zone. */
+    y -= mo <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400;
+    long yoe = y - era * 400;
+    long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    long days = era * 146097 + doe - 719468;
+    return (time_t)(days * 86400 + h * 3600 + mi * 60 + sec);
+}
+
+/* The string value of "name" in a flat JSON object, into out; false when absent. */
+static bool json_field(const char *json, const char *name, char *out, size_t cap)
+{
+    char quoted[64];
+    snprintf(quoted, sizeof quoted, "\"%s\"", name);
+    const char *p = strstr(json, quoted);
+    if (p == NULL)
+        return false;
+    p += strlen(quoted);
+    p += strspn(p, " \t\r\n");
+    if (*p++ != ':')
+        return false;
+    p += strspn(p, " \t\r\n");
+    if (*p++ != '"')
+        return false;
+    size_t n = 0;
+    for (; *p && *p != '"' && n + 1 < cap; p++)
+        out[n++] = *p == '\\' && p[1] ? *++p : *p;
+    out[n] = '\0';
+    return *p == '"';
+}
+
+/* Refresh well before expiry: five minutes, or half the lifetime of short-lived credentials. */
+static void set_expiry(Credentials *c, time_t expires)
+{
+    time_t now = time(NULL);
+    c->expires = expires;
+    time_t margin = (expires - now) / 2 < 300 ? (expires - now) / 2 : 300;
+    c->refresh_at = expires - margin;
+}
+
+static bool imds_get(Store *store, const char *method, const char *url, const char *header, HttpResponse *response,
+                     FerryError *err)
+{
+    const char *headers[] = {header, NULL};
+    HttpRequest request = {.method = method, .url = url, .headers = headers, .timeout_s = FERRY_IMDS_TIMEOUT_S};
+    if (strcmp(method, "PUT") == 0)
+        request.body = "", request.body_len = 0;
+    if (!http_do(store->http, &request, response, err))
+        return false;
+    if (!answered_ok(response)) {
+        ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service answered HTTP %ld to %s", store->who,
+                    response->status, strrchr(url, '/') ? "a request" : url);
+        err->retryable = response->status >= 500;
+        http_response_free(response);
+        return false;
+    }
+    return true;
+}
+
+/* IMDSv2: a session token, the instance role's name, then its credentials. */
+static bool imds_credentials(Store *store, FerryError *err)
+{
+    const char *base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+                                                                 : "http://169.254.169.254";
+    size_t blen = strlen(base);
+    while (blen > 0 && base[blen - 1] == '/')
+        blen--;
+    char url[1024], header[1200], role[256];
+    HttpResponse response;
+    snprintf(url, sizeof url, "%.*s/latest/api/token", (int)blen, base);
+    if (!imds_get(store, "PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: 21600", &response, err))
+        return false;
+    snprintf(header, sizeof header, "X-aws-ec2-metadata-token: %.1100s", response.body ? response.body : "");
+    http_response_free(&response);
+    snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int)blen, base);
+    if (!imds_get(store, "GET", url, header, &response, err))
+        return false;
+    snprintf(role, sizeof role, "%s", response.body ? response.body : "");
+    role[strcspn(role, "\r\n")] = '\0';
+    http_response_free(&response);
+    if (role[0] == '\0')
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: this instance has no IAM role", store->who);
+    snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)blen, base, role);
+    if (!imds_get(store, "GET", url, header, &response, err))
+        return false;
+    Credentials *c = &store->cred;
+    char expiration[64] = "";
+    const char *body = response.body ? response.body : "";
+    bool ok = json_field(body, "AccessKeyId", c->id, sizeof c->id) &&
+              json_field(body, "SecretAccessKey", c->secret, sizeof c->secret) &&
+              json_field(body, "Token", c->token, sizeof c->token) &&
+              json_field(body, "Expiration", expiration, sizeof expiration) && utc_seconds(expiration) > 0;
+    memset(header, 0, sizeof header);
+    http_response_free(&response);
+    if (!ok)
+        return ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service's credentials for role %s "
+                           "could not be read", store->who, role);
+    c->source = CRED_IMDS;
+    set_expiry(c, utc_seconds(expiration));
+    snprintf(c->from, sizeof c->from, "the instance role %.40s", role);
+    return true;
+}
+
+/* AssumeRoleWithWebIdentity (unsigned: the token is the proof), as Kubernetes service accounts use it. */
+static bool web_identity_credentials(Store *store, FerryError *err)
+{
+    char token[8192];
+    if (!read_secret_file(env("AWS_WEB_IDENTITY_TOKEN_FILE"), token, sizeof token, "the web identity token",
+                          store->who, err))
+        return false;
+    const char *sts = env("AWS_ENDPOINT_URL_STS");
+    StrBuf body = {0}, url = {0};
+    if (sts != NULL)
+        strbuf_add(&url, "%s", sts);
+    else
+        strbuf_add(&url, "https://sts.%s.amazonaws.com/", store->region);
+    const char *session = env("AWS_ROLE_SESSION_NAME") ? env("AWS_ROLE_SESSION_NAME") : "ferry";
+    strbuf_add(&body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
+    http_uri_encode(&body, env("AWS_ROLE_ARN"), strlen(env("AWS_ROLE_ARN")), false);
+    strbuf_add(&body, "&RoleSessionName=");
+    http_uri_encode(&body, session, strlen(session), false);
+    strbuf_add(&body, "&WebIdentityToken=");
+    http_uri_encode(&body, token, strlen(token), false);
+    memset(token, 0, sizeof token);
+    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    HttpRequest request = {.method = "POST", .url = url.text, .headers = headers, .body = body.text,
+                           .body_len = body.len, .timeout_s = FERRY_HTTP_CONNECT_TIMEOUT_S * 3};
+    HttpResponse response;
+    bool ok = http_do(store->http, &request, &response, err);
+    memset(body.text, 0, body.len);
+    free(body.text);
+    free(url.text);
+    if (!ok)
+        return false;
+    StrBuf field = {0};
+    const char *p = response.body ? response.body : "";
+    Credentials *c = &store->cred;
+    time_t expires = 0;
+    if (answered_ok(&response)) {
+        ok = xml_next(&p, "AccessKeyId", &field) && snprintf(c->id, sizeof c->id, "%s", field.text) > 0;
+        p = response.body;
+        ok = ok && xml_next(&p, "SecretAccessKey", &field) &&
+             snprintf(c->secret, sizeof c->secret, "%s", field.text) > 0;
+        p = response.body;
+        ok = ok && xml_next(&p, "SessionToken", &field) && snprintf(c->token, sizeof c->token, "%s", field.text) > 0;
+        p = response.body;
+        ok = ok && xml_next(&p, "Expiration", &field) && (expires = utc_seconds(field.text)) > 0;
+        if (!ok)
+            ferry_error(err, FERRY_ERR_SINK, 0, "%s: STS answered AssumeRoleWithWebIdentity without credentials",
+                        store->who);
+    } else {
+        StrBuf code = {0};
+        p = response.body ? response.body : "";
+        xml_next(&p, "Code", &code);
+        ok = ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: STS refused AssumeRoleWithWebIdentity for %s: HTTP %ld %s",
+                         store->who, env("AWS_ROLE_ARN"), response.status, code.text ? code.text : "");
+        err->retryable = response.status >= 500;
+        free(code.text);
+    }
+    if (field.text != NULL)
+        memset(field.text, 0, field.cap);
+    free(field.text);
+    http_response_free(&response);
+    if (!ok)
+        return false;
+    c->source = CRED_WEB_IDENTITY;
+    set_expiry(c, expires);
+    snprintf(c->from, sizeof c->from, "web identity (AWS_ROLE_ARN)");
+    return true;
+}
+
+/* Temporary credentials fetched again before they expire; the old ones serve while that fails. */
+static bool fresh_credentials(Store *store, FerryError *err)
+{
+    Credentials *c = &store->cred;
+    time_t now = time(NULL);
+    if (c->expires == 0 || now < c->refresh_at)
+        return true;
+    Credentials old = *c;
+    bool ok = c->source == CRED_IMDS ? imds_credentials(store, err) : web_identity_credentials(store, err);
+    if (ok) {
+        log_debug("%s: credentials from %s renewed", store->who, c->from);
+    } else {
+        *c = old;
+        if (now < c->expires - 10) {
+            log_warn("%s: renewing credentials from %s failed (%s); the current ones serve until they expire",
+                     store->who, c->from, err->message);
+            c->refresh_at = now + 10;
+            ok = true;
+        } else {
+            ferry_error_prefix(err, "%s: the credentials from %s expired and cannot be renewed", store->who, c->from);
+            err->retryable = true;
+        }
+    }
+    memset(&old, 0, sizeof old);
+    return ok;
+}
+
 static bool find_credentials(Store *store, FerryError *err)
 {
     const S3Settings *s = &store->settings;
@@ -279,9 +502,22 @@ static bool find_credentials(Store *store, FerryError *err)
             return true;
         }
     }
+    memset(c, 0, sizeof *c);
+    /* 4: web identity; 5: the instance's role. */
+    if (env("AWS_WEB_IDENTITY_TOKEN_FILE") != NULL && env("AWS_ROLE_ARN") != NULL)
+        return web_identity_credentials(store, err);
+    const char *disabled = env("AWS_EC2_METADATA_DISABLED");
+    if (disabled == NULL || strcasecmp(disabled, "true") != 0) {
+        FerryError imds_err;
+        if (imds_credentials(store, &imds_err))
+            return true;
+        memset(c, 0, sizeof *c);
+        log_debug("%s: no credentials from the instance metadata service: %s", store->who, imds_err.message);
+    }
     return ferry_error(err, FERRY_ERR_CONFIG, 0,
                        "%s: no credentials: set access_key_id and secret_access_key_file in [sink], or "
-                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile %s in %s",
+                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile %s in %s, or "
+                       "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, or run on an instance with a role",
                        store->who, profile, credentials);
 }
 
@@ -328,6 +564,10 @@ static int header_cmp(const void *a, const void *b)
 
 static bool s3_request(Store *store, const S3Call *call, HttpResponse *response, FerryError *err)
 {
+    if (!fresh_credentials(store, err)) {
+        memset(response, 0, sizeof *response);
+        return false;
+    }
     /* The canonical URI: the key encoded once, '/' kept. */
     StrBuf path = {0};
     strbuf_add(&path, "%s/", store->path_base);
@@ -445,11 +685,6 @@ static bool s3_failed(Store *store, const char *what, const char *key, const Htt
     return false;
 }
 
-static bool answered_ok(const HttpResponse *response)
-{
-    return response->status >= 200 && response->status < 300;
-}
-
 /* One call whose answer must be 2xx; the body is left in response for the caller. */
 static bool s3_call(Store *store, const S3Call *call, const char *what, HttpResponse *response, FerryError *err)
 {
@@ -542,8 +777,9 @@ static bool s3_open(const void *settings, const char *who, Store **out, FerryErr
     store->settings = *(const S3Settings *)settings;
     store->who = who;
     find_region(store);
-    if (!s3_locate(store, err) || !find_credentials(store, err) ||
-        !http_open(store->settings.ca_file, who, &store->http, err)) {
+    if (!s3_locate(store, err) || !http_open(store->settings.ca_file, who, &store->http, err) ||
+        !find_credentials(store, err)) {
+        http_close(store->http);
         memset(&store->cred, 0, sizeof store->cred);
         free(store);
         return false;

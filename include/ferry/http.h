@@ -37,6 +37,7 @@ typedef struct HttpRequest {
     /* A 2xx answer's body goes here as it arrives; NULL: into the response's buffer. */
     bool (*on_data)(void *ctx, const char *data, size_t len, FerryError *err);
     void *ctx;
+    int timeout_s;                /* the whole request, connecting included; 0: no bound but the stall's */
 } HttpRequest;
 
 typedef struct HttpResponse {

@@ -78,6 +78,8 @@
 #define FERRY_HTTP_BODY_MAX (8u << 20)
 #define FERRY_HTTP_CONNECT_TIMEOUT_S 10
 #define FERRY_HTTP_STALL_S 60
+/* The instance metadata service answers at once or is not there. */
+#define FERRY_IMDS_TIMEOUT_S 2
 
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)

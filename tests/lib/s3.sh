@@ -2,7 +2,8 @@
 #
 #   s3_start        exports S3_ENDPOINT, S3_BUCKET, S3_PREFIX (fresh), S3_REGION and the
 #                   test credentials (S3_KEY_ID, S3_SECRET_FILE); S3_LOG is the front's log
-#                   ("<operation> <status>" a line), S3_FAULTS the file it reads faults from
+#                   ("<operation> <status>" a line), S3_FAULTS the file it reads faults from,
+#                   S3_ISSUED the temporary credentials it takes (tests/tools/awsmeta.py writes them)
 #   s3_stop         the caller's EXIT trap must call it
 #   s3_real         true when FERRY_TEST_S3_URI names a real bucket
 #   s3_aws ARGS...  Debian's aws CLI against the store, with the test credentials
@@ -47,6 +48,7 @@ s3_start() {
     S3_SECRET_FILE=$dir/secret
     printf '%s\n' "ferry/test+secret/$RANDOM$RANDOM" > "$S3_SECRET_FILE"
     S3_LOG=$dir/front.log
+    S3_ISSUED=$dir/issued
     S3_FAULTS=$dir/faults
     : > "$S3_LOG"
     backend=$(free_port) && front=$(free_port) || return 1
@@ -55,11 +57,11 @@ s3_start() {
     S3_PIDS="$!"
     /usr/bin/python3 "$ROOT/tests/tools/s3front.py" --port "$front" --backend-port "$backend" \
         --key-id "$S3_KEY_ID" --secret-file "$S3_SECRET_FILE" --region "$S3_REGION" \
-        --faults "$S3_FAULTS" --log "$S3_LOG" >>"$dir/front.out" 2>&1 &
+        --faults "$S3_FAULTS" --issued "$dir/issued" --log "$S3_LOG" >>"$dir/front.out" 2>&1 &
     S3_PIDS="$S3_PIDS $!"
     s3_wait_port "$backend" && s3_wait_port "$front" || return 1
     S3_ENDPOINT=http://127.0.0.1:$front
-    export S3_BUCKET S3_PREFIX S3_ENDPOINT S3_REGION S3_KEY_ID S3_SECRET_FILE S3_LOG S3_FAULTS
+    export S3_BUCKET S3_PREFIX S3_ENDPOINT S3_REGION S3_KEY_ID S3_SECRET_FILE S3_LOG S3_FAULTS S3_ISSUED
 }
 
 s3_stop() {

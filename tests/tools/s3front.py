@@ -5,6 +5,8 @@ s3rver stores objects and multipart uploads as S3 does, but checks no
 Signature Version 4 and has no ListMultipartUploads or AbortMultipartUpload.
 This front sits before it on loopback and, for every request:
 
+  - takes the test's key, or temporary credentials tests/tools/awsmeta.py
+    issued until they expire (400 ExpiredToken after);
   - recomputes the SigV4 signature with botocore (an implementation nobody
     here wrote) from the request as it arrived: the query re-encoded and
     sorted, the path re-encoded as S3 does, only the headers the request
@@ -34,6 +36,7 @@ import re
 import socketserver
 import sys
 import threading
+import time
 import urllib.parse
 
 from botocore.auth import S3SigV4Auth
@@ -44,6 +47,21 @@ lock = threading.Lock()
 uploads = {}  # upload id -> (bucket, key, initiated)
 faults = []   # [operation, what, remaining]
 faults_mtime = None
+
+
+def issued_credentials(key_id):
+    """(secret, token) of temporary credentials tests/tools/awsmeta.py issued; token 'expired' once they are."""
+    if not args.issued:
+        return None, None
+    try:
+        with open(args.issued) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 4 and parts[0] == key_id:
+                    return parts[1], parts[2] if time.time() < int(parts[3]) else 'expired'
+    except FileNotFoundError:
+        pass
+    return None, None
 
 
 def crc32c(data):
@@ -128,8 +146,11 @@ class Front(http.server.BaseHTTPRequestHandler):
         if not m:
             return 403, 'AccessDenied', 'no SigV4 Authorization header'
         key_id, day, region, signed, signature = m.groups()
-        if key_id != args.key_id:
+        secret, token = (args.secret, args.token) if key_id == args.key_id else issued_credentials(key_id)
+        if secret is None:
             return 403, 'InvalidAccessKeyId', 'The AWS Access Key Id you provided does not exist in our records.'
+        if token == 'expired':
+            return 400, 'ExpiredToken', 'The provided token has expired.'
         if region != args.region:
             return 400, 'AuthorizationHeaderMalformed', 'the region is wrong; expecting ' + args.region
         amz_date = self.headers.get('x-amz-date', '')
@@ -139,7 +160,7 @@ class Front(http.server.BaseHTTPRequestHandler):
             return 403, 'AccessDenied', 'no x-amz-date'
         if abs((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds()) > 900 or amz_date[:8] != day:
             return 403, 'RequestTimeTooSkewed', 'The difference between the request time and the current time is too large.'
-        if args.token and self.headers.get('x-amz-security-token') != args.token:
+        if token and self.headers.get('x-amz-security-token') != token:
             return 403, 'InvalidToken', 'The provided token is malformed or otherwise invalid.'
         content_sha = self.headers.get('x-amz-content-sha256')
         if content_sha != hashlib.sha256(body).hexdigest():
@@ -160,7 +181,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         request = AWSRequest(method=self.command, url='http://%s%s' % (headers['host'], path),
                              headers=headers, data=body, params=params)
         request.context['timestamp'] = amz_date
-        signer = S3SigV4Auth(Credentials(args.key_id, args.secret, args.token or None), 's3', args.region)
+        signer = S3SigV4Auth(Credentials(key_id, secret, token or None), 's3', args.region)
         expected = signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request)
         if expected != signature:
             return 403, 'SignatureDoesNotMatch', ('The request signature we calculated does not match the signature '
@@ -253,6 +274,7 @@ parser.add_argument('--secret-file', required=True)
 parser.add_argument('--token', default='')
 parser.add_argument('--region', default='us-east-1')
 parser.add_argument('--faults')
+parser.add_argument('--issued', help='temporary credentials awsmeta.py issued: "<id> <secret> <token> <expires>" lines')
 parser.add_argument('--log', required=True)
 args = parser.parse_args()
 with open(args.secret_file) as f:
