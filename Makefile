@@ -10,13 +10,13 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
-PKGS    := libpq sqlite3 zlib jemalloc libmongoc-1.0 libcurl libcrypto
+PKGS    := libpq sqlite3 zlib libzstd libdeflate jemalloc libmongoc-1.0 libcurl libcrypto
 CFLAGS  ?= -O2 -g
 # Paths are built by file_path (files.h), which refuses to truncate; messages are cut on purpose where they are.
 # ALL_CFLAGS keeps the flags ferry needs apart from CFLAGS, so `make CFLAGS=...` only tunes.
 ALL_CFLAGS := -std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -Werror -Wshadow -Wvla -pthread -MMD -MP \
            -Iinclude $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc -lmongoc-1.0 -lbson-1.0 -lcurl -lcrypto) -lm -pthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lsqlite3 -lz -ljemalloc -lmongoc-1.0 -lbson-1.0 -lcurl -lcrypto -lzstd -ldeflate) -lm -pthread
 
 BUILD   := build
 BIN     := ferry

@@ -1,5 +1,5 @@
 /*
- * sinks/blob.c — the blob sink: one object per segment, NDJSON or CSV, optionally gzipped, in a store.
+ * sinks/blob.c — the blob sink: one object per segment, NDJSON or CSV, optionally gzip or zstd, in a store.
  *
  *   rows ─► RowWriter (format.h) ─► OutBuf ─► Compressor (compress.h) ─► Store (store.h)
  *
@@ -17,7 +17,8 @@
  *  (3) verify lists a partition's objects and reads them back through the
  *      reverse filter (Decompressor) into a RowReader, one row at a time.
  *  (4) Memory: one output buffer of FERRY_SINK_BUFFER bytes, plus the
- *      compression filter's when compressing, plus the store's (an S3 part).
+ *      compression filter's when compressing (compress_memory), plus the
+ *      store's (an S3 part, an Azure block).
  *  (5) A blob sink's settings are the store's (in StoreSettings, filled by
  *      the store's own option table) and the encoder's and filter's, which
  *      every store shares; messages name the sink by its type ("dir sink").
@@ -48,6 +49,7 @@ typedef struct BlobSettings {
     int format;               /* RowFormat */
     int compression;          /* Compression (compress.h) */
     int gzip_level;
+    int zstd_level;
     bool csv_header;
     int nulls;                /* NDJSON: NULLS_KEEP or NULLS_OMIT */
 } BlobSettings;
@@ -61,9 +63,11 @@ static const ConfigOption blob_options[] = {
     CONFIG_OPTION(BlobSettings, format, OPT_ENUM, .default_value = "ndjson", .choices = format_names,
                   .setup = true, .help = "ndjson or csv"),
     CONFIG_OPTION(BlobSettings, compression, OPT_ENUM, .default_value = "none",
-                  .choices = compress_names, .setup = true, .help = "none or gzip"),
+                  .choices = compress_names, .setup = true, .help = "none, gzip or zstd"),
     CONFIG_OPTION(BlobSettings, gzip_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
                   .help = "gzip level, 1 (fast) to 9 (small)"),
+    CONFIG_OPTION(BlobSettings, zstd_level, OPT_INT, .default_value = "1", .min = 1, .max = 9,
+                  .help = "zstd level, 1 (fast) to 9 (smaller, and more memory)"),
     CONFIG_OPTION(BlobSettings, csv_header, OPT_BOOL, .default_value = "false", .setup = true,
                   .help = "CSV: write a header line in each file"),
     CONFIG_OPTION(BlobSettings, nulls, OPT_ENUM, .default_value = "null", .choices = null_names, .setup = true,
@@ -118,11 +122,16 @@ static bool target_valid(const Sink *sink, const char *target, FerryError *err)
     return true;
 }
 
+/* "ndjson", "csv.gz", "ndjson.zst": the format's name and the filter's suffix. */
 static const char *extension(const BlobSettings *s)
 {
-    if (s->format == FORMAT_CSV)
-        return s->compression == COMPRESS_GZIP ? "csv.gz" : "csv";
-    return s->compression == COMPRESS_GZIP ? "ndjson.gz" : "ndjson";
+    static const char *const names[2][3] = {{"ndjson", "ndjson.gz", "ndjson.zst"}, {"csv", "csv.gz", "csv.zst"}};
+    return names[s->format == FORMAT_CSV][s->compression];
+}
+
+static int compress_level(const BlobSettings *s)
+{
+    return s->compression == COMPRESS_ZSTD ? s->zstd_level : s->gzip_level;
 }
 
 /*
@@ -132,7 +141,7 @@ static const char *extension(const BlobSettings *s)
 static uint64_t blob_memory(const StoreOps *ops, const void *settings)
 {
     const BlobSettings *s = settings;
-    return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression) +
+    return FERRY_SINK_BUFFER + compress_memory((Compression)s->compression, compress_level(s)) +
            (ops->memory != NULL ? ops->memory(&s->store) : 0);
 }
 
@@ -147,7 +156,7 @@ static bool blob_open(const StoreOps *ops, const void *settings, Sink **out, Fer
         return false;
     }
     outbuf_init(&sink->out, FERRY_SINK_BUFFER, blob_drain, sink);
-    compress_init(&sink->gz, (Compression)sink->settings.compression, sink->settings.gzip_level,
+    compress_init(&sink->gz, (Compression)sink->settings.compression, compress_level(&sink->settings),
                   blob_store_write, sink);
     *out = sink;
     return true;

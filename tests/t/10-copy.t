@@ -104,4 +104,32 @@ diag "partition file sizes (smallest, largest) for the skewed key: $sizes"
 min=$(echo "$sizes" | cut -d' ' -f1); max=$(echo "$sizes" | cut -d' ' -f2)
 ok $(( max <= 4 * min ? 0 : 1 )) "quantile bounds keep partitions of a skewed key within 4x of each other"
 
+# --- compression: gzip (several members) and zstd, read by the gzip and zstd programs ---
+# words and lines in one plan, 3 MiB and more a segment, so a gzip file holds several members.
+for kind in gzip zstd; do
+    write_config "$WORK/c-$kind.ini" "$WORK/c-$kind" ndjson "memory_limit = 256MB
+workers = 1"
+    sed -i "s|^format = ndjson\$|&\ncompression = $kind|" "$WORK/c-$kind.ini"
+    printf '[table public.lines]\npartition_rows = 100000\n[table public.words]\npartition_rows = 100000\n' >> "$WORK/c-$kind.ini"
+    "$FERRY" run -c "$WORK/c-$kind.ini" > "$WORK/c-$kind.log" 2>&1
+    is "$?" 0 "compression = $kind: ferry run exits 0"
+done
+write_config "$WORK/c-none.ini" "$WORK/c-none" ndjson "memory_limit = 256MB
+workers = 1"
+printf '[table public.lines]\npartition_rows = 100000\n[table public.words]\npartition_rows = 100000\n' >> "$WORK/c-none.ini"
+"$FERRY" run -c "$WORK/c-none.ini" > "$WORK/c-none.log" 2>&1
+same=0
+for f in "$WORK"/c-none/*/*.ndjson; do
+    rel=${f#"$WORK/c-none/"}
+    gzip -dc "$WORK/c-gzip/$rel.gz" | cmp -s - "$f" || same=1
+    zstd -qdc "$WORK/c-zstd/$rel.zst" | cmp -s - "$f" || same=1
+done
+is "$same" 0 "gzip -d and zstd -d give back each uncompressed file byte for byte"
+first=$(ls "$WORK"/c-gzip/public.lines/*.gz | head -1)
+members=$(LC_ALL=C grep -c $'\x1f\x8b\x08' "$first" 2>/dev/null || echo 0)
+ok "$([ "$(gzip -dc "$first" | wc -c)" -gt 1048576 ] && [ "$members" -ge 2 ]; echo $?)" \
+    "a gzip file of more than a MiB is several members, read as one ($members found)"
+zstd -qt "$WORK"/c-zstd/*/*.zst
+is "$?" 0 "zstd -t: every zstd file is whole, its checksums right"
+
 done_testing

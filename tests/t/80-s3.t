@@ -27,8 +27,8 @@ open_uploads() {
 }
 front_count() { grep -c "^$1 " "$S3_LOG" || true; }
 
-# ---- the same bytes as the dir sink, plain and gzip, NDJSON and CSV ----
-for variant in "ndjson none" "ndjson gzip" "csv none"; do
+# ---- the same bytes as the dir sink, plain, gzip and zstd, NDJSON and CSV ----
+for variant in "ndjson none" "ndjson gzip" "ndjson zstd" "csv none"; do
     set -- $variant
     name=$1-$2
     write_config "$WORK/dir-$name.ini" "$WORK/dir-$name" "$1"
@@ -143,19 +143,21 @@ else
 fi
 
 # ---- SIGKILL at random during copies, then one run ----
-# 200,000 rows of about 400 bytes: a run takes seconds, so ten kills within 550 ms each find it running.
+# 200,000 rows of about 400 bytes; segments of about 6 MiB, each a multipart upload of two parts;
+# every kill comes soon after a checkpoint, with work left, often with an upload open.
 pg_sql "CREATE TABLE public.big (id bigint PRIMARY KEY, body text);
         INSERT INTO big SELECT g, repeat(md5(g::text), 12) FROM generate_series(1, 200000) g;
         ANALYZE big" >/dev/null
 write_s3_config "$WORK/chaos.ini" "part_size = 5MiB
 prefix = $S3_PREFIX/chaos"
-sed -i "s|^prefix = $S3_PREFIX\$||; s|^state = .*|&\nmemory_limit = 96MB\nworkers = 2|" "$WORK/chaos.ini"
-printf '[table public.big]\npartition_rows = 25000\n' >> "$WORK/chaos.ini"
+sed -i "s|^prefix = $S3_PREFIX\$||; s|^state = .*|&\nmemory_limit = 48MB\nworkers = 2|" "$WORK/chaos.ini"
+printf '[table public.big]\npartition_rows = 30000\n' >> "$WORK/chaos.ini"
 sed -i "s|^\[source\]|[source]\nread_method = cursor|" "$WORK/chaos.ini"
-hits=$(kill_at_random "$WORK/chaos.ini" "$WORK/chaos.log" 10 150 400)
-ok "$([ "$hits" -ge 5 ]; echo $?)" "chaos: at least 5 of 10 SIGKILLs hit a running ferry ($hits)"
+hits=$(kill_after_checkpoints "$WORK/chaos.ini" "$WORK/chaos.state" "$WORK/chaos.log" 10 150)
+ok "$([ "$hits" -ge 5 ]; echo $?)" "chaos: at least 5 of 10 SIGKILLs, each within 150 ms of a checkpoint, hit a running ferry ($hits)"
 "$FERRY" run -c "$WORK/chaos.ini" >> "$WORK/chaos.log" 2>&1
 is "$?" 0 "chaos: the run after the kills exits 0"
+diag "chaos: $(grep -c 'unfinished writes' "$WORK/chaos.log") partitions found uploads a killed run had left open, and aborted them"
 fetch "chaos/" "$WORK/got-chaos"
 load_ndjson "$WORK/got-chaos" got_chaos
 is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_chaos")" "200000|200000" "chaos: 200,000 rows, each once"

@@ -21,8 +21,8 @@ fetch() {
     find "$2" -name '*.manifest' -delete
 }
 
-# ---- the same bytes as the dir sink, plain and gzip, NDJSON and CSV ----
-for variant in "ndjson none" "ndjson gzip" "csv none"; do
+# ---- the same bytes as the dir sink, plain, gzip and zstd, NDJSON and CSV ----
+for variant in "ndjson none" "ndjson gzip" "ndjson zstd" "csv none"; do
     set -- $variant
     name=$1-$2
     write_config "$WORK/dir-$name.ini" "$WORK/dir-$name" "$1"

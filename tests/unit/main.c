@@ -16,6 +16,7 @@ int main(void)
     test_document();
     test_segment();
     test_mem();
+    test_compress();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -57,5 +57,6 @@ void test_pool(void);
 void test_document(void);
 void test_segment(void);
 void test_mem(void);
+void test_compress(void);
 
 #endif
