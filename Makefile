@@ -4,7 +4,8 @@
 #   make deps       install what is missing (Debian packages, pinned npm test servers)
 #   make test       deps, build, and every test (TAP, via prove)
 #   make demo       deps, build, and a real copy of a 1,000,000-row table, killed and resumed
-#   make bench      the benchmark in profiling/ (dir sink); make bench-mongo for the MongoDB sink
+#   make bench      the benchmark in profiling/ (dir sink, none/gzip/zstd); make bench-mongo for the
+#                   MongoDB sink, make bench-stores for S3 and Azure beside the dir sink and aws s3 cp
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
 #   make install PREFIX=/usr/local
 
@@ -29,7 +30,7 @@ RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
 
-.PHONY: all deps test unit demo bench bench-mongo asan install clean
+.PHONY: all deps test unit demo bench bench-mongo bench-stores asan install clean
 
 all: $(BIN)
 
@@ -74,6 +75,10 @@ bench: deps
 bench-mongo: deps
 	@$(MAKE) --no-print-directory ferry $(MONGO)
 	profiling/bench-mongo.sh
+
+bench-stores: deps
+	@$(MAKE) --no-print-directory ferry
+	profiling/bench-stores.sh
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \

@@ -3,7 +3,7 @@
 #
 #   profiling/bench.sh                 5,000,000 rows of about 200 bytes
 #   ROWS=1000000 profiling/bench.sh
-#   WORKERS_LIST="1 2" COMPRESSIONS="none gzip" MEMORY_LIMIT=64MB FORMAT=ndjson REPEAT=3 profiling/bench.sh
+#   WORKERS_LIST="1 2" COMPRESSIONS="none gzip zstd" MEMORY_LIMIT=64MB FORMAT=ndjson REPEAT=3 profiling/bench.sh
 #   SCRIPT=0 profiling/bench.sh        without the (slow) psycopg2 script
 #
 # Builds the table in a throwaway cluster, times `psql -c "COPY (SELECT …) TO
@@ -51,6 +51,8 @@ INI
     local rows_out
     if [ "$compression" = gzip ]; then
         rows_out=$(find "$dir" -type f -name '*.gz' -exec zcat {} + | wc -l)
+    elif [ "$compression" = zstd ]; then
+        rows_out=$(find "$dir" -type f -name '*.zst' -exec zstd -qdc {} + | wc -l)
     else
         rows_out=$(find "$dir" -type f -exec cat {} + | wc -l)
     fi
@@ -86,7 +88,7 @@ measure_paired() {
         'BEGIN { print f / c }' >> "$WORK/r.$1"
 }
 configs=()
-for compression in ${COMPRESSIONS:-none gzip}; do
+for compression in ${COMPRESSIONS:-none gzip zstd}; do
     for workers in ${WORKERS_LIST:-1 2}; do configs+=("$workers-$compression"); done
 done
 for round in $(seq 1 "$REPEAT"); do

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Rows from 100 B to 4 MB, including a stretch of 4 MB rows, under memory_limit = 64MB:
 # peak RSS (measured by the OS) stays within the limit plus the binary's idle baseline,
-# for the dir sink and for the MongoDB sink.
+# for the dir sink, the MongoDB sink and the S3 and Azure blob sinks (whose part and block
+# buffers are paid from the same budget).
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
+. "$ROOT/tests/lib/s3.sh"
+. "$ROOT/tests/lib/azure.sh"
 mongo_servers
+trap 'azure_stop; s3_stop; mongo_stop; cleanup' EXIT
+s3_start
+azure_start
 
 # 3000 rows: most about 100 B; every 50th about 1 MB; ids 1000..1039 a stretch of 4 MB rows.
 pg_sql "
@@ -52,6 +58,25 @@ for workers in 1 2; do
     diag "mongo-$workers: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
     ok $(( peak <= limit ? 0 : 1 )) "mongo, workers=$workers: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
 done
+
+# The object stores: a part (S3) or block (Azure) buffer a worker, zstd's tables when compressing.
+for run in "s3 1 none" "s3 2 zstd" "azure 1 none" "azure 2 zstd"; do
+    read -r store workers compression <<< "$run"
+    name="$store-$workers-$compression"
+    if [ "$store" = s3 ]; then write_s3_config "$WORK/$name.ini" "compression = $compression"
+    else write_azure_config "$WORK/$name.ini" "compression = $compression"; fi
+    sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 64MB\nworkers = $workers/; s|^prefix = .*|&/$name|" "$WORK/$name.ini"
+    printf '[table public.wide]\npartition_rows = 1000\n' >> "$WORK/$name.ini"
+    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/$name.ini")
+    is "$code" 0 "$store, workers=$workers, $compression: the copy completes"
+    limit=$(( 64 * 1024 + baseline ))
+    diag "$name: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
+    ok $(( peak <= limit ? 0 : 1 )) "$store, workers=$workers, $compression: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
+done
+rm -rf "$WORK/got" && mkdir -p "$WORK/got"
+s3_aws s3 cp --recursive --quiet --exclude '*.manifest' "s3://$S3_BUCKET/$S3_PREFIX/s3-1-none/" "$WORK/got" >/dev/null
+is "$(cat "$WORK"/got/*/*.ndjson | wc -l) $(cmp -s <(cat "$WORK"/got/*/*.ndjson | sort) <(cat "$WORK"/ndjson-1-copy/public.wide/*.ndjson | sort); echo $?)" "3000 0" \
+    "s3: the wide rows arrive whole, as the dir sink writes them"
 
 load_csv "$WORK/csv-1-copy" wide loaded
 is "$(rows_differ wide loaded)" 0 "the wide rows arrive whole and equal"
