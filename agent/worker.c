@@ -251,6 +251,9 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             ferry_error_prefix(err, "giving up after %d retries without progress", retry.attempts);
             return PART_RETRY;
         }
+        /* A store that said how long to wait (Retry-After) is given that, up to the policy's cap. */
+        if (err->retry_after_s > pause)
+            pause = err->retry_after_s < run->retry.cap_s ? err->retry_after_s : run->retry.cap_s;
         log_warn("table %s partition %lld: %s; retry %d in %.1f s", table->config->qualified,
                  (long long)work->part, err->message, retry.attempts, pause);
         FerryError state_err;

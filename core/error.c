@@ -14,6 +14,7 @@ bool ferry_error(FerryError *err, FerryErrorDomain domain, int code, const char 
     err->domain = domain;
     err->code = code;
     err->retryable = false;
+    err->retry_after_s = 0;
     err->sqlstate[0] = '\0';
     va_list ap;
     va_start(ap, fmt);

@@ -47,12 +47,20 @@ config dir;   printf '[sink]\ntype = dir\npath = %s\n[table public.t]\n' "$WORK/
 config s3;    { echo "[sink]"; s3_sink_lines; echo "[table public.t]"; } >> "$WORK/s3.ini"
 config azure; { echo "[sink]"; azure_sink_lines; echo "[table public.t]"; } >> "$WORK/azure.ini"
 fresh() { rm -rf "$WORK/$1.state"*; }
+# The aws CLI with the test store's credentials, as a program /usr/bin/time can start.
+cat > "$WORK/awscp.sh" <<SH
+#!/bin/sh
+export AWS_ACCESS_KEY_ID=$S3_KEY_ID AWS_SECRET_ACCESS_KEY=$(cat "$S3_SECRET_FILE") AWS_DEFAULT_REGION=$S3_REGION
+export AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+exec /usr/bin/aws --endpoint-url "$S3_ENDPOINT" s3 cp --recursive --quiet "\$1" "\$2"
+SH
+chmod +x "$WORK/awscp.sh"
 
 for round in $(seq 1 "$REPEAT"); do
     echo "round $round of $REPEAT"
     rm -rf "$WORK/out"; fresh dir
     timed dir "$ROOT/ferry" run -c "$WORK/dir.ini"
-    timed awscp s3_aws s3 cp --recursive --quiet "$WORK/out" "s3://$S3_BUCKET/$S3_PREFIX-awscp/"
+    timed awscp "$WORK/awscp.sh" "$WORK/out" "s3://$S3_BUCKET/$S3_PREFIX-awscp/"
     fresh s3
     timed s3 "$ROOT/ferry" run -c "$WORK/s3.ini"
     fresh azure

@@ -37,6 +37,7 @@
 #include "ferry/digest.h"
 #include "ferry/fault.h"
 #include "ferry/http.h"
+#include "ferry/objects.h"
 #include "ferry/store.h"
 #include "ferry/xml.h"
 
@@ -128,47 +129,14 @@ static bool connection_value(const char *cs, const char *key, char *out, size_t 
     return false;
 }
 
-static bool read_secret_file(const char *path, char *out, size_t cap, const char *what, const char *who,
-                             FerryError *err)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s: cannot read %s from %s: %s", who, what, path,
-                           strerror(errno));
-    char line[8192];
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    size_t n = got ? strcspn(line, "\r\n") : 0;
-    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n >= cap)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: %s in %s is %s", who, what, path,
-                           n == 0 ? "empty" : "too long");
-    memcpy(out, line, n);
-    out[n] = '\0';
-    return true;
-}
-
-/* A secret from its key or the file its _file key names; "" when neither is set. */
-static bool secret_value(const char *value, const char *file, char *out, size_t cap, const char *what,
-                         const char *who, FerryError *err)
-{
-    out[0] = '\0';
-    if (file != NULL && *file)
-        return read_secret_file(file, out, cap, what, who, err);
-    if (value != NULL)
-        snprintf(out, cap, "%s", value);
-    return true;
-}
-
 static bool azure_configure(Store *store, FerryError *err)
 {
     const AzureSettings *s = &store->settings;
     char cs[8192], key[256], endpoint[512] = "", protocol[16] = "https";
-    if (!secret_value(s->connection_string, s->connection_string_file, cs, sizeof cs, "the connection string",
+    if (!objects_secret(s->connection_string, s->connection_string_file, cs, sizeof cs, "the connection string",
                       store->who, err) ||
-        !secret_value(s->account_key, s->account_key_file, key, sizeof key, "the account key", store->who, err) ||
-        !secret_value(s->sas_token, s->sas_token_file, store->sas, sizeof store->sas, "the SAS token", store->who,
+        !objects_secret(s->account_key, s->account_key_file, key, sizeof key, "the account key", store->who, err) ||
+        !objects_secret(s->sas_token, s->sas_token_file, store->sas, sizeof store->sas, "the SAS token", store->who,
                       err))
         return false;
     snprintf(store->account, sizeof store->account, "%s", s->account ? s->account : "");
@@ -310,28 +278,16 @@ static bool azure_request(Store *store, const AzureCall *call, HttpResponse *res
 static bool azure_failed(Store *store, const char *what, const char *name, const HttpResponse *response,
                          FerryError *err)
 {
-    StrBuf code = {0}, message = {0};
-    const char *pos = response->body ? response->body : "";
-    xml_next(&pos, "Code", &code);
-    pos = response->body ? response->body : "";
-    xml_next(&pos, "Message", &message);
-    const char *c = code.text ? code.text : "";
-    /* Azure's messages run on with a RequestId and a Time on their own lines: the first line says it. */
-    char *msg = message.text ? message.text : "";
-    msg[strcspn(msg, "\r\n")] = '\0';
+    char code[128], message[400];
+    objects_answer_error(response, code, sizeof code, message, sizeof message);
     ferry_error(err, FERRY_ERR_SINK, 0, "%s: %s azure://%s/%s/%s: HTTP %ld%s%s%s%s", store->who, what,
-                store->account, store->settings.container, name ? name : "", response->status, c[0] ? " " : "", c,
-                msg[0] ? ": " : "", msg);
-    err->retryable = response->status >= 500 || response->status == 429 || strcmp(c, "ServerBusy") == 0 ||
-                     strcmp(c, "OperationTimedOut") == 0 || strcmp(c, "InternalError") == 0;
-    free(code.text);
-    free(message.text);
+                store->account, store->settings.container, name ? name : "", response->status, code[0] ? " " : "",
+                code, message[0] ? ": " : "", message);
+    err->retryable = response->status >= 500 || response->status == 429 || strcmp(code, "ServerBusy") == 0 ||
+                     strcmp(code, "OperationTimedOut") == 0 || strcmp(code, "InternalError") == 0;
+    if (err->retryable && response->retry_after_s > 0)
+        err->retry_after_s = (int)(response->retry_after_s < 3600 ? response->retry_after_s : 3600);
     return false;
-}
-
-static bool answered_ok(const HttpResponse *response)
-{
-    return response->status >= 200 && response->status < 300;
 }
 
 static bool azure_call(Store *store, const AzureCall *call, const char *what, HttpResponse *response,
@@ -342,38 +298,12 @@ static bool azure_call(Store *store, const AzureCall *call, const char *what, Ht
                            call->name ? call->name : "");
         return false;
     }
-    if (!answered_ok(response)) {
+    if (!http_answered_ok(response)) {
         azure_failed(store, what, call->name, response, err);
         http_response_free(response);
         return false;
     }
     return true;
-}
-
-/* "<prefix>/<key>", the prefix without slashes at its ends. */
-static bool blob_name(const Store *store, const char *key, char *out, size_t cap, FerryError *err)
-{
-    const char *p = store->settings.prefix ? store->settings.prefix : "";
-    while (*p == '/')
-        p++;
-    size_t plen = strlen(p);
-    while (plen > 0 && p[plen - 1] == '/')
-        plen--;
-    int n = snprintf(out, cap, "%.*s%s%s", (int)plen, p, plen ? "/" : "", key);
-    if (n < 0 || (size_t)n >= cap)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: the name %.64s… is longer than %zu bytes", store->who,
-                           key, cap - 1);
-    return true;
-}
-
-/* The blob sink's key of a blob: the prefix taken off; NULL when outside it. */
-static const char *sink_key(const Store *store, const char *name)
-{
-    char probe[4096];
-    if (!blob_name(store, "", probe, sizeof probe, NULL))
-        return NULL;
-    size_t n = strlen(probe);
-    return strncmp(name, probe, n) == 0 ? name + n : NULL;
 }
 
 /* ---- open, close ---- */
@@ -418,7 +348,7 @@ static void azure_close(Store *store)
 static bool azure_begin(Store *store, const char *key, int64_t partition, FerryError *err)
 {
     azure_abort(store);
-    if (!blob_name(store, key, store->name, sizeof store->name, err))
+    if (!objects_name(store->settings.prefix, key, store->name, sizeof store->name, store->who, err))
         return false;
     if (store->block == NULL)
         store->block = xmalloc(store->block_cap);
@@ -437,15 +367,6 @@ static void block_id(int n, char out[48])
     digest_base64((const unsigned char *)raw, strlen(raw), out);
 }
 
-/* The code of an error answer ("" if none), into out. */
-static void answer_code(const HttpResponse *response, char *out, size_t cap)
-{
-    StrBuf code = {0};
-    const char *pos = response->body ? response->body : "";
-    snprintf(out, cap, "%s", xml_next(&pos, "Code", &code) ? code.text : "");
-    free(code.text);
-}
-
 static bool put_block_list(Store *store, int blocks, FerryError *err);
 
 /*
@@ -461,7 +382,7 @@ static bool discard_foreign_blocks(Store *store, FerryError *err)
     AzureCall call = {.method = "DELETE", .name = store->name};
     HttpResponse response;
     bool ok = azure_request(store, &call, &response, err);
-    if (ok && !answered_ok(&response) && response.status != 404)
+    if (ok && !http_answered_ok(&response) && response.status != 404)
         ok = azure_failed(store, "Delete Blob", store->name, &response, err);
     http_response_free(&response);
     return ok;
@@ -483,11 +404,11 @@ static bool put_block(Store *store, FerryError *err)
             ferry_error_prefix(err, "azure://%s/%s/%s", store->account, store->settings.container, store->name);
             return false;
         }
-        char code[64];
-        answer_code(&response, code, sizeof code);
+        char code[64], message[8];
+        objects_answer_error(&response, code, sizeof code, message, sizeof message);
         bool foreign = response.status == 400 && strcmp(code, "InvalidBlobOrBlock") == 0 && store->blocks == 0;
-        if (answered_ok(&response) || !foreign || attempt > 0) {
-            bool ok = answered_ok(&response) || azure_failed(store, "Put Block", store->name, &response, err);
+        if (http_answered_ok(&response) || !foreign || attempt > 0) {
+            bool ok = http_answered_ok(&response) || azure_failed(store, "Put Block", store->name, &response, err);
             http_response_free(&response);
             if (!ok)
                 return false;
@@ -572,7 +493,7 @@ static bool azure_list_raw(Store *store, const char *prefix,
                            FerryError *err)
 {
     char full[4096];
-    if (!blob_name(store, prefix, full, sizeof full, err))
+    if (!objects_name(store->settings.prefix, prefix, full, sizeof full, store->who, err))
         return false;
     StrBuf marker = {0};
     strbuf_add(&marker, "%s", "");
@@ -625,7 +546,7 @@ typedef struct ListCtx {
 static bool list_one(void *ctx, const char *name, uint64_t size, FerryError *err)
 {
     ListCtx *l = ctx;
-    const char *key = sink_key(l->store, name);
+    const char *key = objects_key(l->store->settings.prefix, name);
     return key == NULL || l->fn(l->ctx, key, size, err);
 }
 
@@ -642,7 +563,7 @@ static bool azure_read(Store *store, const char *key,
                        FerryError *err)
 {
     char full[4096];
-    if (!blob_name(store, key, full, sizeof full, err))
+    if (!objects_name(store->settings.prefix, key, full, sizeof full, store->who, err))
         return false;
     AzureCall call = {.method = "GET", .name = full, .on_data = fn, .ctx = ctx};
     HttpResponse response;
@@ -654,8 +575,7 @@ static bool azure_read(Store *store, const char *key,
 
 typedef struct Doomed {
     Store *store;
-    char **names;             /* owned */
-    int n, cap;
+    ObjectList names;
     bool (*match)(const char *key, const void *arg);
     const void *arg;
 } Doomed;
@@ -665,14 +585,9 @@ static bool doom_one(void *ctx, const char *name, uint64_t size, FerryError *err
     (void)size;
     (void)err;
     Doomed *d = ctx;
-    const char *key = sink_key(d->store, name);
-    if (key == NULL || !d->match(key, d->arg))
-        return true;
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->names = xrealloc(d->names, (size_t)d->cap * sizeof *d->names);
-    }
-    d->names[d->n++] = xstrdup(name);
+    const char *key = objects_key(d->store->settings.prefix, name);
+    if (key != NULL && d->match(key, d->arg))
+        objects_list_add(&d->names, name, NULL);
     return true;
 }
 
@@ -682,18 +597,16 @@ static bool azure_remove_all(Store *store, const char *prefix, bool (*match)(con
     *removed = 0;
     Doomed d = {.store = store, .match = match, .arg = arg};
     bool ok = azure_list_raw(store, prefix, doom_one, &d, err);
-    for (int i = 0; ok && i < d.n; i++) {
-        AzureCall call = {.method = "DELETE", .name = d.names[i]};
+    for (int i = 0; ok && i < d.names.n; i++) {
+        AzureCall call = {.method = "DELETE", .name = d.names.names[i]};
         HttpResponse response;
         ok = azure_request(store, &call, &response, err);
-        if (ok && !answered_ok(&response) && response.status != 404)
-            ok = azure_failed(store, "Delete Blob", d.names[i], &response, err);
+        if (ok && !http_answered_ok(&response) && response.status != 404)
+            ok = azure_failed(store, "Delete Blob", d.names.names[i], &response, err);
         http_response_free(&response);
         *removed += ok;
     }
-    for (int i = 0; i < d.n; i++)
-        free(d.names[i]);
-    free(d.names);
+    objects_list_free(&d.names);
     return ok;
 }
 
@@ -709,7 +622,7 @@ static bool azure_sweep(Store *store, const char *prefix, bool (*match)(const ch
 static bool azure_url(Store *store, const char *key, StrBuf *out)
 {
     char full[4096];
-    if (!blob_name(store, key, full, sizeof full, NULL))
+    if (!objects_name(store->settings.prefix, key, full, sizeof full, store->who, NULL))
         return false;
     const char *rest = strstr(store->endpoint, "://") + 3;
     size_t authority = strcspn(rest, "/");

@@ -48,6 +48,7 @@
 #include "ferry/digest.h"
 #include "ferry/fault.h"
 #include "ferry/http.h"
+#include "ferry/objects.h"
 #include "ferry/store.h"
 #include "ferry/xml.h"
 
@@ -148,28 +149,6 @@ struct Store {
 
 /* ---- credentials (note 4) ---- */
 
-/* The first line of a file, trimmed, into out. */
-static bool read_secret_file(const char *path, char *out, size_t cap, const char *what, const char *who,
-                             FerryError *err)
-{
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s: cannot read %s from %s: %s", who, what, path,
-                           strerror(errno));
-    char line[4096];
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    size_t n = got ? strcspn(line, "\r\n") : 0;
-    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-        n--;
-    if (n == 0 || n >= cap)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: %s in %s is %s", who, what, path,
-                           n == 0 ? "empty" : "too long");
-    memcpy(out, line, n);
-    out[n] = '\0';
-    return true;
-}
-
 /*
  * Look `key` up in section `section` of an INI-style AWS file; "" when the
  * file, the section or the key is not there.
@@ -233,12 +212,6 @@ static void aws_file_path(const char *env_name, const char *name, char *out, siz
 
 /* ---- temporary credentials: web identity (STS), the instance metadata service (note 4) ---- */
 
-static bool answered_ok(const HttpResponse *response)
-{
-    return response->status >= 200 && response->status < 300;
-}
-
-
 /* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC); 0 when it is not that. */
 static time_t utc_seconds(const char *iso)
 {
@@ -295,7 +268,7 @@ static bool imds_get(Store *store, const char *method, const char *url, const ch
         request.body = "", request.body_len = 0;
     if (!http_do(store->http, &request, response, err))
         return false;
-    if (!answered_ok(response)) {
+    if (!http_answered_ok(response)) {
         ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service answered HTTP %ld to %s", store->who,
                     response->status, strrchr(url, '/') ? "a request" : url);
         err->retryable = response->status >= 500;
@@ -353,7 +326,7 @@ static bool imds_credentials(Store *store, FerryError *err)
 static bool web_identity_credentials(Store *store, FerryError *err)
 {
     char token[8192];
-    if (!read_secret_file(env("AWS_WEB_IDENTITY_TOKEN_FILE"), token, sizeof token, "the web identity token",
+    if (!objects_read_secret(env("AWS_WEB_IDENTITY_TOKEN_FILE"), token, sizeof token, "the web identity token",
                           store->who, err))
         return false;
     const char *sts = env("AWS_ENDPOINT_URL_STS");
@@ -384,7 +357,7 @@ static bool web_identity_credentials(Store *store, FerryError *err)
     const char *p = response.body ? response.body : "";
     Credentials *c = &store->cred;
     time_t expires = 0;
-    if (answered_ok(&response)) {
+    if (http_answered_ok(&response)) {
         ok = xml_next(&p, "AccessKeyId", &field) && snprintf(c->id, sizeof c->id, "%s", field.text) > 0;
         p = response.body;
         ok = ok && xml_next(&p, "SecretAccessKey", &field) &&
@@ -453,7 +426,7 @@ static bool find_credentials(Store *store, FerryError *err)
     if (s->access_key_id != NULL && *s->access_key_id) {
         snprintf(c->id, sizeof c->id, "%s", s->access_key_id);
         if (s->secret_access_key_file != NULL && *s->secret_access_key_file) {
-            if (!read_secret_file(s->secret_access_key_file, c->secret, sizeof c->secret, "the secret access key",
+            if (!objects_read_secret(s->secret_access_key_file, c->secret, sizeof c->secret, "the secret access key",
                                   store->who, err))
                 return false;
         } else if (s->secret_access_key != NULL && *s->secret_access_key) {
@@ -464,7 +437,7 @@ static bool find_credentials(Store *store, FerryError *err)
                                "secret_access_key is", store->who);
         }
         if (s->session_token_file != NULL && *s->session_token_file) {
-            if (!read_secret_file(s->session_token_file, c->token, sizeof c->token, "the session token", store->who,
+            if (!objects_read_secret(s->session_token_file, c->token, sizeof c->token, "the session token", store->who,
                                   err))
                 return false;
         } else if (s->session_token != NULL) {
@@ -666,22 +639,18 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
 static bool s3_failed(Store *store, const char *what, const char *key, const HttpResponse *response,
                       FerryError *err)
 {
-    StrBuf code = {0}, message = {0};
-    const char *pos = response->body ? response->body : "";
-    xml_next(&pos, "Code", &code);
-    pos = response->body ? response->body : "";
-    xml_next(&pos, "Message", &message);
-    const char *c = code.text ? code.text : "";
+    char c[128], message[400];
+    objects_answer_error(response, c, sizeof c, message, sizeof message);
     ferry_error(err, FERRY_ERR_SINK, 0, "%s: %s s3://%s/%s: HTTP %ld%s%s%s%s", store->who, what,
-                store->settings.bucket, key ? key : "", response->status, c[0] ? " " : "", c,
-                message.text && message.text[0] ? ": " : "", message.text ? message.text : "");
+                store->settings.bucket, key ? key : "", response->status, c[0] ? " " : "", c, message[0] ? ": " : "",
+                message);
     err->retryable = response->status >= 500 || response->status == 429 || strcmp(c, "SlowDown") == 0 ||
                      strcmp(c, "RequestTimeout") == 0 || strcmp(c, "InternalError") == 0 ||
                      strcmp(c, "ServiceUnavailable") == 0;
     if (response->status == 403 || response->status == 404 || strcmp(c, "NoSuchBucket") == 0)
         err->retryable = false;
-    free(code.text);
-    free(message.text);
+    if (err->retryable && response->retry_after_s > 0)
+        err->retry_after_s = (int)(response->retry_after_s < 3600 ? response->retry_after_s : 3600);
     return false;
 }
 
@@ -692,7 +661,7 @@ static bool s3_call(Store *store, const S3Call *call, const char *what, HttpResp
         ferry_error_prefix(err, "s3://%s/%s", store->settings.bucket, call->key ? call->key : "");
         return false;
     }
-    if (!answered_ok(response)) {
+    if (!http_answered_ok(response)) {
         s3_failed(store, what, call->key, response, err);
         http_response_free(response);
         return false;
@@ -701,32 +670,6 @@ static bool s3_call(Store *store, const S3Call *call, const char *what, HttpResp
 }
 
 /* ---- open, close ---- */
-
-/* "<prefix>/<key>", the prefix without slashes at its ends. */
-static bool s3_key(const Store *store, const char *key, char *out, size_t cap, FerryError *err)
-{
-    const char *p = store->settings.prefix ? store->settings.prefix : "";
-    while (*p == '/')
-        p++;
-    size_t plen = strlen(p);
-    while (plen > 0 && p[plen - 1] == '/')
-        plen--;
-    int n = snprintf(out, cap, "%.*s%s%s", (int)plen, p, plen ? "/" : "", key);
-    if (n < 0 || (size_t)n >= cap)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: the key %.64s… is longer than %zu bytes", store->who,
-                           key, cap - 1);
-    return true;
-}
-
-/* The S3 key of an object as the blob sink knows it: the prefix taken off; NULL when outside it. */
-static const char *blob_key(const Store *store, const char *s3key)
-{
-    char probe[4096];
-    if (!s3_key(store, "", probe, sizeof probe, NULL))
-        return NULL;
-    size_t n = strlen(probe);
-    return strncmp(s3key, probe, n) == 0 ? s3key + n : NULL;
-}
 
 /* (1) Where requests go: the endpoint's scheme and authority, and the bucket in the path or the host. */
 static bool s3_locate(Store *store, FerryError *err)
@@ -810,7 +753,7 @@ static void s3_close(Store *store)
 static bool s3_begin(Store *store, const char *key, int64_t partition, FerryError *err)
 {
     s3_abort(store);
-    if (!s3_key(store, key, store->key, sizeof store->key, err))
+    if (!objects_name(store->settings.prefix, key, store->key, sizeof store->key, store->who, err))
         return false;
     if (store->part == NULL)
         store->part = xmalloc(store->part_cap);
@@ -980,7 +923,7 @@ static bool abort_upload(Store *store, const char *key, const char *upload_id, F
     HttpResponse response;
     bool ok = s3_request(store, &call, &response, err);
     free(q.text);
-    if (ok && !answered_ok(&response) && response.status != 404)
+    if (ok && !http_answered_ok(&response) && response.status != 404)
         ok = s3_failed(store, "AbortMultipartUpload", key, &response, err);
     http_response_free(&response);
     return ok;
@@ -1011,7 +954,7 @@ static bool s3_list_raw(Store *store, const char *prefix, bool uploads,
                         void *ctx, FerryError *err)
 {
     char full[4096];
-    if (!s3_key(store, prefix, full, sizeof full, err))
+    if (!objects_name(store->settings.prefix, prefix, full, sizeof full, store->who, err))
         return false;
     StrBuf token = {0}, marker_upload = {0};
     strbuf_add(&token, "%s", "");
@@ -1106,7 +1049,7 @@ static bool list_one(void *ctx, const char *s3key, const char *upload_id, uint64
 {
     (void)upload_id;
     ListCtx *l = ctx;
-    const char *key = blob_key(l->store, s3key);
+    const char *key = objects_key(l->store->settings.prefix, s3key);
     return key == NULL || l->fn(l->ctx, key, size, err);
 }
 
@@ -1122,7 +1065,7 @@ static bool s3_read(Store *store, const char *key,
                     bool (*fn)(void *ctx, const char *data, size_t len, FerryError *err), void *ctx, FerryError *err)
 {
     char full[4096];
-    if (!s3_key(store, key, full, sizeof full, err))
+    if (!objects_name(store->settings.prefix, key, full, sizeof full, store->who, err))
         return false;
     S3Call call = {.method = "GET", .key = full, .on_data = fn, .ctx = ctx};
     HttpResponse response;
@@ -1134,8 +1077,7 @@ static bool s3_read(Store *store, const char *key,
 
 /* What remove_all gathers before it removes: the listing is not changed while it is read. */
 typedef struct Doomed {
-    char **keys, **uploads;   /* owned; uploads[i] NULL for an object */
-    int n, cap;
+    ObjectList keys;          /* S3 keys, with the upload id of an open upload */
     bool (*match)(const char *key, const void *arg);
     const void *arg;
     Store *store;
@@ -1146,16 +1088,9 @@ static bool doom_one(void *ctx, const char *s3key, const char *upload_id, uint64
     (void)err;
     (void)size;
     Doomed *d = ctx;
-    const char *key = blob_key(d->store, s3key);
-    if (key == NULL || !d->match(key, d->arg))
-        return true;
-    if (d->n == d->cap) {
-        d->cap = d->cap ? d->cap * 2 : 64;
-        d->keys = xrealloc(d->keys, (size_t)d->cap * sizeof *d->keys);
-        d->uploads = xrealloc(d->uploads, (size_t)d->cap * sizeof *d->uploads);
-    }
-    d->keys[d->n] = xstrdup(s3key);
-    d->uploads[d->n++] = upload_id ? xstrdup(upload_id) : NULL;
+    const char *key = objects_key(d->store->settings.prefix, s3key);
+    if (key != NULL && d->match(key, d->arg))
+        objects_list_add(&d->keys, s3key, upload_id);
     return true;
 }
 
@@ -1167,25 +1102,21 @@ static bool s3_remove(Store *store, const char *prefix, bool (*match)(const char
     Doomed d = {.match = match, .arg = arg, .store = store};
     bool ok = s3_list_raw(store, prefix, true, doom_one, &d, err) &&
               (only_uploads || s3_list_raw(store, prefix, false, doom_one, &d, err));
-    for (int i = 0; ok && i < d.n; i++) {
-        if (d.uploads[i] != NULL) {
-            ok = abort_upload(store, d.keys[i], d.uploads[i], err);
+    for (int i = 0; ok && i < d.keys.n; i++) {
+        const char *key = d.keys.names[i], *upload = d.keys.extra[i];
+        if (upload != NULL) {
+            ok = abort_upload(store, key, upload, err);
         } else {
-            S3Call call = {.method = "DELETE", .key = d.keys[i]};
+            S3Call call = {.method = "DELETE", .key = key};
             HttpResponse response;
             ok = s3_request(store, &call, &response, err);
-            if (ok && !answered_ok(&response) && response.status != 404)
-                ok = s3_failed(store, "DeleteObject", d.keys[i], &response, err);
+            if (ok && !http_answered_ok(&response) && response.status != 404)
+                ok = s3_failed(store, "DeleteObject", key, &response, err);
             http_response_free(&response);
         }
         *removed += ok;
     }
-    for (int i = 0; i < d.n; i++) {
-        free(d.keys[i]);
-        free(d.uploads[i]);
-    }
-    free(d.keys);
-    free(d.uploads);
+    objects_list_free(&d.keys);
     return ok;
 }
 
@@ -1205,7 +1136,7 @@ static bool s3_sweep(Store *store, const char *prefix, bool (*match)(const char 
 static bool s3_url(Store *store, const char *key, StrBuf *out)
 {
     char full[4096];
-    if (!s3_key(store, key, full, sizeof full, NULL))
+    if (!objects_name(store->settings.prefix, key, full, sizeof full, store->who, NULL))
         return false;
     strbuf_add(out, "s3://%s/%s", store->settings.bucket, full);
     return !out->failed;

@@ -45,6 +45,7 @@ typedef struct FerryError {
     int code;            /* errno, SQLite code, or 0 */
     bool retryable;      /* would trying again (later or now) help? */
     char sqlstate[6];    /* source errors: the SQLSTATE, or "" */
+    int retry_after_s;   /* the server asked for at least this long before a retry (Retry-After); 0: no ask */
     char message[FERRY_ERROR_MAX];
 } FerryError;
 

@@ -49,6 +49,12 @@ typedef struct HttpResponse {
     long retry_after_s;           /* Retry-After in seconds; -1 if none */
 } HttpResponse;
 
+/* A 2xx answer. */
+static inline bool http_answered_ok(const HttpResponse *response)
+{
+    return response->status >= 200 && response->status < 300;
+}
+
 /* `who` names the store in messages ("s3 sink"); ca_file may be NULL. */
 bool http_open(const char *ca_file, const char *who, Http **out, FerryError *err);
 void http_close(Http *http);

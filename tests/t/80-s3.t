@@ -106,6 +106,17 @@ else
     is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_faults")" "60000|60000" "faults: 60,000 rows, each once"
     is "$(open_uploads)" 0 "faults: no multipart upload is left open"
     rm -f "$S3_FAULTS"
+
+    # A store that says how long to wait (Retry-After: 2) is given that long, not the policy's pause.
+    write_s3_config "$WORK/after.ini" "prefix = $S3_PREFIX/after"
+    sed -i "0,/^prefix = $S3_PREFIX\$/{//d}; s|^retry_cap_ms = 500|retry_cap_ms = 5000|" "$WORK/after.ini"
+    printf '[table public.types]\n' >> "$WORK/after.ini"
+    printf 'PutObject 503:SlowDown@2 1\n' > "$S3_FAULTS"
+    "$FERRY" run -c "$WORK/after.ini" > "$WORK/after.log" 2>&1
+    code=$?
+    like "$code $(grep 'SlowDown' "$WORK/after.log")" "^0 .*HTTP 503 SlowDown.*retry 1 in 2\.0 s" \
+        "Retry-After: the run waits the 2 s the store asked for, then completes"
+    rm -f "$S3_FAULTS"
 fi
 
 # ---- refusals: told at once, naming the bucket, never the secret ----

@@ -19,7 +19,7 @@ This front sits before it on loopback and, for every request:
     longer open is 404 NoSuchUpload), as S3 does;
   - injects faults read from --faults before each request: lines of
     "<operation> <what> <count>", where what is an HTTP status with an S3
-    code (503:SlowDown, 500:InternalError), "200error" (a 200 whose body is
+    code (503:SlowDown, 500:InternalError; "@N" adds Retry-After: N), "200error" (a 200 whose body is
     an <Error>, for CompleteMultipartUpload) or "cut" (the connection closed
     after half the body is read); count is how many such requests fail.
 
@@ -213,8 +213,10 @@ class Front(http.server.BaseHTTPRequestHandler):
                       b'<Message>We encountered an internal error. Please try again.</Message></Error>')
             return self.reply(200, '200error', body=answer, headers=[('Content-Type', 'application/xml')])
         if fault is not None:
+            fault, _, after = fault.partition('@')
             status, _, code = fault.partition(':')
-            return self.reply(int(status), code or 'InternalError', 'injected by the test')
+            return self.reply(int(status), code or 'InternalError', 'injected by the test',
+                              headers=[('Retry-After', after)] if after else ())
         upload_id = query.get('uploadId')
         if upload_id is not None and upload_id not in uploads:
             return self.reply(404, 'NoSuchUpload', 'The specified upload does not exist.')
