@@ -353,6 +353,20 @@ static int run_command(const CommandArgs *args)
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
     }
+    /* Buffers that leave the batches next to nothing would copy a row or two an object: refuse. */
+    int fewest = config->ferry.workers > 0 ? config->ferry.workers : 1;
+    uint64_t sink_fixed = sink_buffer_bytes(config->sink, config->sink_settings) * (uint64_t)fewest;
+    if (sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest > run.budget.total) {
+        char need[32], have[32], floor[32];
+        log_error("%s: the sink's buffers (%s for %d worker(s): its output buffer, compression and any part "
+                  "or block buffer) leave less than %s a worker for batches in the memory budget of %s: raise "
+                  "memory_limit or memory_fraction, lower workers, or lower the sink's part_size / block_size",
+                  config->path, format_size(sink_fixed, need, sizeof need), fewest,
+                  format_size(FERRY_WORKER_BATCH_FLOOR, floor, sizeof floor),
+                  format_size(run.budget.total, have, sizeof have));
+        exit_code = FERRY_EXIT_CONFIG;
+        goto out;
+    }
     run.retry = (RetryPolicy){
         .max_attempts = config->ferry.retry_attempts,
         .base_s = config->ferry.retry_base_ms / 1000.0,

@@ -23,8 +23,8 @@
  *      the store's own option table) and the encoder's and filter's, which
  *      every store shares; messages name the sink by its type ("dir sink").
  *  (6) When a handle first writes a partition it sweeps the partition's
- *      prefix: the unfinished writes a killed run left (an open multipart
- *      upload, a temporary file) go, committed objects stay.
+ *      prefix, where its store has a sweep: the unfinished writes a killed
+ *      run left (an S3 multipart upload) go, committed objects stay.
  *  (7) A store other tools read by URL (S3) gets a manifest of each complete
  *      table, "<target>/<target>.manifest", in Redshift's manifest format,
  *      written after its last segment; a new plan removes it with the
@@ -237,7 +237,7 @@ static bool sweep_partition(Sink *sink, const TableShape *shape, const SinkSegme
                         err) ||
         !file_path(prefix, sizeof prefix, sink->who, err, "%s/%s", shape->target, start))
         return false;
-    if (strcmp(prefix, sink->swept) == 0)
+    if (sink->ops->sweep == NULL || strcmp(prefix, sink->swept) == 0)
         return true;
     if (!sink->ops->sweep(sink->store, prefix, is_segment_key, shape->target, &removed, err))
         return false;

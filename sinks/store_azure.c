@@ -25,7 +25,7 @@
  *      with Azure's code and message and the container and blob, never a key.
  *  (5) Nothing of an unfinished upload is a blob: a crash leaves uncommitted
  *      blocks, which the next commit of the name discards and the service
- *      removes within a week; sweep has nothing to remove.
+ *      removes within a week: the store has no sweep.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -610,15 +610,6 @@ static bool azure_remove_all(Store *store, const char *prefix, bool (*match)(con
     return ok;
 }
 
-/* (5) Uncommitted blocks are no blob and trip no later upload: nothing to sweep. */
-static bool azure_sweep(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
-                        const void *arg, int *removed, FerryError *err)
-{
-    (void)store, (void)prefix, (void)match, (void)arg, (void)err;
-    *removed = 0;
-    return true;
-}
-
 static bool azure_url(Store *store, const char *key, StrBuf *out)
 {
     char full[4096];
@@ -652,6 +643,6 @@ const StoreOps store_azure = {
     .list = azure_list,
     .read = azure_read,
     .remove_all = azure_remove_all,
-    .sweep = azure_sweep,
+    /* no sweep (note 5) */
     .url = azure_url,
 };

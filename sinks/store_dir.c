@@ -5,7 +5,8 @@
  *  (1) An object is a DurableFile (files.h): written to "<dir>/.<name>.tmp",
  *      fsynced, renamed to "<name>", and the directory fsynced; a file under
  *      its final name is complete and durable, and a crash leaves at most a
- *      temporary file, which remove_all counts as a leftover of its key.
+ *      temporary file, which the next write of that name truncates and
+ *      takes over, and remove_all counts as a leftover of its key.
  *  (2) A key's folder ("<target>") is made at the first begin under it, and
  *      by remove_all (a table planned afresh has its folder, rows or none).
  */
@@ -214,14 +215,14 @@ typedef struct RemoveCtx {
     bool (*match)(const char *key, const void *arg);
     const void *arg;
     int removed;
-    bool leftovers_only;
 } RemoveCtx;
 
 static bool remove_one(Store *store, const char *dir, const char *entry, const char *key, bool leftover, void *ctx,
                        FerryError *err)
 {
+    (void)leftover;
     RemoveCtx *r = ctx;
-    if ((r->leftovers_only && !leftover) || !r->match(key, r->arg))
+    if (!r->match(key, r->arg))
         return true;
     char path[4096];
     if (!file_path(path, sizeof path, store->who, err, "%s/%s", dir, entry))
@@ -235,7 +236,7 @@ static bool remove_one(Store *store, const char *dir, const char *entry, const c
 static bool dir_remove_all(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
                            const void *arg, int *removed, FerryError *err)
 {
-    RemoveCtx r = {match, arg, 0, false};
+    RemoveCtx r = {match, arg, 0};
     const char *start;
     char dir[4096];
     /* (2) The folder is made here too: a table planned with no rows still has its folder. */
@@ -244,19 +245,6 @@ static bool dir_remove_all(Store *store, const char *prefix, bool (*match)(const
     *removed = r.removed;
     if (ok && r.removed > 0) /* one fsync of the folder makes every removal durable */
         ok = file_fsync_dir(dir, store->who, err);
-    return ok;
-}
-
-static bool dir_sweep(Store *store, const char *prefix, bool (*match)(const char *key, const void *arg),
-                      const void *arg, int *removed, FerryError *err)
-{
-    RemoveCtx r = {match, arg, 0, true};
-    const char *start;
-    char dir[4096];
-    bool ok = walk(store, prefix, remove_one, &r, err);
-    *removed = r.removed;
-    if (ok && r.removed > 0)
-        ok = split_key(store, prefix, dir, sizeof dir, &start, err) && file_fsync_dir(dir, store->who, err);
     return ok;
 }
 
@@ -272,5 +260,5 @@ const StoreOps store_dir = {
     .list = dir_list,
     .read = dir_read,
     .remove_all = dir_remove_all,
-    .sweep = dir_sweep,
+    /* no sweep: a leftover ".<name>.tmp" is taken over by the next write of <name> (note 1) */
 };

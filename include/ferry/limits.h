@@ -58,6 +58,7 @@
 #define FERRY_VALUE_OVERHEAD 16        /* bytes of bookkeeping per value in a batch */
 #define FERRY_POOL_CHUNK (64u << 10)   /* a batch takes this much ahead from the pool (batch.h) */
 #define FERRY_WORKER_BATCH_MIN (4u << 20) /* workers = auto: no more workers than get this much batch */
+#define FERRY_WORKER_BATCH_FLOOR (1u << 20) /* a run whose sink buffers leave a worker less is refused */
 #define FERRY_BATCH_ROWS_MIN 1
 #define FERRY_BATCH_ROWS_MAX 1000000
 #define FERRY_BUDGET_MIN (4u << 20)    /* below 4 MiB a budget is refused */

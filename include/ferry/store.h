@@ -17,8 +17,10 @@
  *  - list MUST give every committed object under a prefix, and only those.
  *  - remove_all MUST remove, durably, every object and every leftover under
  *    a prefix whose key `match` accepts, and say how many it removed.
- *  - sweep MUST remove the leftovers (never an object) under a prefix whose
- *    key `match` accepts: what writes a crash cut short left behind.
+ *  - sweep (optional) MUST remove the leftovers (never an object) under a
+ *    prefix whose key `match` accepts: what writes a crash cut short left
+ *    behind. A store whose leftovers the next write of the same key takes
+ *    away (a temporary file of that name) needs none.
  *  - Errors fill FerryError (domain FERRY_ERR_SINK) and say whether a retry
  *    can help; `who` in messages is the sink that uses the store.
  */

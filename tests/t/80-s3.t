@@ -149,6 +149,16 @@ else
     grep -q "NoSuchBucket" "$WORK/nobucket.log" && grep -q "s3://no-such-bucket/" "$WORK/nobucket.log"
     is "$?" 0 "a missing bucket: the message says NoSuchBucket and names it"
 
+    # A budget too small for the part buffers is refused before anything is touched, not run a row an object.
+    write_s3_config "$WORK/small.ini" "prefix = $S3_PREFIX/small"
+    sed -i "0,/^prefix = $S3_PREFIX\$/{//d}; s/^state = .*/&\nmemory_limit = 8MB\nworkers = 1/" "$WORK/small.ini"
+    printf '[table public.types]\n' >> "$WORK/small.ini"
+    : > "$S3_LOG"
+    "$FERRY" run -c "$WORK/small.ini" > "$WORK/small.log" 2>&1
+    code=$?
+    like "$code $(cat "$WORK/small.log")" "^78 .*small.ini: the sink's buffers \(9\.0 MiB for 1 worker\(s\).*leave less than 1\.0 MiB a worker for batches in the memory budget of 4\.0 MiB.*part_size" \
+        "memory_limit = 8MB with 8 MiB parts: exit 78, the budget and the parts named"
+    is "$(grep -c 'PutObject\|ListObjects' "$S3_LOG")" 0 "and nothing was written to the store, or even listed"
     is "$(cat "$WORK"/*.log | grep -cF "$secret")" 0 "the secret is in no message or log"
     is "$(strings "$WORK"/*.state* 2>/dev/null | grep -cF "$secret")" 0 "the secret is in no state file"
 fi

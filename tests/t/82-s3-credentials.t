@@ -78,13 +78,16 @@ code=$?
 like "$code $(cat "$WORK/web-refused.log")" "^78 .*STS refused AssumeRoleWithWebIdentity for arn:aws:iam::123456789012:role/ferry: HTTP 403 AccessDenied" \
     "web identity refused: exit 78, the role and STS's answer named"
 
-# The instance's role, with credentials that live 4 s, through a run that takes longer: each
-# row passes a slow check, so the copy lasts several lifetimes and must renew on the way.
-pg_sql "CREATE FUNCTION slow(i bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$
-        DECLARE s bigint := 0; BEGIN FOR j IN 1..3000 LOOP s := s + j; END LOOP; RETURN s > 0; END \$\$" >/dev/null
-config imds
-sed -i 's/^partition_rows = 5000$/partition_rows = 2000\nwhere = slow(id)/' "$WORK/imds.ini"
-sed -i 's/^state = .*/&\nworkers = 1/' "$WORK/imds.ini"
+# The instance's role, with credentials that live 4 s, through a run that takes longer: one row
+# in 2,000 passes a check that sleeps 0.6 s (pg_sleep sleeps at least that long on any machine),
+# so the copy lasts 6 s or more, in several segments, and must renew on the way.
+pg_sql "CREATE TABLE public.slow_rows (id bigint PRIMARY KEY, v text);
+        INSERT INTO slow_rows SELECT g, repeat(md5(g::text), 30) FROM generate_series(1, 20000) g; ANALYZE slow_rows;
+        CREATE FUNCTION slow(i bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$
+        BEGIN IF i % 2000 = 0 THEN PERFORM pg_sleep(0.6); END IF; RETURN true; END \$\$" >/dev/null
+config imds "part_size = 5MiB"
+sed -i 's/^\[table public.t\]$/[table public.slow_rows]/; s/^partition_rows = 5000$/partition_rows = 100000\nwhere = slow(id)/' "$WORK/imds.ini"
+sed -i 's/^state = .*/&\nworkers = 1\nmemory_limit = 48MB/' "$WORK/imds.ini"
 : > "$WORK/meta.log"
 start=$(date +%s)
 run_clean imds AWS_EC2_METADATA_DISABLED=false AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:$META_PORT/"
@@ -94,7 +97,7 @@ issued=$(grep -c '^imds ' "$WORK/meta.log")
 ok "$([ "$took" -ge 5 ] && [ "$issued" -ge 2 ]; echo $?)" \
     "IMDS credentials living 4 s were renewed during a $took s run ($issued issued)"
 is "$(grep -c 'ExpiredToken' "$S3_LOG")" 0 "no request went out with expired credentials"
-is "$(copied imds)" 20000 "the run wrote every row (20,000)"
+is "$(copied imds)" 20000 "the run wrote every row (20,000), in $(s3_aws s3 ls --recursive "s3://$S3_BUCKET/$S3_PREFIX/imds/" | grep -c ndjson) segments"
 
 config none
 run_clean none
