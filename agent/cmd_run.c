@@ -176,11 +176,22 @@ static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
     const SinkOps *ops = run->config->sink;
     if (ops->finish_table == NULL || *run->stop)
         return true;
-    Sink *sink = NULL;
-    bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, err);
-    if (sink != NULL)
-        ops->close(sink);
-    return ok;
+    RetryState retry;
+    retry_begin(&retry, &run->retry, (unsigned)getpid());
+    for (;;) {
+        Sink *sink = NULL;
+        bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, err);
+        if (sink != NULL)
+            ops->close(sink);
+        double pause;
+        if (ok || !err->retryable || !retry_next(&retry, monotonic_seconds(), &pause))
+            return ok;
+        if (err->retry_after_s > pause)
+            pause = err->retry_after_s < run->retry.cap_s ? err->retry_after_s : run->retry.cap_s;
+        log_warn("table %s: %s; retry %d in %.1f s", table->config->qualified, err->message, retry.attempts, pause);
+        if (!retry_sleep(pause, run->stop))
+            return false;
+    }
 }
 
 /*

@@ -1,6 +1,8 @@
 # tests/lib/azure.sh — an Azure Blob store for the tests: Azurite on a free loopback port, or a real account.
 #
-#   azure_start        exports AZURE_STORAGE_CONNECTION_STRING, AZ_CONTAINER and AZ_PREFIX (fresh)
+#   azure_start        exports AZURE_STORAGE_CONNECTION_STRING, AZ_CONTAINER and AZ_PREFIX (fresh);
+#                      AZ_FAULTS is the file tests/tools/faultproxy.py (between ferry and Azurite)
+#                      reads faults from, AZ_LOG its log of operations
 #   azure_stop         the caller's EXIT trap must call it
 #   azure_real         true when FERRY_TEST_AZURE_CONNECTION_STRING names a real account
 #   azure_blob ARGS... tests/tools/azure-blob.py (Microsoft's Python client) against the store
@@ -13,6 +15,8 @@
 # that account under a fresh prefix.
 
 AZ_PID=
+AZ_FAULTS=
+AZ_LOG=
 
 azure_real() { [ -n "${FERRY_TEST_AZURE_CONNECTION_STRING:-}" ]; }
 
@@ -32,10 +36,20 @@ azure_start() {
         "$ROOT/tests/servers/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
             --location "$AZ_DIR/data" --silent --disableTelemetry >>"$AZ_DIR/azurite.log" 2>&1 &
         AZ_PID=$!
-        for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.05; done
-        AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$port/devstoreaccount1;"
+        # Requests reach Azurite through a proxy that can fail them as a test asks (AZ_FAULTS).
+        proxy=$(free_port) || return 1
+        AZ_FAULTS=$AZ_DIR/faults
+        AZ_LOG=$AZ_DIR/proxy.log
+        : > "$AZ_LOG"
+        /usr/bin/python3 "$ROOT/tests/tools/faultproxy.py" --port "$proxy" --backend-port "$port" \
+            --faults "$AZ_FAULTS" --log "$AZ_LOG" >>"$AZ_DIR/proxy.out" 2>&1 &
+        AZ_PID="$AZ_PID $!"
+        for p in "$port" "$proxy"; do
+            for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.05; done
+        done
+        AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$proxy/devstoreaccount1;"
     fi
-    export AZURE_STORAGE_CONNECTION_STRING AZ_CONTAINER AZ_PREFIX
+    export AZURE_STORAGE_CONNECTION_STRING AZ_CONTAINER AZ_PREFIX AZ_FAULTS AZ_LOG
     printf '%s\n' "$AZURE_STORAGE_CONNECTION_STRING" > "$AZ_DIR/connection"
     azure_blob create "$AZ_CONTAINER"
 }
@@ -50,7 +64,8 @@ for b in c.list_blobs(name_starts_with=sys.argv[2] + '/'):
     c.delete_blob(b.name)
 PY
     fi
-    if [ -n "$AZ_PID" ]; then kill "$AZ_PID" 2>/dev/null; wait "$AZ_PID" 2>/dev/null; fi
+    local pid
+    for pid in $AZ_PID; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; done
     AZ_PID=
     [ -n "${AZ_DIR:-}" ] && rm -rf "$AZ_DIR"
     AZ_DIR=

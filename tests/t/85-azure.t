@@ -83,6 +83,28 @@ is "$(pg_sql "SELECT count(*), count(DISTINCT (doc ? 'body', (doc->>'id')::bigin
 grep -q "uncommitted blocks another writer left" "$WORK/az-left.log"
 is "$?" 0 "left-over blocks: blocks under ids of another length were discarded, and the log says so"
 
+# ---- faults of the service: ServerBusy on blocks, a 500 on the block list, a connection cut mid-block ----
+if azure_real; then skip "faults only the proxy can inject"
+else
+    write_azure_config "$WORK/faults.ini" "block_size = 1MiB"
+    sed -i "s|^prefix = .*|prefix = $AZ_PREFIX/faults|; s|^state = .*|&\nmemory_limit = 96MB\nworkers = 2|; s|^retry_cap_ms = 500|retry_cap_ms = 5000|" "$WORK/faults.ini"
+    printf '[table public.wide]\npartition_rows = 30000\n' >> "$WORK/faults.ini"
+    printf 'PutBlock 503:ServerBusy 2\nPutBlockList 500:InternalError 1\nPutBlock cut 1\nPutBlob 503:ServerBusy@1 1\n' > "$AZ_FAULTS"
+    : > "$AZ_LOG"
+    "$FERRY" run -c "$WORK/faults.ini" > "$WORK/faults.log" 2>&1
+    is "$?" 0 "faults: the run exits 0"
+    met="$(grep -c '^PutBlock 503 ServerBusy' "$AZ_LOG") $(grep -c '^PutBlockList 500 InternalError' "$AZ_LOG") $(grep -c '^PutBlock 0 cut' "$AZ_LOG")"
+    is "$met" "2 1 1" "faults: each fault was met as many times as asked (ServerBusy on blocks, 500 on the list, a cut)"
+    like "$(grep 'Put Blob .*manifest' "$WORK/faults.log")" "HTTP 503 ServerBusy.*retry 1 in 1\.0 s" \
+        "faults: the manifest's write met ServerBusy with Retry-After: 1, waited 1 s, and was retried"
+    fetch "faults/" "$WORK/got-faults"
+    load_ndjson "$WORK/got-faults" got_faults
+    is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_faults")" "60000|60000" "faults: 60,000 rows, each once"
+    "$FERRY" verify -c "$WORK/faults.ini" > "$WORK/verify-faults.log" 2>&1
+    is "$?" 0 "faults: ferry verify agrees"
+    rm -f "$AZ_FAULTS"
+fi
+
 # ---- refusals: told at once, naming the container, never the key ----
 if azure_real; then skip "refusals with the development account"
 else
