@@ -16,6 +16,10 @@ static int plan_command(const CommandArgs *args)
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_CONFIG;
     }
+    if (!run_check_sink_memory(config, budget.total, &err)) {
+        fprintf(stderr, "ferry: %s\n", err.message);
+        return FERRY_EXIT_CONFIG;
+    }
     SourceConn *conn;
     if (!source_connect(&config->source, &conn, &err)) {
         fprintf(stderr, "ferry: %s\n", err.message);
@@ -25,6 +29,7 @@ static int plan_command(const CommandArgs *args)
     int workers = run_workers(config, conn, budget.total, why, sizeof why);
     uint64_t batch_bytes = budget_batch_bytes(&budget, workers);
     char b1[32], b2[32], b3[32];
+    printf("source: %s\n", source_dialect(conn)->name);
     printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",
            format_size(budget.total, b1, sizeof b1), budget.fraction,
            format_size(budget.base, b2, sizeof b2), budget.base_from, workers, why,

@@ -163,6 +163,23 @@ int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_tot
     return n > 0 ? n : 1;
 }
 
+bool run_check_sink_memory(const FerryConfig *config, uint64_t budget_total, FerryError *err)
+{
+    int fewest = config->ferry.workers > 0 ? config->ferry.workers : 1;
+    uint64_t sink_fixed = sink_buffer_bytes(config->sink, config->sink_settings) * (uint64_t)fewest;
+    if (sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest <= budget_total)
+        return true;
+    char need[32], have[32], floor[32];
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "%s: the sink's buffers (%s for %d worker(s): its output buffer, compression and any part "
+                       "or block buffer) leave less than %s a worker for batches in the memory budget of %s: "
+                       "raise memory_limit or memory_fraction, lower workers, or lower the sink's part_size / "
+                       "block_size",
+                       config->path, format_size(sink_fixed, need, sizeof need), fewest,
+                       format_size(FERRY_WORKER_BATCH_FLOOR, floor, sizeof floor),
+                       format_size(budget_total, have, sizeof have));
+}
+
 static void set_planning_conn(RunContext *run, SourceConn *conn)
 {
     pthread_mutex_lock(&run->conns_lock);
@@ -364,17 +381,8 @@ static int run_command(const CommandArgs *args)
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
     }
-    /* Buffers that leave the batches next to nothing would copy a row or two an object: refuse. */
-    int fewest = config->ferry.workers > 0 ? config->ferry.workers : 1;
-    uint64_t sink_fixed = sink_buffer_bytes(config->sink, config->sink_settings) * (uint64_t)fewest;
-    if (sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest > run.budget.total) {
-        char need[32], have[32], floor[32];
-        log_error("%s: the sink's buffers (%s for %d worker(s): its output buffer, compression and any part "
-                  "or block buffer) leave less than %s a worker for batches in the memory budget of %s: raise "
-                  "memory_limit or memory_fraction, lower workers, or lower the sink's part_size / block_size",
-                  config->path, format_size(sink_fixed, need, sizeof need), fewest,
-                  format_size(FERRY_WORKER_BATCH_FLOOR, floor, sizeof floor),
-                  format_size(run.budget.total, have, sizeof have));
+    if (!run_check_sink_memory(config, run.budget.total, &err)) {
+        log_error("%s", err.message);
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
     }

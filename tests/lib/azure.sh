@@ -44,9 +44,7 @@ azure_start() {
         /usr/bin/python3 "$ROOT/tests/tools/faultproxy.py" --port "$proxy" --backend-port "$port" \
             --faults "$AZ_FAULTS" --log "$AZ_LOG" >>"$AZ_DIR/proxy.out" 2>&1 &
         AZ_PID="$AZ_PID $!"
-        for p in "$port" "$proxy"; do
-            for _ in $(seq 1 200); do (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.05; done
-        done
+        wait_port "$port" && wait_port "$proxy" || return 1
         AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$proxy/devstoreaccount1;"
     fi
     export AZURE_STORAGE_CONNECTION_STRING AZ_CONTAINER AZ_PREFIX AZ_FAULTS AZ_LOG

@@ -22,6 +22,19 @@ free_port() {
     return 1
 }
 
+# wait_port PORT [PID]: until something listens on PORT (at most 60 s: Python and Node.js servers
+# start slowly on a loaded machine), or the process PID is gone.
+wait_port() {
+    local port=$1 pid=${2:-}
+    for _ in $(seq 1 1200); do
+        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then break; fi
+        sleep 0.05
+    done
+    echo "nothing listens on 127.0.0.1:$port" >&2
+    return 1
+}
+
 pg_start() {
     PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/ferry-pg.XXXXXX")
     chmod 755 "$PG_DIR"

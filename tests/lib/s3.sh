@@ -18,16 +18,6 @@ S3_PIDS=
 
 s3_real() { [ -n "${FERRY_TEST_S3_URI:-}" ]; }
 
-s3_wait_port() {
-    local port=$1
-    for _ in $(seq 1 200); do
-        (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "s3: nothing listens on $port" >&2
-    return 1
-}
-
 s3_start() {
     S3_PREFIX=ferrytest-$$-$RANDOM
     if s3_real; then
@@ -55,11 +45,12 @@ s3_start() {
     "$ROOT/tests/servers/node_modules/.bin/s3rver" -d "$dir/data" -a 127.0.0.1 -p "$backend" --silent \
         --no-vhost-buckets --configure-bucket "$S3_BUCKET" >>"$dir/s3rver.log" 2>&1 &
     S3_PIDS="$!"
+    local backend_pid=$!
     /usr/bin/python3 "$ROOT/tests/tools/s3front.py" --port "$front" --backend-port "$backend" \
         --key-id "$S3_KEY_ID" --secret-file "$S3_SECRET_FILE" --region "$S3_REGION" \
         --faults "$S3_FAULTS" --issued "$dir/issued" --log "$S3_LOG" >>"$dir/front.out" 2>&1 &
     S3_PIDS="$S3_PIDS $!"
-    s3_wait_port "$backend" && s3_wait_port "$front" || return 1
+    wait_port "$backend" "$backend_pid" && wait_port "$front" "$!" || return 1
     S3_ENDPOINT=http://127.0.0.1:$front
     export S3_BUCKET S3_PREFIX S3_ENDPOINT S3_REGION S3_KEY_ID S3_SECRET_FILE S3_LOG S3_FAULTS S3_ISSUED
 }

@@ -71,6 +71,7 @@ like "$("$FERRY" plan -c "$WORK/small-budget.ini" 2>&1)" \
 out=$("$FERRY" plan -c "$WORK/a.ini" 2>&1); is $? 0 "plan exits 0"
 like "$out" "rows: +about 5000" "plan shows the estimated rows"
 like "$out" "key: +id \(primary key\)" "plan shows the key"
+like "$out" "^source: postgresql" "plan says which dialect the source speaks"
 like "$out" "[0-9]+ worker\(s\) \(auto: [0-9]+ CPU\(s\)" "plan shows how many workers auto chose, and why"
 ok $([ ! -e "$WORK/a.state" ] && [ ! -e "$WORK/a" ]; echo $?) "plan writes no state and no output"
 

@@ -159,6 +159,8 @@ else
     like "$code $(cat "$WORK/small.log")" "^78 .*small.ini: the sink's buffers \(9\.0 MiB for 1 worker\(s\).*leave less than 1\.0 MiB a worker for batches in the memory budget of 4\.0 MiB.*part_size" \
         "memory_limit = 8MB with 8 MiB parts: exit 78, the budget and the parts named"
     is "$(grep -c 'PutObject\|ListObjects' "$S3_LOG")" 0 "and nothing was written to the store, or even listed"
+    out=$("$FERRY" plan -c "$WORK/small.ini" 2>&1)
+    like "$? $out" "^78 .*leave less than 1\.0 MiB a worker" "ferry plan refuses the same budget, with the same words"
     is "$(cat "$WORK"/*.log | grep -cF "$secret")" 0 "the secret is in no message or log"
     is "$(strings "$WORK"/*.state* 2>/dev/null | grep -cF "$secret")" 0 "the secret is in no state file"
 fi

@@ -21,7 +21,7 @@ echo "web-identity-token-$RANDOM$RANDOM" > "$WORK/web-token"
     --web-token "$WORK/web-token" --log "$WORK/meta.log" >>"$WORK/meta.out" 2>&1 &
 META_PID=$!
 trap 'kill $META_PID 2>/dev/null; s3_stop; cleanup' EXIT
-s3_wait_port "$META_PORT"
+wait_port "$META_PORT"
 
 # config NAME [extra sink lines]: a config with no credentials in it but what `extra` says.
 config() {
