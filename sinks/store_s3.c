@@ -16,16 +16,9 @@
  *      SHA-256 (ferry holds the whole part), and a body carries the checksum
  *      chosen (Content-MD5 by default), so the store refuses bytes damaged
  *      on the way instead of keeping them.
- *  (4) Credentials, first found wins: the section's keys (or files they
- *      name, for systemd's LoadCredential); AWS_ACCESS_KEY_ID,
- *      AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN; the shared credentials and
- *      config files under the profile (`profile`, AWS_PROFILE, "default");
- *      web identity (AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, through
- *      STS); the instance's role from the metadata service (IMDSv2, at
- *      AWS_EC2_METADATA_SERVICE_ENDPOINT if set). Temporary ones are fetched
- *      again before they expire (five minutes before, or half way through a
- *      shorter life). A secret goes into signatures only: no message, log or
- *      state holds it.
+ *  (4) Credentials and the region are found as AWS users expect (aws.h,
+ *      sinks/aws.c), and temporary ones renewed before each request when
+ *      their time has come.
  *  (5) Leftovers: an upload a killed run left open is no object, but it is
  *      stored (and billed); remove_all lists the open uploads under the
  *      prefix and aborts those whose key matches, as well as removing the
@@ -45,6 +38,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "ferry/aws.h"
 #include "ferry/digest.h"
 #include "ferry/fault.h"
 #include "ferry/http.h"
@@ -109,18 +103,6 @@ const ConfigOption store_s3_options[] = {
     {0},
 };
 
-typedef enum { CRED_STATIC = 0, CRED_WEB_IDENTITY, CRED_IMDS } CredentialSource;
-
-typedef struct Credentials {
-    char id[128];
-    char secret[256];
-    char token[4096];
-    char from[64];            /* where they came from, for the log */
-    CredentialSource source;
-    time_t expires;           /* 0: never */
-    time_t refresh_at;        /* fetched again from then on (note 4) */
-} Credentials;
-
 typedef struct PartTag {
     char etag[160];
     char crc32c[16];
@@ -130,8 +112,7 @@ struct Store {
     S3Settings settings;      /* strings borrowed from the configuration */
     const char *who;          /* borrowed */
     Http *http;
-    Credentials cred;
-    char region[64];
+    AwsAuth auth;             /* the credentials, the region */
     char base[600];           /* scheme://authority, for URLs */
     char host[512];           /* the Host header signed */
     char path_base[600];      /* "/<bucket>" (path style) or "" (virtual) */
@@ -146,369 +127,6 @@ struct Store {
     size_t tags_cap;
     char upload_id[1024];     /* "" before the first part */
 };
-
-/* ---- credentials (note 4) ---- */
-
-/*
- * Look `key` up in section `section` of an INI-style AWS file; "" when the
- * file, the section or the key is not there.
- */
-static void aws_file_value(const char *path, const char *section, const char *key, char *out, size_t cap)
-{
-    out[0] = '\0';
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return;
-    char line[4096];
-    bool in_section = false;
-    while (fgets(line, sizeof line, f) != NULL) {
-        char *p = line + strspn(line, " \t");
-        p[strcspn(p, "\r\n")] = '\0';
-        if (*p == '[') {
-            char *end = strchr(p, ']');
-            if (end != NULL)
-                *end = '\0';
-            char *name = p + 1;
-            name += strspn(name, " \t");
-            in_section = strcmp(name, section) == 0;
-            continue;
-        }
-        if (!in_section || *p == '#' || *p == ';')
-            continue;
-        char *eq = strchr(p, '=');
-        if (eq == NULL)
-            continue;
-        char *k_end = eq;
-        while (k_end > p && (k_end[-1] == ' ' || k_end[-1] == '\t'))
-            k_end--;
-        if ((size_t)(k_end - p) != strlen(key) || strncmp(p, key, strlen(key)) != 0)
-            continue;
-        char *v = eq + 1 + strspn(eq + 1, " \t");
-        size_t n = strlen(v);
-        while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
-            n--;
-        snprintf(out, cap, "%.*s", (int)n, v);
-        break;
-    }
-    fclose(f);
-}
-
-static const char *env(const char *name)
-{
-    const char *v = getenv(name);
-    return v != NULL && *v != '\0' ? v : NULL;
-}
-
-/* The shared files' paths: the environment's, or under ~/.aws. */
-static void aws_file_path(const char *env_name, const char *name, char *out, size_t cap)
-{
-    const char *set = env(env_name);
-    const char *home = env("HOME");
-    if (set != NULL)
-        snprintf(out, cap, "%s", set);
-    else
-        snprintf(out, cap, "%s/.aws/%s", home ? home : "", name);
-}
-
-/* ---- temporary credentials: web identity (STS), the instance metadata service (note 4) ---- */
-
-/* Seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC); 0 when it is not that. */
-static time_t utc_seconds(const char *iso)
-{
-    int y, mo, d, h, mi, sec;
-    if (sscanf(iso, "%4d-%2d-%2dT%2d:%2d:%2d", &y, &mo, &d, &h, &mi, &sec) != 6 || mo < 1 || mo > 12)
-        return 0;
-    /* Days from the civil date (H. Hinnant's algorithm): no timegm, no time zone. */
-    y -= mo <= 2;
-    long era = (y >= 0 ? y : y - 399) / 400;
-    long yoe = y - era * 400;
-    long doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    long doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    long days = era * 146097 + doe - 719468;
-    return (time_t)(days * 86400 + h * 3600 + mi * 60 + sec);
-}
-
-/* The string value of "name" in a flat JSON object, into out; false when absent. */
-static bool json_field(const char *json, const char *name, char *out, size_t cap)
-{
-    char quoted[64];
-    snprintf(quoted, sizeof quoted, "\"%s\"", name);
-    const char *p = strstr(json, quoted);
-    if (p == NULL)
-        return false;
-    p += strlen(quoted);
-    p += strspn(p, " \t\r\n");
-    if (*p++ != ':')
-        return false;
-    p += strspn(p, " \t\r\n");
-    if (*p++ != '"')
-        return false;
-    size_t n = 0;
-    for (; *p && *p != '"' && n + 1 < cap; p++)
-        out[n++] = *p == '\\' && p[1] ? *++p : *p;
-    out[n] = '\0';
-    return *p == '"';
-}
-
-/* Refresh well before expiry: five minutes, or half the lifetime of short-lived credentials. */
-static void set_expiry(Credentials *c, time_t expires)
-{
-    time_t now = time(NULL);
-    c->expires = expires;
-    time_t margin = (expires - now) / 2 < 300 ? (expires - now) / 2 : 300;
-    c->refresh_at = expires - margin;
-}
-
-static bool imds_get(Store *store, const char *method, const char *url, const char *header, HttpResponse *response,
-                     FerryError *err)
-{
-    const char *headers[] = {header, NULL};
-    HttpRequest request = {.method = method, .url = url, .headers = headers, .timeout_s = FERRY_IMDS_TIMEOUT_S};
-    if (strcmp(method, "PUT") == 0)
-        request.body = "", request.body_len = 0;
-    if (!http_do(store->http, &request, response, err))
-        return false;
-    if (!http_answered_ok(response)) {
-        ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service answered HTTP %ld to %s", store->who,
-                    response->status, strrchr(url, '/') ? "a request" : url);
-        err->retryable = response->status >= 500;
-        http_response_free(response);
-        return false;
-    }
-    return true;
-}
-
-/* IMDSv2: a session token, the instance role's name, then its credentials. */
-static bool imds_credentials(Store *store, FerryError *err)
-{
-    const char *base = env("AWS_EC2_METADATA_SERVICE_ENDPOINT") ? env("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-                                                                 : "http://169.254.169.254";
-    size_t blen = strlen(base);
-    while (blen > 0 && base[blen - 1] == '/')
-        blen--;
-    char url[1024], header[1200], role[256];
-    HttpResponse response;
-    snprintf(url, sizeof url, "%.*s/latest/api/token", (int)blen, base);
-    if (!imds_get(store, "PUT", url, "X-aws-ec2-metadata-token-ttl-seconds: 21600", &response, err))
-        return false;
-    snprintf(header, sizeof header, "X-aws-ec2-metadata-token: %.1100s", response.body ? response.body : "");
-    http_response_free(&response);
-    snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/", (int)blen, base);
-    if (!imds_get(store, "GET", url, header, &response, err))
-        return false;
-    snprintf(role, sizeof role, "%s", response.body ? response.body : "");
-    role[strcspn(role, "\r\n")] = '\0';
-    http_response_free(&response);
-    if (role[0] == '\0')
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: this instance has no IAM role", store->who);
-    snprintf(url, sizeof url, "%.*s/latest/meta-data/iam/security-credentials/%s", (int)blen, base, role);
-    if (!imds_get(store, "GET", url, header, &response, err))
-        return false;
-    Credentials *c = &store->cred;
-    char expiration[64] = "";
-    const char *body = response.body ? response.body : "";
-    bool ok = json_field(body, "AccessKeyId", c->id, sizeof c->id) &&
-              json_field(body, "SecretAccessKey", c->secret, sizeof c->secret) &&
-              json_field(body, "Token", c->token, sizeof c->token) &&
-              json_field(body, "Expiration", expiration, sizeof expiration) && utc_seconds(expiration) > 0;
-    memset(header, 0, sizeof header);
-    http_response_free(&response);
-    if (!ok)
-        return ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service's credentials for role %s "
-                           "could not be read", store->who, role);
-    c->source = CRED_IMDS;
-    set_expiry(c, utc_seconds(expiration));
-    snprintf(c->from, sizeof c->from, "the instance role %.40s", role);
-    return true;
-}
-
-/* AssumeRoleWithWebIdentity (unsigned: the token is the proof), as Kubernetes service accounts use it. */
-static bool web_identity_credentials(Store *store, FerryError *err)
-{
-    char token[8192];
-    if (!objects_read_secret(env("AWS_WEB_IDENTITY_TOKEN_FILE"), token, sizeof token, "the web identity token",
-                          store->who, err))
-        return false;
-    const char *sts = env("AWS_ENDPOINT_URL_STS");
-    StrBuf body = {0}, url = {0};
-    if (sts != NULL)
-        strbuf_add(&url, "%s", sts);
-    else
-        strbuf_add(&url, "https://sts.%s.amazonaws.com/", store->region);
-    const char *session = env("AWS_ROLE_SESSION_NAME") ? env("AWS_ROLE_SESSION_NAME") : "ferry";
-    strbuf_add(&body, "Action=AssumeRoleWithWebIdentity&Version=2011-06-15&RoleArn=");
-    http_uri_encode(&body, env("AWS_ROLE_ARN"), strlen(env("AWS_ROLE_ARN")), false);
-    strbuf_add(&body, "&RoleSessionName=");
-    http_uri_encode(&body, session, strlen(session), false);
-    strbuf_add(&body, "&WebIdentityToken=");
-    http_uri_encode(&body, token, strlen(token), false);
-    memset(token, 0, sizeof token);
-    const char *headers[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
-    HttpRequest request = {.method = "POST", .url = url.text, .headers = headers, .body = body.text,
-                           .body_len = body.len, .timeout_s = FERRY_HTTP_CONNECT_TIMEOUT_S * 3};
-    HttpResponse response;
-    bool ok = http_do(store->http, &request, &response, err);
-    memset(body.text, 0, body.len);
-    free(body.text);
-    free(url.text);
-    if (!ok)
-        return false;
-    StrBuf field = {0};
-    const char *p = response.body ? response.body : "";
-    Credentials *c = &store->cred;
-    time_t expires = 0;
-    if (http_answered_ok(&response)) {
-        ok = xml_next(&p, "AccessKeyId", &field) && snprintf(c->id, sizeof c->id, "%s", field.text) > 0;
-        p = response.body;
-        ok = ok && xml_next(&p, "SecretAccessKey", &field) &&
-             snprintf(c->secret, sizeof c->secret, "%s", field.text) > 0;
-        p = response.body;
-        ok = ok && xml_next(&p, "SessionToken", &field) && snprintf(c->token, sizeof c->token, "%s", field.text) > 0;
-        p = response.body;
-        ok = ok && xml_next(&p, "Expiration", &field) && (expires = utc_seconds(field.text)) > 0;
-        if (!ok)
-            ferry_error(err, FERRY_ERR_SINK, 0, "%s: STS answered AssumeRoleWithWebIdentity without credentials",
-                        store->who);
-    } else {
-        StrBuf code = {0};
-        p = response.body ? response.body : "";
-        xml_next(&p, "Code", &code);
-        ok = ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: STS refused AssumeRoleWithWebIdentity for %s: HTTP %ld %s",
-                         store->who, env("AWS_ROLE_ARN"), response.status, code.text ? code.text : "");
-        err->retryable = response.status >= 500;
-        free(code.text);
-    }
-    if (field.text != NULL)
-        memset(field.text, 0, field.cap);
-    free(field.text);
-    http_response_free(&response);
-    if (!ok)
-        return false;
-    c->source = CRED_WEB_IDENTITY;
-    set_expiry(c, expires);
-    snprintf(c->from, sizeof c->from, "web identity (AWS_ROLE_ARN)");
-    return true;
-}
-
-/* Temporary credentials fetched again before they expire; the old ones serve while that fails. */
-static bool fresh_credentials(Store *store, FerryError *err)
-{
-    Credentials *c = &store->cred;
-    time_t now = time(NULL);
-    if (c->expires == 0 || now < c->refresh_at)
-        return true;
-    Credentials old = *c;
-    bool ok = c->source == CRED_IMDS ? imds_credentials(store, err) : web_identity_credentials(store, err);
-    if (ok) {
-        log_debug("%s: credentials from %s renewed", store->who, c->from);
-    } else {
-        *c = old;
-        if (now < c->expires - 10) {
-            log_warn("%s: renewing credentials from %s failed (%s); the current ones serve until they expire",
-                     store->who, c->from, err->message);
-            c->refresh_at = now + 10;
-            ok = true;
-        } else {
-            ferry_error_prefix(err, "%s: the credentials from %s expired and cannot be renewed", store->who, c->from);
-            err->retryable = true;
-        }
-    }
-    memset(&old, 0, sizeof old);
-    return ok;
-}
-
-static bool find_credentials(Store *store, FerryError *err)
-{
-    const S3Settings *s = &store->settings;
-    Credentials *c = &store->cred;
-    memset(c, 0, sizeof *c);
-    /* 1: the section's keys. */
-    if (s->access_key_id != NULL && *s->access_key_id) {
-        snprintf(c->id, sizeof c->id, "%s", s->access_key_id);
-        if (s->secret_access_key_file != NULL && *s->secret_access_key_file) {
-            if (!objects_read_secret(s->secret_access_key_file, c->secret, sizeof c->secret, "the secret access key",
-                                  store->who, err))
-                return false;
-        } else if (s->secret_access_key != NULL && *s->secret_access_key) {
-            snprintf(c->secret, sizeof c->secret, "%s", s->secret_access_key);
-        } else {
-            return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                               "%s: access_key_id is set but neither secret_access_key_file nor "
-                               "secret_access_key is", store->who);
-        }
-        if (s->session_token_file != NULL && *s->session_token_file) {
-            if (!objects_read_secret(s->session_token_file, c->token, sizeof c->token, "the session token", store->who,
-                                  err))
-                return false;
-        } else if (s->session_token != NULL) {
-            snprintf(c->token, sizeof c->token, "%s", s->session_token);
-        }
-        snprintf(c->from, sizeof c->from, "the [sink] section");
-        return true;
-    }
-    /* 2: the environment. */
-    if (env("AWS_ACCESS_KEY_ID") != NULL && env("AWS_SECRET_ACCESS_KEY") != NULL) {
-        snprintf(c->id, sizeof c->id, "%s", env("AWS_ACCESS_KEY_ID"));
-        snprintf(c->secret, sizeof c->secret, "%s", env("AWS_SECRET_ACCESS_KEY"));
-        if (env("AWS_SESSION_TOKEN") != NULL)
-            snprintf(c->token, sizeof c->token, "%s", env("AWS_SESSION_TOKEN"));
-        snprintf(c->from, sizeof c->from, "the environment (AWS_ACCESS_KEY_ID)");
-        return true;
-    }
-    /* 3: the shared files, under the profile. */
-    const char *profile = s->profile && *s->profile ? s->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
-    char credentials[4096], config[4096], section[300];
-    aws_file_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", credentials, sizeof credentials);
-    aws_file_path("AWS_CONFIG_FILE", "config", config, sizeof config);
-    const char *files[2] = {credentials, config};
-    for (int f = 0; f < 2; f++) {
-        /* The config file names profiles "[profile x]", except "[default]". */
-        if (f == 1 && strcmp(profile, "default") != 0)
-            snprintf(section, sizeof section, "profile %s", profile);
-        else
-            snprintf(section, sizeof section, "%s", profile);
-        aws_file_value(files[f], section, "aws_access_key_id", c->id, sizeof c->id);
-        aws_file_value(files[f], section, "aws_secret_access_key", c->secret, sizeof c->secret);
-        if (c->id[0] && c->secret[0]) {
-            aws_file_value(files[f], section, "aws_session_token", c->token, sizeof c->token);
-            snprintf(c->from, sizeof c->from, "profile %.40s", profile);
-            return true;
-        }
-    }
-    memset(c, 0, sizeof *c);
-    /* 4: web identity; 5: the instance's role. */
-    if (env("AWS_WEB_IDENTITY_TOKEN_FILE") != NULL && env("AWS_ROLE_ARN") != NULL)
-        return web_identity_credentials(store, err);
-    const char *disabled = env("AWS_EC2_METADATA_DISABLED");
-    if (disabled == NULL || strcasecmp(disabled, "true") != 0) {
-        FerryError imds_err;
-        if (imds_credentials(store, &imds_err))
-            return true;
-        memset(c, 0, sizeof *c);
-        log_debug("%s: no credentials from the instance metadata service: %s", store->who, imds_err.message);
-    }
-    return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                       "%s: no credentials: set access_key_id and secret_access_key_file in [sink], or "
-                       "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or profile %s in %s, or "
-                       "AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN, or run on an instance with a role",
-                       store->who, profile, credentials);
-}
-
-static void find_region(Store *store)
-{
-    const S3Settings *s = &store->settings;
-    const char *region = s->region && *s->region ? s->region : env("AWS_REGION") ? env("AWS_REGION") : env("AWS_DEFAULT_REGION");
-    char from_profile[64] = "";
-    if (region == NULL) {
-        const char *profile = s->profile && *s->profile ? s->profile : env("AWS_PROFILE") ? env("AWS_PROFILE") : "default";
-        char config[4096], section[300];
-        aws_file_path("AWS_CONFIG_FILE", "config", config, sizeof config);
-        snprintf(section, sizeof section, strcmp(profile, "default") == 0 ? "%s" : "profile %s", profile);
-        aws_file_value(config, section, "region", from_profile, sizeof from_profile);
-        region = from_profile[0] ? from_profile : "us-east-1";
-    }
-    snprintf(store->region, sizeof store->region, "%s", region);
-}
 
 /* ---- requests: URL, signature, answer (notes 1, 3, 6) ---- */
 
@@ -537,7 +155,7 @@ static int header_cmp(const void *a, const void *b)
 
 static bool s3_request(Store *store, const S3Call *call, HttpResponse *response, FerryError *err)
 {
-    if (!fresh_credentials(store, err)) {
+    if (!aws_credentials_fresh(&store->auth, err)) {
         memset(response, 0, sizeof *response);
         return false;
     }
@@ -568,8 +186,8 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     headers[n++] = (Header){"host", store->host};
     headers[n++] = (Header){"x-amz-content-sha256", payload_hash};
     headers[n++] = (Header){"x-amz-date", amz_date};
-    if (store->cred.token[0])
-        headers[n++] = (Header){"x-amz-security-token", store->cred.token};
+    if (store->auth.cred.token[0])
+        headers[n++] = (Header){"x-amz-security-token", store->auth.cred.token};
     if (md5[0])
         headers[n++] = (Header){"content-md5", md5};
     if (crc[0])
@@ -589,13 +207,13 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     digest_sha256_hex(canonical.text, canonical.len, canonical_hash);
 
     char scope[160], to_sign[400];
-    snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", day, store->region);
+    snprintf(scope, sizeof scope, "%s/%s/s3/aws4_request", day, store->auth.region);
     snprintf(to_sign, sizeof to_sign, "AWS4-HMAC-SHA256\n%s\n%s\n%s", amz_date, scope, canonical_hash);
     char secret_key[300];
-    snprintf(secret_key, sizeof secret_key, "AWS4%s", store->cred.secret);
+    snprintf(secret_key, sizeof secret_key, "AWS4%s", store->auth.cred.secret);
     unsigned char k[32], sig[32];
     digest_hmac_sha256((const unsigned char *)secret_key, strlen(secret_key), day, k);
-    digest_hmac_sha256(k, 32, store->region, k);
+    digest_hmac_sha256(k, 32, store->auth.region, k);
     digest_hmac_sha256(k, 32, "s3", k);
     digest_hmac_sha256(k, 32, "aws4_request", k);
     digest_hmac_sha256(k, 32, to_sign, sig);
@@ -611,7 +229,7 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     for (int i = 0; i < n; i++)
         strbuf_add(&lines[nl++], "%s: %s", headers[i].name, headers[i].value);
     strbuf_add(&lines[nl++], "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-               store->cred.id, scope, signed_names.text, sig_hex);
+               store->auth.cred.id, scope, signed_names.text, sig_hex);
     if (call->body != NULL)
         strbuf_add(&lines[nl++], "Content-Type: %s", "application/octet-stream");
     for (int i = 0; i < nl; i++)
@@ -696,7 +314,7 @@ static bool s3_locate(Store *store, FerryError *err)
                                store->who, s->endpoint);
         snprintf(authority, sizeof authority, "%.*s", (int)n, e);
     } else {
-        snprintf(authority, sizeof authority, "s3.%s.amazonaws.com", store->region);
+        snprintf(authority, sizeof authority, "s3.%s.amazonaws.com", store->auth.region);
     }
     if (virtual_host) {
         snprintf(store->host, sizeof store->host, "%s.%s", s->bucket, authority);
@@ -719,17 +337,22 @@ static bool s3_open(const void *settings, const char *who, Store **out, FerryErr
     Store *store = xcalloc(1, sizeof *store);
     store->settings = *(const S3Settings *)settings;
     store->who = who;
-    find_region(store);
-    if (!s3_locate(store, err) || !http_open(store->settings.ca_file, who, &store->http, err) ||
-        !find_credentials(store, err)) {
+    const S3Settings *s = &store->settings;
+    store->auth = (AwsAuth){.config = {s->access_key_id, s->secret_access_key, s->secret_access_key_file,
+                                       s->session_token, s->session_token_file, s->profile, s->region},
+                            .who = who};
+    aws_region(&store->auth);
+    bool ok = s3_locate(store, err) && http_open(store->settings.ca_file, who, &store->http, err);
+    store->auth.http = store->http;
+    if (!ok || !aws_credentials_find(&store->auth, err)) {
         http_close(store->http);
-        memset(&store->cred, 0, sizeof store->cred);
+        memset(&store->auth.cred, 0, sizeof store->auth.cred);
         free(store);
         return false;
     }
     store->part_cap = (size_t)store->settings.part_size;
     log_debug("%s: bucket %s at %s, region %s, credentials from %s", who, store->settings.bucket, store->base,
-              store->region, store->cred.from);
+              store->auth.region, store->auth.cred.from);
     *out = store;
     return true;
 }
@@ -744,7 +367,7 @@ static void s3_close(Store *store)
     http_close(store->http);
     free(store->part);
     free(store->tags);
-    memset(&store->cred, 0, sizeof store->cred);
+    memset(&store->auth.cred, 0, sizeof store->auth.cred);
     free(store);
 }
 

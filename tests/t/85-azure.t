@@ -5,6 +5,7 @@
 # once, no stray blob, and the blocks killed attempts left uncommitted never in the way.
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/azure.sh"
+. "$ROOT/tests/lib/blob.sh"
 azure_servers
 cd "$WORK"
 
@@ -22,25 +23,7 @@ fetch() {
 }
 
 # ---- the same bytes as the dir sink, plain, gzip and zstd, NDJSON and CSV ----
-for variant in "ndjson none" "ndjson gzip" "ndjson zstd" "csv none"; do
-    set -- $variant
-    name=$1-$2
-    write_config "$WORK/dir-$name.ini" "$WORK/dir-$name" "$1"
-    sed -i "s|^format = $1\$|&\ncompression = $2|" "$WORK/dir-$name.ini"
-    write_azure_config "$WORK/az-$name.ini" "format = $1
-compression = $2"
-    sed -i "s|^prefix = .*|prefix = $AZ_PREFIX/$name|" "$WORK/az-$name.ini"
-    for ini in "$WORK/dir-$name.ini" "$WORK/az-$name.ini"; do
-        printf '[table public.types]\npartition_rows = 1000\n' >> "$ini"
-        "$FERRY" run -c "$ini" > "$ini.log" 2>&1
-        is "$?" 0 "types ($name): $(basename "$ini" .ini) run exits 0"
-    done
-    fetch "$name/" "$WORK/got-$name"
-    if diff -r "$WORK/dir-$name" "$WORK/got-$name" >/dev/null; then ok 0 "types ($name): the blobs, read back with Azure's Python client, are the dir sink's files byte for byte ($(find "$WORK/got-$name" -type f | wc -l) blobs)"
-    else ok 1 "types ($name): the blobs are the dir sink's files"; diff -r "$WORK/dir-$name" "$WORK/got-$name" | head -5 | sed 's/^/# /'; fi
-    "$FERRY" verify -c "$WORK/az-$name.ini" > "$WORK/verify-$name.log" 2>&1
-    is "$?" 0 "types ($name): ferry verify agrees with the source"
-done
+blob_like_dir azure "$AZ_PREFIX" "Azure's Python client"
 
 # ---- blobs of many blocks ----
 write_azure_config "$WORK/az-wide.ini" "block_size = 1MiB"
@@ -146,9 +129,7 @@ load_ndjson "$WORK/got-chaos" got_chaos
 is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_chaos")" "200000|200000" "chaos: 200,000 rows, each once"
 is "$(pg_sql "SELECT count(*) FROM (SELECT id, body FROM big EXCEPT SELECT (doc->>'id')::bigint, doc->>'body' FROM got_chaos) d")" 0 \
     "chaos: every row as the source has it"
-expected=$(sqlite3 "$WORK/chaos.state" "WITH RECURSIVE s(part, seq, last) AS (SELECT part, 0, next_seq FROM partitions WHERE next_seq > 0
-    UNION ALL SELECT part, seq + 1, last FROM s WHERE seq + 1 < last)
-    SELECT printf('public.big.p%06d.s%08d.ndjson', part, seq) FROM s UNION ALL SELECT 'public.big.manifest' ORDER BY 1")
+expected=$(blob_segments "$WORK/chaos.state" public.big)
 got=$(azure_blob list "$AZ_CONTAINER" "$AZ_PREFIX/chaos/public.big/" | awk '{sub(".*/", "", $1); print $1}' | sort)
 is "$got" "$expected" "chaos: the blobs are exactly the segments the state has written and the manifest, no stray or half-written one"
 "$FERRY" verify -c "$WORK/chaos.ini" > "$WORK/chaos-verify.log" 2>&1
