@@ -205,7 +205,9 @@ void http_uri_encode(StrBuf *out, const char *text, size_t len, bool keep_slash)
     static const char hex[] = "0123456789ABCDEF";
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)text[i];
-        if (isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || (keep_slash && c == '/'))
+        bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                          c == '_' || c == '.' || c == '~'; /* RFC 3986, whatever the locale */
+        if (unreserved || (keep_slash && c == '/'))
             strbuf_add(out, "%c", c);
         else
             strbuf_add(out, "%%%c%c", hex[c >> 4], hex[c & 15]);
