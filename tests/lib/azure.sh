@@ -29,22 +29,29 @@ azure_start() {
     if azure_real; then
         AZURE_STORAGE_CONNECTION_STRING=$FERRY_TEST_AZURE_CONNECTION_STRING
     else
-        local port key
-        port=$(free_port) || return 1
+        local port proxy key tries
         # The development account Azurite and every Azure SDK know (it is public).
         key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
-        "$ROOT/tests/servers/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
-            --location "$AZ_DIR/data" --silent --disableTelemetry >>"$AZ_DIR/azurite.log" 2>&1 &
-        AZ_PID=$!
-        # Requests reach Azurite through a proxy that can fail them as a test asks (AZ_FAULTS).
-        proxy=$(free_port) || return 1
         AZ_FAULTS=$AZ_DIR/faults
         AZ_LOG=$AZ_DIR/proxy.log
         : > "$AZ_LOG"
-        /usr/bin/python3 "$ROOT/tests/tools/faultproxy.py" --port "$proxy" --backend-port "$port" \
-            --faults "$AZ_FAULTS" --log "$AZ_LOG" >>"$AZ_DIR/proxy.out" 2>&1 &
-        AZ_PID="$AZ_PID $!"
-        wait_port "$port" && wait_port "$proxy" || return 1
+        # Azurite, and a proxy before it that fails requests as a test asks (AZ_FAULTS); ports taken
+        # meanwhile by something else are tried again with others.
+        for tries in 1 2 3; do
+            port=$(free_port) && proxy=$(free_port) || return 1
+            [ "$port" = "$proxy" ] && continue
+            "$ROOT/tests/servers/node_modules/.bin/azurite-blob" --blobHost 127.0.0.1 --blobPort "$port" \
+                --location "$AZ_DIR/data" --silent --disableTelemetry >>"$AZ_DIR/azurite.log" 2>&1 &
+            local azurite=$!
+            /usr/bin/python3 "$ROOT/tests/tools/faultproxy.py" --port "$proxy" --backend-port "$port" \
+                --faults "$AZ_FAULTS" --log "$AZ_LOG" >>"$AZ_DIR/proxy.out" 2>&1 &
+            local front=$!
+            AZ_PID="$azurite $front"
+            wait_port "$port" "$azurite" && wait_port "$proxy" "$front" && break
+            kill $AZ_PID 2>/dev/null; wait $AZ_PID 2>/dev/null
+            AZ_PID=
+            [ "$tries" = 3 ] && { cat "$AZ_DIR/azurite.log" "$AZ_DIR/proxy.out" >&2; return 1; }
+        done
         AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=http://127.0.0.1:$proxy/devstoreaccount1;"
     fi
     export AZURE_STORAGE_CONNECTION_STRING AZ_CONTAINER AZ_PREFIX AZ_FAULTS AZ_LOG

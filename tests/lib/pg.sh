@@ -13,10 +13,11 @@ pg_as_owner() {
     if [ "$(id -u)" = 0 ]; then runuser -u nobody -- "$@"; else "$@"; fi
 }
 
+# A port below the kernel's ephemeral range (32768 and up), so no client socket of this machine holds it.
 free_port() {
     local port
     for _ in $(seq 1 50); do
-        port=$(( 20000 + RANDOM % 40000 ))
+        port=$(( 20000 + RANDOM % 12000 ))
         if ! (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
     done
     return 1

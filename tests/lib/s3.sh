@@ -41,16 +41,24 @@ s3_start() {
     S3_ISSUED=$dir/issued
     S3_FAULTS=$dir/faults
     : > "$S3_LOG"
-    backend=$(free_port) && front=$(free_port) || return 1
-    "$ROOT/tests/servers/node_modules/.bin/s3rver" -d "$dir/data" -a 127.0.0.1 -p "$backend" --silent \
-        --no-vhost-buckets --configure-bucket "$S3_BUCKET" >>"$dir/s3rver.log" 2>&1 &
-    S3_PIDS="$!"
-    local backend_pid=$!
-    /usr/bin/python3 "$ROOT/tests/tools/s3front.py" --port "$front" --backend-port "$backend" \
-        --key-id "$S3_KEY_ID" --secret-file "$S3_SECRET_FILE" --region "$S3_REGION" \
-        --faults "$S3_FAULTS" --issued "$dir/issued" --log "$S3_LOG" >>"$dir/front.out" 2>&1 &
-    S3_PIDS="$S3_PIDS $!"
-    wait_port "$backend" "$backend_pid" && wait_port "$front" "$!" || return 1
+    # s3rver, and the front before it; ports taken meanwhile by something else are tried again.
+    local tries backend_pid front_pid
+    for tries in 1 2 3; do
+        backend=$(free_port) && front=$(free_port) || return 1
+        [ "$backend" = "$front" ] && continue
+        "$ROOT/tests/servers/node_modules/.bin/s3rver" -d "$dir/data" -a 127.0.0.1 -p "$backend" --silent \
+            --no-vhost-buckets --configure-bucket "$S3_BUCKET" >>"$dir/s3rver.log" 2>&1 &
+        backend_pid=$!
+        /usr/bin/python3 "$ROOT/tests/tools/s3front.py" --port "$front" --backend-port "$backend" \
+            --key-id "$S3_KEY_ID" --secret-file "$S3_SECRET_FILE" --region "$S3_REGION" \
+            --faults "$S3_FAULTS" --issued "$dir/issued" --log "$S3_LOG" >>"$dir/front.out" 2>&1 &
+        front_pid=$!
+        S3_PIDS="$backend_pid $front_pid"
+        wait_port "$backend" "$backend_pid" && wait_port "$front" "$front_pid" && break
+        kill $S3_PIDS 2>/dev/null; wait $S3_PIDS 2>/dev/null
+        S3_PIDS=
+        [ "$tries" = 3 ] && { cat "$dir/s3rver.log" "$dir/front.out" >&2; return 1; }
+    done
     S3_ENDPOINT=http://127.0.0.1:$front
     export S3_BUCKET S3_PREFIX S3_ENDPOINT S3_REGION S3_KEY_ID S3_SECRET_FILE S3_LOG S3_FAULTS S3_ISSUED
 }
