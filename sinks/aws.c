@@ -147,8 +147,9 @@ static bool imds_get(AwsAuth *auth, const char *method, const char *url, const c
     if (!http_do(auth->http, &request, response, err))
         return false;
     if (!http_answered_ok(response)) {
-        ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service answered HTTP %ld to %s", auth->who,
-                    response->status, strrchr(url, '/') ? "a request" : url);
+        /* The URL holds no secret (the session token goes in a header): it says which step failed. */
+        ferry_error(err, FERRY_ERR_SINK, 0, "%s: the instance metadata service answered HTTP %ld to %s %s", auth->who,
+                    response->status, method, url);
         err->retryable = response->status >= 500;
         http_response_free(response);
         return false;

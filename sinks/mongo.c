@@ -40,6 +40,8 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -190,6 +192,21 @@ static void mongo_log(mongoc_log_level_t level, const char *domain, const char *
     char clean[FERRY_ERROR_MAX];
     scrub(message, clean, sizeof clean);
     log_write(level == MONGOC_LOG_LEVEL_WARNING ? LOG_WARN : LOG_ERROR, "libmongoc (%s): %s", domain, clean);
+}
+
+/*
+ * libmongoc maps its performance counters from /dev/shm/mongoc-<pid>, made
+ * when the library loads and removed at a clean exit; a ferry that is
+ * killed (a SIGKILL, an OOM kill) would leave it behind, and with PIDs
+ * reused a later process would find its name taken. The name is removed as
+ * soon as the program starts (the mapping lives on, nobody reads it by name):
+ * nothing is left in /dev/shm however ferry ends.
+ */
+__attribute__((constructor)) static void mongo_forget_counters_file(void)
+{
+    char name[64];
+    snprintf(name, sizeof name, "/mongoc-%u", (unsigned)getpid());
+    shm_unlink(name);
 }
 
 static void mongo_init_once(void)

@@ -19,7 +19,11 @@ write_config "$WORK/kill.ini" "$WORK/out" csv "memory_limit = 8MB
 workers = 1"
 printf '[table public.events]\npartition_rows = 100000\n' >> "$WORK/kill.ini"
 
+shm_files() { find /dev/shm -maxdepth 1 -name 'mongoc-*' 2>/dev/null | wc -l; }
+shm_before=$(shm_files)
 interrupted=$(kill_at_random "$WORK/kill.ini" "$WORK/kill.log" 20 30 120)
+ok "$([ "$(shm_files)" -le "$shm_before" ]; echo $?)" \
+    "a killed ferry leaves nothing in /dev/shm (libmongoc's counters file is unlinked at start)"
 diag "20 SIGKILLs sent, $interrupted of them while ferry was running"
 ok $(( interrupted >= 15 ? 0 : 1 )) "at least 15 of the 20 SIGKILLs hit a running ferry"
 "$FERRY" run -c "$WORK/kill.ini" >>"$WORK/kill.log" 2>&1; code=$?
