@@ -68,13 +68,22 @@ char *xstrndup(const char *s, size_t n)
 
 bool strbuf_add(StrBuf *buf, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
+    bool ok = strbuf_vadd(buf, fmt, ap);
+    va_end(ap);
+    return ok;
+}
+
+bool strbuf_vadd(StrBuf *buf, const char *fmt, va_list args)
+{
     size_t max = buf->max ? buf->max : FERRY_STRBUF_MAX;
     for (;;) {
         if (buf->failed)
             return false;
         size_t room = buf->cap - buf->len;
         va_list ap;
-        va_start(ap, fmt);
+        va_copy(ap, args);
         int n = vsnprintf(buf->text ? buf->text + buf->len : NULL, buf->text ? room : 0, fmt, ap);
         va_end(ap);
         if (buf->text != NULL && (size_t)n < room) {

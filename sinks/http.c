@@ -12,6 +12,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,6 +199,30 @@ bool http_do(Http *http, const HttpRequest *request, HttpResponse *response, Fer
                      rc != CURLE_URL_MALFORMAT && rc != CURLE_UNSUPPORTED_PROTOCOL &&
                      rc != CURLE_SSL_CERTPROBLEM;
     return false;
+}
+
+void http_header(HttpHeaders *headers, const char *fmt, ...)
+{
+    if (headers->n >= FERRY_HTTP_HEADERS_MAX) {
+        fprintf(stderr, "ferry: BUG: more than %d header lines for one request\n", FERRY_HTTP_HEADERS_MAX);
+        abort();
+    }
+    StrBuf *line = &headers->line[headers->n];
+    *line = (StrBuf){0};
+    va_list ap;
+    va_start(ap, fmt);
+    strbuf_vadd(line, fmt, ap);
+    va_end(ap);
+    headers->argv[headers->n++] = line->text;
+    headers->argv[headers->n] = NULL;
+}
+
+void http_headers_free(HttpHeaders *headers)
+{
+    for (int i = 0; i < headers->n; i++)
+        free(headers->line[i].text);
+    headers->n = 0;
+    headers->argv[0] = NULL;
 }
 
 void http_uri_encode(StrBuf *out, const char *text, size_t len, bool keep_slash)

@@ -233,17 +233,15 @@ static bool azure_request(Store *store, const AzureCall *call, HttpResponse *res
         snprintf(length, sizeof length, "%zu", call->body_len);
     const char *type = call->body != NULL ? "application/octet-stream" : "";
 
-    StrBuf lines[8] = {{0}};
-    const char *argv[9];
-    int nl = 0;
-    strbuf_add(&lines[nl++], "x-ms-date: %s", date);
-    strbuf_add(&lines[nl++], "x-ms-version: %s", AZURE_VERSION);
+    HttpHeaders lines = {0};
+    http_header(&lines, "x-ms-date: %s", date);
+    http_header(&lines, "x-ms-version: %s", AZURE_VERSION);
     if (call->blob_type)
-        strbuf_add(&lines[nl++], "x-ms-blob-type: %s", call->blob_type);
+        http_header(&lines, "x-ms-blob-type: %s", call->blob_type);
     if (md5[0])
-        strbuf_add(&lines[nl++], "Content-MD5: %s", md5);
+        http_header(&lines, "Content-MD5: %s", md5);
     if (type[0])
-        strbuf_add(&lines[nl++], "Content-Type: %s", type);
+        http_header(&lines, "Content-Type: %s", type);
     if (store->key_len > 0) {
         /* The canonical string: the standard headers, the x-ms- ones sorted, then the resource. */
         StrBuf sts = {0};
@@ -257,17 +255,13 @@ static bool azure_request(Store *store, const AzureCall *call, HttpResponse *res
         char sig[64];
         digest_hmac_sha256(store->key, store->key_len, sts.text, mac);
         digest_base64(mac, 32, sig);
-        strbuf_add(&lines[nl++], "Authorization: SharedKey %s:%s", store->account, sig);
+        http_header(&lines, "Authorization: SharedKey %s:%s", store->account, sig);
         free(sts.text);
     }
-    for (int i = 0; i < nl; i++)
-        argv[i] = lines[i].text;
-    argv[nl] = NULL;
-    HttpRequest request = {.method = call->method, .url = url.text, .headers = argv, .body = call->body,
+    HttpRequest request = {.method = call->method, .url = url.text, .headers = lines.argv, .body = call->body,
                            .body_len = call->body_len, .on_data = call->on_data, .ctx = call->ctx};
     bool ok = http_do(store->http, &request, response, err);
-    for (int i = 0; i < nl; i++)
-        free(lines[i].text);
+    http_headers_free(&lines);
     free(path.text);
     free(url.text);
     free(query.text);

@@ -223,26 +223,20 @@ static bool s3_request(Store *store, const S3Call *call, HttpResponse *response,
     memset(k, 0, sizeof k);
 
     /* The lines sent: every signed header, the authorization, and the body's type. */
-    StrBuf lines[12] = {{0}};
-    const char *argv[13];
-    int nl = 0;
+    HttpHeaders lines = {0};
     for (int i = 0; i < n; i++)
-        strbuf_add(&lines[nl++], "%s: %s", headers[i].name, headers[i].value);
-    strbuf_add(&lines[nl++], "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
-               store->auth.cred.id, scope, signed_names.text, sig_hex);
+        http_header(&lines, "%s: %s", headers[i].name, headers[i].value);
+    http_header(&lines, "Authorization: AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=%s, Signature=%s",
+                store->auth.cred.id, scope, signed_names.text, sig_hex);
     if (call->body != NULL)
-        strbuf_add(&lines[nl++], "Content-Type: %s", "application/octet-stream");
-    for (int i = 0; i < nl; i++)
-        argv[i] = lines[i].text;
-    argv[nl] = NULL;
+        http_header(&lines, "Content-Type: %s", "application/octet-stream");
 
     StrBuf url = {0};
     strbuf_add(&url, "%s%s%s%s", store->base, path.text, query[0] ? "?" : "", query);
-    HttpRequest request = {.method = call->method, .url = url.text, .headers = argv, .body = call->body,
+    HttpRequest request = {.method = call->method, .url = url.text, .headers = lines.argv, .body = call->body,
                            .body_len = call->body_len, .on_data = call->on_data, .ctx = call->ctx};
     bool ok = http_do(store->http, &request, response, err);
-    for (int i = 0; i < nl; i++)
-        free(lines[i].text);
+    http_headers_free(&lines);
     free(url.text);
     free(path.text);
     free(canonical.text);

@@ -8,6 +8,7 @@
 #ifndef FERRY_COMMON_H
 #define FERRY_COMMON_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -100,6 +101,7 @@ typedef struct StrBuf {
 } StrBuf;
 
 bool strbuf_add(StrBuf *buf, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+bool strbuf_vadd(StrBuf *buf, const char *fmt, va_list args);
 
 /* Parse "64MB", "1.5GiB", "4096" (bytes) into bytes. */
 bool parse_size(const char *text, uint64_t *out);

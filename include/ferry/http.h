@@ -49,6 +49,17 @@ typedef struct HttpResponse {
     long retry_after_s;           /* Retry-After in seconds; -1 if none */
 } HttpResponse;
 
+/* The header lines of one request, built up for it and freed after it; at most FERRY_HTTP_HEADERS_MAX. */
+typedef struct HttpHeaders {
+    StrBuf line[FERRY_HTTP_HEADERS_MAX];
+    const char *argv[FERRY_HTTP_HEADERS_MAX + 1]; /* NULL-terminated: what HttpRequest.headers takes */
+    int n;
+} HttpHeaders;
+
+/* Add the line "Name: value" (printf-style); a line past the most a request takes is a bug, and stops ferry. */
+void http_header(HttpHeaders *headers, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void http_headers_free(HttpHeaders *headers);
+
 /* A 2xx answer. */
 static inline bool http_answered_ok(const HttpResponse *response)
 {

@@ -79,6 +79,7 @@
 #define FERRY_HTTP_BODY_MAX (8u << 20)
 #define FERRY_HTTP_CONNECT_TIMEOUT_S 10
 #define FERRY_HTTP_STALL_S 60
+#define FERRY_HTTP_HEADERS_MAX 16         /* header lines a store's request carries, at most */
 /* The instance metadata service answers at once or is not there. */
 #define FERRY_IMDS_TIMEOUT_S 2
 
