@@ -218,10 +218,12 @@ bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudge
     return budget_from(fraction, read_mem_available(root), read_cgroup_room(root), cap, out, err);
 }
 
-uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers)
+uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers, uint64_t sink_bytes)
 {
-    uint64_t share = budget->total / (uint64_t)(workers > 0 ? workers : 1);
-    return (uint64_t)((double)share / FERRY_BATCH_OVERHEAD);
+    uint64_t n = (uint64_t)(workers > 0 ? workers : 1);
+    uint64_t sinks = sink_bytes * n;
+    uint64_t left = budget->total > sinks ? budget->total - sinks : 0;
+    return (uint64_t)((double)(left / n) / FERRY_BATCH_OVERHEAD);
 }
 
 bool budget_allocator_stats(uint64_t *allocated, uint64_t *resident)

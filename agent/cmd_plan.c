@@ -16,7 +16,7 @@ static int plan_command(const CommandArgs *args)
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_CONFIG;
     }
-    if (!run_check_sink_memory(config, budget.total, &err)) {
+    if (!run_fit_sink(config, budget.total, &err)) {
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_CONFIG;
     }
@@ -27,7 +27,8 @@ static int plan_command(const CommandArgs *args)
     }
     char why[160];
     int workers = run_workers(config, conn, budget.total, why, sizeof why);
-    uint64_t batch_bytes = budget_batch_bytes(&budget, workers);
+    uint64_t batch_bytes =
+        budget_batch_bytes(&budget, workers, sink_buffer_bytes(config->sink, config->sink_settings));
     char b1[32], b2[32], b3[32];
     printf("source: %s\n", source_dialect(conn)->name);
     printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",

@@ -163,8 +163,9 @@ int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_tot
     return n > 0 ? n : 1;
 }
 
-bool run_check_sink_memory(const FerryConfig *config, uint64_t budget_total, FerryError *err)
+bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *err)
 {
+    sink_fit(config->sink, config->sink_settings, budget_total); /* the settings, not the config, change */
     int fewest = config->ferry.workers > 0 ? config->ferry.workers : 1;
     uint64_t sink_fixed = sink_buffer_bytes(config->sink, config->sink_settings) * (uint64_t)fewest;
     if (sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest <= budget_total)
@@ -381,7 +382,7 @@ static int run_command(const CommandArgs *args)
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
     }
-    if (!run_check_sink_memory(config, run.budget.total, &err)) {
+    if (!run_fit_sink(config, run.budget.total, &err)) {
         log_error("%s", err.message);
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
@@ -416,11 +417,13 @@ static int run_command(const CommandArgs *args)
                                                      : FERRY_EXIT_FAILED;
         goto out;
     }
-    run.batch_bytes = budget_batch_bytes(&run.budget, run.workers);
-    /* The pool holds the batches' share of the budget plus every sink's buffers, within the budget. */
+    /*
+     * The pool holds every sink's buffers and the batches' share of what
+     * they leave of the budget; the rest of that is for what FERRY_BATCH_OVERHEAD covers.
+     */
     uint64_t sink_memory = sink_buffer_bytes(config->sink, config->sink_settings);
-    uint64_t pool_total = (uint64_t)((double)run.budget.total / FERRY_BATCH_OVERHEAD) +
-                          sink_memory * (uint64_t)run.workers;
+    run.batch_bytes = budget_batch_bytes(&run.budget, run.workers, sink_memory);
+    uint64_t pool_total = run.batch_bytes * (uint64_t)run.workers + sink_memory * (uint64_t)run.workers;
     pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
     pool_ready = true;
     log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each",

@@ -69,8 +69,12 @@ bool options_set(const ConfigOption *opt, void *settings, const char *text, char
     }
     case OPT_SIZE: {
         uint64_t bytes;
+        if (opt->allow_auto && strcasecmp(text, "auto") == 0) {
+            *(uint64_t *)(void *)field = 0;
+            return true;
+        }
         if (!parse_size(text, &bytes)) {
-            snprintf(why, why_cap, "expected a size such as 512MB or 2GiB");
+            snprintf(why, why_cap, "expected %sa size such as 512MB or 2GiB", opt->allow_auto ? "auto or " : "");
             return false;
         }
         if (opt->min > 0 && (double)bytes < opt->min) {
@@ -180,7 +184,10 @@ void options_render(const ConfigOption *opt, const void *settings, char *buf, si
         return;
     }
     case OPT_SIZE:
-        snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)(const void *)field);
+        if (opt->allow_auto && *(const uint64_t *)(const void *)field == 0)
+            snprintf(buf, cap, "auto");
+        else
+            snprintf(buf, cap, "%llu", (unsigned long long)*(const uint64_t *)(const void *)field);
         return;
     case OPT_INT:
         if (opt->allow_auto && *(const int *)(const void *)field == 0)

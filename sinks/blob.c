@@ -145,6 +145,12 @@ static uint64_t blob_memory(const StoreOps *ops, const void *settings)
            (ops->memory != NULL ? ops->memory(&s->store) : 0);
 }
 
+static void blob_fit(const StoreOps *ops, void *settings, uint64_t budget)
+{
+    if (ops->fit != NULL)
+        ops->fit(&((BlobSettings *)settings)->store, budget);
+}
+
 static bool blob_open(const StoreOps *ops, const void *settings, Sink **out, FerryError *err)
 {
     Sink *sink = xcalloc(1, sizeof *sink);
@@ -523,6 +529,10 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
     {                                                                                               \
         return blob_open(&(store_ops), settings, out, err);                                         \
     }                                                                                               \
+    static void kind##_fit(void *settings, uint64_t budget)                                         \
+    {                                                                                               \
+        blob_fit(&(store_ops), settings, budget);                                                   \
+    }                                                                                               \
     static uint64_t kind##_memory(const void *settings)                                             \
     {                                                                                               \
         return blob_memory(&(store_ops), settings);                                                 \
@@ -532,6 +542,7 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
         .flags = SINK_REPLACES_SEGMENTS,                                                            \
         .options = kind##_options,                                                                  \
         .settings_size = sizeof(BlobSettings),                                                      \
+        .fit = kind##_fit,                                                                          \
         .open = kind##_open,                                                                        \
         .memory = kind##_memory,                                                                    \
         .prepare_table = blob_prepare_table,                                                        \

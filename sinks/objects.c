@@ -2,10 +2,12 @@
  * sinks/objects.c — what the object stores share (objects.h).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ferry/limits.h"
 #include "ferry/objects.h"
 #include "ferry/xml.h"
 
@@ -20,6 +22,21 @@ static const char *trimmed(const char *prefix, size_t *len)
         n--;
     *len = n;
     return p;
+}
+
+uint64_t objects_part_size(uint64_t configured, uint64_t budget, uint64_t least, uint64_t most, unsigned parts_max)
+{
+    const uint64_t mib = 1u << 20;
+    uint64_t size = configured;
+    if (size == 0) {
+        size = budget / FERRY_PART_AUTO_SHARE / mib * mib;
+        size = size < least ? least : size > FERRY_PART_AUTO_MAX ? FERRY_PART_AUTO_MAX : size;
+    }
+    double largest = (double)budget / FERRY_BATCH_OVERHEAD * FERRY_ENCODING_EXPANSION;
+    uint64_t needed = (uint64_t)ceil(largest / parts_max / (double)mib) * mib;
+    if (size < needed)
+        size = needed;
+    return size < most ? size : most;
 }
 
 bool objects_name(const char *prefix, const char *key, char *out, size_t cap, const char *who, FerryError *err)

@@ -6,7 +6,9 @@
  *      the endpoint is https://<account>.blob.core.windows.net unless the
  *      section or the connection string names another (Azurite, a sovereign
  *      cloud), which may carry the account in its path as Azurite's does.
- *  (2) Upload: bytes gather in one block buffer of block_size bytes. A blob
+ *  (2) Upload: bytes gather in one block buffer of block_size bytes (auto:
+ *      a share of the memory budget, never so small that the largest batch
+ *      could need more than 50,000 blocks; objects_part_size). A blob
  *      that fits is one Put Blob at commit; a larger one is Put Block per
  *      block and Put Block List at commit, which alone makes the blob (and
  *      replaces an earlier one of that name). Block ids are deterministic and
@@ -41,8 +43,14 @@
 #include "ferry/store.h"
 #include "ferry/xml.h"
 
-/* The service's limit on the blocks of one blob, and the REST version spoken. */
+/*
+ * The service's limit on the blocks of one blob and on a block's size, the
+ * least block ferry writes, and the REST version spoken.
+ */
 #define AZURE_BLOCKS_MAX 50000
+#define AZURE_BLOCK_MAX (4000ull << 20)
+#define AZURE_BLOCK_MIN (1u << 20)
+#define AZURE_BLOCK_AUTO_MIN (4u << 20)
 #define AZURE_VERSION "2021-12-02"
 
 enum { AZ_CHECKSUM_MD5 = 0, AZ_CHECKSUM_NONE };
@@ -85,8 +93,10 @@ const ConfigOption store_azure_options[] = {
                   .help = "blob endpoint URL; default https://<account>.blob.core.windows.net"),
     CONFIG_OPTION(AzureSettings, checksum, OPT_ENUM, .default_value = "md5", .choices = checksum_names,
                   .help = "checksum the service verifies on every body: md5 (Content-MD5) or none"),
-    CONFIG_OPTION(AzureSettings, block_size, OPT_SIZE, .default_value = "8MiB", .min = 1u << 20,
-                  .help = "block size of larger blobs (at least 1MiB); one buffer of it per worker"),
+    CONFIG_OPTION(AzureSettings, block_size, OPT_SIZE, .default_value = "auto", .allow_auto = true,
+                  .min = AZURE_BLOCK_MIN,
+                  .help = "block size of larger blobs (at least 1MiB); auto: from the memory budget; one buffer "
+                          "of it per worker"),
     CONFIG_OPTION(AzureSettings, ca_file, OPT_STRING, .is_path = true,
                   .help = "CA certificates to verify the service by; default the system's"),
     {0},
@@ -300,7 +310,20 @@ static bool azure_call(Store *store, const AzureCall *call, const char *what, Ht
     return true;
 }
 
-/* ---- open, close ---- */
+/* ---- the block size, open, close ---- */
+
+/* (2) The block size the budget decides, or the configured one, grown to the service's block limit. */
+static void azure_fit(void *settings, uint64_t budget)
+{
+    AzureSettings *s = settings;
+    s->block_size = objects_part_size(s->block_size, budget, AZURE_BLOCK_AUTO_MIN, AZURE_BLOCK_MAX, AZURE_BLOCKS_MAX);
+}
+
+/* The block size, fitted or not (0: auto with no budget known, the least auto size). */
+static uint64_t block_size(const AzureSettings *s)
+{
+    return s->block_size > 0 ? s->block_size : AZURE_BLOCK_AUTO_MIN;
+}
 
 static bool azure_open(const void *settings, const char *who, Store **out, FerryError *err)
 {
@@ -313,9 +336,9 @@ static bool azure_open(const void *settings, const char *who, Store **out, Ferry
         free(store);
         return false;
     }
-    store->block_cap = (size_t)store->settings.block_size;
-    log_debug("%s: container %s at %s, %s", who, store->settings.container, store->endpoint,
-              store->key_len ? "Shared Key" : "SAS token");
+    store->block_cap = (size_t)block_size(&store->settings);
+    log_debug("%s: container %s at %s, %s, blocks of %zu bytes", who, store->settings.container, store->endpoint,
+              store->key_len ? "Shared Key" : "SAS token", store->block_cap);
     *out = store;
     return true;
 }
@@ -621,12 +644,13 @@ static bool azure_url(Store *store, const char *key, StrBuf *out)
 
 static uint64_t azure_memory(const void *settings)
 {
-    return ((const AzureSettings *)settings)->block_size;
+    return block_size(settings);
 }
 
 const StoreOps store_azure = {
     .name = "azure",
     .options = store_azure_options,
+    .fit = azure_fit,
     .memory = azure_memory,
     .open = azure_open,
     .close = azure_close,

@@ -6,8 +6,10 @@
  *      URL is path-style ("<endpoint>/<bucket>/<key>") when an endpoint is
  *      given, virtual-host style ("https://<bucket>.s3.<region>.amazonaws.com")
  *      on AWS; `addressing` chooses otherwise.
- *  (2) Upload: bytes gather in one part buffer of part_size bytes. An object
- *      that fits is one PutObject at commit; a larger one is a multipart
+ *  (2) Upload: bytes gather in one part buffer of part_size bytes (auto: a
+ *      share of the memory budget, and never so small that the largest
+ *      batch could need more than S3's 10,000 parts; objects_part_size). An
+ *      object that fits is one PutObject at commit; a larger one is a multipart
  *      upload: CreateMultipartUpload when the first part is full, one
  *      UploadPart per part, CompleteMultipartUpload at commit. Nothing is
  *      an object before that answer, and the answer is read: a 200 whose
@@ -46,9 +48,10 @@
 #include "ferry/store.h"
 #include "ferry/xml.h"
 
-/* S3's limits: parts of a multipart upload, and the smallest part but the last. */
+/* S3's limits: parts of a multipart upload, the smallest part but the last, the largest. */
 #define S3_PARTS_MAX 10000
 #define S3_PART_MIN (5u << 20)
+#define S3_PART_MAX (5ull << 30)
 
 enum { ADDRESSING_AUTO = 0, ADDRESSING_PATH, ADDRESSING_VIRTUAL };
 enum { CHECKSUM_MD5 = 0, CHECKSUM_CRC32C, CHECKSUM_NONE };
@@ -96,8 +99,8 @@ const ConfigOption store_s3_options[] = {
     CONFIG_OPTION(S3Settings, profile, OPT_STRING, .help = "profile of the shared files; default AWS_PROFILE or default"),
     CONFIG_OPTION(S3Settings, checksum, OPT_ENUM, .default_value = "md5", .choices = checksum_names,
                   .help = "checksum the store verifies on every body: md5 (Content-MD5), crc32c, none"),
-    CONFIG_OPTION(S3Settings, part_size, OPT_SIZE, .default_value = "8MiB", .min = S3_PART_MIN,
-                  .help = "multipart part size (at least 5MiB); one buffer of it per worker"),
+    CONFIG_OPTION(S3Settings, part_size, OPT_SIZE, .default_value = "auto", .allow_auto = true, .min = S3_PART_MIN,
+                  .help = "multipart part size (at least 5MiB); auto: from the memory budget; one buffer of it per worker"),
     CONFIG_OPTION(S3Settings, ca_file, OPT_STRING, .is_path = true,
                   .help = "CA certificates to verify the store by; default the system's"),
     {0},
@@ -281,7 +284,21 @@ static bool s3_call(Store *store, const S3Call *call, const char *what, HttpResp
     return true;
 }
 
-/* ---- open, close ---- */
+/* ---- the part size, open, close ---- */
+
+/* (2) The part size the budget decides, or the configured one, grown to S3's part limit. */
+static void s3_fit(void *settings, uint64_t budget)
+{
+    S3Settings *s = settings;
+    s->part_size = objects_part_size(s->part_size, budget, S3_PART_MIN, S3_PART_MAX, S3_PARTS_MAX);
+}
+
+/* The part size, fitted or not (0: auto with no budget known, the least). */
+static uint64_t part_size(const S3Settings *s)
+{
+    return s->part_size > 0 ? s->part_size : S3_PART_MIN;
+}
+
 
 /* (1) Where requests go: the endpoint's scheme and authority, and the bucket in the path or the host. */
 static bool s3_locate(Store *store, FerryError *err)
@@ -344,9 +361,9 @@ static bool s3_open(const void *settings, const char *who, Store **out, FerryErr
         free(store);
         return false;
     }
-    store->part_cap = (size_t)store->settings.part_size;
-    log_debug("%s: bucket %s at %s, region %s, credentials from %s", who, store->settings.bucket, store->base,
-              store->auth.region, store->auth.cred.from);
+    store->part_cap = (size_t)part_size(&store->settings);
+    log_debug("%s: bucket %s at %s, region %s, credentials from %s, parts of %zu bytes", who,
+              store->settings.bucket, store->base, store->auth.region, store->auth.cred.from, store->part_cap);
     *out = store;
     return true;
 }
@@ -761,12 +778,13 @@ static bool s3_url(Store *store, const char *key, StrBuf *out)
 
 static uint64_t s3_memory(const void *settings)
 {
-    return ((const S3Settings *)settings)->part_size;
+    return part_size(settings);
 }
 
 const StoreOps store_s3 = {
     .name = "s3",
     .options = store_s3_options,
+    .fit = s3_fit,
     .memory = s3_memory,
     .open = s3_open,
     .close = s3_close,

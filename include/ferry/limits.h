@@ -72,6 +72,17 @@
 #define FERRY_SAMPLE_SHRINKS 4                /* times a timed-out sample is retried at a quarter */
 #define FERRY_PARTITIONS_MAX 100000
 
+/*
+ * Part (S3) and block (Azure) buffers of part_size = auto: a sixteenth of
+ * the memory budget within [the store's least, FERRY_PART_AUTO_MAX], and in
+ * any case large enough that the largest batch (budget / FERRY_BATCH_OVERHEAD)
+ * encoded at FERRY_ENCODING_EXPANSION bytes per byte fits in the store's
+ * most parts (objects_part_size).
+ */
+#define FERRY_PART_AUTO_SHARE 16
+#define FERRY_PART_AUTO_MAX (64u << 20)
+#define FERRY_ENCODING_EXPANSION 8     /* NDJSON writes a control byte as \u00XX: 6 bytes for 1 */
+
 /* Bytes a blob store's settings struct may take inside the blob sink's (store.h). */
 #define FERRY_STORE_SETTINGS_MAX 1024
 

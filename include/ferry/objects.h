@@ -17,6 +17,14 @@ bool objects_name(const char *prefix, const char *key, char *out, size_t cap, co
 /* The blob sink's key of a stored name: the prefix taken off; NULL when the name is outside it. */
 const char *objects_key(const char *prefix, const char *name);
 
+/*
+ * The part (block) size for a memory budget (limits.h): `configured`, or
+ * with 0 (auto) a share of the budget within [least, FERRY_PART_AUTO_MAX];
+ * raised where that is too small for the largest object a batch of that
+ * budget can make to fit in `parts_max` parts; never above `most`. Whole MiB.
+ */
+uint64_t objects_part_size(uint64_t configured, uint64_t budget, uint64_t least, uint64_t most, unsigned parts_max);
+
 /* The first line of a file, trimmed, into out: a key or token kept out of the configuration. */
 bool objects_read_secret(const char *path, char *out, size_t cap, const char *what, const char *who,
                          FerryError *err);

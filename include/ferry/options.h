@@ -30,8 +30,8 @@ typedef struct ConfigOption {
     size_t offset;               /* where the value lives in the settings struct */
     const char *default_value;   /* text, parsed like a value from the file; NULL: none */
     const char *const *choices;  /* OPT_ENUM: NULL-terminated names */
-    double min, max;             /* OPT_INT, OPT_DOUBLE */
-    bool allow_auto;             /* OPT_INT: "auto" is accepted, and stored as 0 */
+    double min, max;             /* OPT_INT, OPT_DOUBLE; min also for OPT_SIZE */
+    bool allow_auto;             /* OPT_INT, OPT_SIZE: "auto" is accepted, and stored as 0 */
     bool required;
     bool setup;                  /* recorded in the state: a resume must not change it */
     bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */

@@ -45,8 +45,11 @@ bool budget_from(double fraction, uint64_t mem_available, uint64_t cgroup_room, 
 bool budget_measure(const char *root, double fraction, uint64_t cap, MemoryBudget *out,
                     FerryError *err);
 
-/* Bytes one worker's batch arena may hold. */
-uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers);
+/*
+ * Bytes one worker's batch arena may hold: its share of what the sinks'
+ * buffers (sink_bytes a worker) leave of the budget, over FERRY_BATCH_OVERHEAD.
+ */
+uint64_t budget_batch_bytes(const MemoryBudget *budget, int workers, uint64_t sink_bytes);
 /* CPUs this process may use: its affinity mask, lowered by a cgroup CPU quota (rounded up). */
 int budget_cpu_count(const char *root);
 

@@ -60,12 +60,13 @@ int run_lock_state(const char *state_path, FerryError *err);
  * reached, for the log.
  */
 /*
- * Whether the sink's buffers, paid for a whole run by each worker, leave every
- * worker at least FERRY_WORKER_BATCH_FLOOR of the budget for its batches;
- * else a configuration error naming what to change (a run of a row an object
- * is refused, not started).
+ * Fit the sink's settings to the memory budget (SinkOps.fit: part sizes),
+ * then say whether its buffers, paid for a whole run by each worker, leave
+ * every worker at least FERRY_WORKER_BATCH_FLOOR of the budget for its
+ * batches; else a configuration error naming what to change (a run of a row
+ * an object is refused, not started). Called once, before workers are counted.
  */
-bool run_check_sink_memory(const FerryConfig *config, uint64_t budget_total, FerryError *err);
+bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *err);
 int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
                 size_t why_cap);
 

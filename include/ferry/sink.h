@@ -79,6 +79,12 @@ typedef struct SinkOps {
     const ConfigOption *options; /* the sink's keys in [sink], besides `type` */
     size_t settings_size;        /* size of the settings struct the options fill */
 
+    /*
+     * fit (optional) completes, in place, the settings the run's memory
+     * budget decides (the size of a part buffer). A command calls it once,
+     * after measuring the budget and before memory or open (run_fit_sink).
+     */
+    void (*fit)(void *settings, uint64_t budget);
     bool (*open)(const void *settings, Sink **out, FerryError *err);
     /* The bytes one open handle holds in buffers (paid from the run's memory pool); optional. */
     uint64_t (*memory)(const void *settings);
@@ -151,6 +157,12 @@ static inline bool sink_check_table(const SinkOps *ops, const void *settings, co
                                     FerryError *err)
 {
     return ops->check_table == NULL || ops->check_table(settings, shape, err);
+}
+
+static inline void sink_fit(const SinkOps *ops, void *settings, uint64_t budget)
+{
+    if (ops->fit != NULL)
+        ops->fit(settings, budget);
 }
 
 /* The bytes one open handle holds in buffers (SinkOps.memory), 0 for a sink that keeps none. */

@@ -50,6 +50,11 @@ typedef struct StoreOps {
     const char *name;
     /* The store's keys in the sink's section (options.h), for its settings struct. */
     const ConfigOption *options;
+    /*
+     * fit (optional) completes, in place, the settings the memory budget
+     * decides (part_size = auto); called before memory and open.
+     */
+    void (*fit)(void *settings, uint64_t budget);
     /* Bytes one open handle holds in buffers (a part being uploaded); NULL: none to speak of. */
     uint64_t (*memory)(const void *settings);
     /* Open the store its settings describe (dir: a directory, created if missing). */

@@ -3,7 +3,8 @@
 #   s3_start        exports S3_ENDPOINT, S3_BUCKET, S3_PREFIX (fresh), S3_REGION and the
 #                   test credentials (S3_KEY_ID, S3_SECRET_FILE); S3_LOG is the front's log
 #                   ("<operation> <status>" a line), S3_FAULTS the file it reads faults from,
-#                   S3_ISSUED the temporary credentials it takes (tests/tools/awsmeta.py writes them)
+#                   S3_ISSUED the temporary credentials it takes (tests/tools/awsmeta.py writes them),
+#                   S3_HOSTS the Host header of each request, a line each
 #   s3_stop         the caller's EXIT trap must call it
 #   s3_real         true when FERRY_TEST_S3_URI names a real bucket
 #   s3_aws ARGS...  Debian's aws CLI against the store, with the test credentials
@@ -40,6 +41,7 @@ s3_start() {
     S3_LOG=$dir/front.log
     S3_ISSUED=$dir/issued
     S3_FAULTS=$dir/faults
+    S3_HOSTS=$dir/hosts
     : > "$S3_LOG"
     # s3rver, and the front before it; ports taken meanwhile by something else are tried again.
     local tries backend_pid front_pid
@@ -51,7 +53,7 @@ s3_start() {
         backend_pid=$!
         /usr/bin/python3 "$ROOT/tests/tools/s3front.py" --port "$front" --backend-port "$backend" \
             --key-id "$S3_KEY_ID" --secret-file "$S3_SECRET_FILE" --region "$S3_REGION" \
-            --faults "$S3_FAULTS" --issued "$dir/issued" --log "$S3_LOG" >>"$dir/front.out" 2>&1 &
+            --faults "$S3_FAULTS" --issued "$dir/issued" --log "$S3_LOG" --hosts "$S3_HOSTS" >>"$dir/front.out" 2>&1 &
         front_pid=$!
         S3_PIDS="$backend_pid $front_pid"
         wait_port "$backend" "$backend_pid" && wait_port "$front" "$front_pid" && break
@@ -60,7 +62,7 @@ s3_start() {
         [ "$tries" = 3 ] && { cat "$dir/s3rver.log" "$dir/front.out" >&2; return 1; }
     done
     S3_ENDPOINT=http://127.0.0.1:$front
-    export S3_BUCKET S3_PREFIX S3_ENDPOINT S3_REGION S3_KEY_ID S3_SECRET_FILE S3_LOG S3_FAULTS S3_ISSUED
+    export S3_BUCKET S3_PREFIX S3_ENDPOINT S3_REGION S3_KEY_ID S3_SECRET_FILE S3_LOG S3_FAULTS S3_ISSUED S3_HOSTS
 }
 
 s3_stop() {

@@ -72,7 +72,7 @@ else
     write_azure_config "$WORK/faults.ini" "block_size = 1MiB"
     sed -i "s|^prefix = .*|prefix = $AZ_PREFIX/faults|; s|^state = .*|&\nmemory_limit = 96MB\nworkers = 2|; s|^retry_cap_ms = 500|retry_cap_ms = 5000|" "$WORK/faults.ini"
     printf '[table public.wide]\npartition_rows = 30000\n' >> "$WORK/faults.ini"
-    printf 'PutBlock 503:ServerBusy 2\nPutBlockList 500:InternalError 1\nPutBlock cut 1\nPutBlob 503:ServerBusy@1 1\n' > "$AZ_FAULTS"
+    printf 'PutBlock 503:ServerBusy 2\nPutBlockList 500:InternalError 1\nPutBlock cut 1\nPutBlob:.manifest 503:ServerBusy@1 1\n' > "$AZ_FAULTS"
     : > "$AZ_LOG"
     "$FERRY" run -c "$WORK/faults.ini" > "$WORK/faults.log" 2>&1
     is "$?" 0 "faults: the run exits 0"

@@ -6,7 +6,8 @@
 For stores that check their own signatures (Azurite checks Shared Key over the
 path and headers, which pass through untouched). Before each request the proxy
 reads --faults: lines of "<operation> <what> <count>", where operation is
-Azure's (PutBlob, PutBlock, PutBlockList, GetBlob, ListBlobs, DeleteBlob) and
+Azure's (PutBlob, PutBlock, PutBlockList, GetBlob, ListBlobs, DeleteBlob),
+optionally ":<suffix>" for requests whose blob name ends so, and
 what is a status with a code (503:ServerBusy, 500:InternalError; "@N" adds
 Retry-After: N) or "cut" (the connection closed after half the body is read).
 Each request is logged to --log as "<operation> <status>[ <code>]".
@@ -34,7 +35,7 @@ def operation(method, path, query):
     return method
 
 
-def take_fault(op):
+def take_fault(op, path):
     global faults, faults_mtime
     with lock:
         try:
@@ -47,7 +48,8 @@ def take_fault(op):
             with open(args.faults) as f:
                 faults = [[p[0], p[1], int(p[2])] for p in (line.split() for line in f) if len(p) == 3]
         for fault in faults:
-            if fault[0] == op and fault[2] > 0:
+            name, _, suffix = fault[0].partition(':')
+            if name == op and path.endswith(suffix) and fault[2] > 0:
                 fault[2] -= 1
                 return fault[1]
     return None
@@ -67,7 +69,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         split = urllib.parse.urlsplit(self.path)
         self.op = operation(self.command, split.path, dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True)))
         length = int(self.headers.get('Content-Length', '0'))
-        fault = take_fault(self.op)
+        fault = take_fault(self.op, urllib.parse.unquote(split.path))
         if fault == 'cut':
             self.rfile.read(length // 2)
             self.record(0, 'cut')

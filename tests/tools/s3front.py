@@ -17,13 +17,17 @@ This front sits before it on loopback and, for every request:
   - keeps the open multipart uploads, so ListMultipartUploads lists them and
     AbortMultipartUpload ends them (a part or a completion for an upload no
     longer open is 404 NoSuchUpload), as S3 does;
+  - takes virtual-host requests too: a Host of "<bucket>.<--virtual-domain>"
+    (default s3.test, which resolves nowhere: a test reaches it with this
+    front as ferry's HTTP proxy) names the bucket, the path is the key, and
+    the request goes on to s3rver path-style;
   - injects faults read from --faults before each request: lines of
     "<operation> <what> <count>", where what is an HTTP status with an S3
     code (503:SlowDown, 500:InternalError; "@N" adds Retry-After: N), "200error" (a 200 whose body is
     an <Error>, for CompleteMultipartUpload) or "cut" (the connection closed
     after half the body is read); count is how many such requests fail.
 
-Each request is logged to --log as "<operation> <status>".
+Each request is logged to --log as "<operation> <status>", and its Host header to --hosts.
 """
 import argparse
 import base64
@@ -189,10 +193,20 @@ class Front(http.server.BaseHTTPRequestHandler):
         return None
 
     def handle_one(self):
-        split = urllib.parse.urlsplit(self.path)
-        parts = split.path.lstrip('/').split('/', 1)
-        bucket = urllib.parse.unquote(parts[0])
-        key = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ''
+        split = urllib.parse.urlsplit(self.path)  # a proxy's request line carries the whole URL
+        with lock, open(args.hosts, 'a') as hosts:
+            hosts.write(self.headers.get('Host', '') + '\n')
+        host = self.headers.get('Host', '').rsplit(':', 1)[0]
+        query_part = '?' + split.query if split.query else ''
+        if host.endswith('.' + args.virtual_domain):
+            bucket = host[:-len(args.virtual_domain) - 1]
+            key = urllib.parse.unquote(split.path.lstrip('/'))
+            self.backend_path = '/' + urllib.parse.quote(bucket) + split.path + query_part
+        else:
+            parts = split.path.lstrip('/').split('/', 1)
+            bucket = urllib.parse.unquote(parts[0])
+            key = urllib.parse.unquote(parts[1]) if len(parts) > 1 else ''
+            self.backend_path = split.path + query_part
         query = dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True))
         self.op = operation(self.command, key, query)
         length = int(self.headers.get('Content-Length', '0'))
@@ -241,7 +255,7 @@ class Front(http.server.BaseHTTPRequestHandler):
         conn = http.client.HTTPConnection('127.0.0.1', args.backend_port, timeout=60)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ('authorization', 'content-length')}
         headers['Content-Length'] = str(len(body))
-        conn.request(self.command, self.path, body=body, headers=headers)
+        conn.request(self.command, self.backend_path, body=body, headers=headers)
         r = conn.getresponse()
         answer = r.read()
         keep = [(k, v) for k, v in r.getheaders() if k.lower() in ('etag', 'content-type', 'last-modified')]
@@ -278,6 +292,8 @@ parser.add_argument('--region', default='us-east-1')
 parser.add_argument('--faults')
 parser.add_argument('--issued', help='temporary credentials awsmeta.py issued: "<id> <secret> <token> <expires>" lines')
 parser.add_argument('--log', required=True)
+parser.add_argument('--hosts', default=os.devnull, help='where each request\'s Host header is written')
+parser.add_argument('--virtual-domain', default='s3.test', help='the endpoint host of virtual-host requests')
 args = parser.parse_args()
 with open(args.secret_file) as f:
     args.secret = f.read().strip()

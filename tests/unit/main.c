@@ -17,6 +17,7 @@ int main(void)
     test_segment();
     test_mem();
     test_compress();
+    test_objects();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -58,5 +58,6 @@ void test_document(void);
 void test_segment(void);
 void test_mem(void);
 void test_compress(void);
+void test_objects(void);
 
 #endif

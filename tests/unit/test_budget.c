@@ -48,7 +48,9 @@ void test_budget(void)
     ok(!budget_from(0.1, 8000 * MiB, 0, 16 * MiB, &b, &err), "a budget under 4 MiB is refused");
     contains(err.message, "below the minimum of 4 MiB", "with the reason");
     ok(budget_from(0.5, 0, 0, 64 * MiB, &b, &err), "64 MiB cap");
-    is_num(budget_batch_bytes(&b, 2), 8 * MiB, "two workers: each batch arena gets share / overhead");
+    is_num(budget_batch_bytes(&b, 2, 0), 8 * MiB, "two workers: each batch arena gets share / overhead");
+    is_num(budget_batch_bytes(&b, 2, 6 * MiB), 5 * MiB,
+           "two workers with 6 MiB of sink buffers each: the arenas share what the buffers leave");
 
     /* A fake /proc and /sys: cgroup v2 with a limit. */
     char root[] = "/tmp/ferry-unit-XXXXXX";
