@@ -23,7 +23,7 @@ static int plan_command(const CommandArgs *args)
     SourceConn *conn;
     if (!source_connect(&config->source, &conn, &err)) {
         fprintf(stderr, "ferry: %s\n", err.message);
-        return FERRY_EXIT_RESUME;
+        return err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG : FERRY_EXIT_RESUME;
     }
     char why[160];
     int workers = run_workers(config, conn, budget.total, why, sizeof why);
@@ -60,12 +60,18 @@ static int plan_command(const CommandArgs *args)
         printf("\n  rows:       about %.0f\n", plan.est_rows);
         printf("  row width:  %.0f B average, %.0f B largest sampled (text form)\n", plan.width_avg,
                plan.width_max);
-        printf("  partitions: %d (about %.0f rows each, bounds from sampled key quantiles)\n",
-               plan.nparts, plan.est_rows / plan.nparts);
+        printf("  partitions: %d (about %.0f rows each, bounds from sampled key quantiles%s)\n",
+               plan.nparts, plan.est_rows / plan.nparts,
+               plan.cut_for_cursor ? "; smaller than partition_rows, so that a cursor holds at most "
+                                     "cursor_result_limit"
+                                   : "");
         BatchSizer sizer;
         batch_sizer_init(&sizer, batch_bytes, plan.width_avg, plan.shape.ncols);
-        printf("  batches:    FETCH %ld rows, at most %s each\n", batch_sizer_rows(&sizer),
+        printf("  batches:    %ld rows, at most %s each", batch_sizer_rows(&sizer),
                format_size(batch_bytes, b1, sizeof b1));
+        if (source_fetch_limit(conn) > 0)
+            printf(", by FETCHes of at most %ld rows (the server's limit)", source_fetch_limit(conn));
+        printf("\n");
         plan_free(&plan);
     }
     source_close(conn);

@@ -253,9 +253,8 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
             }
             continue;
         }
-        if (table_err.domain == FERRY_ERR_STATE || table_err.domain == FERRY_ERR_SINK ||
-            (table_err.domain == FERRY_ERR_SOURCE && conn == NULL)) {
-            *err = table_err; /* the state, the sink or the connection itself refuses */
+        if (table_err.domain == FERRY_ERR_STATE || table_err.domain == FERRY_ERR_SINK || conn == NULL) {
+            *err = table_err; /* the state, the sink or the connection itself refuses (a wrong dialect) */
             ok = false;
             break;
         }

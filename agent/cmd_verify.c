@@ -114,7 +114,9 @@ static int verify_command(const CommandArgs *args)
     if (!state_open(config->ferry.state, &state, &err) || !source_connect(&config->source, &conn, &err) ||
         !ops->open(config->sink_settings, &sink, &err)) {
         fprintf(stderr, "ferry: %s\n", err.message);
-        exit_code = err.domain == FERRY_ERR_STATE ? FERRY_EXIT_STATE : FERRY_EXIT_RESUME;
+        exit_code = err.domain == FERRY_ERR_STATE    ? FERRY_EXIT_STATE
+                    : err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG
+                                                     : FERRY_EXIT_RESUME;
         goto out;
     }
     printf("%-28s %6s  %-36s %12s %12s  %s\n", "table", "part", "key range", "source rows", "sink rows",

@@ -45,6 +45,7 @@ typedef struct Parsed {
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const source_type_names[] = {"postgresql", NULL};
 static const char *const read_method_names[] = {"auto", "cursor", "copy", NULL};
+static const char *const dialect_names[] = {"auto", "postgresql", "redshift", NULL};
 static const char *const children_names[] = {"exclude", "include", NULL};
 
 static const ConfigOption ferry_options[] = {
@@ -89,6 +90,11 @@ static const ConfigOption source_options[] = {
                   .help = "seconds without data from the server before the connection is dropped and retried"),
     CONFIG_OPTION(SourceSettings, read_method, OPT_ENUM, .default_value = "auto", .choices = read_method_names,
                   .help = "auto (COPY on PostgreSQL), cursor (FETCH batches), or copy"),
+    CONFIG_OPTION(SourceSettings, dialect, OPT_ENUM, .default_value = "auto", .choices = dialect_names,
+                  .help = "auto (what the server's version() says), postgresql or redshift"),
+    CONFIG_OPTION(SourceSettings, cursor_result_limit, OPT_SIZE, .default_value = FERRY_DEFAULT_CURSOR_RESULT,
+                  .help = "Redshift: the most one partition's cursor may hold (the leader node keeps it whole); "
+                          "partitions are cut to fit"),
     {0},
 };
 

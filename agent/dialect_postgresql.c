@@ -32,6 +32,12 @@ static void sample_clause(char relkind, double percent, char *clause, size_t cla
         snprintf(filter, filter_cap, " AND random() < %.8f", percent / 100.0);
 }
 
+static void row_width(StrBuf *sql, const TableShape *shape, const char *cols)
+{
+    (void)shape;
+    strbuf_add(sql, "octet_length(ROW(%s)::text)", cols);
+}
+
 const Dialect dialect_postgresql = {
     .name = "postgresql",
     .session_setup = "SET client_encoding = 'UTF8';"
@@ -43,6 +49,8 @@ const Dialect dialect_postgresql = {
                      "SET bytea_output = 'hex';"
                      "SET application_name = 'ferry'",
     .copy_out = true,
+    .begin_read = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    .declare_cursor = "DECLARE ferry_cursor NO SCROLL CURSOR FOR ",
     .relation_sql = "SELECT c.oid, c.relkind, EXISTS (SELECT 1 FROM pg_inherits WHERE inhparent = c.oid)"
                     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                     " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','p','v','m','f')",
@@ -81,5 +89,8 @@ const Dialect dialect_postgresql = {
         "  (SELECT datconnlimit - (SELECT count(*) FROM pg_stat_activity"
         "                          WHERE datname = current_database())::int"
         "     FROM pg_database WHERE datname = current_database() AND datconnlimit >= 0)",
+    .inheritance = true,
+    .sample_repeatable = true,
+    .row_width = row_width,
     .sample_clause = sample_clause,
 };

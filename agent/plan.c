@@ -105,7 +105,7 @@ char *plan_from_clause(const TableShape *shape)
     char *s = sql_quote_ident(shape->schema);
     char *n = sql_quote_ident(shape->name);
     StrBuf sql = {0};
-    strbuf_add(&sql, "%s%s.%s", shape->with_children ? "" : "ONLY ", s, n);
+    strbuf_add(&sql, "%s%s.%s", shape->with_children || shape->no_only ? "" : "ONLY ", s, n);
     free(s);
     free(n);
     return sql.text;
@@ -222,9 +222,16 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
                            : "not backed by a unique index on NOT NULL columns");
     char *from = plan_from_clause(shape);
     StrBuf sql = {0};
-    strbuf_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE ROW(%s) IS NOT NULL IS FALSE), "
+    StrBuf any_null = {0};
+    for (int k = 0; k < shape->nkeys; k++) {
+        char *name = sql_quote_ident(shape->cols[shape->key_col[k]].name);
+        strbuf_add(&any_null, "%s%s IS NULL", k ? " OR " : "", name);
+        free(name);
+    }
+    strbuf_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE %s), "
                   "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
-            from, keys, from, keys);
+            from, any_null.text, from, keys);
+    free(any_null.text);
     PGresult *res;
     bool ok = query_built(conn, &sql, 0, NULL, &res, err);
     free(sql.text);
@@ -269,6 +276,7 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     char relkind = PQgetvalue(res, 0, 1)[0];
     bool inherited = relkind != 'p' && PQgetvalue(res, 0, 2)[0] == 't';
     shape->with_children = relkind == 'p' || (inherited && table->settings.children == CHILDREN_INCLUDE);
+    shape->no_only = !source_dialect(conn)->inheritance;
     if (inherited && !shape->with_children)
         log_info("table %s has inheritance children; they are not read (children = include reads "
                  "them, under a key checked over all their rows)", table->qualified);
@@ -398,10 +406,18 @@ out:
  * and fetch only the keys at those ranks, in the source's order. `where` is
  * SQL that may hold a key range. *bounds gets *nbounds encoded keys.
  */
+static bool sample_bounds_once(SourceConn *conn, const TableShape *shape, const char *from, const char *keys,
+                               const char *clause, const char *filter, const char *where, int nparts,
+                               char ***bounds, int *nbounds, int *nsamples_out, FerryError *err);
+static void take_bounds(const TableShape *shape, PGresult *res, char ***bounds, int *nbounds);
+
 static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char *from, const char *keys,
                           const char *clause, const char *filter, const char *where, int nparts,
                           char ***bounds, int *nbounds, int *nsamples_out, FerryError *err)
 {
+    if (!source_dialect(conn)->sample_repeatable)
+        return sample_bounds_once(conn, shape, from, keys, clause, filter, where, nparts, bounds, nbounds,
+                                  nsamples_out, err);
     PGresult *res;
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT count(*) FROM %s%s WHERE (%s)%s", from, clause, where, filter);
@@ -433,6 +449,40 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
     free(sql.text);
     if (!ok)
         return false;
+    take_bounds(shape, res, bounds, nbounds);
+    return true;
+}
+
+/*
+ * The bounds of a sample the server cannot draw twice the same (a random()
+ * filter): counted and ranked in one statement. A bound is the first key of
+ * each nparts-th share of the sample, as partition_choose_bounds places them.
+ */
+static bool sample_bounds_once(SourceConn *conn, const TableShape *shape, const char *from, const char *keys,
+                               const char *clause, const char *filter, const char *where, int nparts,
+                               char ***bounds, int *nbounds, int *nsamples_out, FerryError *err)
+{
+    PGresult *res;
+    StrBuf sql = {0};
+    strbuf_add(&sql,
+               "SELECT %s, ferry_n FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS ferry_rank,"
+               " count(*) OVER () AS ferry_n FROM %s%s WHERE (%s)%s) s"
+               " WHERE ferry_rank < ferry_n AND (ferry_rank * %d) / ferry_n <> ((ferry_rank - 1) * %d) / ferry_n"
+               " ORDER BY ferry_rank",
+               keys, keys, keys, from, clause, where, filter, nparts, nparts);
+    bool ok = query_built(conn, &sql, 0, NULL, &res, err);
+    free(sql.text);
+    if (!ok)
+        return false;
+    if (nsamples_out != NULL)
+        *nsamples_out = PQntuples(res) > 0 ? atoi(PQgetvalue(res, 0, shape->nkeys)) : 0;
+    take_bounds(shape, res, bounds, nbounds);
+    return true;
+}
+
+/* The encoded keys of a result's rows, its first nkeys columns (the result is cleared). */
+static void take_bounds(const TableShape *shape, PGresult *res, char ***bounds, int *nbounds)
+{
     int n = PQntuples(res);
     *bounds = xcalloc((size_t)n + 1, sizeof(char *));
     for (int r = 0; r < n; r++) {
@@ -446,7 +496,6 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
     }
     PQclear(res);
     *nbounds = n;
-    return true;
 }
 
 /*
@@ -457,7 +506,7 @@ static bool sample_bounds(SourceConn *conn, const TableShape *shape, const char 
 static bool sample_smaller(const TableConfig *table, const char *what, double *percent, int shrinks,
                            FerryError *err)
 {
-    if (!pg_error_is_timeout(err))
+    if (!pg_error_is_kill(err))
         return false;
     if (shrinks >= FERRY_SAMPLE_SHRINKS || *percent < 1e-6) {
         /* Retrying the same plan would time out the same way: this table cannot be planned. */
@@ -544,11 +593,12 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
         source_dialect(conn)->sample_clause(relkind, percent, clause, sizeof clause, filter, sizeof filter);
         sql.len = 0;
         strbuf_add(&sql,
-                   "SELECT count(*), count(*) FILTER (WHERE kept),"
-                   " coalesce(avg(w) FILTER (WHERE kept), 0), coalesce(max(w) FILTER (WHERE kept), 0)"
-                   " FROM (SELECT octet_length(ROW(%s)::text) AS w, coalesce((%s), false) AS kept"
-                   "       FROM %s%s WHERE true%s LIMIT %d) s",
-                   cols, where, from, clause, filter, relkind == 'v' ? FERRY_SAMPLE_ROWS : 2000000000);
+                   "SELECT count(*), sum(CASE WHEN kept THEN 1 ELSE 0 END),"
+                   " coalesce(avg(CASE WHEN kept THEN w END), 0), coalesce(max(CASE WHEN kept THEN w END), 0)"
+                   " FROM (SELECT ");
+        source_dialect(conn)->row_width(&sql, shape, cols);
+        strbuf_add(&sql, " AS w, coalesce((%s), false) AS kept FROM %s%s WHERE true%s LIMIT %d) s", where,
+                   from, clause, filter, relkind == 'v' ? FERRY_SAMPLE_ROWS : 2000000000);
         if (query_built(conn, &sql, 0, NULL, &res, err))
             break;
         if (!sample_smaller(table, "row sample", &percent, shrinks, err)) {
@@ -570,7 +620,17 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     else
         plan->est_rows = reltuples;
 
-    plan->nparts = partition_count(plan->est_rows, table->settings.partition_rows);
+    /* A server that keeps a cursor's result whole gets partitions whose result fits its limit. */
+    int partition_rows = table->settings.partition_rows;
+    uint64_t cursor_limit = source_cursor_result_limit(conn);
+    if (cursor_limit > 0 && plan->width_avg > 0) {
+        double fit = (double)cursor_limit / plan->width_avg;
+        if (fit < partition_rows) {
+            partition_rows = fit >= 1 ? (int)fit : 1;
+            plan->cut_for_cursor = true;
+        }
+    }
+    plan->nparts = partition_count(plan->est_rows, partition_rows);
     if (plan->nparts > 1) {
         double kpercent = key_sample_percent(reltuples, relpages, plan->nparts);
         int n = 0;

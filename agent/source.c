@@ -11,6 +11,11 @@
  *  (4) Rows arrive in single-row mode and are copied into the batch arena at
  *      once, so memory is bounded by the batch limit plus one row whatever
  *      FETCH size is asked for (see source.h).
+ *  (5) The dialect is the server's: [source] dialect = auto takes the one
+ *      version() names (Redshift says so in it); a configured dialect that
+ *      is not the server's is a configuration error, not a guess.
+ *  (6) A FETCH asks for at most the server's limit (a single-node Redshift:
+ *      1,000 rows); a batch of more rows takes several FETCHes.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -25,6 +30,8 @@
 struct SourceConn {
     PgSession session;
     const Dialect *dialect;
+    long fetch_limit;         /* the most rows a FETCH may ask for; 0: no limit */
+    uint64_t cursor_result_limit; /* from the settings; used where the dialect has no COPY */
     pthread_mutex_t cancel_lock;
     PGcancel *cancel;         /* owned; guarded by cancel_lock */
 };
@@ -34,26 +41,56 @@ bool source_error(SourceConn *conn, const PGresult *result, const char *what, Fe
     return pg_session_error(conn != NULL ? &conn->session : NULL, result, what, err);
 }
 
+/* (5) The configured dialect, or the one version() names; a configured one must be the server's. */
+static bool choose_dialect(SourceConn *conn, int configured, FerryError *err)
+{
+    PGresult *res;
+    if (!source_query(conn, "SELECT version()", 0, NULL, &res, err))
+        return false;
+    bool redshift = PQntuples(res) == 1 && strstr(PQgetvalue(res, 0, 0), "Redshift") != NULL;
+    PQclear(res);
+    const Dialect *server = redshift ? &dialect_redshift : &dialect_postgresql;
+    const Dialect *chosen = configured == DIALECT_REDSHIFT     ? &dialect_redshift
+                            : configured == DIALECT_POSTGRESQL ? &dialect_postgresql
+                                                               : server;
+    if (chosen != server)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "[source] dialect = %s, but the server is %s (its version() says so): "
+                           "set dialect = auto or %s",
+                           chosen->name, server->name, server->name);
+    conn->dialect = chosen;
+    return true;
+}
+
 bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError *err)
 {
     *out = NULL;
     SourceConn *conn = xcalloc(1, sizeof *conn);
     pthread_mutex_init(&conn->cancel_lock, NULL);
+    conn->cursor_result_limit = settings->cursor_result_limit;
     if (!pg_session_open(&conn->session, settings->conninfo, settings->connect_timeout,
                          settings->read_timeout, FERRY_ERR_SOURCE, "source", err)) {
         source_close(conn);
         return false;
     }
-    conn->dialect = &dialect_postgresql;
-    PGresult *res = pg_exec(&conn->session, conn->dialect->session_setup, 0, NULL, err);
-    if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
-        if (res != NULL)
+    PGresult *res = NULL;
+    bool ok = choose_dialect(conn, settings->dialect, err);
+    if (ok) {
+        res = pg_exec(&conn->session, conn->dialect->session_setup, 0, NULL, err);
+        ok = res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK;
+        if (!ok && res != NULL)
             source_error(conn, res, "session setup", err);
         PQclear(res);
+        res = NULL;
+    }
+    if (ok && conn->dialect->fetch_limit_sql != NULL &&
+        (ok = source_query(conn, conn->dialect->fetch_limit_sql, 0, NULL, &res, err)))
+        conn->fetch_limit = PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
+    PQclear(res);
+    if (!ok) {
         source_close(conn);
         return false;
     }
-    PQclear(res);
     conn->cancel = PQgetCancel(conn->session.pg);
     *out = conn;
     return true;
@@ -82,6 +119,16 @@ bool source_idle(SourceConn *conn)
 const Dialect *source_dialect(const SourceConn *conn)
 {
     return conn->dialect;
+}
+
+long source_fetch_limit(const SourceConn *conn)
+{
+    return conn->fetch_limit;
+}
+
+uint64_t source_cursor_result_limit(const SourceConn *conn)
+{
+    return conn->dialect->copy_out ? 0 : conn->cursor_result_limit;
 }
 
 void source_cancel(SourceConn *conn)
@@ -297,15 +344,35 @@ bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCu
     cursor->partition = FAULT_ANY_PARTITION;
     if (cursor->copy)
         return copy_open(conn, query, cursor, err);
-    if (!pg_command(&conn->session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err))
+    if (!pg_command(&conn->session, conn->dialect->begin_read, err))
         return false;
-    size_t len = strlen(query) + 64;
+    size_t len = strlen(conn->dialect->declare_cursor) + strlen(query) + 1;
     char *declare = xmalloc(len);
-    snprintf(declare, len, "DECLARE ferry_cursor NO SCROLL CURSOR FOR %s", query);
+    snprintf(declare, len, "%s%s", conn->dialect->declare_cursor, query);
     bool ok = pg_command(&conn->session, declare, err);
     free(declare);
     cursor->open = ok;
     return ok;
+}
+
+/* FETCH up to `rows` (within the server's limit) in single-row mode. */
+static bool send_fetch(SourceCursor *cursor, long rows, FerryError *err)
+{
+    SourceConn *conn = cursor->conn;
+    if (conn->fetch_limit > 0 && rows > conn->fetch_limit)
+        rows = conn->fetch_limit;
+    char sql[64];
+    snprintf(sql, sizeof sql, "FETCH FORWARD %ld FROM ferry_cursor", rows);
+    if (!PQsendQuery(conn->session.pg, sql))
+        return source_error(conn, NULL, "FETCH", err);
+    if (!PQsetSingleRowMode(conn->session.pg)) {
+        pg_drain(&conn->session);
+        return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: single-row mode refused");
+    }
+    cursor->in_fetch = true;
+    cursor->fetch_asked = rows;
+    cursor->fetch_got = 0;
+    return true;
 }
 
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
@@ -322,17 +389,8 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
     if (!cursor->in_fetch) {
         if (cursor->exhausted)
             return true;
-        char sql[64];
-        snprintf(sql, sizeof sql, "FETCH FORWARD %ld FROM ferry_cursor", fetch_rows);
-        if (!PQsendQuery(conn->session.pg, sql))
-            return source_error(conn, NULL, "FETCH", err);
-        if (!PQsetSingleRowMode(conn->session.pg)) {
-            pg_drain(&conn->session);
-            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: single-row mode refused");
-        }
-        cursor->in_fetch = true;
-        cursor->fetch_asked = fetch_rows;
-        cursor->fetch_got = 0;
+        if (!send_fetch(cursor, fetch_rows, err))
+            return false;
     }
     for (;;) {
         PGresult *res = cursor->pending_row;
@@ -348,6 +406,12 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
             cursor->in_fetch = false;
             if (cursor->fetch_got < cursor->fetch_asked)
                 cursor->exhausted = true;
+            /* (6) One FETCH within the server's limit did not fill the batch: another. */
+            if (!cursor->exhausted && batch->nrows < fetch_rows && batch->bytes < max_bytes) {
+                if (!send_fetch(cursor, fetch_rows - batch->nrows, err))
+                    return false;
+                continue;
+            }
             return true;
         }
         ExecStatusType status = PQresultStatus(res);

@@ -231,7 +231,7 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
         if (outcome != PART_RETRY)
             return outcome;
 
-        if (pg_error_is_timeout(err)) {
+        if (pg_error_is_kill(err)) {
             /* A COPY is one statement: read this table with a cursor instead.
              * Ask for fewer rows a FETCH, for every worker on this table; the
              * second timeout splits the range before the next attempt. */

@@ -40,9 +40,26 @@ bool pg_sqlstate_retryable(const char *sqlstate)
     return false;
 }
 
-bool pg_error_is_timeout(const FerryError *err)
+/*
+ * What Redshift says when it stops a statement for its time or its size, not
+ * with a class-57 SQLSTATE but in words (XX000): its workload manager's
+ * aborts (a Query Monitoring Rule, or "abort query … code: 1020 … system
+ * requested abort"), the leader node's cap on cursor results, a full disk.
+ */
+static bool killed_for_size_or_time(const char *text)
 {
-    return strcmp(err->sqlstate, "57014") == 0;
+    static const char *const words[] = {"cancelled by WLM", "WLM abort", "code: 1020",
+                                        "system requested abort",
+                                        "maximum size allowed for the total set of cursor data", "Disk Full"};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++)
+        if (strstr(text, words[i]) != NULL)
+            return true;
+    return false;
+}
+
+bool pg_error_is_kill(const FerryError *err)
+{
+    return strcmp(err->sqlstate, "57014") == 0 || killed_for_size_or_time(err->message);
 }
 
 bool pg_session_error(const PgSession *session, const PGresult *result, const char *what, FerryError *err)
@@ -66,9 +83,7 @@ bool pg_session_error(const PgSession *session, const PGresult *result, const ch
     if (err != NULL) {
         snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
         bool broken = pg == NULL || PQstatus(pg) != CONNECTION_OK;
-        /* Redshift's workload manager aborts queries with a message, not a class-57 SQLSTATE. */
-        bool wlm = strstr(text, "cancelled by WLM") != NULL || strstr(text, "WLM abort") != NULL;
-        err->retryable = broken || wlm || pg_sqlstate_retryable(sqlstate);
+        err->retryable = broken || killed_for_size_or_time(text) || pg_sqlstate_retryable(sqlstate);
     }
     return false;
 }

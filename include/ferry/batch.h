@@ -48,6 +48,7 @@ typedef struct TableShape {
     char *target;             /* owned: the name the sink writes under */
     bool with_children;       /* read without ONLY: a partitioned table's partitions, or
                                  inheritance children asked for with children = include */
+    bool no_only;             /* the server has no inheritance and no ONLY (Redshift) */
     int ncols;                /* columns read from the source */
     int nout;                 /* columns the sink writes: cols[0..nout) */
     Column *cols;             /* owned */

@@ -42,7 +42,11 @@ typedef struct SourceSettings {
     int connect_timeout;      /* seconds */
     int read_timeout;         /* seconds without a byte from the server before the connection is dropped */
     int read_method;          /* ReadMethod */
+    int dialect;              /* SourceDialect */
+    uint64_t cursor_result_limit; /* bytes a partition's cursor result may hold where rows come by cursor alone */
 } SourceSettings;
+
+typedef enum { DIALECT_AUTO = 0, DIALECT_POSTGRESQL, DIALECT_REDSHIFT } SourceDialect;
 
 typedef enum { READ_AUTO = 0, READ_CURSOR, READ_COPY } ReadMethod;
 

@@ -5,8 +5,9 @@
  * Planning (agent/plan.c) and the source (agent/source.c) ask the
  * connection's dialect for these and hold no server's catalog themselves;
  * the range query (plan_range_query) is plain SQL every dialect reads. One
- * dialect per file in agent/ (dialect_postgresql.c); the connection picks
- * its dialect when it connects.
+ * dialect per file in agent/ (dialect_postgresql.c, dialect_redshift.c);
+ * the connection picks its dialect when it connects ([source] dialect, or
+ * what the server's version() says).
  *
  * Each catalog statement's parameters and result columns are part of the
  * contract, in the order given.
@@ -17,6 +18,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ferry/batch.h"
+#include "ferry/common.h"
+
 typedef struct Dialect {
     const char *name;                /* as `ferry plan` and the log say it */
 
@@ -25,6 +29,11 @@ typedef struct Dialect {
 
     /* Rows may stream by COPY (query) TO STDOUT rather than a cursor. */
     bool copy_out;
+    /* The transaction a cursor reads in (one snapshot, read only), and the DECLARE the query follows. */
+    const char *begin_read;
+    const char *declare_cursor;
+    /* -> the most rows one FETCH may ask for, 0 for no limit; NULL: none to ask about. */
+    const char *fetch_limit_sql;
 
     /* $1 schema, $2 name -> oid, relkind ('r','p','v','m','f'), has inheritance children (t/f). */
     const char *relation_sql;
@@ -47,6 +56,17 @@ typedef struct Dialect {
      */
     const char *connection_room_sql;
 
+    /* Tables may have inheritance children, and FROM takes ONLY. */
+    bool inheritance;
+    /*
+     * A sample the server draws again the same (TABLESAMPLE … REPEATABLE):
+     * counting it and then picking ranks from it may be two statements.
+     * Otherwise both are one statement over one draw.
+     */
+    bool sample_repeatable;
+    /* Append an expression of a row's width in bytes of text; `cols` is the select list. */
+    void (*row_width)(StrBuf *sql, const TableShape *shape, const char *cols);
+
     /*
      * Text that makes a read of a relation of `relkind` see about `percent`
      * of its rows, the same rows each time where the server can: a clause
@@ -58,5 +78,6 @@ typedef struct Dialect {
 } Dialect;
 
 extern const Dialect dialect_postgresql;
+extern const Dialect dialect_redshift;
 
 #endif

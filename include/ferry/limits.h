@@ -38,6 +38,12 @@
 #define FERRY_DEFAULT_RETRY_BASE_MS 500
 #define FERRY_DEFAULT_RETRY_CAP_MS 30000
 #define FERRY_DEFAULT_RETRY_MAX_S 900
+/*
+ * A partition's cursor result on a server that keeps it whole (Redshift's
+ * leader node, whose cap on all open cursors together is 8,000 MB and up by
+ * node type): a few workers' cursors fit under the smallest cap.
+ */
+#define FERRY_DEFAULT_CURSOR_RESULT "1GB"
 
 /* Adaptive split: timeouts of one partition before it is split, pieces, and the floor. */
 #define FERRY_SPLIT_AFTER_TIMEOUTS 2

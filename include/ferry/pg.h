@@ -60,7 +60,11 @@ bool pg_command(PgSession *session, const char *sql, FerryError *err);
 
 /* Whether a SQLSTATE (or "" for a broken connection) is worth retrying. */
 bool pg_sqlstate_retryable(const char *sqlstate);
-/* A statement cancelled by the server's statement_timeout (or another cancel)? */
-bool pg_error_is_timeout(const FerryError *err);
+/*
+ * A statement the server stopped for running too long or holding too much
+ * (statement_timeout or another cancel; Redshift's workload manager, its
+ * cursor cap, a full disk): the same statement over fewer rows may pass.
+ */
+bool pg_error_is_kill(const FerryError *err);
 
 #endif

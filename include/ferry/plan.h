@@ -112,6 +112,7 @@ typedef struct TablePlan {
     double width_avg;         /* bytes per row in text form, sampled */
     double width_max;
     int nparts;
+    bool cut_for_cursor;      /* partitions made smaller than partition_rows to fit cursor_result_limit */
     char **bounds;            /* owned: nparts - 1 encoded upper bounds */
 } TablePlan;
 

@@ -23,6 +23,10 @@ bool source_idle(SourceConn *conn);
 
 /* The server's dialect: its catalog statements, sampling and read path. */
 const Dialect *source_dialect(const SourceConn *conn);
+/* The most rows one FETCH may ask for (a single-node Redshift: 1000); 0: no limit. */
+long source_fetch_limit(const SourceConn *conn);
+/* The bytes a partition's cursor result may hold where rows come by cursor alone (Redshift); 0: no limit. */
+uint64_t source_cursor_result_limit(const SourceConn *conn);
 
 /* Ask the server to cancel what this connection runs now. Safe from any thread. */
 void source_cancel(SourceConn *conn);

@@ -1,0 +1,69 @@
+# tests/lib/redshift.sh — a Redshift for the tests: tests/tools/rsfront.py before the test's PostgreSQL.
+#
+#   rs_start [FRONT ARGS...]  Redshift's system views in the test database (tests/tools/rscatalog.sql),
+#                             a single-node cluster of two slices, and the front on a free loopback
+#                             port; exports RS_PORT and RS_LOG (the front's refusals and aborts,
+#                             "<what> <text>" a line). Arguments go to the front (--cursor-cap BYTES,
+#                             --wlm-abort-after SECONDS, --nodes N).
+#   rs_restart [FRONT ARGS...] the front again, with other arguments, on the same port
+#   rs_stop                   the caller's EXIT trap must call it
+#   write_rs_config FILE SINK_PATH [extra lines for [ferry]]  a dir sink config reading through the front
+#
+# With FERRY_TEST_REDSHIFT_URI (a libpq URI of a real cluster) the same tests read that cluster;
+# what only the front can do (its log, injected aborts) is skipped.
+
+RS_PID=
+
+rs_real() { [ -n "${FERRY_TEST_REDSHIFT_URI:-}" ]; }
+
+rs_front() {
+    local tries
+    for tries in 1 2 3; do
+        RS_PORT=$(free_port) || return 1
+        /usr/bin/python3 "$ROOT/tests/tools/rsfront.py" --port "$RS_PORT" --backend-port "$PGPORT" \
+            --log "$RS_LOG" "$@" >>"$WORK/rsfront.out" 2>&1 &
+        RS_PID=$!
+        wait_port "$RS_PORT" "$RS_PID" && break
+        kill "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
+        RS_PID=
+        [ "$tries" = 3 ] && { cat "$WORK/rsfront.out" >&2; return 1; }
+    done
+    export RS_PORT
+}
+
+rs_start() {
+    RS_LOG=$WORK/rsfront.log
+    : > "$RS_LOG"
+    export RS_LOG
+    rs_real && return 0
+    psql -X -q -v ON_ERROR_STOP=1 -f "$ROOT/tests/tools/rscatalog.sql" >/dev/null || return 1
+    pg_sql "TRUNCATE redshift_catalog.stv_slices;
+            INSERT INTO redshift_catalog.stv_slices VALUES (0, 0, 0, 'D'), (0, 1, 1, 'D')" >/dev/null
+    rs_front "$@"
+}
+
+rs_restart() {
+    rs_real && return 0
+    rs_stop
+    local port=$RS_PORT
+    /usr/bin/python3 "$ROOT/tests/tools/rsfront.py" --port "$port" --backend-port "$PGPORT" \
+        --log "$RS_LOG" "$@" >>"$WORK/rsfront.out" 2>&1 &
+    RS_PID=$!
+    wait_port "$port" "$RS_PID"
+}
+
+rs_stop() {
+    [ -n "$RS_PID" ] && { kill "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null; }
+    RS_PID=
+}
+
+# rs_conninfo: what ferry's [source] conninfo is for the cluster.
+rs_conninfo() {
+    if rs_real; then echo "$FERRY_TEST_REDSHIFT_URI"; else echo "host=127.0.0.1 port=$RS_PORT user=ferry dbname=postgres"; fi
+}
+
+write_rs_config() {
+    local file=$1 out=$2 extra=${3:-}
+    write_config "$file" "$out" ndjson "$extra"
+    sed -i "s|^conninfo = .*|conninfo = $(rs_conninfo)|" "$file"
+}

@@ -1,0 +1,379 @@
+#!/usr/bin/python3
+"""tests/tools/rsfront.py — a Redshift front end for the tests: PostgreSQL's wire protocol to the client,
+a real PostgreSQL behind, and Redshift's behaviour wherever a client could tell the two apart.
+
+There is no Redshift to test against. This front relays every message between
+the client and a PostgreSQL server, and on the way:
+
+  - answers version() as Redshift does ("PostgreSQL 8.0.2 on i686-pc-linux-gnu,
+    …, Redshift 1.0.…"), and serves Redshift's own system views (svv_table_info,
+    svv_columns, pg_table_def, stv_slices, stv_sessions, pg_stat_activity with
+    Redshift's columns) from the schema redshift_catalog, which
+    tests/tools/rscatalog.sql creates in the backing database; every session
+    gets it at the end of its search_path;
+  - refuses what Redshift refuses, with Redshift's error text where it is
+    known: TABLESAMPLE, LATERAL, WITH ORDINALITY, FROM ONLY, FILTER (WHERE …),
+    arrays, ROW(…) (Redshift's leader node speaks PostgreSQL 8.0), COPY … TO STDOUT, DECLARE with options
+    (Redshift takes DECLARE name CURSOR FOR query alone), a second cursor
+    while one is open, FETCH FORWARD above 1,000 rows or FETCH ALL with
+    --nodes 1 ("Fetch size N exceeds the limit of 1000 for a single node
+    configuration…"), SET of a parameter Redshift has no such name for;
+  - materialises a cursor at its first FETCH, as the leader node does: the
+    cursor's whole result is sized then, and when the open cursors together
+    would hold more than --cursor-cap bytes the FETCH fails with Redshift's
+    "exceeded the maximum size allowed for the total set of cursor data";
+  - injects workload-manager aborts: a statement running longer than
+    --wlm-abort-after seconds, or a cursor fetched from for longer than that
+    since its first FETCH, fails with SQLSTATE XX000 and, in turn, the two
+    texts Redshift uses: "Query (N) cancelled by WLM abort action of Query
+    Monitoring Rule …" and "abort query N" with "code: 1020 … context: system
+    requested abort" in its detail.
+
+A refusal is made by the backing server itself: the client's statement is
+replaced by one that raises the error (redshift_catalog.rs_raise), so the
+transaction fails as Redshift's would and the protocol stays in step.
+Where Redshift's text is not documented (the second cursor, COPY TO) the text
+here is this front's own; ferry must not depend on those words.
+
+Each refusal and abort is logged to --log as "<what> <detail>".
+"""
+import argparse
+import re
+import select
+import socket
+import socketserver
+import struct
+import threading
+import time
+
+VERSION = ('PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by GCC gcc (GCC) 3.4.2 20041017 '
+           '(Red Hat 3.4.2-6.fc3), Redshift 1.0.77467')
+# Parameters a Redshift session may SET (a subset of its configuration reference, and what libpq sends).
+# Redshift's own parameters, which PostgreSQL lacks: kept as custom settings of the backing session.
+REDSHIFT_ONLY = {'query_group', 'wlm_query_slot_count', 'enable_result_cache_for_session',
+                 'analyze_threshold_percent', 'describe_field_name_in_uppercase', 'json_parse_truncate_strings',
+                 'max_cursor_result_set_size'}
+SETTABLE = {'datestyle', 'extra_float_digits', 'query_group', 'search_path', 'statement_timeout', 'timezone',
+            'time zone', 'application_name', 'client_encoding', 'wlm_query_slot_count',
+            'enable_result_cache_for_session', 'analyze_threshold_percent', 'describe_field_name_in_uppercase',
+            'json_parse_truncate_strings', 'max_cursor_result_set_size'}
+
+lock = threading.Lock()
+open_cursor_bytes = {}  # (connection id, cursor name) -> bytes materialised
+query_ids = [100000]
+
+
+def log(line):
+    with lock, open(args.log, 'a') as f:
+        f.write(line + '\n')
+
+
+def next_query_id():
+    with lock:
+        query_ids[0] += 1
+        return query_ids[0]
+
+
+def message(kind, payload):
+    return kind + struct.pack('!I', len(payload) + 4) + payload
+
+
+def read_exact(sock, n):
+    data = b''
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise EOFError
+        data += chunk
+    return data
+
+
+def read_message(sock):
+    head = read_exact(sock, 5)
+    length = struct.unpack('!I', head[1:])[0]
+    return head[:1], read_exact(sock, length - 4)
+
+
+def strip_literals(sql):
+    """The SQL with string literals and comments blanked, so words inside them are not taken for syntax."""
+    return re.sub(r"'(?:[^']|'')*'|--[^\n]*|/\*.*?\*/", "''", sql, flags=re.S)
+
+
+def statements(sql):
+    """A simple query's statements, split at the semicolons outside quotes."""
+    parts, start, quoted = [], 0, None
+    for i, ch in enumerate(sql):
+        if quoted:
+            if ch == quoted:
+                quoted = None
+        elif ch in ("'", '"'):
+            quoted = ch
+        elif ch == ';':
+            parts.append(sql[start:i])
+            start = i + 1
+    parts.append(sql[start:])
+    return [p for p in parts if p.strip()]
+
+
+def quote(text):
+    return "'" + text.replace("'", "''") + "'"
+
+
+class Refusal(Exception):
+    def __init__(self, what, sqlstate, text, detail=''):
+        super().__init__(text)
+        self.what, self.sqlstate, self.text, self.detail = what, sqlstate, text, detail
+
+
+def wlm_abort():
+    """One of Redshift's two abort texts, in turn."""
+    qid = next_query_id()
+    if qid % 2:
+        return Refusal('wlm', 'XX000', 'Query (%d) cancelled by WLM abort action of Query Monitoring Rule '
+                       '"ferry_test_rule".' % qid)
+    detail = ('\n  -----------------------------------------------\n  error:  abort query %d\n'
+              '  code:      1020\n  context:   system requested abort\n  query:     %d\n'
+              '  location:  xen_execute.cpp:6200\n  process:   query0_123_%d [pid=12345]\n'
+              '  -----------------------------------------------\n' % (qid, qid, qid))
+    return Refusal('wlm', 'XX000', 'abort query %d' % qid, detail)
+
+
+class Session:
+    def __init__(self, client, cid):
+        self.client = client
+        self.cid = cid
+        self.backend = socket.create_connection(('127.0.0.1', args.backend_port))
+        self.cursors = {}        # name -> {'query', 'first_fetch'}
+        self.key = None          # the backend's cancel key
+        self.idle = True         # the backend's transaction status is idle
+        self.statement_timer = None
+        self.cancelled_for_wlm = False
+
+    # ---- startup: relayed, with the catalog schema put on the search_path ----
+    def startup(self):
+        while True:
+            length = struct.unpack('!I', read_exact(self.client, 4))[0]
+            body = read_exact(self.client, length - 4)
+            code = struct.unpack('!I', body[:4])[0]
+            if code in (80877103, 80877104):  # SSLRequest, GSSENCRequest: not here
+                self.client.sendall(b'N')
+                continue
+            if code == 80877102:  # CancelRequest: to the backend as it is
+                with socket.create_connection(('127.0.0.1', args.backend_port)) as c:
+                    c.sendall(struct.pack('!I', length) + body)
+                return False
+            break
+        fields = body[4:].split(b'\0')
+        params = dict(zip(fields[0::2], fields[1::2]))
+        params.pop(b'', None)
+        params[b'search_path'] = b'"$user", public, redshift_catalog'
+        packed = struct.pack('!I', 196608) + b''.join(k + b'\0' + v + b'\0' for k, v in params.items()) + b'\0'
+        self.backend.sendall(struct.pack('!I', len(packed) + 4) + packed)
+        return True
+
+    # ---- what a statement becomes ----
+    def rewrite(self, sql):
+        bare = strip_literals(sql)
+        words = bare.strip().split(None, 2)
+        first = words[0].upper() if words else ''
+        if re.search(r'\btablesample\b', bare, re.I):
+            raise Refusal('tablesample', '42601', 'syntax error at or near "TABLESAMPLE"')
+        m = re.search(r'\b(lateral|ordinality)\b|\bfrom\s+(only)\b|\bfilter\s*(\()\s*where\b|(\[\])', bare, re.I)
+        if m:
+            raise Refusal('syntax', '42601', 'syntax error at or near "%s"' % next(g for g in m.groups() if g).upper())
+        if re.search(r'\brow\s*\(', bare, re.I):
+            raise Refusal('row', '0A000', 'ROW expression, implicit or explicit, is not supported in target list')
+        if first == 'COPY' and re.search(r'\bto\s+stdout\b', bare, re.I):
+            raise Refusal('copy-to', '0A000', 'COPY TO STDOUT is not supported by Redshift; use UNLOAD')
+        if first == 'SET':
+            m = re.match(r'\s*set\s+(?:session\s+|local\s+)?(time\s+zone|[a-z_]+)', bare, re.I)
+            if m and m.group(1).lower() not in SETTABLE:
+                raise Refusal('set', '42704', 'unrecognized configuration parameter "%s"' % m.group(1).lower())
+            if m and m.group(1).lower() in REDSHIFT_ONLY:
+                log('set %s' % sql.strip())
+                sql = sql[:m.start(1)] + 'redshift.' + sql[m.start(1):]
+        if first == 'DECLARE':
+            m = re.match(r'\s*declare\s+("?[\w]+"?)\s+(.*?)\bfor\b', bare, re.I | re.S)
+            if not m or m.group(2).strip().upper() != 'CURSOR':
+                after = m.group(2).split()[0].upper() if m and m.group(2).split() else 'DECLARE'
+                raise Refusal('declare', '42601', 'syntax error at or near "%s"' % after)
+            if self.cursors:
+                raise Refusal('second-cursor', '0A000', 'only one cursor can be open at a time in a session')
+            if self.idle:
+                raise Refusal('declare', '25P01', 'DECLARE CURSOR can only be used in transaction blocks')
+            name = m.group(1).strip('"').lower()
+            self.cursors[name] = {'query': sql[sql.lower().index(' for ', m.start(2)) + 5:], 'first_fetch': None}
+        if first in ('FETCH', 'MOVE'):
+            self.fetch(bare)
+        if first in ('CLOSE',):
+            name = bare.split()[1].strip('";').lower() if len(bare.split()) > 1 else ''
+            self.forget(name)
+        sql = re.sub(r'\bpg_stat_activity\b', 'redshift_catalog.stat_activity', sql)
+        sql = re.sub(r'(?<![\w.])(?:pg_catalog\.)?version\s*\(\s*\)', quote(VERSION), sql, flags=re.I)
+        return sql
+
+    def fetch(self, bare):
+        m = re.match(r'\s*(?:fetch|move)\s+(?:(next)|(all)|forward\s+(all|\d+)|(\d+))?\s*(?:from|in)\s+"?(\w+)"?',
+                     bare, re.I)
+        if not m:
+            return
+        count = 'ALL' if m.group(2) or (m.group(3) or '').upper() == 'ALL' else int(m.group(3) or m.group(4) or 1)
+        if args.nodes == 1 and (count == 'ALL' or count > 1000):
+            if count == 'ALL':
+                raise Refusal('fetch-all', 'XX000', 'FETCH ALL is not supported on a single node configuration')
+            raise Refusal('fetch-size', 'XX000', 'Fetch size %d exceeds the limit of 1000 for a single node '
+                          'configuration. Reduce the client fetch/cache size or upgrade to a multi node '
+                          'installation.' % count)
+        cursor = self.cursors.get(m.group(5).lower())
+        if cursor is None:
+            return
+        now = time.monotonic()
+        if cursor['first_fetch'] is None:
+            cursor['first_fetch'] = now
+            size = self.materialise(cursor['query'])
+            with lock:
+                total = sum(open_cursor_bytes.values()) + size
+                if total <= args.cursor_cap:
+                    open_cursor_bytes[(self.cid, m.group(5).lower())] = size
+            if total > args.cursor_cap:
+                raise Refusal('cursor-cap', 'XX000', 'exceeded the maximum size allowed for the total set of '
+                              'cursor data: %dMB.' % max(1, args.cursor_cap >> 20))
+        elif args.wlm_abort_after and now - cursor['first_fetch'] > args.wlm_abort_after:
+            raise wlm_abort()
+
+    def materialise(self, query):
+        """The bytes of the cursor's whole result, counted in the cursor's own transaction."""
+        self.backend.sendall(message(b'Q', ('SELECT coalesce(sum(octet_length(r::text)), 0) FROM (%s) r'
+                                            % query).encode() + b'\0'))
+        size = 0
+        while True:
+            kind, payload = read_message(self.backend)
+            if kind == b'D':
+                size = int(payload[6:6 + struct.unpack('!i', payload[2:6])[0]])
+            elif kind == b'Z':
+                return size
+
+    def forget(self, name=None):
+        for n in list(self.cursors) if name is None else [name]:
+            self.cursors.pop(n, None)
+            with lock:
+                open_cursor_bytes.pop((self.cid, n), None)
+
+    def raise_sql(self, refusal, nparams=0):
+        """A statement that makes the backend fail as Redshift would, taking the client's parameters."""
+        log('%s %s' % (refusal.what, refusal.text))
+        params = ''.join(', $%d::text' % (i + 1) for i in range(nparams))
+        return 'SELECT redshift_catalog.rs_raise(%s, %s, %s%s)' % (
+            quote(refusal.sqlstate), quote(refusal.text), quote(refusal.detail), params)
+
+    # ---- WLM: a statement running too long is cancelled, and its error told as Redshift tells it ----
+    def start_statement(self):
+        if args.wlm_abort_after and self.key is not None:
+            self.statement_timer = threading.Timer(args.wlm_abort_after, self.cancel_for_wlm)
+            self.statement_timer.daemon = True
+            self.statement_timer.start()
+
+    def cancel_for_wlm(self):
+        self.cancelled_for_wlm = True
+        with socket.create_connection(('127.0.0.1', args.backend_port)) as c:
+            c.sendall(struct.pack('!II', 16, 80877102) + self.key)
+
+    def from_backend(self, kind, payload):
+        if kind == b'K':
+            self.key = payload
+        elif kind == b'Z':
+            self.idle = payload == b'I'
+            if self.idle:
+                self.forget()
+            if self.statement_timer is not None:
+                self.statement_timer.cancel()
+                self.statement_timer = None
+            self.cancelled_for_wlm = False
+        elif kind in (b'E', b'N') and b'rs_raise' in payload:
+            # The raise is this front's device: Redshift's error has no PL/pgSQL context.
+            fields = [f for f in payload.split(b'\0') if f and not (f[:1] == b'W' and b'rs_raise' in f)]
+            payload = b'\0'.join(fields) + b'\0\0'
+        if kind == b'E' and self.cancelled_for_wlm:
+            fields = dict((f[:1], f[1:]) for f in payload.split(b'\0') if f)
+            if fields.get(b'C') == b'57014':
+                self.cancelled_for_wlm = False
+                r = wlm_abort()
+                log('wlm %s' % r.text)
+                out = [b'S' + fields.get(b'S', b'ERROR'), b'C' + r.sqlstate.encode(), b'M' + r.text.encode()]
+                if r.detail:
+                    out.append(b'D' + r.detail.encode())
+                payload = b'\0'.join(out) + b'\0\0'
+        return message(kind, payload)
+
+    def from_client(self, kind, payload):
+        if kind == b'Q':
+            sql = payload[:-1].decode()
+            try:
+                sql = ';'.join(self.rewrite(one) for one in statements(sql))
+            except Refusal as r:
+                sql = self.raise_sql(r)
+            self.start_statement()
+            return message(kind, sql.encode() + b'\0')
+        if kind == b'P':
+            name, rest = payload.split(b'\0', 1)
+            sql, rest = rest.split(b'\0', 1)
+            sql = sql.decode()
+            try:
+                sql = self.rewrite(sql)
+            except Refusal as r:
+                sql = self.raise_sql(r, max([int(n) for n in re.findall(r'\$(\d+)', sql)] or [0]))
+                rest = b'\0\0'  # no parameter types: the raise takes them as text
+            return message(kind, name + b'\0' + sql.encode() + b'\0' + rest)
+        if kind == b'E':
+            self.start_statement()
+        return message(kind, payload)
+
+    def run(self):
+        try:
+            if not self.startup():
+                return
+            socks = [self.client, self.backend]
+            while True:
+                ready, _, _ = select.select(socks, [], [])
+                if self.backend in ready:
+                    kind, payload = read_message(self.backend)
+                    self.client.sendall(self.from_backend(kind, payload))
+                if self.client in ready:
+                    kind, payload = read_message(self.client)
+                    self.backend.sendall(self.from_client(kind, payload))
+                    if kind == b'X':
+                        return
+        except (EOFError, ConnectionError, OSError):
+            pass
+        finally:
+            if self.statement_timer is not None:
+                self.statement_timer.cancel()
+            self.forget()
+            for s in (self.client, self.backend):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+
+class Handler(socketserver.BaseRequestHandler):
+    def handle(self):
+        Session(self.request, id(self)).run()
+
+
+class Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+parser = argparse.ArgumentParser()
+parser.add_argument('--port', type=int, required=True)
+parser.add_argument('--backend-port', type=int, required=True)
+parser.add_argument('--nodes', type=int, default=1, help='compute nodes; 1: single-node limits on FETCH')
+parser.add_argument('--cursor-cap', type=int, default=8000 << 20, help='bytes all open cursors may hold')
+parser.add_argument('--wlm-abort-after', type=float, default=0, help='seconds a query may run; 0: forever')
+parser.add_argument('--log', required=True)
+args = parser.parse_args()
+server = Server(('127.0.0.1', args.port), Handler)
+print('rsfront listening on %d' % args.port, flush=True)
+server.serve_forever()
