@@ -163,6 +163,16 @@ int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_tot
     return n > 0 ? n : 1;
 }
 
+RetryPolicy run_retry_policy(const FerryConfig *config)
+{
+    return (RetryPolicy){
+        .max_attempts = config->ferry.retry_attempts,
+        .base_s = config->ferry.retry_base_ms / 1000.0,
+        .cap_s = config->ferry.retry_cap_ms / 1000.0,
+        .max_total_s = config->ferry.retry_max_seconds,
+    };
+}
+
 bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *err)
 {
     sink_fit(config->sink, config->sink_settings, budget_total); /* the settings, not the config, change */
@@ -386,12 +396,7 @@ static int run_command(const CommandArgs *args)
         exit_code = FERRY_EXIT_CONFIG;
         goto out;
     }
-    run.retry = (RetryPolicy){
-        .max_attempts = config->ferry.retry_attempts,
-        .base_s = config->ferry.retry_base_ms / 1000.0,
-        .cap_s = config->ferry.retry_cap_ms / 1000.0,
-        .max_total_s = config->ferry.retry_max_seconds,
-    };
+    run.retry = run_retry_policy(config);
     char total[32], base[32], batch[32]; /* total: logged when the workers start and when they end */
 
     if (!state_run_begin(state, &run_id, &err) || !state_requeue(state, &err)) {

@@ -12,6 +12,8 @@
  *      the key otherwise (BSON's NaN, infinity, binary by length, text under a
  *      collation that is not by bytes), the whole table is one comparison, so
  *      no mismatch is reported that is not a real difference.
+ *  (5) A source failure a retry can pass (a kill, a lost connection) reads
+ *      the range again on a new connection, within the run's retry policy.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +86,36 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
     } while (ok && !(cursor.exhausted && !cursor.in_fetch));
     batch_free(&batch);
     return source_cursor_close(&cursor, ok ? err : NULL) && ok;
+}
+
+/*
+ * (5) source_digest again, on a new connection, while the source's failure
+ * is one a retry can pass (a kill, a lost connection) and the run's retry
+ * policy allows: a source that kills long reads is verified as it is copied.
+ */
+static bool source_digest_retried(SourceConn **conn, const FerryConfig *config, Sink *sink, const TableConfig *tc,
+                                  const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
+                                  volatile sig_atomic_t *stop, FerryError *err)
+{
+    RetryPolicy policy = run_retry_policy(config);
+    RetryState retry;
+    retry_begin(&retry, &policy, (unsigned)getpid());
+    for (;;) {
+        if (*conn != NULL && source_digest(*conn, sink, config->sink, tc, shape, lo, hi, out, err))
+            return true;
+        if (*conn != NULL && (err->domain != FERRY_ERR_SOURCE || !err->retryable))
+            return false;
+        double pause;
+        if (!retry_next(&retry, monotonic_seconds(), &pause))
+            return false;
+        log_warn("verify %s: %s; retry %d in %.1f s", tc->qualified, err->message, retry.attempts, pause);
+        if (!retry_sleep(pause, stop))
+            return false;
+        source_close(*conn);
+        *conn = NULL;
+        if (!source_connect(&config->source, conn, err) && !err->retryable)
+            return false;
+    }
 }
 
 static int verify_command(const CommandArgs *args)
@@ -162,7 +194,7 @@ static int verify_command(const CommandArgs *args)
                 key_range_describe(&shape, p->lo, p->hi, range, sizeof range);
             }
             SinkDigest src, dst;
-            if (!source_digest(conn, sink, ops, tc, &shape, sp.lo, sp.hi, &src, &err) ||
+            if (!source_digest_retried(&conn, config, sink, tc, &shape, sp.lo, sp.hi, &src, args->stop, &err) ||
                 !ops->digest(sink, &shape, &sp, &dst, &err)) {
                 printf("%-28s %6s  %-36s  cannot compare: %s\n", tc->qualified, part, range, err.message);
                 bad++;

@@ -90,6 +90,7 @@ const Dialect dialect_postgresql = {
         "                          WHERE datname = current_database())::int"
         "     FROM pg_database WHERE datname = current_database() AND datconnlimit >= 0)",
     .inheritance = true,
+    .keys_enforced = true,
     .sample_repeatable = true,
     .row_width = row_width,
     .sample_clause = sample_clause,

@@ -110,6 +110,7 @@ const Dialect dialect_redshift = {
         "     FROM pg_user_info WHERE usename = current_user AND useconnlimit <> 'UNLIMITED'),"
         "  NULL::int",
     .inheritance = false,
+    .keys_enforced = false,
     .sample_repeatable = false,
     .row_width = row_width,
     .sample_clause = sample_clause,

@@ -195,6 +195,29 @@ static bool key_has_unique_index(SourceConn *conn, const char *oid, const TableS
     return true;
 }
 
+/* " (id = 42 appears 3 times)": one key of the table that repeats; nothing when it cannot be read. */
+static void duplicate_example(SourceConn *conn, const TableShape *shape, char *from, const char *keys,
+                              StrBuf *out)
+{
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT %s, count(*) FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1", keys, from, keys);
+    free(from);
+    PGresult *res;
+    FerryError ignored;
+    bool ok = query_built(conn, &sql, 0, NULL, &res, &ignored);
+    free(sql.text);
+    if (!ok)
+        return;
+    if (PQntuples(res) == 1) {
+        strbuf_add(out, " (");
+        for (int k = 0; k < shape->nkeys; k++)
+            strbuf_add(out, "%s%s = %.64s", k ? ", " : "", shape->cols[shape->key_col[k]].name,
+                       PQgetisnull(res, 0, k) ? "NULL" : PQgetvalue(res, 0, k));
+        strbuf_add(out, " appears %s times)", PQgetvalue(res, 0, shape->nkeys));
+    }
+    PQclear(res);
+}
+
 /*
  * (1), (4) Make sure the key is unique and never NULL over exactly the rows
  * that are read: by an index where one covers them, otherwise by the data.
@@ -240,13 +263,18 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
         long nulls = atol(PQgetvalue(res, 0, 0));
         long dups = atol(PQgetvalue(res, 0, 1));
         PQclear(res);
+        StrBuf which = {0}; /* one key that repeats, for the message */
+        if (nulls == 0 && dups > 0)
+            duplicate_example(conn, shape, plan_from_clause(shape), keys, &which);
         if (nulls > 0 || dups > 0)
             ok = ferry_error(err, FERRY_ERR_CONFIG, 0,
-                             "table %s: key (%s) %s%s: rows would be lost; declare a key that is "
+                             "table %s: key (%s) %s%s: rows would be lost%s; declare a key that is "
                              "unique and NOT NULL (key = col1, col2)%s",
                              table->qualified, names.text, nulls > 0 ? "has NULL values" : "is not unique",
                              with_children ? " over the table and its inheritance children" : "",
+                             which.text ? which.text : "",
                              with_children ? ", or read the table alone (children = exclude)" : "");
+        free(which.text);
     }
     free(keys);
     free(names.text);
@@ -384,8 +412,10 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     }
     if (!columns_ok)
         goto out;
-    /* (1), (4): a key declared, or a primary key asked to cover children it does not cover. */
-    if ((table->settings.key != NULL || (inherited && shape->with_children)) &&
+    /* (1), (4): a key declared, a primary key the server does not enforce, or one asked to
+     * cover children it does not cover. */
+    if ((table->settings.key != NULL || !source_dialect(conn)->keys_enforced ||
+         (inherited && shape->with_children)) &&
         !check_key_unique(conn, table, oid, inherited && shape->with_children, shape, cat, ncat, err))
         goto out;
     ok = true;

@@ -58,6 +58,8 @@ typedef struct Dialect {
 
     /* Tables may have inheritance children, and FROM takes ONLY. */
     bool inheritance;
+    /* A primary key is unique and NOT NULL (Redshift's are informational: checked on the data). */
+    bool keys_enforced;
     /*
      * A sample the server draws again the same (TABLESAMPLE … REPEATABLE):
      * counting it and then picking ranks from it may be two statements.

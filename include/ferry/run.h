@@ -67,6 +67,8 @@ int run_lock_state(const char *state_path, FerryError *err);
  * an object is refused, not started). Called once, before workers are counted.
  */
 bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *err);
+/* The [ferry] retry_* settings as a policy (retry.h), for run and verify alike. */
+RetryPolicy run_retry_policy(const FerryConfig *config);
 int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
                 size_t why_cap);
 

@@ -50,6 +50,19 @@ like "$code $out" "^78 .*dialect = redshift, but the server is postgresql" "dial
 like "$code $(cat "$WORK/pg-as-rs.log")" "^78 .*dialect = redshift, but the server is postgresql" "and ferry run refuses it the same way, before writing anything"
 is "$(find "$WORK/pg-as-rs" -type f 2>/dev/null | wc -l)" 0 "no segment was written"
 
+# ---- a declared primary key Redshift does not enforce: duplicates refused, one of them named ----
+# (the backing index is made not ready, so PostgreSQL keeps the constraint and takes the duplicates)
+pg_sql "CREATE TABLE public.dupkey (id int PRIMARY KEY, v text);
+        UPDATE pg_index SET indisready = false, indisvalid = false WHERE indrelid = 'public.dupkey'::regclass;
+        INSERT INTO dupkey SELECT g, 'a' FROM generate_series(1, 100) g;
+        INSERT INTO dupkey VALUES (42, 'b'); ANALYZE dupkey" >/dev/null
+write_rs_config "$WORK/dup.ini" "$WORK/dup"
+printf '[table public.dupkey]\n' >> "$WORK/dup.ini"
+"$FERRY" run -c "$WORK/dup.ini" > "$WORK/dup.log" 2>&1; code=$?
+like "$code $(tr "\n" " " < "$WORK/dup.log")" "^1 .*table public.dupkey: key \(id\) is not unique: rows would be lost \(id = 42 appears 2 times\)" \
+    "a declared primary key holding duplicates: the table fails (exit 1), named with its key and one duplicate"
+is "$(find "$WORK/dup" -type f 2>/dev/null | wc -l)" 0 "and nothing was written"
+
 # ---- Redshift's types, value for value: the same lines as the same rows read from PostgreSQL ----
 : > "$RS_LOG"
 "$FERRY" run -c "$WORK/types.ini" > "$WORK/types.log" 2>&1
@@ -65,6 +78,9 @@ else
 fi
 "$FERRY" verify -c "$WORK/types.ini" > "$WORK/types-verify.log" 2>&1
 is "$?" 0 "types: ferry verify agrees with the source"
+FERRY_FAULTS=source_fetch=2 "$FERRY" verify -c "$WORK/types.ini" > "$WORK/types-verify2.log" 2>&1; code=$?
+like "$code $(grep -c 'injected fault: connection lost; retry 1' "$WORK/types-verify2.log")" "^0 1$" \
+    "verify meets a lost connection (injected at the 2nd FETCH), reads that range again, and agrees"
 if rs_real; then skip "the front's log"
 else
     is "$(grep -v '^set ' "$RS_LOG" | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')" "" \
@@ -99,7 +115,9 @@ retry_cap_ms = 500"
     parts=$(sqlite3 "$WORK/seed.state" "SELECT count(*) FROM partitions")
     ok "$([ "$parts" -gt 1 ]; echo $?)" "seed: planned as one partition, read as $parts after splits ($aborts WLM abort(s) met)"
     like "$(cat "$WORK/seed.log")" "split its remaining" "seed: the log says where it split"
-    rs_restart # verify does not retry what the front kills (yet): it reads without aborts
+    # verify retries a kill but has no checkpoint inside a range: a partition the run read across
+    # several kills is longer than 2 s to read again, so verify reads without aborts.
+    rs_restart
     "$FERRY" verify -c "$WORK/seed.ini" > "$WORK/seed-verify.log" 2>&1
     is "$?" 0 "seed: ferry verify agrees with the source"
     rs_restart --wlm-abort-after 2 --cursor-cap "$cap"
