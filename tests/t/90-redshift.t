@@ -170,4 +170,28 @@ else
     is "$?" 0 "SIGKILL: ferry verify agrees"
 fi
 
+# ---- memory: rows from 100 B to 4 MiB, through cursors of 1000-row FETCHes, within the budget ----
+rs_restart
+# (A Redshift varchar holds at most 65,535 bytes; rows this wide are SUPER or many columns there. The
+# column here is text, for the memory path.)
+pg_sql "CREATE TABLE public.wide (id int PRIMARY KEY, body text);
+        INSERT INTO wide SELECT g, CASE
+            WHEN g BETWEEN 1000 AND 1039 THEN repeat(md5(g::text), 131072)
+            WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)
+            ELSE repeat(md5(g::text), 3) END
+        FROM generate_series(1, 3000) g;
+        ALTER TABLE wide ALTER COLUMN body SET STORAGE EXTERNAL;
+        ANALYZE wide" >/dev/null
+baseline=$( { /usr/bin/time -f '%M' "$FERRY" --version >/dev/null; } 2>&1 | tail -1)
+for workers in 1 2; do
+    write_rs_config "$WORK/wide-$workers.ini" "$WORK/wide-$workers" "memory_limit = 64MB
+workers = $workers"
+    printf '[table public.wide]\npartition_rows = 1000\n' >> "$WORK/wide-$workers.ini"
+    /usr/bin/time -f '%M' -o "$WORK/wide-$workers.rss" "$FERRY" run -c "$WORK/wide-$workers.ini" > "$WORK/wide-$workers.log" 2>&1
+    code=$?
+    peak=$(tail -1 "$WORK/wide-$workers.rss"); limit=$(( 64 * 1024 + baseline ))
+    is "$code $(cat "$WORK"/wide-$workers/public.wide/* | wc -l)" "0 3000" "wide rows, $workers worker(s): the copy completes, 3000 rows"
+    ok $(( peak <= limit ? 0 : 1 )) "wide rows, $workers worker(s): peak RSS $peak KiB within memory_limit + idle baseline ($limit KiB)"
+done
+
 done_testing
