@@ -195,20 +195,22 @@ static bool key_has_unique_index(SourceConn *conn, const char *oid, const TableS
     return true;
 }
 
-/* " (id = 42 appears 3 times)": one key of the table that repeats; nothing when it cannot be read. */
-static void duplicate_example(SourceConn *conn, const TableShape *shape, char *from, const char *keys,
-                              StrBuf *out)
+/*
+ * One key of the table that repeats, as " (id = 42 appears 3 times)" into out;
+ * *found false when no key repeats. The only scan that looks for duplicates.
+ */
+static bool find_duplicate(SourceConn *conn, const TableShape *shape, const char *from, const char *keys,
+                           bool *found, StrBuf *out, FerryError *err)
 {
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT %s, count(*) FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1", keys, from, keys);
-    free(from);
     PGresult *res;
-    FerryError ignored;
-    bool ok = query_built(conn, &sql, 0, NULL, &res, &ignored);
+    bool ok = query_built(conn, &sql, 0, NULL, &res, err);
     free(sql.text);
     if (!ok)
-        return;
-    if (PQntuples(res) == 1) {
+        return false;
+    *found = PQntuples(res) == 1;
+    if (*found) {
         strbuf_add(out, " (");
         for (int k = 0; k < shape->nkeys; k++)
             strbuf_add(out, "%s%s = %.64s", k ? ", " : "", shape->cols[shape->key_col[k]].name,
@@ -216,6 +218,7 @@ static void duplicate_example(SourceConn *conn, const TableShape *shape, char *f
         strbuf_add(out, " appears %s times)", PQgetvalue(res, 0, shape->nkeys));
     }
     PQclear(res);
+    return true;
 }
 
 /*
@@ -251,31 +254,30 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
         strbuf_add(&any_null, "%s%s IS NULL", k ? " OR " : "", name);
         free(name);
     }
-    strbuf_add(&sql, "SELECT (SELECT count(*) FROM %s WHERE %s), "
-                  "(SELECT count(*) FROM (SELECT 1 FROM %s GROUP BY %s HAVING count(*) > 1 LIMIT 1) d)",
-            from, any_null.text, from, keys);
+    strbuf_add(&sql, "SELECT count(*) FROM %s WHERE %s", from, any_null.text);
     free(any_null.text);
     PGresult *res;
     bool ok = query_built(conn, &sql, 0, NULL, &res, err);
     free(sql.text);
-    free(from);
+    long nulls = 0;
+    bool dups = false;
+    StrBuf which = {0}; /* one key that repeats, for the message */
     if (ok) {
-        long nulls = atol(PQgetvalue(res, 0, 0));
-        long dups = atol(PQgetvalue(res, 0, 1));
+        nulls = atol(PQgetvalue(res, 0, 0));
         PQclear(res);
-        StrBuf which = {0}; /* one key that repeats, for the message */
-        if (nulls == 0 && dups > 0)
-            duplicate_example(conn, shape, plan_from_clause(shape), keys, &which);
-        if (nulls > 0 || dups > 0)
-            ok = ferry_error(err, FERRY_ERR_CONFIG, 0,
-                             "table %s: key (%s) %s%s: rows would be lost%s; declare a key that is "
-                             "unique and NOT NULL (key = col1, col2)%s",
-                             table->qualified, names.text, nulls > 0 ? "has NULL values" : "is not unique",
-                             with_children ? " over the table and its inheritance children" : "",
-                             which.text ? which.text : "",
-                             with_children ? ", or read the table alone (children = exclude)" : "");
-        free(which.text);
     }
+    if (ok && nulls == 0)
+        ok = find_duplicate(conn, shape, from, keys, &dups, &which, err);
+    free(from);
+    if (ok && (nulls > 0 || dups))
+        ok = ferry_error(err, FERRY_ERR_CONFIG, 0,
+                         "table %s: key (%s) %s%s: rows would be lost%s; declare a key that is "
+                         "unique and NOT NULL (key = col1, col2)%s",
+                         table->qualified, names.text, nulls > 0 ? "has NULL values" : "is not unique",
+                         with_children ? " over the table and its inheritance children" : "",
+                         which.text ? which.text : "",
+                         with_children ? ", or read the table alone (children = exclude)" : "");
+    free(which.text);
     free(keys);
     free(names.text);
     return ok;

@@ -16,14 +16,22 @@ RS_PID=
 
 rs_real() { [ -n "${FERRY_TEST_REDSHIFT_URI:-}" ]; }
 
+# rs_launch PORT [FRONT ARGS...]: the front on PORT, until it listens (RS_PID).
+rs_launch() {
+    local port=$1
+    shift
+    /usr/bin/python3 "$ROOT/tests/tools/rsfront.py" --port "$port" --backend-port "$PGPORT" \
+        --log "$RS_LOG" "$@" >>"$WORK/rsfront.out" 2>&1 &
+    RS_PID=$!
+    wait_port "$port" "$RS_PID"
+}
+
+# rs_front [FRONT ARGS...]: the front on a free port, tried on others if it does not come up.
 rs_front() {
     local tries
     for tries in 1 2 3; do
         RS_PORT=$(free_port) || return 1
-        /usr/bin/python3 "$ROOT/tests/tools/rsfront.py" --port "$RS_PORT" --backend-port "$PGPORT" \
-            --log "$RS_LOG" "$@" >>"$WORK/rsfront.out" 2>&1 &
-        RS_PID=$!
-        wait_port "$RS_PORT" "$RS_PID" && break
+        rs_launch "$RS_PORT" "$@" && break
         kill "$RS_PID" 2>/dev/null; wait "$RS_PID" 2>/dev/null
         RS_PID=
         [ "$tries" = 3 ] && { cat "$WORK/rsfront.out" >&2; return 1; }
@@ -45,11 +53,7 @@ rs_start() {
 rs_restart() {
     rs_real && return 0
     rs_stop
-    local port=$RS_PORT
-    /usr/bin/python3 "$ROOT/tests/tools/rsfront.py" --port "$port" --backend-port "$PGPORT" \
-        --log "$RS_LOG" "$@" >>"$WORK/rsfront.out" 2>&1 &
-    RS_PID=$!
-    wait_port "$port" "$RS_PID"
+    rs_launch "$RS_PORT" "$@"
 }
 
 rs_stop() {
