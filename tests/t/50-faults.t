@@ -91,16 +91,19 @@ ok $(( killed >= 3 ? 0 : 1 )) "terminate: the run met at least 3 kills (it met $
 check term "pg_terminate_backend every 50 ms" "$killed"
 
 # --- 2. statement_timeout below what one partition needs: FETCH shrinks, partitions split ---
-# Ferry reads 100,000 rows, as one partition, as a role whose rows pass a costly row-level
-# security check: a FETCH of the whole partition takes seconds while statement_timeout allows
-# 300 ms, and halving the FETCH once is not enough.
+# Ferry reads 100,000 rows, as one partition, as a role whose rows pass a slow row-level
+# security check: every 40th row sleeps 1 ms, so no machine reads more than 40,000 rows a second
+# (a floor, not a CPU cost a faster machine beats). A FETCH of the whole partition takes seconds
+# while statement_timeout allows 300 ms, and halving the FETCH once is not enough.
 pg_sql "
 CREATE ROLE reader LOGIN;
 GRANT SELECT ON events TO reader;
 CREATE FUNCTION costly(i bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$
 DECLARE s bigint := 0; BEGIN FOR j IN 1..400 LOOP s := s + j; END LOOP; RETURN s > 0; END \$\$;
+CREATE FUNCTION paced(i bigint) RETURNS boolean LANGUAGE plpgsql AS \$\$
+BEGIN IF i % 40 = 0 THEN PERFORM pg_sleep(0.001); END IF; RETURN true; END \$\$;
 ALTER TABLE events ENABLE ROW LEVEL SECURITY;
-CREATE POLICY costly_read ON events FOR SELECT TO reader USING (costly(id));
+CREATE POLICY paced_read ON events FOR SELECT TO reader USING (paced(id));
 ALTER ROLE reader SET statement_timeout = '300ms';"
 fault_config timeout
 sed -i 's/user=ferry/user=reader/; s/^partition_rows = 40000/partition_rows = 400000\nwhere = id <= 100000/; s/^memory_limit = 8MB/memory_limit = 64MB/' \
