@@ -80,6 +80,7 @@ const Dialect dialect_redshift = {
     .begin_read = "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY",
     .declare_cursor = "DECLARE ferry_cursor CURSOR FOR ",
     .fetch_limit_sql = "SELECT CASE WHEN count(DISTINCT node) = 1 THEN 1000 ELSE 0 END FROM stv_slices",
+    .cursor_materialised = true,
     .relation_sql = "SELECT c.oid, c.relkind, false"
                     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                     " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','v')",

@@ -383,6 +383,12 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
         err->retryable = true;
         return false;
     }
+    if (!cursor->exhausted && fault_hit(FAULT_SOURCE_KILL, cursor->partition)) {
+        ferry_error(err, FERRY_ERR_SOURCE, 0, "read: injected fault: canceling statement (SQLSTATE 57014)");
+        snprintf(err->sqlstate, sizeof err->sqlstate, "57014");
+        err->retryable = true;
+        return false;
+    }
     if (cursor->copy)
         return copy_next(cursor, batch, fetch_rows, max_bytes, err);
     SourceConn *conn = cursor->conn;

@@ -147,9 +147,15 @@ static void register_conn(RunContext *run, int index, SourceConn *conn)
     pthread_mutex_unlock(&run->conns_lock);
 }
 
-/* A partition that keeps timing out: cut what is left of it into smaller ranges (the split is kept in the state). */
-static bool split_partition(Worker *w, SourceConn *conn, RunTable *table, PartitionWork *work,
-                            PartOutcome *failed, FerryError *err)
+typedef enum {
+    SPLIT_DONE,     /* the rest of the range is now several partitions; this one keeps the first */
+    SPLIT_NONE,     /* too few rows are left to cut (or none): read the range whole */
+    SPLIT_FAILED,   /* the split's own queries failed: *failed says how */
+} SplitOutcome;
+
+/* A partition that keeps being killed: cut what is left of it into smaller ranges (kept in the state). */
+static SplitOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table, PartitionWork *work,
+                                    int kills, PartOutcome *failed, FerryError *err)
 {
     char **bounds = NULL;
     int nbounds = 0;
@@ -158,25 +164,22 @@ static bool split_partition(Worker *w, SourceConn *conn, RunTable *table, Partit
     if (!plan_split_range(conn, table->config, &table->shape, lower, work->hi, FERRY_SPLIT_PIECES,
                           &bounds, &nbounds, &est, err)) {
         *failed = err->retryable ? PART_RETRY : PART_FAILED;
-        return false;
+        return SPLIT_FAILED;
     }
     if (nbounds == 0) {
         free(bounds);
         char range[256];
         key_range_describe(&table->shape, lower, work->hi, range, sizeof range);
-        ferry_error(err, FERRY_ERR_SOURCE, 0,
-                    "partition %lld keeps timing out and its remaining key range %s (about %.0f rows) "
-                    "cannot be split further: raise the source's statement_timeout for ferry's user",
-                    (long long)work->part, range, est);
-        *failed = PART_FAILED;
-        return false;
+        log_info("table %s partition %lld: its remaining key range %s (about %.0f rows) is too small to "
+                 "split; reading it whole", table->config->qualified, (long long)work->part, range, est);
+        return SPLIT_NONE;
     }
     int64_t first_new = 0;
     bool ok = state_partition_split(w->run->state, work->table_id, work->part, bounds, nbounds, &first_new, err);
     if (ok) {
-        log_info("table %s partition %lld: timed out %d times, split its remaining ~%.0f rows into "
+        log_info("table %s partition %lld: killed %d time(s), split its remaining ~%.0f rows into "
                  "%d partitions (new: %lld..%lld)",
-                 table->config->qualified, (long long)work->part, FERRY_SPLIT_AFTER_TIMEOUTS, est,
+                 table->config->qualified, (long long)work->part, kills, est,
                  nbounds + 1, (long long)first_new, (long long)(first_new + nbounds - 1));
         free(work->hi);
         work->hi = xstrdup(bounds[0]);
@@ -186,13 +189,27 @@ static bool split_partition(Worker *w, SourceConn *conn, RunTable *table, Partit
     free(bounds);
     if (!ok)
         *failed = err->retryable ? PART_RETRY : PART_FAILED;
-    return ok;
+    return ok ? SPLIT_DONE : SPLIT_FAILED;
+}
+
+/* Why a range that cannot be split keeps failing, and what to change, for the last error. */
+static void explain_unsplittable(const RunTable *table, const PartitionWork *work, FerryError *err)
+{
+    char range[256];
+    key_range_describe(&table->shape, work->last_key ? work->last_key : work->lo, work->hi, range,
+                       sizeof range);
+    FerryError why = *err;
+    ferry_error(err, FERRY_ERR_SOURCE, why.code,
+                "partition %lld keeps being killed and its remaining key range %s is too small to split: "
+                "raise the source's statement_timeout (Redshift: the WLM rule's limit) for ferry's user "
+                "(last error: %s)", (long long)work->part, range, why.message);
 }
 
 /*
  * Work on one claimed partition until it is done, fails for good, or the
- * retry policy gives up: reconnecting after source failures, shrinking FETCH
- * and splitting the range after timeouts.
+ * retry policy gives up: reconnecting after source failures, and after the
+ * server kills a read (a timeout, WLM, the cursor cap) asking fewer rows a
+ * FETCH where that helps, then splitting the range.
  */
 static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowBatch *batch,
                                   RunTable *table, PartitionWork *work, FerryError *err)
@@ -202,7 +219,9 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
     retry_begin(&retry, &run->retry, (unsigned)(w->index * 7919 + work->part * 104729 + 1));
     BatchSizer sizer;
     batch_sizer_init(&sizer, run->batch_bytes, (double)table->planned.row_width, table->shape.ncols);
-    int timeouts = 0;
+    const Dialect *dialect = NULL;  /* the server's, once connected */
+    int kills = 0;                  /* since the last split */
+    bool splittable = true;         /* false once too few rows were left to cut */
     int64_t seq_at_failure = work->next_seq; /* where the last failure left the partition */
     for (;;) {
         sizer.max_rows = atomic_load(&table->fetch_cap);
@@ -214,13 +233,27 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             else
                 outcome = err->retryable ? PART_RETRY : PART_FAILED;
         }
-        if (*conn != NULL && timeouts >= FERRY_SPLIT_AFTER_TIMEOUTS) {
-            if (split_partition(w, *conn, table, work, &outcome, err))
-                timeouts = 0; /* split: go on with the smaller range at once */
-            else
+        if (*conn != NULL)
+            dialect = source_dialect(*conn);
+        /* A server that computes a cursor's whole result at once is cured only by a smaller range. */
+        int kills_to_split = dialect != NULL && dialect->cursor_materialised ? 1 : FERRY_SPLIT_AFTER_KILLS;
+        bool split_due = splittable && kills >= kills_to_split;
+        if (*conn != NULL && split_due) {
+            switch (split_partition(w, *conn, table, work, kills, &outcome, err)) {
+            case SPLIT_DONE: /* go on with the smaller range at once */
+                kills = 0;
+                split_due = false;
+                break;
+            case SPLIT_NONE:
+                splittable = false;
+                split_due = false;
+                break;
+            case SPLIT_FAILED:
                 drop_conn = true;
+                break;
+            }
         }
-        if (*conn != NULL && outcome == PART_RETRY && timeouts < FERRY_SPLIT_AFTER_TIMEOUTS)
+        if (*conn != NULL && outcome == PART_RETRY && !split_due)
             outcome = copy_partition(w, *conn, sink, batch, &sizer, table, work, &drop_conn, err);
         batch_release(batch); /* never hold pool bytes while waiting or retrying */
         if (drop_conn) {
@@ -233,12 +266,22 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
 
         if (pg_error_is_kill(err)) {
             /* A COPY is one statement: read this table with a cursor instead.
-             * Ask for fewer rows a FETCH, for every worker on this table; the
-             * second timeout splits the range before the next attempt. */
+             * Where rows are computed as they are fetched, ask fewer a FETCH,
+             * for every worker on this table. A range too small to split that
+             * is killed at a FETCH of one row cannot be read in time. */
             atomic_store(&table->use_cursor, true);
-            long cap = batch_sizer_rows(&sizer) / 2;
-            atomic_store(&table->fetch_cap, cap > 0 ? cap : 1);
-            timeouts++;
+            bool one_row = sizer.max_rows == 1;
+            if (dialect == NULL || !dialect->cursor_materialised) {
+                long cap = batch_sizer_rows(&sizer) / 2;
+                atomic_store(&table->fetch_cap, cap > 0 ? cap : 1);
+                log_info("table %s: a read was killed; FETCHes now ask for at most %ld rows",
+                         table->config->qualified, cap > 0 ? cap : 1);
+            }
+            kills++;
+            if (!splittable && one_row) {
+                explain_unsplittable(table, work, err);
+                return PART_FAILED;
+            }
         }
         /* (5) A failure after progress starts the count afresh: only failures that
          * follow one another without a checkpoint between them use up the budget. */
@@ -248,6 +291,8 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
         }
         double pause;
         if (!retry_next(&retry, monotonic_seconds(), &pause)) {
+            if (!splittable && pg_error_is_kill(err))
+                explain_unsplittable(table, work, err);
             ferry_error_prefix(err, "giving up after %d retries without progress", retry.attempts);
             return PART_RETRY;
         }

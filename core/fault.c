@@ -20,7 +20,7 @@
 #define FAULTS_MAX 64
 
 static const char *const point_names[FAULT_POINTS] = {"sink_write", "sink_mid_write", "sink_commit",
-                                                      "state_commit", "source_fetch"};
+                                                      "state_commit", "source_fetch", "source_kill"};
 
 static pthread_once_t faults_once = PTHREAD_ONCE_INIT;
 static struct {

@@ -34,6 +34,13 @@ typedef struct Dialect {
     const char *declare_cursor;
     /* -> the most rows one FETCH may ask for, 0 for no limit; NULL: none to ask about. */
     const char *fetch_limit_sql;
+    /*
+     * A cursor's whole result is computed at its first FETCH (Redshift): a
+     * query killed for its time or size is helped by a smaller key range,
+     * never by asking fewer rows a FETCH. Otherwise rows are computed as
+     * they are fetched, and a smaller FETCH is the first cure (PostgreSQL).
+     */
+    bool cursor_materialised;
 
     /* $1 schema, $2 name -> oid, relkind ('r','p','v','m','f'), has inheritance children (t/f). */
     const char *relation_sql;

@@ -13,7 +13,9 @@
  * (inside the sink, with part of the segment written), sink_commit (inside
  * the sink's commit, before the segment becomes visible: the dir sink after
  * fsync and before rename), state_commit (a state transaction),
- * source_fetch (a FETCH or a COPY).
+ * source_fetch (a FETCH or a COPY: the connection lost), source_kill (a
+ * FETCH or a COPY: cancelled by the server, as statement_timeout or
+ * Redshift's WLM cancels one, SQLSTATE 57014).
  */
 #ifndef FERRY_FAULT_H
 #define FERRY_FAULT_H
@@ -27,6 +29,7 @@ typedef enum {
     FAULT_SINK_COMMIT,
     FAULT_STATE_COMMIT,
     FAULT_SOURCE_FETCH,
+    FAULT_SOURCE_KILL,
     FAULT_POINTS
 } FaultPoint;
 

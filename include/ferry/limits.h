@@ -45,8 +45,9 @@
  */
 #define FERRY_DEFAULT_CURSOR_RESULT "1GB"
 
-/* Adaptive split: timeouts of one partition before it is split, pieces, and the floor. */
-#define FERRY_SPLIT_AFTER_TIMEOUTS 2
+/* Adaptive split: kills of one partition before it is split (one where a cursor is computed
+ * whole at its first FETCH: dialect.h), pieces, and the floor below which a range is read whole. */
+#define FERRY_SPLIT_AFTER_KILLS 2
 #define FERRY_SPLIT_PIECES 4
 #define FERRY_SPLIT_MIN_ROWS 100
 

@@ -118,6 +118,28 @@ ok $(( parts > 1 ? 0 : 1 )) "statement_timeout: the split is kept in the state (
 pg_sql "ALTER TABLE events DISABLE ROW LEVEL SECURITY"
 check timeout "statement_timeout 300 ms, split + smaller FETCH" "$timeouts" events_head
 
+# --- 2a. a partition too small to split, killed three times: read whole, not given up ---
+# (source_kill: the server cancels a FETCH or COPY as statement_timeout does, SQLSTATE 57014)
+fault_config small
+sed -i 's/^partition_rows = 40000/partition_rows = 40000\nwhere = id <= 60/' "$WORK/small.ini"
+pg_sql "CREATE VIEW events_60 AS SELECT * FROM events WHERE id <= 60"
+FERRY_FAULTS="source_kill@0=1,source_kill@0=2,source_kill@0=3" \
+    "$FERRY" run -c "$WORK/small.ini" >"$WORK/small.log" 2>&1; code=$?
+is "$code $(grep -c 'injected fault: canceling statement' "$WORK/small.log")" "0 3" \
+    "a 60-row partition killed 3 times: the run completes (exit 0) after the 3 kills"
+like "$(cat "$WORK/small.log")" "remaining key range \(-inf, \+inf\] \(about [0-9]+ rows\) is too small to split; reading it whole" \
+    "the log says the range was too small to split and was read whole"
+like "$(cat "$WORK/small.log")" "FETCHes now ask for at most [0-9]+ rows" "and that FETCHes ask for fewer rows"
+check small "3 kills of a range too small to split" 3 events_60
+# killed at every read: once a FETCH of one row is killed, nothing more can help; the table fails, told why
+fault_config hopeless
+sed -i 's/^partition_rows = 40000/partition_rows = 40000\nwhere = id <= 60/' "$WORK/hopeless.ini"
+FERRY_FAULTS="source_kill@0=1+" "$FERRY" run -c "$WORK/hopeless.ini" >"$WORK/hopeless.log" 2>&1; code=$?
+like "$code $(grep ERROR "$WORK/hopeless.log" | head -1)" \
+    "^1 .*partition 0 keeps being killed and its remaining key range \(-inf, \+inf\] is too small to split: raise the source's statement_timeout" \
+    "killed at every FETCH, down to one row: exit 1, the partition named, what to raise said"
+is "$(find "$WORK/hopeless" -type f 2>/dev/null | wc -l)" 0 "and nothing was written"
+
 # --- 2b. killed again and again during one long partition that checkpoints between kills ---
 # Each row passes costly() (above), so the partition takes seconds. The server terminates ferry's
 # backend as soon as each new checkpoint is in, four times (progress is an event here, not a

@@ -88,6 +88,23 @@ else
     like "$(grep '^set ' "$RS_LOG" | sort -u)" "query_group = 'ferry'" "every session sets query_group = 'ferry', for WLM routing"
 fi
 
+# ---- a read killed on Redshift: a smaller range, never a smaller FETCH ----
+# (the cursor's whole result is computed at its first FETCH: asking fewer rows a FETCH cannot help)
+write_rs_config "$WORK/killed.ini" "$WORK/killed" "workers = 2
+retry_base_ms = 50"
+printf '[table public.rtypes]\npartition_rows = 1500\n' >> "$WORK/killed.ini"
+FERRY_FAULTS="source_kill@1=1,source_kill@1=2,source_kill@1=3" \
+    "$FERRY" run -c "$WORK/killed.ini" > "$WORK/killed.log" 2>&1; code=$?
+is "$code $(grep -c 'injected fault: canceling statement' "$WORK/killed.log")" "0 3" \
+    "a partition killed 3 times: the run completes after the 3 kills"
+like "$(cat "$WORK/killed.log")" "partition 1: killed 1 time\(s\), split its remaining" "the first kill split the partition"
+is "$(grep -c 'FETCHes now ask' "$WORK/killed.log")" 0 "and no FETCH was made smaller"
+if cmp -s <(cat "$WORK"/killed/public.rtypes/* | sort) <(cat "$WORK"/direct/public.rtypes/* | sort); then
+    ok 0 "killed: every row once, as PostgreSQL has it"
+else
+    ok 1 "killed: every row once, as PostgreSQL has it"
+fi
+
 # ---- the founding failure: every query killed after 2 s, a cursor cap smaller than the table ----
 rows=${FERRY_TEST_SEED_ROWS:-300000}
 pg_sql "CREATE TABLE public.seed (id bigint PRIMARY KEY, account int, note varchar(64), amount numeric(18,2), at timestamp);
