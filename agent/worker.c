@@ -32,12 +32,17 @@ typedef enum {
     PART_FAILED,    /* a failure that will not pass: the table stops in this run */
 } PartOutcome;
 
+/* The key what is left of the partition starts after: its checkpoint, else its lower bound. */
+static const char *resume_after(const PartitionWork *work)
+{
+    return work->last_key ? work->last_key : work->lo;
+}
+
 /* SELECT cols FROM t WHERE (filter) AND key > resume AND key <= hi ORDER BY key */
 static bool build_query(const RunTable *table, const PartitionWork *work, char **out, FerryError *err)
 {
     char *cols = plan_select_list(&table->shape);
-    const char *lower = work->last_key ? work->last_key : work->lo;
-    bool ok = plan_range_query(table->config, &table->shape, cols, lower, work->hi, true, out, err);
+    bool ok = plan_range_query(table->config, &table->shape, cols, resume_after(work), work->hi, true, out, err);
     free(cols);
     return ok;
 }
@@ -160,7 +165,7 @@ static SplitOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table
     char **bounds = NULL;
     int nbounds = 0;
     double est = 0;
-    const char *lower = work->last_key ? work->last_key : work->lo;
+    const char *lower = resume_after(work);
     if (!plan_split_range(conn, table->config, &table->shape, lower, work->hi, FERRY_SPLIT_PIECES,
                           &bounds, &nbounds, &est, err)) {
         *failed = err->retryable ? PART_RETRY : PART_FAILED;
@@ -196,8 +201,7 @@ static SplitOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table
 static void explain_unsplittable(const RunTable *table, const PartitionWork *work, FerryError *err)
 {
     char range[256];
-    key_range_describe(&table->shape, work->last_key ? work->last_key : work->lo, work->hi, range,
-                       sizeof range);
+    key_range_describe(&table->shape, resume_after(work), work->hi, range, sizeof range);
     FerryError why = *err;
     ferry_error(err, FERRY_ERR_SOURCE, why.code,
                 "partition %lld keeps being killed and its remaining key range %s is too small to split: "
