@@ -53,7 +53,13 @@ static int plan_command(const CommandArgs *args)
         printf("  key:        ");
         for (int k = 0; k < plan.shape.nkeys; k++)
             printf("%s%s", k ? ", " : "", plan.shape.cols[plan.shape.key_col[k]].name);
-        printf(" (%s)\n", tc->settings.key ? "declared" : "primary key");
+        static const char *const repeats[] = {"fail", "keep_last", "keep_all"};
+        printf(" (%s)%s%s\n",
+               tc->settings.key                      ? "declared"
+               : source_dialect(conn)->keys_enforced ? "primary key"
+                                                     : "primary key, not enforced by the server",
+               tc->settings.on_duplicate_key != DUPLICATES_FAIL ? "; repeated keys: " : "",
+               tc->settings.on_duplicate_key != DUPLICATES_FAIL ? repeats[tc->settings.on_duplicate_key] : "");
         printf("  columns:    ");
         for (int c = 0; c < plan.shape.nout; c++)
             printf("%s%s %s", c ? ", " : "", plan.shape.cols[c].name, plan.shape.cols[c].type_name);

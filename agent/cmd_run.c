@@ -456,6 +456,14 @@ static int run_command(const CommandArgs *args)
         }
         if (atomic_load(&run.tables[t].failed))
             table_failed = true;
+        long repeats = atomic_load(&run.tables[t].repeats);
+        if (repeats > 0)
+            log_info("table %s: %ld row(s) read in this run repeated the key of the row before; %s "
+                     "(on_duplicate_key)",
+                     run.tables[t].config->qualified, repeats,
+                     run.tables[t].config->settings.on_duplicate_key == DUPLICATES_KEEP_LAST
+                         ? "only the last row of each key was written"
+                         : "every row was written");
         left += parts_left;
         if (parts_left == 0 && !finish_table(&run, &run.tables[t], &err)) {
             log_error("table %s: %s", run.tables[t].config->qualified, err.message);

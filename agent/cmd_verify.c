@@ -14,6 +14,9 @@
  *      no mismatch is reported that is not a real difference.
  *  (5) A source failure a retry can pass (a kill, a lost connection) reads
  *      the range again on a new connection, within the run's retry policy.
+ *  (6) A table read with on_duplicate_key = keep_last holds one row per key
+ *      in the sink: the source's keys are read in order and each key is
+ *      counted once. keep_all counts every row, as it was written.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +25,7 @@
 #include <unistd.h>
 
 #include "ferry/command.h"
+#include "ferry/keytuple.h"
 #include "ferry/run.h"
 
 typedef struct PartList {
@@ -57,6 +61,17 @@ static void part_list_free(PartList *list)
     free(list->items);
 }
 
+/* The batch's first row has the key tuple `last` (NULL: none). */
+static bool continues_key(const RowBatch *batch, const TableShape *keys_shape, const char *last)
+{
+    if (last == NULL)
+        return false;
+    char *first = key_tuple_from_batch(batch, 0, keys_shape);
+    bool same = strcmp(first, last) == 0;
+    free(first);
+    return same;
+}
+
 /* Count the source's rows in a range and sum the sink's hash of their keys. */
 static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, const TableConfig *tc,
                           const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
@@ -65,8 +80,10 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
     memset(out, 0, sizeof *out);
     char *keys = plan_key_list(shape);
     char *sql = NULL;
-    /* A range is read in key order, so the source walks the key's index; a whole table needs no order. */
-    bool ok = plan_range_query(tc, shape, keys, lo, hi, lo != NULL || hi != NULL, &sql, err);
+    /* A range is read in key order, so the source walks the key's index; a whole table needs no order,
+     * unless (6) each key is counted once. */
+    bool once = tc->settings.on_duplicate_key == DUPLICATES_KEEP_LAST;
+    bool ok = plan_range_query(tc, shape, keys, lo, hi, once || lo != NULL || hi != NULL, &sql, err);
     free(keys);
     if (!ok)
         return false;
@@ -77,13 +94,26 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
         return false;
     RowBatch batch;
     batch_init(&batch, shape->nkeys);
+    char *last_key = NULL; /* (6) the previous batch's last key */
+    TableShape keys_shape = {.nkeys = shape->nkeys}; /* the batch holds the key columns alone */
+    for (int k = 0; k < shape->nkeys; k++)
+        keys_shape.key_col[k] = k;
     do {
         batch_reset(&batch, shape->nkeys);
         ok = source_cursor_next(&cursor, &batch, 50000, 8u << 20, err);
-        for (int r = 0; ok && r < batch.nrows; r++)
+        for (int r = 0; ok && r < batch.nrows; r++) {
+            if (once && (r > 0 ? key_rows_equal(&batch, r - 1, &batch, r, &keys_shape)
+                               : continues_key(&batch, &keys_shape, last_key)))
+                continue;
             out->key_sum += ops->key_hash(sink, shape, &batch, r);
-        out->rows += batch.nrows;
+            out->rows++;
+        }
+        if (ok && once && batch.nrows > 0) {
+            free(last_key);
+            last_key = key_tuple_from_batch(&batch, batch.nrows - 1, &keys_shape);
+        }
     } while (ok && !(cursor.exhausted && !cursor.in_fetch));
+    free(last_key);
     batch_free(&batch);
     return source_cursor_close(&cursor, ok ? err : NULL) && ok;
 }

@@ -47,6 +47,7 @@ static const char *const source_type_names[] = {"postgresql", NULL};
 static const char *const read_method_names[] = {"auto", "cursor", "copy", NULL};
 static const char *const dialect_names[] = {"auto", "postgresql", "redshift", NULL};
 static const char *const children_names[] = {"exclude", "include", NULL};
+static const char *const duplicate_names[] = {"fail", "keep_last", "keep_all", NULL};
 
 static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true,
@@ -114,6 +115,12 @@ static const ConfigOption table_options[] = {
                   .setup = true,
                   .help = "inheritance children: exclude (read ONLY the table) or include (under a key "
                           "checked over all their rows); a partitioned table's partitions are always read"),
+    /* fail writes no key twice, so a table started under it may go on under either keep. */
+    CONFIG_OPTION(TableSettings, on_duplicate_key, OPT_ENUM, .default_value = "fail", .choices = duplicate_names,
+                  .setup = true, .setup_open = "fail",
+                  .help = "rows whose key repeats (Redshift does not enforce keys): fail (naming the key), "
+                          "keep_last (one row per key, the last the source returns) or keep_all (every row; "
+                          "not into a sink that stores one row per key)"),
     {0},
 };
 
@@ -370,6 +377,39 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
     return true;
 }
 
+static bool is_table_section(const Section *section)
+{
+    const char *h = section->header;
+    return strncmp(h, "table", 5) == 0 && (h[5] == ' ' || h[5] == '\t' || h[5] == '\0');
+}
+
+/*
+ * on_duplicate_key = keep_all into a sink that stores one row per key would
+ * merge the rows it means to keep: refused here, at the line that asks it.
+ * Table sections are in the order of config->tables.
+ */
+static bool check_tables_with_sink(const char *file, Parsed *parsed, const FerryConfig *config, FerryError *err)
+{
+    if (!(config->sink->flags & SINK_UPSERTS_BY_KEY))
+        return true;
+    int t = 0;
+    for (int i = 0; i < parsed->nsections; i++) {
+        Section *section = &parsed->sections[i];
+        if (!is_table_section(section))
+            continue;
+        const TableConfig *table = &config->tables[t++];
+        if (table->settings.on_duplicate_key != DUPLICATES_KEEP_ALL)
+            continue;
+        Entry *entry = section_entry(section, "on_duplicate_key");
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: key 'on_duplicate_key': keep_all keeps every row of a repeated key, but "
+                           "the %s sink stores one row per key and would merge them: use keep_last or fail "
+                           "for table %s",
+                           file, entry ? entry->line : section->line, config->sink->name, table->qualified);
+    }
+    return true;
+}
+
 bool config_load_text(const char *name, const char *text, FerryConfig **out, FerryError *err)
 {
     Parsed parsed;
@@ -397,8 +437,7 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
         } else if (strcmp(section->header, "sink") == 0) {
             seen = &seen_sink;
             applied = !seen_sink && apply_sink(name, section, config, err);
-        } else if (strncmp(section->header, "table", 5) == 0 &&
-                   (section->header[5] == ' ' || section->header[5] == '\t' || section->header[5] == '\0')) {
+        } else if (is_table_section(section)) {
             applied = apply_table(name, section, config, err);
         } else {
             ferry_error(err, FERRY_ERR_CONFIG, 0,
@@ -427,6 +466,8 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
                     "%s: no table to copy: add a section such as [table public.orders]", name);
         goto out;
     }
+    if (!check_tables_with_sink(name, &parsed, config, err))
+        goto out;
     char *slash = strrchr(name, '/');
     char *base = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
     resolve_paths(ferry_options, &config->ferry, base);
@@ -622,7 +663,8 @@ static void setup_add(SetupEntry **entries, int *count, const char *prefix, cons
         snprintf(name, sizeof name, "%s.%s", prefix, opt->name);
         options_render(opt, settings, value, sizeof value);
         *entries = xrealloc(*entries, sizeof(SetupEntry) * (size_t)(*count + 1));
-        (*entries)[(*count)++] = (SetupEntry){.name = xstrdup(name), .value = xstrdup(value)};
+        (*entries)[(*count)++] =
+            (SetupEntry){.name = xstrdup(name), .value = xstrdup(value), .open = opt->setup_open};
     }
 }
 

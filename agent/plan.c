@@ -18,6 +18,13 @@
  *      children = include reads them too, and the key is then checked over
  *      the data that is read. A partitioned table is read whole: its key
  *      covers every partition.
+ *  (5) Repeated keys are looked for here only where on_duplicate_key = fail
+ *      and the server enforces keys (a declared key without a unique index):
+ *      they fail the plan before anything is written. Redshift's keys are
+ *      informational, and a full GROUP BY of a large table at every run is
+ *      what its workload manager kills, so there, and wherever repeats are
+ *      kept, the worker finds them as it reads (duplicates.c). NULL keys are
+ *      refused at plan time always.
  */
 #include <math.h>
 #include <stdio.h>
@@ -222,7 +229,7 @@ static bool find_duplicate(SourceConn *conn, const TableShape *shape, const char
 }
 
 /*
- * (1), (4) Make sure the key is unique and never NULL over exactly the rows
+ * (1), (4), (5) Make sure the key is unique and never NULL over exactly the rows
  * that are read: by an index where one covers them, otherwise by the data.
  */
 static bool check_key_unique(SourceConn *conn, const TableConfig *table, const char *oid,
@@ -235,17 +242,40 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
     if (unique)
         return true;
 
-    /* Otherwise ask the data: one NULL or duplicate key would lose rows. */
-    char *keys = plan_key_list(shape);
+    /* Otherwise ask the data: one NULL or duplicate key would lose rows. (5) Repeats that
+     * on_duplicate_key keeps, or that a server which does not enforce keys may hold, are
+     * dealt with as rows are read; a NULL key never is, and NOT NULL columns hold none. */
+    bool scan_repeats = table->settings.on_duplicate_key == DUPLICATES_FAIL && source_dialect(conn)->keys_enforced;
+    bool nullable = false;
+    for (int k = 0; k < shape->nkeys; k++) {
+        int at = catalog_find(cat, ncat, shape->cols[shape->key_col[k]].name);
+        nullable |= at < 0 || !cat[at].not_null;
+    }
     StrBuf names = {0}; /* the key as the configuration would name it */
     for (int k = 0; k < shape->nkeys; k++) {
         strbuf_add(&names, "%s", k ? ", " : "");
         config_add_name(&names, shape->cols[shape->key_col[k]].name);
     }
-    log_info("table %s: key (%s) is %s; checking the data for NULL and duplicate keys (a full scan)",
-             table->qualified, names.text,
-             with_children ? "read with inheritance children, which no index of the table covers"
-                           : "not backed by a unique index on NOT NULL columns");
+    if (!scan_repeats) {
+        log_info("table %s: key (%s) is %s; repeated keys are looked for as rows are read "
+                 "(on_duplicate_key = %s)%s",
+                 table->qualified, names.text,
+                 source_dialect(conn)->keys_enforced ? "not backed by a unique index" : "not enforced by the server",
+                 table->settings.on_duplicate_key == DUPLICATES_KEEP_LAST  ? "keep_last"
+                 : table->settings.on_duplicate_key == DUPLICATES_KEEP_ALL ? "keep_all"
+                                                                            : "fail",
+                 nullable ? "; checking the data for NULL keys" : "");
+        if (!nullable) {
+            free(names.text);
+            return true;
+        }
+    } else {
+        log_info("table %s: key (%s) is %s; checking the data for NULL and duplicate keys (a full scan)",
+                 table->qualified, names.text,
+                 with_children ? "read with inheritance children, which no index of the table covers"
+                               : "not backed by a unique index on NOT NULL columns");
+    }
+    char *keys = plan_key_list(shape);
     char *from = plan_from_clause(shape);
     StrBuf sql = {0};
     StrBuf any_null = {0};
@@ -266,7 +296,7 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
         nulls = atol(PQgetvalue(res, 0, 0));
         PQclear(res);
     }
-    if (ok && nulls == 0)
+    if (ok && nulls == 0 && scan_repeats)
         ok = find_duplicate(conn, shape, from, keys, &dups, &which, err);
     free(from);
     if (ok && (nulls > 0 || dups))

@@ -16,6 +16,10 @@
  *      is not the server's is a configuration error, not a guess.
  *  (6) A FETCH asks for at most the server's limit (a single-node Redshift:
  *      1,000 rows); a batch of more rows takes several FETCHes.
+ *  (7) whole_keys: a batch at its limit reads on, taking the rows that share
+ *      its last row's key, and ends before the first row of another key
+ *      (kept as pending_row; a FETCH is sent to see it when the last one
+ *      ended exactly at the limit).
  */
 #include <limits.h>
 #include <pthread.h>
@@ -375,6 +379,25 @@ static bool send_fetch(SourceCursor *cursor, long rows, FerryError *err)
     return true;
 }
 
+/* (7) The result's row has the same key as the batch's last row, byte for byte. */
+static bool row_continues_key(const SourceCursor *cursor, const RowBatch *batch, const PGresult *res)
+{
+    const TableShape *shape = cursor->whole_keys;
+    if (shape == NULL || batch->nrows == 0)
+        return false;
+    for (int k = 0; k < shape->nkeys; k++) {
+        int col = shape->key_col[k];
+        size_t len = 0;
+        const char *last = batch_value(batch, batch->nrows - 1, col, &len);
+        bool null = PQgetisnull(res, 0, col);
+        if ((last == NULL) != null)
+            return false;
+        if (last != NULL && (len != (size_t)PQgetlength(res, 0, col) || memcmp(last, PQgetvalue(res, 0, col), len) != 0))
+            return false;
+    }
+    return true;
+}
+
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
                         FerryError *err)
 {
@@ -398,6 +421,7 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
         if (!send_fetch(cursor, fetch_rows, err))
             return false;
     }
+    bool full = false; /* (7) at its limit: the batch ends before the next row of another key */
     for (;;) {
         PGresult *res = cursor->pending_row;
         cursor->pending_row = NULL;
@@ -412,13 +436,17 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
             cursor->in_fetch = false;
             if (cursor->fetch_got < cursor->fetch_asked)
                 cursor->exhausted = true;
-            /* (6) One FETCH within the server's limit did not fill the batch: another. */
-            if (!cursor->exhausted && batch->nrows < fetch_rows && batch->bytes < max_bytes) {
-                if (!send_fetch(cursor, fetch_rows - batch->nrows, err))
-                    return false;
-                continue;
-            }
-            return true;
+            if (cursor->exhausted)
+                return true;
+            /* (6) One FETCH within the server's limit did not fill the batch: another.
+             * (7) A full batch under whole_keys: another, to see where the key changes. */
+            bool room = !full && batch->nrows < fetch_rows && batch->bytes < max_bytes;
+            if (!room && cursor->whole_keys == NULL)
+                return true;
+            if (!send_fetch(cursor, room ? fetch_rows - batch->nrows : fetch_rows, err))
+                return false;
+            full = !room;
+            continue;
         }
         ExecStatusType status = PQresultStatus(res);
         if (status == PGRES_SINGLE_TUPLE) {
@@ -431,10 +459,25 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
                                    "BUG: cursor returned %d columns, the plan has %d", ncols,
                                    batch->ncols);
             }
+            bool same_key = row_continues_key(cursor, batch, res);
+            if (full && !same_key) {
+                cursor->pending_row = res; /* the first row of another key opens the next batch */
+                return true;
+            }
             uint64_t bytes = 0;
             for (int c = 0; c < ncols; c++)
                 bytes += (uint64_t)PQgetlength(res, 0, c);
             if (!row_paid_for(batch, bytes)) {
+                if (same_key) {
+                    PQclear(res);
+                    pg_drain(&conn->session);
+                    cursor->in_fetch = false;
+                    ferry_error(err, FERRY_ERR_SOURCE, 0,
+                                "the rows of one key (%d in this batch so far) do not fit in memory now: "
+                                "they must be in one batch", batch->nrows);
+                    err->retryable = true;
+                    return false;
+                }
                 cursor->pending_row = res; /* it opens the next batch */
                 return true;
             }
@@ -444,8 +487,11 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
             batch_end_row(batch);
             PQclear(res);
             cursor->fetch_got++;
-            if (batch->bytes >= max_bytes)
-                return true; /* the rest of this FETCH starts the next batch */
+            if (batch->bytes >= max_bytes) {
+                if (cursor->whole_keys == NULL)
+                    return true; /* the rest of this FETCH starts the next batch */
+                full = true;
+            }
             continue;
         }
         if (status == PGRES_TUPLES_OK) {

@@ -16,6 +16,12 @@
  *      without progress: a partition whose checkpoint moved since its last
  *      failure starts counting afresh, so a source that kills every query
  *      after a while slows a copy down but cannot stop one that advances.
+ *  (6) Every batch is looked at for repeated keys before it is written
+ *      (duplicates.c). A table that keeps them, and every table of a server
+ *      that does not enforce keys, is read by cursor with whole_keys, so a
+ *      batch, and so a checkpoint, ends only between keys: a resume after
+ *      the checkpoint neither loses nor doubles a key's rows, and a table
+ *      that fails over a repeat has written no row of that key.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,10 +79,15 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
     *drop_conn = false;
     if (!build_query(table, work, &query, err))
         return PART_FAILED;
+    /* (6) Where repeats are kept, or where nothing but the read can find them (a server that does
+     * not enforce keys), batches end between keys, which only a cursor can tell. */
+    bool whole_keys = table->config->settings.on_duplicate_key != DUPLICATES_FAIL ||
+                      !source_dialect(conn)->keys_enforced;
     SourceCursor cursor;
-    bool opened = source_cursor_open(conn, query, !atomic_load(&table->use_cursor), &cursor, err);
+    bool opened = source_cursor_open(conn, query, !whole_keys && !atomic_load(&table->use_cursor), &cursor, err);
     free(query);
     cursor.partition = work->part;
+    cursor.whole_keys = whole_keys ? shape : NULL;
     if (!opened) {
         *drop_conn = true;
         return err->retryable ? PART_RETRY : PART_FAILED;
@@ -94,6 +105,13 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
         bool last = cursor.exhausted && !cursor.in_fetch;
+        long repeats = 0;
+        if (!duplicates_apply(table->config, shape, work->last_key, batch, &repeats, err)) {
+            *drop_conn = !source_cursor_close(&cursor, NULL);
+            return PART_FAILED;
+        }
+        if (repeats > 0)
+            atomic_fetch_add(&table->repeats, repeats);
         Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
                          .done = last};
         char *key = NULL;

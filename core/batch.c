@@ -131,6 +131,26 @@ void batch_end_row(RowBatch *batch)
     batch->row_fill = 0;
 }
 
+int batch_filter(RowBatch *batch, bool (*keep)(const RowBatch *batch, int row, void *ctx), void *ctx)
+{
+    size_t ncols = (size_t)batch->ncols;
+    int kept = 0;
+    for (int r = 0; r < batch->nrows; r++) {
+        struct BatchCell *row = &batch->cells[(size_t)r * ncols];
+        if (keep(batch, r, ctx)) {
+            if (kept != r)
+                memcpy(&batch->cells[(size_t)kept * ncols], row, ncols * sizeof *row);
+            kept++;
+            continue;
+        }
+        for (size_t c = 0; c < ncols; c++)
+            batch->bytes -= FERRY_VALUE_OVERHEAD + (row[c].length > 0 ? (size_t)row[c].length : 0);
+    }
+    int dropped = batch->nrows - kept;
+    batch->nrows = kept;
+    return dropped;
+}
+
 void table_shape_free(TableShape *shape)
 {
     for (int i = 0; i < shape->ncols; i++) {

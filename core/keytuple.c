@@ -59,6 +59,18 @@ char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *sha
     return key_tuple_encode(values, lengths, shape->nkeys);
 }
 
+bool key_rows_equal(const RowBatch *a, int ra, const RowBatch *b, int rb, const TableShape *shape)
+{
+    for (int k = 0; k < shape->nkeys; k++) {
+        size_t la = 0, lb = 0;
+        const char *va = batch_value(a, ra, shape->key_col[k], &la);
+        const char *vb = batch_value(b, rb, shape->key_col[k], &lb);
+        if ((va == NULL) != (vb == NULL) || la != lb || (va != NULL && memcmp(va, vb, la) != 0))
+            return false;
+    }
+    return true;
+}
+
 /* Append to out[*n..cap) what fits, keeping out NUL-terminated; *n never passes cap - 1. */
 static void describe_add(char *out, size_t cap, size_t *n, const char *fmt, const char *a, const char *b)
 {

@@ -237,6 +237,17 @@ static bool sqlite_setup_check(StateStore *store, const SetupEntry *entries, int
         int rc = sqlite3_step(stmt);
         if (rc == SQLITE_ROW) {
             const char *recorded = (const char *)sqlite3_column_text(stmt, 0);
+            bool reopened = entries[i].open != NULL && strcmp(recorded, entries[i].open) == 0;
+            if (reopened && strcmp(recorded, entries[i].value) != 0) {
+                sqlite3_finalize(stmt);
+                ok = prepare(state, "UPDATE setup SET value = ? WHERE name = ?", &stmt, err);
+                if (ok) {
+                    sqlite3_bind_text(stmt, 1, entries[i].value, -1, SQLITE_STATIC);
+                    sqlite3_bind_text(stmt, 2, entries[i].name, -1, SQLITE_STATIC);
+                    ok = step_done(state, stmt, err);
+                }
+                continue;
+            }
             if (strcmp(recorded, entries[i].value) != 0) {
                 ferry_error(err, FERRY_ERR_CONFIG, 0,
                             "option '%s' is \"%s\" but this state was started with \"%s\": "

@@ -113,6 +113,14 @@ char *batch_row_reserve(RowBatch *batch, size_t arena_bytes, size_t *base_offset
                         struct BatchCell **cells);
 void batch_row_commit(RowBatch *batch, size_t arena_bytes, size_t value_bytes);
 
+/*
+ * Keep the rows for which keep(batch, row, ctx) is true, in their order, and
+ * return how many were dropped. keep is asked of each row in order and may
+ * look at that row and the rows after it, never before. The kept values stay
+ * where they are in the arena; batch->bytes no longer counts the dropped.
+ */
+int batch_filter(RowBatch *batch, bool (*keep)(const RowBatch *batch, int row, void *ctx), void *ctx);
+
 /* The value at (row, col): NULL for SQL NULL; *length set when not NULL. */
 static inline const char *batch_value(const RowBatch *batch, int row, int col, size_t *length)
 {

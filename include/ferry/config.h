@@ -60,9 +60,19 @@ typedef struct TableSettings {
     int partition_rows;       /* rows per partition, estimated */
     char *target;             /* name in the sink; default: schema.name, unquoted */
     int children;             /* TableChildren: inheritance children read with the table or not */
+    int on_duplicate_key;     /* DuplicateKeys: what rows whose key repeats become */
 } TableSettings;
 
 typedef enum { CHILDREN_EXCLUDE = 0, CHILDREN_INCLUDE = 1 } TableChildren;
+
+/*
+ * Rows whose key repeats, which a server that does not enforce its keys
+ * (Redshift) may hold: fail, naming the key; keep the last row of each key
+ * the source returns; or keep every row (not into a sink that stores one
+ * row per key). With either keep, a batch never ends between two rows of
+ * one key, so no checkpoint falls inside a key's rows.
+ */
+typedef enum { DUPLICATES_FAIL = 0, DUPLICATES_KEEP_LAST = 1, DUPLICATES_KEEP_ALL = 2 } DuplicateKeys;
 
 typedef struct TableConfig {
     char *schema;             /* owned */
@@ -101,6 +111,7 @@ void config_free(FerryConfig *config);
 typedef struct SetupEntry {
     char *name;               /* owned */
     char *value;              /* owned */
+    const char *open;         /* a recorded value this one may replace (ConfigOption.setup_open); NULL: none */
 } SetupEntry;
 
 bool config_setup_entries(const FerryConfig *config, SetupEntry **out, int *count);

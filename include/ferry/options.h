@@ -34,6 +34,8 @@ typedef struct ConfigOption {
     bool allow_auto;             /* OPT_INT, OPT_SIZE: "auto" is accepted, and stored as 0 */
     bool required;
     bool setup;                  /* recorded in the state: a resume must not change it */
+    const char *setup_open;      /* setup: a recorded value a resume may change (its output is what any
+                                    value would have written); NULL: none */
     bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
     bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
                                     not a wrapping the parser takes off */

@@ -23,6 +23,7 @@ typedef struct RunTable {
     atomic_bool failed;         /* a partition failed for good: the table stops in this run */
     atomic_long fetch_cap;      /* rows a FETCH may ask for after timeouts; 0: no cap */
     atomic_bool use_cursor;     /* read with a cursor, not COPY (configured, or after a timeout) */
+    atomic_long repeats;        /* rows read whose key the row before had (on_duplicate_key keep_*) */
 } RunTable;
 
 typedef struct RunContext {
@@ -72,6 +73,16 @@ RetryPolicy run_retry_policy(const FerryConfig *config);
 int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
                 size_t why_cap);
 
+
+/*
+ * Apply the table's on_duplicate_key to a batch read in key order
+ * (agent/duplicates.c): fail with the key named, or drop all but the last
+ * row of each key, or keep them all. prev_key is the key tuple of the row
+ * before the batch (the checkpoint), NULL at a range's start. *repeats
+ * counts the rows whose key the row before them had.
+ */
+bool duplicates_apply(const TableConfig *table, const TableShape *shape, const char *prev_key,
+                      RowBatch *batch, long *repeats, FerryError *err);
 
 /* A worker thread's body: claims and copies partitions until none is left. */
 void *worker_main(void *arg);

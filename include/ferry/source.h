@@ -55,6 +55,12 @@ bool source_error(SourceConn *conn, const PGresult *result, const char *what, Fe
  * max_bytes, or the cursor is exhausted, or the batch's memory pool cannot pay
  * for the next row (that row then starts the next batch, whose first row is
  * waited for); the rest of a FETCH cut short starts the next batch.
+ *
+ * With whole_keys set (a cursor, not a COPY), a batch ends only before a row
+ * whose key differs from its last row's: the rows of one key are never split
+ * between two batches, so no checkpoint falls inside them. The rows of one
+ * key are taken past the limits; those the pool cannot pay for fail the read
+ * (a retry may find the memory free).
  */
 typedef struct SourceCursor {
     SourceConn *conn;         /* borrowed */
@@ -67,6 +73,7 @@ typedef struct SourceCursor {
     int pending_len;
     PGresult *pending_row;    /* owned: a FETCH row received but not yet paid for */
     int64_t partition;        /* the partition read, for fault points (fault.h); FAULT_ANY_PARTITION */
+    const TableShape *whole_keys; /* borrowed: batches end only where this key changes; NULL: anywhere */
 } SourceCursor;
 
 /*

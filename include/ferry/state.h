@@ -140,7 +140,8 @@ static inline void state_close(StateStore *state)
 
 /*
  * Compare the setup entries with those recorded; record the ones not yet
- * there. A differing value is refused with a CONFIG error that names it.
+ * there. A differing value is refused with a CONFIG error that names it,
+ * unless the recorded one is the entry's `open` value: it is then replaced.
  */
 static inline bool state_setup_check(StateStore *state, const SetupEntry *entries, int count, FerryError *err)
 {

@@ -50,18 +50,7 @@ like "$code $out" "^78 .*dialect = redshift, but the server is postgresql" "dial
 like "$code $(cat "$WORK/pg-as-rs.log")" "^78 .*dialect = redshift, but the server is postgresql" "and ferry run refuses it the same way, before writing anything"
 is "$(find "$WORK/pg-as-rs" -type f 2>/dev/null | wc -l)" 0 "no segment was written"
 
-# ---- a declared primary key Redshift does not enforce: duplicates refused, one of them named ----
-# (the backing index is made not ready, so PostgreSQL keeps the constraint and takes the duplicates)
-pg_sql "CREATE TABLE public.dupkey (id int PRIMARY KEY, v text);
-        UPDATE pg_index SET indisready = false, indisvalid = false WHERE indrelid = 'public.dupkey'::regclass;
-        INSERT INTO dupkey SELECT g, 'a' FROM generate_series(1, 100) g;
-        INSERT INTO dupkey VALUES (42, 'b'); ANALYZE dupkey" >/dev/null
-write_rs_config "$WORK/dup.ini" "$WORK/dup"
-printf '[table public.dupkey]\n' >> "$WORK/dup.ini"
-"$FERRY" run -c "$WORK/dup.ini" > "$WORK/dup.log" 2>&1; code=$?
-like "$code $(tr "\n" " " < "$WORK/dup.log")" "^1 .*table public.dupkey: key \(id\) is not unique: rows would be lost \(id = 42 appears 2 times\)" \
-    "a declared primary key holding duplicates: the table fails (exit 1), named with its key and one duplicate"
-is "$(find "$WORK/dup" -type f 2>/dev/null | wc -l)" 0 "and nothing was written"
+# (a declared primary key holding duplicates: 72-duplicate-keys.t)
 
 # ---- Redshift's types, value for value: the same lines as the same rows read from PostgreSQL ----
 : > "$RS_LOG"

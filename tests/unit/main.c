@@ -18,6 +18,7 @@ int main(void)
     test_mem();
     test_compress();
     test_objects();
+    test_batch();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -59,5 +59,6 @@ void test_segment(void);
 void test_mem(void);
 void test_compress(void);
 void test_objects(void);
+void test_batch(void);
 
 #endif

@@ -1,0 +1,49 @@
+/*
+ * tests/unit/test_batch.c — dropping rows from a batch (batch_filter) and comparing rows' keys.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ferry/keytuple.h"
+#include "tap.h"
+
+static bool keep_odd(const RowBatch *batch, int row, void *ctx)
+{
+    (void)batch;
+    (void)ctx;
+    return row % 2 == 1;
+}
+
+void test_batch(void)
+{
+    RowBatch batch;
+    batch_init(&batch, 2);
+    const char *keys[] = {"1", "1", "2", "3", "3", "3"};
+    for (int r = 0; r < 6; r++) {
+        char v[8];
+        snprintf(v, sizeof v, "v%d", r);
+        batch_add_value(&batch, keys[r], strlen(keys[r]), false);
+        batch_add_value(&batch, v, strlen(v), r == 3);
+        batch_end_row(&batch);
+    }
+    TableShape shape = {.ncols = 2, .nkeys = 1};
+    shape.key_col[0] = 0;
+    ok(key_rows_equal(&batch, 0, &batch, 1, &shape), "rows 0 and 1 share key 1");
+    ok(!key_rows_equal(&batch, 1, &batch, 2, &shape), "rows 1 and 2 do not");
+    TableShape by_value = {.ncols = 2, .nkeys = 1};
+    by_value.key_col[0] = 1;
+    ok(!key_rows_equal(&batch, 3, &batch, 4, &by_value), "a NULL is not equal to a value");
+
+    size_t bytes_before = batch.bytes;
+    int dropped = batch_filter(&batch, keep_odd, NULL);
+    is_num(dropped, 3, "three rows dropped");
+    is_num(batch.nrows, 3, "three kept");
+    size_t len;
+    is_str(batch_value(&batch, 0, 1, &len), "v1", "the first kept row is row 1");
+    ok(batch_value(&batch, 1, 1, NULL) == NULL && strcmp(batch_value(&batch, 1, 0, NULL), "3") == 0,
+       "the second kept row is row 3, its NULL kept");
+    is_str(batch_value(&batch, 2, 1, NULL), "v5", "the last kept row is row 5");
+    size_t dropped_bytes = 3 * (1 + 2) + 6 * FERRY_VALUE_OVERHEAD; /* rows 0, 2, 4 */
+    is_num((long)batch.bytes, (long)(bytes_before - dropped_bytes), "the dropped rows' bytes are no longer counted");
+    batch_free(&batch);
+}
