@@ -23,9 +23,14 @@
  *      those open (stv_sessions); the user's CONNECTION LIMIT (pg_user_info).
  *  (7) No row constructors, no FILTER, no arrays, no ONLY: what planning
  *      asks is written in what the leader node takes.
+ *  (8) Redshift's own types: SUPER is read as JSON (embedded in NDJSON, a
+ *      document in MongoDB), VARBYTE as bytea (its bare hex made bytea's
+ *      text by the source: hex_bytes_type), GEOMETRY and GEOGRAPHY as the
+ *      EWKB hex Redshift writes, HLLSKETCH as its text.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ferry/dialect.h"
 #include "ferry/sql.h"
@@ -40,22 +45,41 @@ static void sample_clause(char relkind, double percent, char *clause, size_t cla
         snprintf(filter, filter_cap, " AND random() < %.8f", percent / 100.0);
 }
 
-/* (7) No row values: the width is the sum of the columns' text, and a separator each. */
+/*
+ * (7) No row values: the width is the sum of the columns' text, and a
+ * separator each. (8) Each type measured as Redshift can: SUPER by
+ * JSON_SIZE, VARBYTE and spatial values by their bytes (written as hex,
+ * twice as many), the rest as varchar.
+ */
 static void row_width(StrBuf *sql, const TableShape *shape, const char *cols)
 {
     (void)cols;
     strbuf_add(sql, "(%d", shape->ncols);
     for (int c = 0; c < shape->ncols; c++) {
-        char *name = sql_quote_ident(shape->cols[c].name);
-        strbuf_add(sql, " + coalesce(octet_length(CAST(%s AS varchar(65535))), 0)", name);
+        const Column *col = &shape->cols[c];
+        char *name = sql_quote_ident(col->name);
+        if (col->type == OID_JSON)
+            strbuf_add(sql, " + coalesce(json_size(%s), 0)", name);
+        else if (col->type == OID_BYTEA)
+            strbuf_add(sql, " + coalesce(2 + 2 * octet_length(%s), 0)", name);
+        else if (strncmp(col->type_name, "geometry", 8) == 0 || strncmp(col->type_name, "geography", 9) == 0)
+            strbuf_add(sql, " + coalesce(2 * octet_length(st_asewkb(%s)), 0)", name);
+        else
+            strbuf_add(sql, " + coalesce(octet_length(CAST(%s AS varchar(65535))), 0)", name);
         free(name);
     }
     strbuf_add(sql, ")");
 }
 
-/* svv_columns' data_type to the PostgreSQL type (oid) whose text Redshift writes for it. */
+/*
+ * svv_columns' data_type to the PostgreSQL type (oid) whose text Redshift
+ * writes for it, or (8) the one ferry takes it as: SUPER's text is JSON,
+ * VARBYTE's is bytea's once the source adds "\\x"; GEOMETRY, GEOGRAPHY
+ * (EWKB in hex) and HLLSKETCH (its JSON or base64 form) are text.
+ */
 #define TYPE_OID                                                                                     \
     "CASE c.data_type WHEN 'smallint' THEN 21 WHEN 'integer' THEN 23 WHEN 'bigint' THEN 20"          \
+    " WHEN 'super' THEN 114 WHEN 'binary varying' THEN 17 WHEN 'varbyte' THEN 17"                    \
     " WHEN 'numeric' THEN 1700 WHEN 'real' THEN 700 WHEN 'double precision' THEN 701"                \
     " WHEN 'boolean' THEN 16 WHEN 'character varying' THEN 1043 WHEN 'character' THEN 1042"          \
     " WHEN 'date' THEN 1082 WHEN 'timestamp without time zone' THEN 1114"                            \
@@ -81,6 +105,7 @@ const Dialect dialect_redshift = {
     .declare_cursor = "DECLARE ferry_cursor CURSOR FOR ",
     .fetch_limit_sql = "SELECT CASE WHEN count(DISTINCT node) = 1 THEN 1000 ELSE 0 END FROM stv_slices",
     .cursor_materialised = true,
+    .hex_bytes_type = 6551, /* VARBYTE's oid in a RowDescription */
     .relation_sql = "SELECT c.oid, c.relkind, false"
                     " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                     " WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r','v')",

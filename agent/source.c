@@ -20,6 +20,8 @@
  *      its last row's key, and ends before the first row of another key
  *      (kept as pending_row; a FETCH is sent to see it when the last one
  *      ended exactly at the limit).
+ *  (8) Values of the dialect's hex_bytes_type (Redshift's VARBYTE, written
+ *      as bare hex) get bytea's "\x", so every sink reads them as bytea.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -466,7 +468,7 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
             }
             uint64_t bytes = 0;
             for (int c = 0; c < ncols; c++)
-                bytes += (uint64_t)PQgetlength(res, 0, c);
+                bytes += (uint64_t)PQgetlength(res, 0, c) + 2; /* (8) room for a "\x" */
             if (!row_paid_for(batch, bytes)) {
                 if (same_key) {
                     PQclear(res);
@@ -481,9 +483,15 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
                 cursor->pending_row = res; /* it opens the next batch */
                 return true;
             }
-            for (int c = 0; c < ncols; c++)
-                batch_add_value(batch, PQgetvalue(res, 0, c), (size_t)PQgetlength(res, 0, c),
-                                PQgetisnull(res, 0, c));
+            FerryOid hex_bytes = conn->dialect->hex_bytes_type;
+            for (int c = 0; c < ncols; c++) {
+                const char *value = PQgetvalue(res, 0, c);
+                size_t length = (size_t)PQgetlength(res, 0, c);
+                if (hex_bytes != 0 && PQftype(res, c) == hex_bytes && !PQgetisnull(res, 0, c))
+                    batch_add_joined_value(batch, "\\x", 2, value, length); /* (8) */
+                else
+                    batch_add_value(batch, value, length, PQgetisnull(res, 0, c));
+            }
             batch_end_row(batch);
             PQclear(res);
             cursor->fetch_got++;

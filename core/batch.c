@@ -90,22 +90,31 @@ static char *arena_ensure(RowBatch *batch, size_t bytes)
     return batch->arena + batch->arena_used;
 }
 
-void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
+void batch_add_joined_value(RowBatch *batch, const char *prefix, size_t prefix_length, const char *value,
+                            size_t length)
 {
     cells_ensure(batch, 1);
     size_t index = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill++;
-    struct BatchCell *cell = &batch->cells[index];
-    batch->bytes += FERRY_VALUE_OVERHEAD;
-    if (is_null) {
-        *cell = (struct BatchCell){.offset = 0, .length = -1};
+    size_t total = prefix_length + length;
+    char *out = arena_ensure(batch, total + 1);
+    memcpy(out, prefix, prefix_length);
+    memcpy(out + prefix_length, value, length);
+    out[total] = '\0';
+    batch->cells[index] = (struct BatchCell){.offset = batch->arena_used, .length = (int64_t)total};
+    batch->arena_used += total + 1;
+    batch->bytes += FERRY_VALUE_OVERHEAD + total;
+}
+
+void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null)
+{
+    if (!is_null) {
+        batch_add_joined_value(batch, "", 0, value, length);
         return;
     }
-    char *out = arena_ensure(batch, length + 1);
-    memcpy(out, value, length);
-    out[length] = '\0';
-    *cell = (struct BatchCell){.offset = batch->arena_used, .length = (int64_t)length};
-    batch->arena_used += length + 1;
-    batch->bytes += length;
+    cells_ensure(batch, 1);
+    size_t index = (size_t)batch->nrows * (size_t)batch->ncols + (size_t)batch->row_fill++;
+    batch->cells[index] = (struct BatchCell){.offset = 0, .length = -1};
+    batch->bytes += FERRY_VALUE_OVERHEAD;
 }
 
 char *batch_row_reserve(RowBatch *batch, size_t arena_bytes, size_t *base_offset,

@@ -101,6 +101,9 @@ void batch_free(RowBatch *batch);
 /* Append one value of the row being built; call ncols times, then batch_end_row. */
 void batch_add_value(RowBatch *batch, const char *value, size_t length, bool is_null);
 void batch_end_row(RowBatch *batch);
+/* batch_add_value of a value that is `prefix` followed by `value` (not NULL). */
+void batch_add_joined_value(RowBatch *batch, const char *prefix, size_t prefix_length, const char *value,
+                            size_t length);
 
 /*
  * Build a whole row in place, for readers that get a row as one line (COPY

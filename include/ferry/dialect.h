@@ -41,6 +41,12 @@ typedef struct Dialect {
      * they are fetched, and a smaller FETCH is the first cure (PostgreSQL).
      */
     bool cursor_materialised;
+    /*
+     * A result column type whose text is bytes in hex without bytea's "\x"
+     * (Redshift's VARBYTE, 6551): the source adds it, so the batch holds
+     * bytea's text (batch.h, note 1). 0: none.
+     */
+    FerryOid hex_bytes_type;
 
     /* $1 schema, $2 name -> oid, relkind ('r','p','v','m','f'), has inheritance children (t/f). */
     const char *relation_sql;

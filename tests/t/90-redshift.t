@@ -14,21 +14,32 @@ mongo_start
 cd "$WORK"
 
 # The types of a Redshift table, as the backing PostgreSQL holds them (Redshift writes the same text).
+# SUPER, GEOMETRY and HLLSKETCH are the front's domains (their text is Redshift's: JSON, EWKB in hex,
+# the sketch's JSON form); VARBYTE is bytea, which the front writes as Redshift does (bare hex, oid 6551).
 pg_sql "CREATE TABLE public.rtypes (id bigint PRIMARY KEY, i2 smallint, i4 integer, n38 numeric(38,0),
           n38s numeric(38,10), f4 real, f8 double precision, b boolean, c char(10), vc varchar(100),
-          d date, ts timestamp, tstz timestamptz, t time, ttz timetz);
+          d date, ts timestamp, tstz timestamptz, t time, ttz timetz, sup redshift_catalog.super, vb bytea,
+          geo redshift_catalog.geometry, hll redshift_catalog.hllsketch);
         INSERT INTO rtypes VALUES
           (1, -32768, -2147483648, -99999999999999999999999999999999999999,
            -9999999999999999999999999999.9999999999, -3.4e38, -1.7e308, false, '', '',
-           '4713-01-01 BC', '0001-01-01 00:00:00', '1999-12-31 23:59:59.5+05', '00:00:00', '00:00:00+14'),
+           '4713-01-01 BC', '0001-01-01 00:00:00', '1999-12-31 23:59:59.5+05', '00:00:00', '00:00:00+14',
+           '{\"a\": 1, \"b\": [1, 2.5, {\"c\": null}], \"s\": \"q\\\"t ✓\", \"big\": 12345678901234567890}', '\\x00ff10',
+           '0101000020E6100000000000000000F03F0000000000000040',
+           '{\"version\":1,\"logm\":15,\"sparse\":{\"indices\":[4878,9559],\"values\":[1,2]}}'),
           (2, 32767, 2147483647, 99999999999999999999999999999999999999,
            9999999999999999999999999999.9999999999, 1.5e-30, 1e300, true, 'ünï ✓', 'quote \" back\\ comma, tab	 日本',
-           '294276-12-31', '294276-12-31 23:59:59.999999', '2024-02-29 12:00:00+00', '23:59:59.999999', '12:34:56-07:30'),
-          (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+           '294276-12-31', '294276-12-31 23:59:59.999999', '2024-02-29 12:00:00+00', '23:59:59.999999', '12:34:56-07:30',
+           '\"a lone string\"', '\\x', '0103000020E61000000100000004000000000000000000000000000000000000000000000000000000000000000000F03F000000000000F03F000000000000000000000000000000000000000000000000',
+           'AQ8AAAAAAAA='),
+          (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
         INSERT INTO rtypes SELECT g, g % 100, g, g * 12345678901234567890, g / 7.0, g / 3.0, g / 7.0, g % 3 = 0,
           'c' || g % 10, repeat('v', g % 40) || g, '2020-01-01'::date + g % 1000,
           '2020-01-01'::timestamp + g * interval '1.5 second', '2020-01-01 00:00:00+00'::timestamptz + g * interval '1 minute',
-          '00:00:00'::time + g * interval '1 second', '01:02:03+02'::timetz
+          '00:00:00'::time + g * interval '1 second', '01:02:03+02'::timetz,
+          jsonb_build_object('g', g, 'tags', jsonb_build_array(g % 3, 'x' || g), 'ok', g % 2 = 0),
+          decode(md5(g::text), 'hex'), CASE WHEN g % 5 = 0 THEN NULL ELSE '0101000000000000000000F03F0000000000000040' END,
+          NULL
         FROM generate_series(4, 6000) g;
         ANALYZE rtypes" >/dev/null
 
@@ -70,6 +81,31 @@ is "$?" 0 "types: ferry verify agrees with the source"
 FERRY_FAULTS=source_fetch=2 "$FERRY" verify -c "$WORK/types.ini" > "$WORK/types-verify2.log" 2>&1; code=$?
 like "$code $(grep -c 'injected fault: connection lost; retry 1' "$WORK/types-verify2.log")" "^0 1$" \
     "verify meets a lost connection (injected at the 2nd FETCH), reads that range again, and agrees"
+like "$("$FERRY" plan -c "$WORK/types.ini" 2>&1)" "sup super, vb binary varying, geo geometry, hll hllsketch" \
+    "SUPER, VARBYTE, GEOMETRY and HLLSKETCH are planned under Redshift's names"
+like "$(grep -h '"id":1,' "$WORK"/types/public.rtypes/*)" '"sup":\{"a": 1, "b": \[1, 2.5, \{"c": null\}\], "s": "q\\"t ✓", "big": 12345678901234567890\},"vb":"AP8Q","geo":"0101000020E6100000000000000000F03F0000000000000040","hll":"\{' \
+    "SUPER is embedded as JSON, VARBYTE is base64 of its bytes (00ff10), GEOMETRY its EWKB hex, HLLSKETCH its text"
+
+# Into MongoDB, value for value: the documents read from Redshift are those read from PostgreSQL.
+write_mongo_config "$WORK/types-mongo-rs.ini"
+sed -i "s|^conninfo = .*|conninfo = $(rs_conninfo)|" "$WORK/types-mongo-rs.ini"
+printf '[table public.rtypes]\ntarget = rs_rtypes\n' >> "$WORK/types-mongo-rs.ini"
+write_mongo_config "$WORK/types-mongo-pg.ini"
+printf '[table public.rtypes]\ntarget = pg_rtypes\n' >> "$WORK/types-mongo-pg.ini"
+# numeric(38) holds more digits than Decimal128: kept as strings rather than refused
+sed -i 's/^\[sink\]$/&\ninexact_numeric = string/' "$WORK/types-mongo-rs.ini" "$WORK/types-mongo-pg.ini"
+"$FERRY" run -c "$WORK/types-mongo-rs.ini" > "$WORK/types-mongo-rs.log" 2>&1; code_rs=$?
+"$FERRY" run -c "$WORK/types-mongo-pg.ini" > "$WORK/types-mongo-pg.log" 2>&1; code_pg=$?
+is "$code_rs $code_pg $(mongo_tool count rs_rtypes)" "0 0 6000" "types into MongoDB: both runs exit 0, 6000 documents"
+if [ "$(mongo_tool count pg_rtypes)" = 6000 ] && cmp -s <(mongo_tool dump rs_rtypes | sort) <(mongo_tool dump pg_rtypes | sort); then
+    ok 0 "types into MongoDB: every document read from Redshift is the one read from PostgreSQL (canonical extended JSON)"
+else
+    ok 1 "types into MongoDB: the documents are the same"
+    diff <(mongo_tool dump rs_rtypes | sort) <(mongo_tool dump pg_rtypes | sort) | head -4 | sed 's/^/# /'
+fi
+like "$(mongo_tool relaxed rs_rtypes | grep '"_id" : 1,')" '"sup" : \{ "a" : 1, "b" : \[ 1, 2.5, \{ "c" : null \} \]' \
+    "SUPER became a document in MongoDB"
+
 if rs_real; then skip "the front's log"
 else
     is "$(grep -v '^set ' "$RS_LOG" | sort | uniq -c | sed 's/^ *//' | tr '\n' ';')" "" \

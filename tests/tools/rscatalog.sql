@@ -15,13 +15,35 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = code, MESSAGE = msg;
 END $$;
 
+-- Redshift's own types, as domains the tests' tables use (redshift_catalog.super, …): SUPER holds
+-- JSON, GEOMETRY and GEOGRAPHY their EWKB in hex (Redshift's text for them), HLLSKETCH its JSON form.
+-- VARBYTE is bytea, which the front writes as Redshift does.
+DO $$
+DECLARE d text;
+BEGIN
+    FOREACH d IN ARRAY ARRAY['super AS jsonb', 'geometry AS text CHECK (VALUE ~ ''^[0-9A-F]*$'')',
+                             'geography AS text CHECK (VALUE ~ ''^[0-9A-F]*$'')', 'hllsketch AS text'] LOOP
+        BEGIN
+            EXECUTE 'CREATE DOMAIN redshift_catalog.' || d;
+        EXCEPTION WHEN duplicate_object THEN NULL;
+        END;
+    END LOOP;
+END $$;
+-- The functions ferry measures those types with: JSON_SIZE (bytes of a SUPER's JSON) and ST_AsEWKB.
+CREATE OR REPLACE FUNCTION redshift_catalog.json_size(jsonb) RETURNS int LANGUAGE sql IMMUTABLE
+    AS 'SELECT octet_length($1::text)';
+CREATE OR REPLACE FUNCTION redshift_catalog.st_asewkb(text) RETURNS bytea LANGUAGE sql IMMUTABLE
+    AS 'SELECT decode($1, ''hex'')';
+
 -- svv_columns: one row per column of every table and view.
 CREATE OR REPLACE VIEW redshift_catalog.svv_columns AS
 SELECT current_database()::text AS table_catalog, n.nspname::text AS table_schema, c.relname::text AS table_name,
        a.attname::text AS column_name, a.attnum::int AS ordinal_position,
        pg_get_expr(d.adbin, d.adrelid) AS column_default,
        CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END AS is_nullable,
-       regexp_replace(format_type(a.atttypid, a.atttypmod), '\(.*\)', '') AS data_type,
+       CASE WHEN y.typname = 'bytea' THEN 'binary varying'
+            WHEN y.typnamespace = 'redshift_catalog'::regnamespace THEN y.typname::text
+            ELSE regexp_replace(format_type(a.atttypid, a.atttypmod), '\(.*\)', '') END AS data_type,
        information_schema._pg_char_max_length(information_schema._pg_truetypid(a.*, y.*),
                                               information_schema._pg_truetypmod(a.*, y.*)) AS character_maximum_length,
        information_schema._pg_numeric_precision(information_schema._pg_truetypid(a.*, y.*),

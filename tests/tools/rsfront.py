@@ -5,6 +5,10 @@ a real PostgreSQL behind, and Redshift's behaviour wherever a client could tell 
 There is no Redshift to test against. This front relays every message between
 the client and a PostgreSQL server, and on the way:
 
+  - writes bytea columns as Redshift writes VARBYTE: oid 6551 in the row
+    description, values in hex without bytea's \\x (and svv_columns says
+    "binary varying"); SUPER, GEOMETRY, GEOGRAPHY and HLLSKETCH are domains
+    of the backing database (rscatalog.sql) with Redshift's names;
   - answers version() as Redshift does ("PostgreSQL 8.0.2 on i686-pc-linux-gnu,
     …, Redshift 1.0.…"), and serves Redshift's own system views (svv_table_info,
     svv_columns, pg_table_def, stv_slices, stv_sessions, pg_stat_activity with
@@ -148,6 +152,7 @@ class Session:
         self.idle = True         # the backend's transaction status is idle
         self.statement_timer = None
         self.cancelled_for_wlm = False
+        self.hex_fields = set()  # the current result's VARBYTE columns
 
     # ---- startup: relayed, with the catalog schema put on the search_path ----
     def startup(self):
@@ -278,7 +283,38 @@ class Session:
         with socket.create_connection(('127.0.0.1', args.backend_port)) as c:
             c.sendall(struct.pack('!II', 16, 80877102) + self.key)
 
+    def describe(self, payload):
+        """A RowDescription: bytea columns become VARBYTE (Redshift's oid 6551), whose values follow bare."""
+        count = struct.unpack('!h', payload[:2])[0]
+        out, at, self.hex_fields = [payload[:2]], 2, set()
+        for i in range(count):
+            end = payload.index(b'\0', at) + 1
+            table, attnum, oid, typlen, typmod, fmt = struct.unpack('!ihihih', payload[end:end + 18])
+            if oid == 17:
+                self.hex_fields.add(i)
+                oid = 6551
+            out.append(payload[at:end] + struct.pack('!ihihih', table, attnum, oid, typlen, typmod, fmt))
+            at = end + 18
+        return b''.join(out)
+
+    def bare_hex(self, payload):
+        """A DataRow with its VARBYTE values as Redshift writes them: hex without bytea's \\x."""
+        count = struct.unpack('!h', payload[:2])[0]
+        out, at = [payload[:2]], 2
+        for i in range(count):
+            length = struct.unpack('!i', payload[at:at + 4])[0]
+            value = payload[at + 4:at + 4 + max(length, 0)]
+            at += 4 + max(length, 0)
+            if i in self.hex_fields and length >= 2 and value[:2] == b'\\x':
+                value, length = value[2:], length - 2
+            out.append(struct.pack('!i', length) + value)
+        return b''.join(out)
+
     def from_backend(self, kind, payload):
+        if kind == b'T':
+            payload = self.describe(payload)
+        elif kind == b'D' and self.hex_fields:
+            payload = self.bare_hex(payload)
         if kind == b'K':
             self.key = payload
         elif kind == b'Z':
