@@ -6,6 +6,7 @@
 
 #include "ferry/command.h"
 #include "ferry/run.h"
+#include "ferry/unload.h"
 
 static int plan_command(const CommandArgs *args)
 {
@@ -75,7 +76,9 @@ static int plan_command(const CommandArgs *args)
         batch_sizer_init(&sizer, batch_bytes, plan.width_avg, plan.shape.ncols);
         printf("  batches:    %ld rows, at most %s each", batch_sizer_rows(&sizer),
                format_size(batch_bytes, b1, sizeof b1));
-        if (source_fetch_limit(conn) > 0)
+        if (unload_wanted(config, source_dialect(conn), plan.est_rows * plan.width_avg))
+            printf("; read through UNLOAD, a staged object a batch");
+        else if (source_fetch_limit(conn) > 0)
             printf(", by FETCHes of at most %ld rows (the server's limit)", source_fetch_limit(conn));
         printf("\n");
         plan_free(&plan);

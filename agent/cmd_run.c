@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #include "ferry/command.h"
+#include "ferry/dialect.h"
 #include "ferry/run.h"
+#include "ferry/unload.h"
 
 int run_lock_state(const char *state_path, FerryError *err)
 {
@@ -87,6 +89,10 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         return sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err);
     }
 
+    if (run->config->source.read_method == READ_UNLOAD && source_dialect(conn) != &dialect_redshift)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "[source] read_method = unload: the server is %s, and UNLOAD is Redshift's; set "
+                           "read_method = auto", source_dialect(conn)->name);
     TablePlan plan;
     if (!plan_table(conn, tc, &plan, err))
         return false;
@@ -199,8 +205,26 @@ static void set_planning_conn(RunContext *run, SourceConn *conn)
 }
 
 /* (5) A complete table: the sink writes what describes it whole (a manifest), once its last segment is in. */
+/*
+ * A complete table keeps no staged UNLOAD objects: those a crash after a
+ * partition's last checkpoint left are removed here, at every run's end.
+ */
+static void sweep_unloaded(RunContext *run, RunTable *table)
+{
+    Unloader *u = NULL;
+    FerryError err;
+    if (!run->config->has_unload || *run->stop)
+        return;
+    if (!unloader_open(&run->config->unload, run->batch_bytes, &u, &err) ||
+        !unload_remove(u, &table->shape, -1, &err))
+        log_warn("table %s: its staged UNLOAD objects could not be removed (the next run tries again): %s",
+                 table->config->qualified, err.message);
+    unloader_close(u);
+}
+
 static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
 {
+    sweep_unloaded(run, table);
     const SinkOps *ops = run->config->sink;
     if (ops->finish_table == NULL || *run->stop)
         return true;

@@ -44,7 +44,7 @@ typedef struct Parsed {
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const source_type_names[] = {"postgresql", NULL};
-static const char *const read_method_names[] = {"auto", "cursor", "copy", NULL};
+static const char *const read_method_names[] = {"auto", "cursor", "copy", "unload", NULL};
 static const char *const dialect_names[] = {"auto", "postgresql", "redshift", NULL};
 static const char *const children_names[] = {"exclude", "include", NULL};
 static const char *const duplicate_names[] = {"fail", "keep_last", "keep_all", NULL};
@@ -90,12 +90,26 @@ static const ConfigOption source_options[] = {
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_READ_TIMEOUT_S), .min = 1, .max = 86400,
                   .help = "seconds without data from the server before the connection is dropped and retried"),
     CONFIG_OPTION(SourceSettings, read_method, OPT_ENUM, .default_value = "auto", .choices = read_method_names,
-                  .help = "auto (COPY on PostgreSQL), cursor (FETCH batches), or copy"),
+                  .help = "auto (COPY on PostgreSQL; on Redshift UNLOAD for tables of [unload] min_table_size, "
+                          "else cursors), cursor (FETCH batches), copy, or unload (Redshift, with [unload])"),
     CONFIG_OPTION(SourceSettings, dialect, OPT_ENUM, .default_value = "auto", .choices = dialect_names,
                   .help = "auto (what the server's version() says), postgresql or redshift"),
     CONFIG_OPTION(SourceSettings, cursor_result_limit, OPT_SIZE, .default_value = FERRY_DEFAULT_CURSOR_RESULT,
                   .help = "Redshift: the most one partition's cursor may hold (the leader node keeps it whole); "
                           "partitions are cut to fit"),
+    {0},
+};
+
+static const ConfigOption unload_options[] = {
+    CONFIG_OPTION(UnloadSettings, iam_role, OPT_STRING, .required = true,
+                  .help = "ARN of the IAM role Redshift writes the staged objects as (UNLOAD … IAM_ROLE)"),
+    CONFIG_OPTION(UnloadSettings, min_table_size, OPT_SIZE, .default_value = "1GB",
+                  .help = "read_method = auto unloads the tables estimated at least this large"),
+    CONFIG_OPTION(UnloadSettings, max_file_size, OPT_SIZE, .default_value = "auto", .allow_auto = true,
+                  .min = 5 << 20,
+                  .help = "MAXFILESIZE of a staged object (5MB at least; one is read into memory at a time); "
+                          "auto: from the batch size"),
+    CONFIG_GROUP(UnloadSettings, store, store_s3_options),
     {0},
 };
 
@@ -313,6 +327,14 @@ static bool apply_sink(const char *file, Section *section, FerryConfig *config, 
                          err);
 }
 
+static bool apply_unload(const char *file, Section *section, FerryConfig *config, FerryError *err)
+{
+    config->unload_options = options_flatten(unload_options);
+    if (!options_apply_defaults(config->unload_options, &config->unload, err))
+        return false;
+    return section_apply(file, section, config->unload_options, &config->unload, NULL, NULL, err);
+}
+
 static bool apply_table(const char *file, Section *section, FerryConfig *config, FerryError *err)
 {
     const char *qualified = trim(section->header + strlen("table"));
@@ -437,11 +459,14 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
         } else if (strcmp(section->header, "sink") == 0) {
             seen = &seen_sink;
             applied = !seen_sink && apply_sink(name, section, config, err);
+        } else if (strcmp(section->header, "unload") == 0) {
+            seen = &config->has_unload;
+            applied = !config->has_unload && apply_unload(name, section, config, err);
         } else if (is_table_section(section)) {
             applied = apply_table(name, section, config, err);
         } else {
             ferry_error(err, FERRY_ERR_CONFIG, 0,
-                        "%s:%d: unknown section [%s] (known: [ferry], [source], [sink], "
+                        "%s:%d: unknown section [%s] (known: [ferry], [source], [sink], [unload], "
                         "[table schema.name])",
                         name, section->line, section->header);
             goto out;
@@ -468,10 +493,23 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
     }
     if (!check_tables_with_sink(name, &parsed, config, err))
         goto out;
+    if (config->source.read_method == READ_UNLOAD && !config->has_unload) {
+        Entry *entry = NULL;
+        for (int i = 0; i < parsed.nsections && entry == NULL; i++)
+            if (strcmp(parsed.sections[i].header, "source") == 0)
+                entry = section_entry(&parsed.sections[i], "read_method");
+        ferry_error(err, FERRY_ERR_CONFIG, 0,
+                    "%s:%d: key 'read_method': unload needs an [unload] section (bucket, prefix, iam_role: "
+                    "where Redshift stages the rows)",
+                    name, entry ? entry->line : 0);
+        goto out;
+    }
     char *slash = strrchr(name, '/');
     char *base = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
     resolve_paths(ferry_options, &config->ferry, base);
     resolve_paths(config->sink_options, config->sink_settings, base);
+    if (config->has_unload)
+        resolve_paths(config->unload_options, &config->unload, base);
     free(base);
     log_set_level((LogLevel)config->ferry.log_level);
     ok = true;
@@ -533,6 +571,9 @@ void config_free(FerryConfig *config)
         options_free(config->sink_options, config->sink_settings);
     free(config->sink_options);
     free(config->sink_settings);
+    if (config->unload_options != NULL)
+        options_free(config->unload_options, &config->unload);
+    free(config->unload_options);
     for (int i = 0; i < config->ntables; i++) {
         options_free(table_options, &config->tables[i].settings);
         free(config->tables[i].schema);

@@ -22,6 +22,8 @@
  *      batch, and so a checkpoint, ends only between keys: a resume after
  *      the checkpoint neither loses nor doubles a key's rows, and a table
  *      that fails over a repeat has written no row of that key.
+ *  (7) A Redshift table read through UNLOAD (unload.c) goes the same way
+ *      from a batch on: each staged object is one batch and one segment.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@
 #include "ferry/fault.h"
 #include "ferry/retry.h"
 #include "ferry/run.h"
+#include "ferry/unload.h"
 
 typedef enum {
     PART_DONE,      /* every row is durable and checkpointed */
@@ -64,6 +67,106 @@ static void note_memory(RunContext *run)
 }
 
 /*
+ * One batch read: its repeated keys dealt with (note 6), written as one
+ * segment, committed and checkpointed (note 1), and `work` kept in step. A
+ * batch without rows writes nothing and checkpoints only `last`, unless
+ * `always_segment` (an UNLOAD's object: each one has a sequence of its own).
+ */
+static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table, PartitionWork *work,
+                        bool last, bool always_segment, FerryError *err)
+{
+    RunContext *run = w->run;
+    const SinkOps *ops = run->config->sink;
+    const TableShape *shape = &table->shape;
+    long repeats = 0;
+    if (!duplicates_apply(table->config, shape, work->last_key, batch, &repeats, err))
+        return false;
+    if (repeats > 0)
+        atomic_fetch_add(&table->repeats, repeats);
+    Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
+                     .done = last};
+    char *key = NULL;
+    if (batch->nrows > 0) {
+        SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq};
+        bool written = ops->begin(sink, &segment, err);
+        if (written && fault_hit(FAULT_SINK_WRITE, work->part)) {
+            written = ferry_error(err, FERRY_ERR_SINK, 28, "injected fault: sink write failed");
+            err->retryable = true;
+        }
+        written = written && ops->write(sink, batch, err) && ops->commit(sink, err);
+        if (!written) {
+            ops->abort(sink);
+            ferry_error_prefix(err, "segment %lld", (long long)work->next_seq);
+            return false;
+        }
+        key = key_tuple_from_batch(batch, batch->nrows - 1, shape);
+        cp.last_key = key;
+        cp.rows_added = batch->nrows;
+        cp.rejected_added = ops->rejected != NULL ? ops->rejected(sink) : 0;
+        cp.bytes_added = (int64_t)(batch->bytes - (uint64_t)batch->nrows * (uint64_t)batch->ncols *
+                                                      FERRY_VALUE_OVERHEAD);
+    }
+    if (batch->nrows > 0 || always_segment)
+        cp.next_seq = work->next_seq + 1;
+    if (!state_checkpoint(run->state, &cp, err)) {
+        free(key);
+        return false;
+    }
+    batch_release(batch); /* the rows are durable: their bytes go back to the pool */
+    work->next_seq = cp.next_seq;
+    if (batch->nrows > 0) {
+        free(work->last_key);
+        work->last_key = key;
+        work->rows += cp.rows_added;
+        atomic_fetch_add(&run->rows, batch->nrows);
+        atomic_fetch_add(&run->bytes, cp.bytes_added);
+        note_memory(run);
+    }
+    return true;
+}
+
+/*
+ * (7) A partition read through UNLOAD: its stage found or made, then an
+ * object a batch, from the one after the checkpoint; the stage removed once
+ * the partition is done.
+ */
+static PartOutcome copy_unloaded(Worker *w, SourceConn *conn, Sink *sink, RowBatch *batch, RunTable *table,
+                                 PartitionWork *work, bool *drop_conn, FerryError *err)
+{
+    RunContext *run = w->run;
+    if (w->unloader == NULL && !unloader_open(&run->config->unload, run->batch_bytes, &w->unloader, err))
+        return err->retryable ? PART_RETRY : PART_FAILED;
+    UnloadRead r;
+    if (!unload_begin(w->unloader, conn, table, work, &r, err)) {
+        *drop_conn = err->domain == FERRY_ERR_SOURCE;
+        return err->retryable ? PART_RETRY : PART_FAILED;
+    }
+    PartOutcome outcome = PART_DONE;
+    for (bool last = false; !last;) {
+        if (*run->stop) {
+            outcome = PART_STOPPED;
+            break;
+        }
+        batch_reset(batch, table->shape.ncols);
+        if (!unload_exhausted(&r) && !unload_next(&r, &table->shape, batch, table->config->qualified, err)) {
+            outcome = err->retryable ? PART_RETRY : PART_FAILED;
+            break;
+        }
+        last = unload_exhausted(&r);
+        if (!write_batch(w, sink, batch, table, work, last, true, err)) {
+            outcome = err->retryable ? PART_RETRY : PART_FAILED;
+            break;
+        }
+    }
+    unload_end(&r);
+    FerryError remove_err;
+    if (outcome == PART_DONE && !unload_remove(w->unloader, &table->shape, work->part, &remove_err))
+        log_warn("table %s partition %lld: its staged objects stay (the table's are removed when it is "
+                 "complete): %s", table->config->qualified, (long long)work->part, remove_err.message);
+    return outcome;
+}
+
+/*
  * Copy one partition from its checkpoint to its end, batch by batch (note 1).
  * Keeps `work` in step with each checkpoint, so a retry starts where this
  * attempt stopped. *drop_conn is set when the connection cannot be reused.
@@ -73,10 +176,12 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
                                   bool *drop_conn, FerryError *err)
 {
     RunContext *run = w->run;
-    const SinkOps *ops = run->config->sink;
     const TableShape *shape = &table->shape;
-    char *query = NULL;
     *drop_conn = false;
+    if (unload_wanted(run->config, source_dialect(conn),
+                      (double)table->planned.est_rows * (double)table->planned.row_width))
+        return copy_unloaded(w, conn, sink, batch, table, work, drop_conn, err);
+    char *query = NULL;
     if (!build_query(table, work, &query, err))
         return PART_FAILED;
     /* (6) Where repeats are kept, or where nothing but the read can find them (a server that does
@@ -105,54 +210,12 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
         bool last = cursor.exhausted && !cursor.in_fetch;
-        long repeats = 0;
-        if (!duplicates_apply(table->config, shape, work->last_key, batch, &repeats, err)) {
-            *drop_conn = !source_cursor_close(&cursor, NULL);
-            return PART_FAILED;
-        }
-        if (repeats > 0)
-            atomic_fetch_add(&table->repeats, repeats);
-        Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
-                         .done = last};
-        char *key = NULL;
-        if (batch->nrows > 0) {
-            SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq};
-            bool written = ops->begin(sink, &segment, err);
-            if (written && fault_hit(FAULT_SINK_WRITE, work->part)) {
-                written = ferry_error(err, FERRY_ERR_SINK, 28, "injected fault: sink write failed");
-                err->retryable = true;
-            }
-            written = written && ops->write(sink, batch, err) && ops->commit(sink, err);
-            if (!written) {
-                ops->abort(sink);
-                ferry_error_prefix(err, "segment %lld", (long long)work->next_seq);
-                *drop_conn = !source_cursor_close(&cursor, NULL);
-                return err->retryable ? PART_RETRY : PART_FAILED;
-            }
-            key = key_tuple_from_batch(batch, batch->nrows - 1, shape);
-            cp.last_key = key;
-            cp.next_seq = work->next_seq + 1;
-            cp.rows_added = batch->nrows;
-            cp.rejected_added = ops->rejected != NULL ? ops->rejected(sink) : 0;
-            cp.bytes_added = (int64_t)(batch->bytes - (uint64_t)batch->nrows * (uint64_t)batch->ncols *
-                                                          FERRY_VALUE_OVERHEAD);
-        }
-        if (!state_checkpoint(run->state, &cp, err)) {
-            free(key);
+        if (!write_batch(w, sink, batch, table, work, last, false, err)) {
             *drop_conn = !source_cursor_close(&cursor, NULL);
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
-        batch_release(batch); /* the rows are durable: their bytes go back to the pool */
-        if (batch->nrows > 0) {
-            free(work->last_key);
-            work->last_key = key;
-            work->next_seq = cp.next_seq;
-            work->rows += cp.rows_added;
-            atomic_fetch_add(&run->rows, batch->nrows);
-            atomic_fetch_add(&run->bytes, cp.bytes_added);
+        if (batch->nrows > 0)
             batch_sizer_observe(sizer, batch->nrows, batch->bytes);
-            note_memory(run);
-        }
         if (last) {
             /* The partition is done and recorded; a failed COMMIT of the read-only
              * transaction only means the connection is not fit for more. */
@@ -414,6 +477,8 @@ void *worker_main(void *arg)
     }
 out:
     register_conn(run, w->index, NULL);
+    unloader_close(w->unloader);
+    w->unloader = NULL;
     if (sink != NULL)
         config->sink->close(sink);
     source_close(conn);

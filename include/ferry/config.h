@@ -6,6 +6,7 @@
  *   [ferry]                  state file, memory, workers, logging
  *   [source]                 the database to read (libpq conninfo or URI)
  *   [sink]                   type = dir | ...; the sink's own keys
+ *   [unload]                 Redshift: where UNLOAD stages partitions (an S3 store) and the role
  *   [table schema.name]      one section per table to copy
  *
  * Every section is described by a table of ConfigOption (name, type, default,
@@ -21,6 +22,7 @@
 
 #include "ferry/common.h"
 #include "ferry/options.h"
+#include "ferry/store.h"
 
 /* [ferry] */
 typedef struct FerrySettings {
@@ -48,7 +50,18 @@ typedef struct SourceSettings {
 
 typedef enum { DIALECT_AUTO = 0, DIALECT_POSTGRESQL, DIALECT_REDSHIFT } SourceDialect;
 
-typedef enum { READ_AUTO = 0, READ_CURSOR, READ_COPY } ReadMethod;
+typedef enum { READ_AUTO = 0, READ_CURSOR, READ_COPY, READ_UNLOAD } ReadMethod;
+
+/*
+ * [unload] (Redshift): UNLOAD writes a partition's rows to S3 under the
+ * store's prefix, and ferry reads them from there; optional.
+ */
+typedef struct UnloadSettings {
+    char *iam_role;           /* the role Redshift writes to S3 as (IAM_ROLE) */
+    uint64_t min_table_size;  /* read_method = auto unloads tables estimated this large or larger */
+    uint64_t max_file_size;   /* MAXFILESIZE of the staged objects; 0: from the batch size */
+    StoreSettings store;      /* the S3 store's settings (store_s3_options) */
+} UnloadSettings;
 
 typedef enum { SOURCE_POSTGRESQL = 0 } SourceType;
 
@@ -88,6 +101,9 @@ typedef struct FerryConfig {
     char *path;               /* owned: the configuration file */
     FerrySettings ferry;
     SourceSettings source;
+    bool has_unload;            /* an [unload] section is given */
+    UnloadSettings unload;
+    ConfigOption *unload_options; /* owned: [unload]'s option table, its groups expanded */
     const struct SinkOps *sink; /* borrowed from the sink table */
     void *sink_settings;        /* owned: the sink's settings struct (sink->settings_size) */
     ConfigOption *sink_options; /* owned: the sink's option table, its groups expanded (options.h) */

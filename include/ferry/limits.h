@@ -44,6 +44,8 @@
  * node type): a few workers' cursors fit under the smallest cap.
  */
 #define FERRY_DEFAULT_CURSOR_RESULT "1GB"
+/* Redshift's least MAXFILESIZE: a staged object of UNLOAD is at most this, or more. */
+#define FERRY_UNLOAD_FILE_MIN ((uint64_t)5 << 20)
 
 /* Adaptive split: kills of one partition before it is split (one where a cursor is computed
  * whole at its first FETCH: dialect.h), pieces, and the floor below which a range is read whole. */

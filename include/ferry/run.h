@@ -89,6 +89,7 @@ void *worker_main(void *arg);
 
 typedef struct Worker {
     RunContext *run;            /* borrowed */
+    struct Unloader *unloader;  /* owned: the UNLOAD staging store, opened at its first use (unload.h) */
     int index;
     pthread_t thread;
     atomic_bool finished;

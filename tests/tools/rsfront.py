@@ -39,9 +39,21 @@ transaction fails as Redshift's would and the protocol stays in step.
 Where Redshift's text is not documented (the second cursor, COPY TO) the text
 here is this front's own; ferry must not depend on those words.
 
-Each refusal and abort is logged to --log as "<what> <detail>".
+  - runs UNLOAD ('query') TO 's3://bucket/prefix' IAM_ROLE '…' as Redshift
+    documents it for the options ferry uses (PARALLEL OFF, MAXFILESIZE,
+    MANIFEST VERBOSE, ALLOWOVERWRITE, ESCAPE, the default '|' delimiter and
+    NULL AS ''): the query's rows, in its order, into objects <prefix>000,
+    <prefix>001, … of at most MAXFILESIZE bytes, written to the S3 store
+    (--s3-endpoint, signed with botocore), then <prefix>manifest; a role
+    other than --unload-role is refused as S3 would, a prefix that holds
+    objects is refused without ALLOWOVERWRITE, and WLM aborts it as any
+    query.
+
+Each refusal and abort is logged to --log as "<what> <detail>"; each UNLOAD as
+"unload <url> <rows> <objects>".
 """
 import argparse
+import json
 import re
 import select
 import socket
@@ -142,6 +154,37 @@ def wlm_abort():
     return Refusal('wlm', 'XX000', 'abort query %d' % qid, detail)
 
 
+PG_ESCAPE = re.compile(rb'\\(.)', re.S)
+RS_SPECIAL = re.compile(rb'([\n\r|\\"\'])')
+PG_ESCAPES = {b'b': b'\b', b'f': b'\f', b'n': b'\n', b'r': b'\r', b't': b'\t', b'v': b'\v'}
+
+
+def redshift_text(line, hex_fields):
+    """A row of PostgreSQL's COPY text as Redshift's UNLOAD … ESCAPE writes it: fields split by '|', a
+    backslash before each linefeed, carriage return, '|', backslash and quote, NULL as the empty string,
+    VARBYTE (bytea, the fields in hex_fields) in hex without bytea's \\x."""
+    fields = []
+    for i, field in enumerate(line.rstrip(b'\n').split(b'\t')):
+        if field == b'\\N':
+            fields.append(b'')
+            continue
+        value = PG_ESCAPE.sub(lambda g: PG_ESCAPES.get(g.group(1), g.group(1)), field) if b'\\' in field else field
+        if i in hex_fields and value[:2] == b'\\x':
+            value = value[2:]
+        fields.append(RS_SPECIAL.sub(rb'\\\1', value) if RS_SPECIAL.search(value) else value)
+    return b'|'.join(fields) + b'\n'
+
+
+def s3_client():
+    import botocore.config
+    import botocore.session
+    with open(args.s3_secret_file) as f:
+        secret = f.read().strip()
+    return botocore.session.get_session().create_client(
+        's3', endpoint_url=args.s3_endpoint, region_name=args.s3_region, aws_access_key_id=args.s3_key_id,
+        aws_secret_access_key=secret, config=botocore.config.Config(s3={'addressing_style': 'path'}))
+
+
 class Session:
     def __init__(self, client, cid):
         self.client = client
@@ -181,6 +224,8 @@ class Session:
         bare = strip_literals(sql)
         words = bare.strip().split(None, 2)
         first = words[0].upper() if words else ''
+        if first == 'UNLOAD':
+            return self.unload(sql)
         if re.search(r'\btablesample\b', bare, re.I):
             raise Refusal('tablesample', '42601', 'syntax error at or near "TABLESAMPLE"')
         m = re.search(r'\b(lateral|ordinality)\b|\bfrom\s+(only)\b|\bfilter\s*(\()\s*where\b|(\[\])', bare, re.I)
@@ -257,6 +302,95 @@ class Session:
                 size = int(payload[6:6 + struct.unpack('!i', payload[2:6])[0]])
             elif kind == b'Z':
                 return size
+
+    # ---- UNLOAD: the query's rows into S3 objects, as Redshift writes them ----
+    def unload(self, sql):
+        m = re.match(r"\s*unload\s*\(\s*'((?:[^'\\]|\\.|'')*)'\s*\)\s*to\s*'([^']*)'(.*)$", sql, re.I | re.S)
+        if not m:
+            raise Refusal('unload', '42601', 'syntax error at or near "UNLOAD"')
+        query = re.sub(r"\\(.)|''", lambda g: g.group(1) or "'", m.group(1), flags=re.S)
+        url, options = m.group(2), m.group(3)
+        role = re.search(r"\biam_role\s+'([^']*)'", options, re.I)
+        if not role:
+            raise Refusal('unload', '42601', 'UNLOAD requires credentials: IAM_ROLE or ACCESS_KEY_ID')
+        if role.group(1) != args.unload_role:
+            raise Refusal('unload', 'XX000', 'S3ServiceException:Access Denied,Status 403,Error AccessDenied')
+        size = re.search(r'\bmaxfilesize\s+(?:as\s+)?(\d+(?:\.\d+)?)\s*(mb|gb)', options, re.I)
+        limit = int(float(size.group(1)) * (1 << (30 if size.group(2).lower() == 'gb' else 20))) if size else 6200 << 20
+        if not url.startswith('s3://'):
+            raise Refusal('unload', 'XX000', 'Invalid S3 url: %s' % url)
+        bucket, _, prefix = url[5:].partition('/')
+        s3 = s3_client()
+        if not re.search(r'\ballowoverwrite\b', options, re.I) and s3.list_objects_v2(
+                Bucket=bucket, Prefix=prefix).get('KeyCount', 0) > 0:
+            raise Refusal('unload', 'XX000', 'Specified unload destination on S3 is not empty. Consider using a '
+                          'different bucket / prefix, manually removing the target files in S3, or using the '
+                          'ALLOWOVERWRITE option.')
+        if not re.search(r'\bparallel\s+(off|false)\b', options, re.I):
+            raise Refusal('unload', '0A000', 'this front writes UNLOAD with PARALLEL OFF only')
+        self.start_statement()
+        rows = self.copy_rows(query)
+        entries, chunk, count, total, size = [], [], 0, 0, 0
+        def put(last=False):
+            if not chunk and not (last and not entries):
+                return
+            key = '%s%03d' % (prefix, len(entries))
+            body = b''.join(chunk)
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+            entries.append({'url': 's3://%s/%s' % (bucket, key),
+                            'meta': {'content_length': len(body), 'record_count': len(chunk)}})
+        for line in rows:
+            if chunk and size + len(line) > limit:
+                put()
+                chunk, size = [], 0
+            chunk.append(line)
+            size += len(line)
+            count += 1
+            total += len(line)
+        put(last=True)
+        if re.search(r'\bmanifest\b', options, re.I):
+            manifest = {'entries': entries, 'meta': {'content_length': total, 'record_count': count}}
+            s3.put_object(Bucket=bucket, Key=prefix + 'manifest', Body=json.dumps(manifest).encode())
+        log('unload %s %d %d' % (url, count, len(entries)))
+        return "DO 'BEGIN END'"
+
+    def column_types(self, query):
+        """The type oids of the query's columns (its row description)."""
+        self.backend.sendall(message(b'Q', ('SELECT * FROM (%s) q LIMIT 0' % query).encode() + b'\0'))
+        types = []
+        while True:
+            kind, payload = read_message(self.backend)
+            if kind == b'T':
+                at = 2
+                for _ in range(struct.unpack('!h', payload[:2])[0]):
+                    at = payload.index(b'\0', at) + 1
+                    types.append(struct.unpack('!i', payload[at + 6:at + 10])[0])
+                    at += 18
+            elif kind == b'Z':
+                return types
+
+    def copy_rows(self, query):
+        """The query's rows from the backend (COPY TO STDOUT), each as Redshift's ESCAPE text writes it."""
+        hex_fields = {i for i, oid in enumerate(self.column_types(query)) if oid == 17}
+        self.backend.sendall(message(b'Q', ('COPY (%s) TO STDOUT' % query).encode() + b'\0'))
+        rows, error = [], None
+        while True:
+            kind, payload = read_message(self.backend)
+            if kind == b'd':
+                rows.append(redshift_text(payload, hex_fields))
+            elif kind == b'E':
+                error = dict((f[:1].decode(), f[1:].decode()) for f in payload.split(b'\0') if f)
+            elif kind == b'Z':
+                break
+        if self.statement_timer is not None:
+            self.statement_timer.cancel()
+            self.statement_timer = None
+        if error is not None:
+            if error.get('C') == '57014' and self.cancelled_for_wlm:
+                self.cancelled_for_wlm = False
+                raise wlm_abort()
+            raise Refusal('unload', error.get('C', 'XX000'), error.get('M', 'UNLOAD failed'))
+        return rows
 
     def forget(self, name=None):
         for n in list(self.cursors) if name is None else [name]:
@@ -409,6 +543,11 @@ parser.add_argument('--nodes', type=int, default=1, help='compute nodes; 1: sing
 parser.add_argument('--cursor-cap', type=int, default=8000 << 20, help='bytes all open cursors may hold')
 parser.add_argument('--wlm-abort-after', type=float, default=0, help='seconds a query may run; 0: forever')
 parser.add_argument('--log', required=True)
+parser.add_argument('--unload-role', default='', help='the IAM role UNLOAD may write as')
+parser.add_argument('--s3-endpoint', help='the S3 store UNLOAD writes to')
+parser.add_argument('--s3-region', default='us-east-1')
+parser.add_argument('--s3-key-id')
+parser.add_argument('--s3-secret-file')
 args = parser.parse_args()
 server = Server(('127.0.0.1', args.port), Handler)
 print('rsfront listening on %d' % args.port, flush=True)
