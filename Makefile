@@ -6,6 +6,7 @@
 #   make demo       deps, build, and a real copy of a 1,000,000-row table, killed and resumed
 #   make bench      the benchmark in profiling/ (dir sink, none/gzip/zstd); make bench-mongo for the
 #                   MongoDB sink, make bench-stores for S3 and Azure beside the dir sink and aws s3 cp
+#                   make bench-redshift for Redshift read by cursor beside UNLOAD (through the test front)
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
 #   make install PREFIX=/usr/local
 
@@ -30,7 +31,7 @@ RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
 
-.PHONY: all deps test unit demo bench bench-mongo bench-stores asan install clean
+.PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift asan install clean
 
 all: $(BIN)
 
@@ -79,6 +80,10 @@ bench-mongo: deps
 bench-stores: deps
 	@$(MAKE) --no-print-directory ferry
 	profiling/bench-stores.sh
+
+bench-redshift: deps
+	@$(MAKE) --no-print-directory ferry
+	profiling/bench-redshift.sh
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \

@@ -15,6 +15,10 @@
  *      of its keys and no checkpoint falls between two of them.
  *  (3) Keys are compared by their text as read; two keys that the server
  *      calls equal but writes differently are two keys here.
+ *  (4) UNLOAD's objects end where their size says, not between keys (they
+ *      are read by object, not by key, so no row is lost): under keep_last
+ *      the rows that open a batch with the key the batch before wrote are
+ *      dropped, and that key keeps the earlier row.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +27,28 @@
 #include "ferry/keytuple.h"
 #include "ferry/run.h"
 
-/* keep_last: a row stays unless the next row has its key. */
+typedef struct KeepLast {
+    const TableShape *shape;
+    const char *prev_key;     /* the key written last before the batch; NULL: none */
+    bool leading;             /* still among the batch's first rows, which may repeat prev_key */
+} KeepLast;
+
+/*
+ * keep_last: a row stays unless the next row has its key, or (4) it repeats
+ * the key a batch before wrote.
+ */
 static bool last_of_its_key(const RowBatch *batch, int row, void *ctx)
 {
-    const TableShape *shape = ctx;
-    return row + 1 == batch->nrows || !key_rows_equal(batch, row, batch, row + 1, shape);
+    KeepLast *k = ctx;
+    if (k->leading && k->prev_key != NULL) {
+        char *key = key_tuple_from_batch(batch, row, k->shape);
+        bool repeat = strcmp(key, k->prev_key) == 0;
+        free(key);
+        if (repeat)
+            return false;
+    }
+    k->leading = false;
+    return row + 1 == batch->nrows || !key_rows_equal(batch, row, batch, row + 1, k->shape);
 }
 
 /* The first row (from 0) whose key equals the row before it (-1 before the first row: prev_key); -1: none. */
@@ -62,9 +83,11 @@ bool duplicates_apply(const TableConfig *table, const TableShape *shape, const c
     case DUPLICATES_KEEP_ALL:
         *repeats = count_repeats(batch, shape);
         return true;
-    case DUPLICATES_KEEP_LAST:
-        *repeats = batch_filter(batch, last_of_its_key, (void *)shape);
+    case DUPLICATES_KEEP_LAST: {
+        KeepLast k = {.shape = shape, .prev_key = prev_key, .leading = true};
+        *repeats = batch_filter(batch, last_of_its_key, &k);
         return true;
+    }
     case DUPLICATES_FAIL:
         break;
     }

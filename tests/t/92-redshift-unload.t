@@ -120,6 +120,47 @@ if same_rows "$WORK/w"; then ok 0 "every row once"; else ok 1 "every row once"; 
 is "$(staged)" 0 "no staged object is left (the aborted UNLOADs' pieces included)"
 rs_restart "${FRONT_S3[@]}"
 
+# ---- repeated keys across staged objects: three rows a key, objects ending where their size says ----
+pg_sql "CREATE TABLE public.ut3 (id int PRIMARY KEY, n int, body varchar(200));
+        UPDATE pg_index SET indisready = false, indisvalid = false WHERE indrelid = 'public.ut3'::regclass;
+        INSERT INTO ut3 SELECT g / 3, g, repeat(md5(g::text), 4) FROM generate_series(0, 89999) g;
+        ANALYZE ut3" >/dev/null
+for mode in keep_all keep_last; do
+    write_unload_config "$WORK/d-$mode.ini" "$WORK/d-$mode"
+    sed -i "s/^\[table public.ut\]$/[table public.ut3]\non_duplicate_key = $mode/; s/^partition_rows = 45000$/partition_rows = 90000/" "$WORK/d-$mode.ini"
+    : > "$RS_LOG"
+    "$FERRY" run -c "$WORK/d-$mode.ini" > "$WORK/d-$mode.log" 2>&1
+    code=$?
+    load_ndjson "$WORK/d-$mode" got_d
+    if [ "$mode" = keep_all ]; then
+        is "$code $(pg_sql "SELECT count(*) FROM (SELECT id, n FROM ut3 EXCEPT ALL
+                              SELECT (doc->>'id')::int, (doc->>'n')::int FROM got_d) d"),$(pg_sql "SELECT count(*) FROM got_d")" \
+            "0 0,90000" "keep_all through $(grep '^unload ' "$RS_LOG" | awk '{print $4}') staged objects: every row once"
+    else
+        is "$code $(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::int) FROM got_d")" "0 30000|30000" \
+            "keep_last through staged objects: one row per key, a key split between two objects included"
+    fi
+done
+
+# ---- memory: rows from 100 B to 4 MiB through staged objects, within the budget ----
+pg_sql "CREATE TABLE public.wide (id int PRIMARY KEY, body text);
+        INSERT INTO wide SELECT g, CASE
+            WHEN g BETWEEN 1000 AND 1019 THEN repeat(md5(g::text), 131072)
+            WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)
+            ELSE repeat(md5(g::text), 3) END
+        FROM generate_series(1, 3000) g;
+        ALTER TABLE wide ALTER COLUMN body SET STORAGE EXTERNAL;
+        ANALYZE wide" >/dev/null
+baseline=$( { /usr/bin/time -f '%M' "$FERRY" --version >/dev/null; } 2>&1 | tail -1)
+write_unload_config "$WORK/wide.ini" "$WORK/wide" "memory_limit = 64MB
+workers = 2"
+sed -i '/^max_file_size = /d; s/^\[table public.ut\]$/[table public.wide]/; s/^partition_rows = 45000$/partition_rows = 1500/' "$WORK/wide.ini"
+/usr/bin/time -f '%M' -o "$WORK/wide.rss" "$FERRY" run -c "$WORK/wide.ini" > "$WORK/wide.log" 2>&1
+code=$?
+peak=$(tail -1 "$WORK/wide.rss"); limit=$(( 64 * 1024 + baseline ))
+is "$code $(cat "$WORK"/wide/public.wide/* | wc -l)" "0 3000" "wide rows through UNLOAD, 2 workers: the copy completes, 3000 rows"
+ok $(( peak <= limit ? 0 : 1 )) "wide rows through UNLOAD: peak RSS $peak KiB within memory_limit + idle baseline ($limit KiB)"
+
 # ---- what is refused, and said so ----
 write_rs_config "$WORK/no.ini" "$WORK/no"
 sed -i 's/^\[source\]$/&\nread_method = unload/' "$WORK/no.ini"

@@ -50,7 +50,7 @@ here is this front's own; ferry must not depend on those words.
     query.
 
 Each refusal and abort is logged to --log as "<what> <detail>"; each UNLOAD as
-"unload <url> <rows> <objects>".
+"unload <url> <rows> <objects>", each cursor materialised as "cursor <bytes>".
 """
 import argparse
 import json
@@ -285,6 +285,7 @@ class Session:
                 total = sum(open_cursor_bytes.values()) + size
                 if total <= args.cursor_cap:
                     open_cursor_bytes[(self.cid, m.group(5).lower())] = size
+            log('cursor %d' % size)
             if total > args.cursor_cap:
                 raise Refusal('cursor-cap', 'XX000', 'exceeded the maximum size allowed for the total set of '
                               'cursor data: %dMB.' % max(1, args.cursor_cap >> 20))
