@@ -4,10 +4,12 @@
 #                             a single-node cluster of two slices, and the front on a free loopback
 #                             port; exports RS_PORT and RS_LOG (the front's refusals and aborts,
 #                             "<what> <text>" a line). Arguments go to the front (--cursor-cap BYTES,
-#                             --wlm-abort-after SECONDS, --nodes N).
+#                             --wlm-abort-after SECONDS, --nodes N; for UNLOAD --unload-role ARN and
+#                             the S3 store's --s3-endpoint, --s3-region, --s3-key-id, --s3-secret-file).
 #   rs_restart [FRONT ARGS...] the front again, with other arguments, on the same port
 #   rs_stop                   the caller's EXIT trap must call it
 #   write_rs_config FILE SINK_PATH [extra lines for [ferry]]  a dir sink config reading through the front
+#   wide_table                public.wide, rows from 100 B to 4 MiB, for the memory tests
 #
 # With FERRY_TEST_REDSHIFT_URI (a libpq URI of a real cluster) the same tests read that cluster;
 # what only the front can do (its log, injected aborts) is skipped.
@@ -70,4 +72,17 @@ write_rs_config() {
     local file=$1 out=$2 extra=${3:-}
     write_config "$file" "$out" ndjson "$extra"
     sed -i "s|^conninfo = .*|conninfo = $(rs_conninfo)|" "$file"
+}
+
+# wide_table: public.wide, 3000 rows from 100 B to 4 MiB (40 of 4 MiB, every 50th 1 MiB), stored
+# out of line: the memory tests' table.
+wide_table() {
+    pg_sql "CREATE TABLE public.wide (id int PRIMARY KEY, body text);
+            INSERT INTO wide SELECT g, CASE
+                WHEN g BETWEEN 1000 AND 1039 THEN repeat(md5(g::text), 131072)
+                WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)
+                ELSE repeat(md5(g::text), 3) END
+            FROM generate_series(1, 3000) g;
+            ALTER TABLE wide ALTER COLUMN body SET STORAGE EXTERNAL;
+            ANALYZE wide" >/dev/null
 }

@@ -216,14 +216,7 @@ fi
 rs_restart
 # (A Redshift varchar holds at most 65,535 bytes; rows this wide are SUPER or many columns there. The
 # column here is text, for the memory path.)
-pg_sql "CREATE TABLE public.wide (id int PRIMARY KEY, body text);
-        INSERT INTO wide SELECT g, CASE
-            WHEN g BETWEEN 1000 AND 1039 THEN repeat(md5(g::text), 131072)
-            WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)
-            ELSE repeat(md5(g::text), 3) END
-        FROM generate_series(1, 3000) g;
-        ALTER TABLE wide ALTER COLUMN body SET STORAGE EXTERNAL;
-        ANALYZE wide" >/dev/null
+wide_table
 baseline=$( { /usr/bin/time -f '%M' "$FERRY" --version >/dev/null; } 2>&1 | tail -1)
 for workers in 1 2; do
     write_rs_config "$WORK/wide-$workers.ini" "$WORK/wide-$workers" "memory_limit = 64MB

@@ -143,14 +143,7 @@ for mode in keep_all keep_last; do
 done
 
 # ---- memory: rows from 100 B to 4 MiB through staged objects, within the budget ----
-pg_sql "CREATE TABLE public.wide (id int PRIMARY KEY, body text);
-        INSERT INTO wide SELECT g, CASE
-            WHEN g BETWEEN 1000 AND 1019 THEN repeat(md5(g::text), 131072)
-            WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)
-            ELSE repeat(md5(g::text), 3) END
-        FROM generate_series(1, 3000) g;
-        ALTER TABLE wide ALTER COLUMN body SET STORAGE EXTERNAL;
-        ANALYZE wide" >/dev/null
+wide_table
 baseline=$( { /usr/bin/time -f '%M' "$FERRY" --version >/dev/null; } 2>&1 | tail -1)
 write_unload_config "$WORK/wide.ini" "$WORK/wide" "memory_limit = 64MB
 workers = 2"
