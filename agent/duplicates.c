@@ -5,8 +5,9 @@
  *  (1) Rows are read in key order, so the rows of one key are next to each
  *      other: a repeat is a row whose key equals the row before it, in the
  *      batch or, for a batch's first row, the partition's last checkpoint.
- *      Every batch of every table is looked at, whatever the key's origin: a
- *      key the plan found unique may have gained a repeat since.
+ *      Every batch is looked at unless the server itself keeps the key
+ *      unique (TableShape.key_enforced): a key the plan found unique by
+ *      scanning the data may have gained a repeat since.
  *  (2) fail names the key and a repeated value (the worker adds the table
  *      and the partition), before anything of the batch is written.
  *      keep_last drops each row that a row of the same key follows; keep_all
@@ -89,6 +90,8 @@ bool duplicates_apply(const TableConfig *table, const TableShape *shape, const c
         return true;
     }
     case DUPLICATES_FAIL:
+        if (shape->key_enforced)
+            return true;
         break;
     }
     int r = first_repeat(batch, shape, prev_key);

@@ -234,11 +234,12 @@ static bool find_duplicate(SourceConn *conn, const TableShape *shape, const char
  */
 static bool check_key_unique(SourceConn *conn, const TableConfig *table, const char *oid,
                              bool with_children, const TableShape *shape, const CatalogColumn *cat,
-                             int ncat, FerryError *err)
+                             int ncat, bool *by_index, FerryError *err)
 {
     bool unique = false;
     if (!with_children && !key_has_unique_index(conn, oid, shape, cat, ncat, &unique, err))
         return false;
+    *by_index = unique;
     if (unique)
         return true;
 
@@ -446,9 +447,11 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
         goto out;
     /* (1), (4): a key declared, a primary key the server does not enforce, or one asked to
      * cover children it does not cover. */
-    if ((table->settings.key != NULL || !source_dialect(conn)->keys_enforced ||
-         (inherited && shape->with_children)) &&
-        !check_key_unique(conn, table, oid, inherited && shape->with_children, shape, cat, ncat, err))
+    bool checked = table->settings.key != NULL || !source_dialect(conn)->keys_enforced ||
+                   (inherited && shape->with_children);
+    shape->key_enforced = !checked; /* an enforced primary key over exactly the rows read */
+    if (checked && !check_key_unique(conn, table, oid, inherited && shape->with_children, shape, cat, ncat,
+                                     &shape->key_enforced, err))
         goto out;
     ok = true;
 out:

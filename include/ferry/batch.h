@@ -49,6 +49,8 @@ typedef struct TableShape {
     bool with_children;       /* read without ONLY: a partitioned table's partitions, or
                                  inheritance children asked for with children = include */
     bool no_only;             /* the server has no inheritance and no ONLY (Redshift) */
+    bool key_enforced;        /* the server keeps the key unique over the rows read (a primary key or
+                                 a unique index on NOT NULL columns): no row can repeat it */
     int ncols;                /* columns read from the source */
     int nout;                 /* columns the sink writes: cols[0..nout) */
     Column *cols;             /* owned */

@@ -74,12 +74,12 @@ write_rs_config() {
     sed -i "s|^conninfo = .*|conninfo = $(rs_conninfo)|" "$file"
 }
 
-# wide_table: public.wide, 3000 rows from 100 B to 4 MiB (40 of 4 MiB, every 50th 1 MiB), stored
-# out of line: the memory tests' table.
+# wide_table [N]: public.wide, 3000 rows from 100 B to 4 MiB (N of 4 MiB, 40 unless given; every
+# 50th 1 MiB), stored out of line: the memory tests' table.
 wide_table() {
     pg_sql "CREATE TABLE public.wide (id int PRIMARY KEY, body text);
             INSERT INTO wide SELECT g, CASE
-                WHEN g BETWEEN 1000 AND 1039 THEN repeat(md5(g::text), 131072)
+                WHEN g BETWEEN 1000 AND $(( 999 + ${1:-40} )) THEN repeat(md5(g::text), 131072)
                 WHEN g % 50 = 0 THEN repeat(md5(g::text), 32768)
                 ELSE repeat(md5(g::text), 3) END
             FROM generate_series(1, 3000) g;
