@@ -49,14 +49,22 @@ bool unloader_open(const UnloadSettings *settings, uint64_t batch_bytes, Unloade
     Store *store;
     if (!store_s3.open(&settings->store, "unload", &store, err))
         return false;
+    uint64_t max_file = settings->max_file_size;
+    if (max_file == 0)
+        max_file = batch_bytes / 2 < FERRY_UNLOAD_FILE_MIN ? FERRY_UNLOAD_FILE_MIN : batch_bytes / 2;
+    else if (max_file > batch_bytes / 2) { /* (6) an object and its rows wait for the pool together */
+        char want[32], half[32];
+        store_s3.close(store);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "[unload] max_file_size = %s is more than half a batch (%s) in this memory budget: "
+                           "a staged object and its rows must fit in one; set max_file_size = auto, or give "
+                           "ferry more memory",
+                           format_size(max_file, want, sizeof want), format_size(batch_bytes / 2, half, sizeof half));
+    }
     Unloader *u = xcalloc(1, sizeof *u);
     u->settings = settings;
     u->store = store;
-    u->max_file = settings->max_file_size;
-    if (u->max_file == 0)
-        u->max_file = batch_bytes / 2;
-    if (u->max_file < FERRY_UNLOAD_FILE_MIN)
-        u->max_file = FERRY_UNLOAD_FILE_MIN;
+    u->max_file = max_file;
     *out = u;
     return true;
 }

@@ -25,7 +25,10 @@ typedef struct UnloadRead {
     int next;                 /* the object the next batch is read from */
 } UnloadRead;
 
-/* MAXFILESIZE: the configured one, or half of `batch_bytes`; FERRY_UNLOAD_FILE_MIN at least. */
+/*
+ * MAXFILESIZE: half of `batch_bytes` (FERRY_UNLOAD_FILE_MIN at least), or the
+ * configured one, which may not be more (a CONFIG error).
+ */
 bool unloader_open(const UnloadSettings *settings, uint64_t batch_bytes, Unloader **out, FerryError *err);
 void unloader_close(Unloader *u);
 /*

@@ -162,6 +162,11 @@ printf '[table public.ut]\n' >> "$WORK/no.ini"
 line=$(grep -n '^read_method' "$WORK/no.ini" | cut -d: -f1)
 out=$("$FERRY" run -c "$WORK/no.ini" 2>&1); code=$?
 like "$code $out" "^78 .*no.ini:$line: key 'read_method': unload needs an \[unload\] section" "read_method = unload without [unload]: exit 78, naming the line"
+write_unload_config "$WORK/big.ini" "$WORK/big" "memory_limit = 32MB"
+sed -i 's/^max_file_size = 5MB$/max_file_size = 64MB/' "$WORK/big.ini"
+"$FERRY" run -c "$WORK/big.ini" > "$WORK/big.log" 2>&1; code=$?
+like "$code $(tr '\n' ' ' < "$WORK/big.log")" "^1 .*max_file_size = 64.0 MiB is more than half a batch" \
+    "max_file_size more than half a batch: refused, saying why, rather than wait for memory that cannot come"
 write_unload_config "$WORK/role.ini" "$WORK/role"
 sed -i "s|^iam_role = .*|iam_role = arn:aws:iam::123456789012:role/other|" "$WORK/role.ini"
 "$FERRY" run -c "$WORK/role.ini" > "$WORK/role.log" 2>&1; code=$?
