@@ -62,6 +62,22 @@ int run_lock_state(const char *state_path, FerryError *err)
     return fd;
 }
 
+/*
+ * No staged UNLOAD objects outlive their use: a complete table's (what a
+ * crash after a partition's last checkpoint left) are removed at every
+ * run's end, and a table planned afresh starts with none (what a reset plan
+ * left would pass for its new partitions' stages).
+ */
+static bool sweep_unloaded(RunContext *run, const TableConfig *tc, const TableShape *shape, FerryError *err)
+{
+    if (!run->config->has_unload || *run->stop)
+        return true;
+    if (unload_sweep(&run->config->unload, shape, err))
+        return true;
+    ferry_error_prefix(err, "table %s: its staged UNLOAD objects could not be removed", tc->qualified);
+    return false;
+}
+
 /* Discover a table's shape; plan it (and prepare the sink) if the state has no plan yet. */
 static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table,
                           FerryError *err)
@@ -115,7 +131,8 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         .nparts = plan.nparts,
         .bounds = plan.bounds,
     };
-    bool ok = sink_prepare_table(run->config->sink, sink, &plan.shape, err) &&
+    bool ok = sweep_unloaded(run, tc, &plan.shape, err) &&
+              sink_prepare_table(run->config->sink, sink, &plan.shape, err) &&
               state_table_plan(run->state, &record, &table->planned.id, err);
     if (ok) {
         table->planned.est_rows = record.est_rows;
@@ -205,26 +222,11 @@ static void set_planning_conn(RunContext *run, SourceConn *conn)
 }
 
 /* (5) A complete table: the sink writes what describes it whole (a manifest), once its last segment is in. */
-/*
- * A complete table keeps no staged UNLOAD objects: those a crash after a
- * partition's last checkpoint left are removed here, at every run's end.
- */
-static void sweep_unloaded(RunContext *run, RunTable *table)
-{
-    Unloader *u = NULL;
-    FerryError err;
-    if (!run->config->has_unload || *run->stop)
-        return;
-    if (!unloader_open(&run->config->unload, run->batch_bytes, &u, &err) ||
-        !unload_remove(u, &table->shape, -1, &err))
-        log_warn("table %s: its staged UNLOAD objects could not be removed (the next run tries again): %s",
-                 table->config->qualified, err.message);
-    unloader_close(u);
-}
-
 static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
 {
-    sweep_unloaded(run, table);
+    FerryError sweep_err;
+    if (!sweep_unloaded(run, table->config, &table->shape, &sweep_err))
+        log_warn("%s (the next run tries again)", sweep_err.message);
     const SinkOps *ops = run->config->sink;
     if (ops->finish_table == NULL || *run->stop)
         return true;

@@ -25,7 +25,8 @@
  *      to half a batch (5 MB at least), and it is paid from the pool.
  *  (7) A partition's stages are removed once it is done in the sink; a
  *      table's, once the table is complete (what a crash after the last
- *      checkpoint left).
+ *      checkpoint left) and when it is planned afresh (what a plan that
+ *      was reset left: its partitions' numbers come back with other bounds).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -374,6 +375,17 @@ static bool any_key(const char *key, const void *arg)
     (void)key;
     (void)arg;
     return true;
+}
+
+bool unload_sweep(const UnloadSettings *settings, const TableShape *shape, FerryError *err)
+{
+    Store *store;
+    if (!store_s3.open(&settings->store, "unload", &store, err))
+        return false;
+    Unloader u = {.settings = settings, .store = store};
+    bool ok = unload_remove(&u, shape, -1, err);
+    store_s3.close(store);
+    return ok;
 }
 
 bool unload_remove(Unloader *u, const TableShape *shape, int64_t part, FerryError *err)

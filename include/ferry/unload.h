@@ -45,5 +45,7 @@ bool unload_next(UnloadRead *r, const TableShape *shape, RowBatch *batch, const 
 bool unload_exhausted(const UnloadRead *r);
 void unload_end(UnloadRead *r);
 bool unload_remove(Unloader *u, const TableShape *shape, int64_t part, FerryError *err);
+/* unload_remove of a table's every stage, on a store opened for it alone. */
+bool unload_sweep(const UnloadSettings *settings, const TableShape *shape, FerryError *err);
 
 #endif
