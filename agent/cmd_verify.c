@@ -61,17 +61,6 @@ static void part_list_free(PartList *list)
     free(list->items);
 }
 
-/* The batch's first row has the key tuple `last` (NULL: none). */
-static bool continues_key(const RowBatch *batch, const TableShape *keys_shape, const char *last)
-{
-    if (last == NULL)
-        return false;
-    char *first = key_tuple_from_batch(batch, 0, keys_shape);
-    bool same = strcmp(first, last) == 0;
-    free(first);
-    return same;
-}
-
 /* Count the source's rows in a range and sum the sink's hash of their keys. */
 static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, const TableConfig *tc,
                           const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
@@ -103,7 +92,7 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
         ok = source_cursor_next(&cursor, &batch, 50000, 8u << 20, err);
         for (int r = 0; ok && r < batch.nrows; r++) {
             if (once && (r > 0 ? key_rows_equal(&batch, r - 1, &batch, r, &keys_shape)
-                               : continues_key(&batch, &keys_shape, last_key)))
+                               : key_row_is(&batch, 0, &keys_shape, last_key)))
                 continue;
             out->key_sum += ops->key_hash(sink, shape, &batch, r);
             out->rows++;

@@ -41,13 +41,8 @@ typedef struct KeepLast {
 static bool last_of_its_key(const RowBatch *batch, int row, void *ctx)
 {
     KeepLast *k = ctx;
-    if (k->leading && k->prev_key != NULL) {
-        char *key = key_tuple_from_batch(batch, row, k->shape);
-        bool repeat = strcmp(key, k->prev_key) == 0;
-        free(key);
-        if (repeat)
-            return false;
-    }
+    if (k->leading && key_row_is(batch, row, k->shape, k->prev_key))
+        return false;
     k->leading = false;
     return row + 1 == batch->nrows || !key_rows_equal(batch, row, batch, row + 1, k->shape);
 }
@@ -55,13 +50,8 @@ static bool last_of_its_key(const RowBatch *batch, int row, void *ctx)
 /* The first row (from 0) whose key equals the row before it (-1 before the first row: prev_key); -1: none. */
 static int first_repeat(const RowBatch *batch, const TableShape *shape, const char *prev_key)
 {
-    if (batch->nrows > 0 && prev_key != NULL) {
-        char *first = key_tuple_from_batch(batch, 0, shape);
-        bool same = strcmp(first, prev_key) == 0;
-        free(first);
-        if (same)
-            return 0;
-    }
+    if (batch->nrows > 0 && key_row_is(batch, 0, shape, prev_key))
+        return 0;
     for (int r = 1; r < batch->nrows; r++)
         if (key_rows_equal(batch, r - 1, batch, r, shape))
             return r;

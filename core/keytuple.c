@@ -59,6 +59,16 @@ char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *sha
     return key_tuple_encode(values, lengths, shape->nkeys);
 }
 
+bool key_row_is(const RowBatch *batch, int row, const TableShape *shape, const char *tuple)
+{
+    if (tuple == NULL)
+        return false;
+    char *key = key_tuple_from_batch(batch, row, shape);
+    bool same = strcmp(key, tuple) == 0;
+    free(key);
+    return same;
+}
+
 bool key_rows_equal(const RowBatch *a, int ra, const RowBatch *b, int rb, const TableShape *shape)
 {
     for (int k = 0; k < shape->nkeys; k++) {

@@ -18,6 +18,8 @@ char *key_tuple_encode(const char *const *values, const size_t *lengths, int cou
 bool key_tuple_decode(const char *text, int count, char **values);
 /* The key of one row of a batch, encoded. */
 char *key_tuple_from_batch(const RowBatch *batch, int row, const TableShape *shape);
+/* The row's key is the key tuple `tuple` (NULL: none is), byte for byte. */
+bool key_row_is(const RowBatch *batch, int row, const TableShape *shape, const char *tuple);
 /* Row ra of a and row rb of b have the same key, byte for byte (the key's text, as it is read). */
 bool key_rows_equal(const RowBatch *a, int ra, const RowBatch *b, int rb, const TableShape *shape);
 /*
