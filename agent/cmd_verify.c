@@ -27,6 +27,7 @@
 #include "ferry/command.h"
 #include "ferry/keytuple.h"
 #include "ferry/run.h"
+#include "ferry/sql.h"
 
 typedef struct PartList {
     int count, cap;
@@ -67,7 +68,7 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
                           FerryError *err)
 {
     memset(out, 0, sizeof *out);
-    char *keys = plan_key_list(shape);
+    char *keys = sql_key_list(shape);
     char *sql = NULL;
     /* A range is read in key order, so the source walks the key's index; a whole table needs no order,
      * unless (6) each key is counted once. */

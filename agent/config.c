@@ -412,7 +412,7 @@ static bool is_table_section(const Section *section)
  */
 static bool check_tables_with_sink(const char *file, Parsed *parsed, const FerryConfig *config, FerryError *err)
 {
-    if (!(config->sink->flags & SINK_UPSERTS_BY_KEY))
+    if (!(sink_flags(config->sink, config->sink_settings) & SINK_UPSERTS_BY_KEY))
         return true;
     int t = 0;
     for (int i = 0; i < parsed->nsections; i++) {

@@ -37,74 +37,12 @@
 #include "ferry/sql.h"
 
 /* A statement built from input (keys, a filter) is run only whole (StrBuf's ceiling, common.h). */
-static bool statement_whole(const StrBuf *sql, FerryError *err)
-{
-    if (!sql->failed)
-        return true;
-    return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                       "a statement would be longer than %u MiB: a key value or a filter that long "
-                       "cannot be read by range", FERRY_STRBUF_MAX >> 20);
-}
 
 static bool query_built(SourceConn *conn, const StrBuf *sql, int nparams, const char *const *params,
                         PGresult **out, FerryError *err)
 {
     *out = NULL;
-    return statement_whole(sql, err) && source_query(conn, sql->text, nparams, params, out, err);
-}
-
-static char *quoted_list(const TableShape *shape, const int *indexes, int count)
-{
-    StrBuf sql = {0};
-    strbuf_add(&sql, "%s", "");
-    for (int i = 0; i < count; i++) {
-        char *q = sql_quote_ident(shape->cols[indexes[i]].name);
-        strbuf_add(&sql, "%s%s", i ? ", " : "", q);
-        free(q);
-    }
-    return sql.text;
-}
-
-char *plan_select_list(const TableShape *shape)
-{
-    int indexes[FERRY_COLUMNS_MAX];
-    for (int i = 0; i < shape->ncols; i++)
-        indexes[i] = i;
-    return quoted_list(shape, indexes, shape->ncols);
-}
-
-char *plan_key_list(const TableShape *shape)
-{
-    return quoted_list(shape, shape->key_col, shape->nkeys);
-}
-
-/* Append " AND (k1, k2) > ('a'::t1, 'b'::t2)" for one encoded key bound. */
-static bool add_bound(const TableShape *shape, const char *keys, const char *encoded,
-                      const char *op, StrBuf *sql, FerryError *err)
-{
-    char *values[FERRY_KEY_COLUMNS_MAX];
-    if (!key_tuple_decode(encoded, shape->nkeys, values))
-        return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed key \"%.64s\"", encoded);
-    bool many = shape->nkeys > 1;
-    strbuf_add(sql, " AND %s%s%s %s %s", many ? "(" : "", keys, many ? ")" : "", op, many ? "(" : "");
-    for (int k = 0; k < shape->nkeys; k++) {
-        char *literal = sql_quote_literal(values[k], strlen(values[k]));
-        strbuf_add(sql, "%s%s::%s", k ? ", " : "", literal, shape->cols[shape->key_col[k]].type_name);
-        free(literal);
-        free(values[k]);
-    }
-    strbuf_add(sql, "%s", many ? ")" : "");
-    return true;
-}
-
-bool plan_range_sql(const TableShape *shape, const char *lower, const char *upper,
-                    StrBuf *sql, FerryError *err)
-{
-    char *keys = plan_key_list(shape);
-    bool ok = (lower == NULL || add_bound(shape, keys, lower, ">", sql, err)) &&
-              (upper == NULL || add_bound(shape, keys, upper, "<=", sql, err));
-    free(keys);
-    return ok && statement_whole(sql, err);
+    return sql_statement_whole(sql, err) && source_query(conn, sql->text, nparams, params, out, err);
 }
 
 char *plan_from_clause(const TableShape *shape)
@@ -127,16 +65,16 @@ bool plan_range_query(const TableConfig *table, const TableShape *shape,
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT %s FROM %s WHERE (%s)", select_list, from, where ? where : "true");
     free(from);
-    if (!plan_range_sql(shape, lower, upper, &sql, err)) {
+    if (!sql_key_range(shape, lower, upper, &sql, err)) {
         free(sql.text);
         return false;
     }
     if (ordered) {
-        char *keys = plan_key_list(shape);
+        char *keys = sql_key_list(shape);
         strbuf_add(&sql, " ORDER BY %s", keys);
         free(keys);
     }
-    if (!statement_whole(&sql, err)) {
+    if (!sql_statement_whole(&sql, err)) {
         free(sql.text);
         return false;
     }
@@ -276,7 +214,7 @@ static bool check_key_unique(SourceConn *conn, const TableConfig *table, const c
                  with_children ? "read with inheritance children, which no index of the table covers"
                                : "not backed by a unique index on NOT NULL columns");
     }
-    char *keys = plan_key_list(shape);
+    char *keys = sql_key_list(shape);
     char *from = plan_from_clause(shape);
     StrBuf sql = {0};
     StrBuf any_null = {0};
@@ -628,8 +566,8 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
     bool ok = false;
     PGresult *res = NULL;
     char *from = plan_from_clause(shape);
-    char *cols = plan_select_list(shape);
-    char *keys = plan_key_list(shape);
+    char *cols = sql_column_list(shape, shape->ncols);
+    char *keys = sql_key_list(shape);
     const char *where = table->settings.where ? table->settings.where : "true";
     StrBuf sql = {0};
 
@@ -737,12 +675,12 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     char clause[96], filter[64];
     StrBuf where = {0};
     strbuf_add(&where, "(%s)", table->settings.where ? table->settings.where : "true");
-    if (!plan_range_sql(shape, lower, upper, &where, err)) {
+    if (!sql_key_range(shape, lower, upper, &where, err)) {
         free(where.text);
         return false;
     }
     char *from = plan_from_clause(shape);
-    char *keys = plan_key_list(shape);
+    char *keys = sql_key_list(shape);
     int nsamples = 0;
     bool ok;
     for (int shrinks = 0;; shrinks++) {

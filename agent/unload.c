@@ -206,7 +206,7 @@ static bool run_unload(Unloader *u, SourceConn *conn, const RunTable *table, con
                        const char *upper, const char *stage, FerryError *err)
 {
     const TableShape *shape = &table->shape;
-    char *cols = plan_select_list(shape);
+    char *cols = sql_column_list(shape, shape->ncols);
     StrBuf select = {0};
     strbuf_add(&select, "%s, (''", cols);
     free(cols);

@@ -24,6 +24,10 @@
  *      that fails over a repeat has written no row of that key.
  *  (7) A Redshift table read through UNLOAD (unload.c) goes the same way
  *      from a batch on: each staged object is one batch and one segment.
+ *  (8) A sink that records its segments in the target (SinkOps.recorded)
+ *      is asked, before a partition is read on from its checkpoint, for the
+ *      segments it holds past it: each is checkpointed as if just committed
+ *      (what a crash between the two commits left), so none is written twice.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +36,7 @@
 #include "ferry/fault.h"
 #include "ferry/retry.h"
 #include "ferry/run.h"
+#include "ferry/sql.h"
 #include "ferry/unload.h"
 
 typedef enum {
@@ -50,7 +55,7 @@ static const char *resume_after(const PartitionWork *work)
 /* SELECT cols FROM t WHERE (filter) AND key > resume AND key <= hi ORDER BY key */
 static bool build_query(const RunTable *table, const PartitionWork *work, char **out, FerryError *err)
 {
-    char *cols = plan_select_list(&table->shape);
+    char *cols = sql_column_list(&table->shape, table->shape.ncols);
     bool ok = plan_range_query(table->config, &table->shape, cols, resume_after(work), work->hi, true, out, err);
     free(cols);
     return ok;
@@ -87,7 +92,8 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
                      .done = last};
     char *key = NULL;
     if (batch->nrows > 0) {
-        SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq};
+        SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq,
+                               .last = last};
         bool written = ops->begin(sink, &segment, err);
         if (written && fault_hit(FAULT_SINK_WRITE, work->part)) {
             written = ferry_error(err, FERRY_ERR_SINK, 28, "injected fault: sink write failed");
@@ -121,6 +127,40 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
         atomic_fetch_add(&run->rows, batch->nrows);
         atomic_fetch_add(&run->bytes, cp.bytes_added);
         note_memory(run);
+    }
+    return true;
+}
+
+/*
+ * (8) Checkpoint the segments the sink recorded past the partition's
+ * checkpoint. *done: the last of them was the partition's last.
+ */
+static bool catch_up(Worker *w, Sink *sink, RunTable *table, PartitionWork *work, bool *done, FerryError *err)
+{
+    const SinkOps *ops = w->run->config->sink;
+    *done = false;
+    while (ops->recorded != NULL && !*done) {
+        SinkSegment segment = {.shape = &table->shape, .partition = work->part, .sequence = work->next_seq};
+        SinkRecord record = {0};
+        bool found = false;
+        if (!ops->recorded(sink, &segment, &record, &found, err))
+            return false;
+        if (!found)
+            return true;
+        Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq + 1,
+                         .done = record.last, .last_key = record.last_key, .rows_added = record.rows,
+                         .rejected_added = record.rejected};
+        if (!state_checkpoint(w->run->state, &cp, err)) {
+            free(record.last_key);
+            return false;
+        }
+        log_info("table %s partition %lld: segment %lld was committed by the sink before ferry stopped; "
+                 "taken as done", table->config->qualified, (long long)work->part, (long long)work->next_seq);
+        free(work->last_key);
+        work->last_key = record.last_key;
+        work->next_seq = cp.next_seq;
+        work->rows += record.rows;
+        *done = record.last;
     }
     return true;
 }
@@ -178,6 +218,11 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
     RunContext *run = w->run;
     const TableShape *shape = &table->shape;
     *drop_conn = false;
+    bool done = false;
+    if (!catch_up(w, sink, table, work, &done, err))
+        return err->retryable ? PART_RETRY : PART_FAILED;
+    if (done)
+        return PART_DONE;
     if (unload_wanted(run->config, source_dialect(conn),
                       (double)table->planned.est_rows * (double)table->planned.row_width))
         return copy_unloaded(w, conn, sink, batch, table, work, drop_conn, err);

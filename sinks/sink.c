@@ -10,12 +10,14 @@ extern const SinkOps sink_dir;
 extern const SinkOps sink_s3;
 extern const SinkOps sink_azure;
 extern const SinkOps sink_mongo;
+extern const SinkOps sink_postgres;
 
 static const SinkOps *const sinks[] = {
     &sink_dir,
     &sink_s3,
     &sink_azure,
     &sink_mongo,
+    &sink_postgres,
 };
 
 #define NSINKS (sizeof sinks / sizeof sinks[0])

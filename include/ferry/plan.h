@@ -122,10 +122,6 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
 bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, FerryError *err);
 void plan_free(TablePlan *plan);
 
-/* Append " AND key > lower AND key <= upper" to sql (a NULL bound is left out). */
-bool plan_range_sql(const TableShape *shape, const char *lower, const char *upper,
-                    StrBuf *sql, FerryError *err);
-
 /*
  * Cut the key range (lower, upper] into up to `pieces` ranges at sampled keys:
  * *bounds gets *nbounds ascending inner bounds (owned). *nbounds is 0 when the
@@ -147,8 +143,5 @@ bool plan_range_query(const TableConfig *table, const TableShape *shape,
 /* "ONLY schema.name", quoted, or without ONLY when the shape reads its children (owned). */
 char *plan_from_clause(const TableShape *shape);
 
-/* SQL of the select list and of the key list, quoted; owned. */
-char *plan_select_list(const TableShape *shape);
-char *plan_key_list(const TableShape *shape);
 
 #endif

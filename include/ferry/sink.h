@@ -21,7 +21,9 @@
  *    durable: it survives a crash of ferry and of the machine.
  *  - A segment written again after a crash MUST replace what the earlier
  *    attempt wrote for the same (table, partition, sequence) — or be harmless
- *    for another reason (upsert by key) — so replay never doubles a row.
+ *    for another reason (upsert by key) — so replay never doubles a row. A
+ *    sink that records its segments in the target (recorded) is never asked
+ *    to write a recorded one again.
  *  - Nothing of an uncommitted segment may be visible as complete output:
  *    abort, or a crash before commit, leaves readers seeing only committed
  *    segments. A sink that upserts by key (SINK_UPSERTS_BY_KEY) cannot take
@@ -51,7 +53,16 @@ typedef struct SinkSegment {
     int64_t partition;
     int64_t sequence;
     int64_t generation;       /* segment.h; 0: the plan's first load */
+    bool last;                /* the partition's last segment */
 } SinkSegment;
+
+/* What a sink that records its segments (SinkOps.recorded) holds of one. */
+typedef struct SinkRecord {
+    char *last_key;           /* owned: the key tuple (keytuple.h) of the segment's last row */
+    int64_t rows;             /* rows written, rejected ones included, as the checkpoint counts them */
+    int64_t rejected;
+    bool last;                /* it was the partition's last segment */
+} SinkRecord;
 
 /* A partition as verify asks for it: its number and key range (lo, hi], as key tuples (plan.h); NULL: open. */
 typedef struct SinkPartition {
@@ -76,6 +87,8 @@ enum {
 typedef struct SinkOps {
     const char *name;
     unsigned flags;
+    /* settings_flags (optional): flags that depend on the settings (a load mode), added to `flags`. */
+    unsigned (*settings_flags)(const void *settings);
     const ConfigOption *options; /* the sink's keys in [sink], besides `type` */
     size_t settings_size;        /* size of the settings struct the options fill */
 
@@ -116,6 +129,18 @@ typedef struct SinkOps {
     void (*close)(Sink *sink);
     /* Rows of the committed segment that were set aside as bad rows (optional; none when absent). */
     int64_t (*rejected)(Sink *sink);
+    /*
+     * recorded (optional): a sink that records each committed segment in
+     * the target, in the transaction that holds its rows (a ledger), says
+     * whether `segment` (table, partition, generation, sequence) is there.
+     * A worker asks before it reads a partition on from its checkpoint, and
+     * takes a recorded segment as checkpointed: a crash between the sink's
+     * commit and the state's then costs nothing, and no segment is written
+     * twice, whatever rows its replay would have held. Such a sink's begin
+     * MUST refuse a recorded segment, and its prepare_table MUST forget the
+     * table's records.
+     */
+    bool (*recorded)(Sink *sink, const SinkSegment *segment, SinkRecord *out, bool *found, FerryError *err);
 
     /*
      * verify (optional, both or neither): digest MUST read back what the sink
@@ -163,6 +188,12 @@ static inline void sink_fit(const SinkOps *ops, void *settings, uint64_t budget)
 {
     if (ops->fit != NULL)
         ops->fit(settings, budget);
+}
+
+/* The sink's flags under these settings. */
+static inline unsigned sink_flags(const SinkOps *ops, const void *settings)
+{
+    return ops->flags | (ops->settings_flags != NULL ? ops->settings_flags(settings) : 0);
 }
 
 /* The bytes one open handle holds in buffers (SinkOps.memory), 0 for a sink that keeps none. */

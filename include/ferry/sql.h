@@ -6,9 +6,25 @@
 
 #include <stddef.h>
 
+#include "ferry/batch.h"
+#include "ferry/common.h"
+
 /* "name" with inner double quotes doubled; owned. Never fails. */
 char *sql_quote_ident(const char *name);
 /* E'value' with quotes and backslashes doubled, standard_conforming_strings either way; owned. */
 char *sql_quote_literal(const char *value, size_t len);
+
+/* The shape's first `count` columns (ncols: all, nout: the sink's), quoted and comma-separated; owned. */
+char *sql_column_list(const TableShape *shape, int count);
+/* The key columns, quoted, in key order; owned. */
+char *sql_key_list(const TableShape *shape);
+/*
+ * Append " AND key > lower AND key <= upper" for encoded key tuples
+ * (keytuple.h; a NULL bound is left out), each bound's values cast to the
+ * key columns' types (note 3 of core/sql.c).
+ */
+bool sql_key_range(const TableShape *shape, const char *lower, const char *upper, StrBuf *sql, FerryError *err);
+/* False, with an error that says why, when a statement outgrew StrBuf's limit. */
+bool sql_statement_whole(const StrBuf *sql, FerryError *err);
 
 #endif

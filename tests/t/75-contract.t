@@ -7,16 +7,20 @@
 . "$ROOT/tests/lib/mongo.sh"
 . "$ROOT/tests/lib/s3.sh"
 . "$ROOT/tests/lib/azure.sh"
+. "$ROOT/tests/lib/pgtarget.sh"
 mongo_servers
-trap 'azure_stop; s3_stop; mongo_stop; cleanup' EXIT
+trap 'target_stop; azure_stop; s3_stop; mongo_stop; cleanup' EXIT
 s3_start
 azure_start
+target_start
 
 mkdir -p "$WORK/contract"
 write_config "$WORK/contract/dir.ini" "$WORK/contract/out" ndjson
 write_mongo_config "$WORK/contract/mongo.ini" "reject_dir = $WORK/contract/rejects"
 write_s3_config "$WORK/contract/s3.ini"
 write_azure_config "$WORK/contract/azure.ini"
+write_pg_config "$WORK/contract/postgres.ini" "create_table = true
+reject_dir = $WORK/contract/rejects"
 for ini in "$WORK"/contract/*.ini; do printf '[table public.contract]\n' >> "$ini"; done
 
 # The contract's own TAP lines, numbered on with this file's.

@@ -121,20 +121,41 @@ static void contract(const SinkOps *ops, const char *ini)
     check(segment(ops, sink, &shape, 0, 0, &batch, &err), ops->name, "commits a segment", err.message);
     expect(ops, sink, &shape, 0, 1, 100, "digest reads back the 100 rows of the committed segment");
 
-    /* A replay starts at the same key and may end at another row. */
-    fill(&batch, 1, 60, 0);
-    bool replayed = segment(ops, sink, &shape, 0, 0, &batch, &err);
-    fill(&batch, 61, 100, 0);
-    replayed = replayed && segment(ops, sink, &shape, 0, 1, &batch, &err);
-    check(replayed, ops->name, "commits a replayed segment and the next", err.message);
+    int64_t next = 1;
+    if (ops->recorded != NULL) {
+        /* The target records its segments: a worker asks, and never writes a recorded one again. */
+        SinkSegment s0 = {.shape = &shape, .partition = 0, .sequence = 0};
+        SinkSegment s1 = {.shape = &shape, .partition = 0, .sequence = 1};
+        SinkRecord r0 = {0}, r1 = {0};
+        bool found0 = false, found1 = true;
+        bool asked = ops->recorded(sink, &s0, &r0, &found0, &err) && ops->recorded(sink, &s1, &r1, &found1, &err);
+        check(asked && found0 && r0.rows == 100 && r0.last_key != NULL && strcmp(r0.last_key, "3:100") == 0 &&
+                  !found1,
+              ops->name, "records the committed segment (100 rows, last key 100) and no other", err.message);
+        fill(&batch, 1, 60, 0);
+        bool begun = ops->begin(sink, &s0, &err);
+        ops->abort(sink);
+        check(!begun, ops->name, "refuses to begin a recorded segment", NULL);
+        free(r0.last_key);
+        free(r1.last_key);
+    } else {
+        /* A replay starts at the same key and may end at another row. */
+        fill(&batch, 1, 60, 0);
+        bool replayed = segment(ops, sink, &shape, 0, 0, &batch, &err);
+        fill(&batch, 61, 100, 0);
+        replayed = replayed && segment(ops, sink, &shape, 0, 1, &batch, &err);
+        check(replayed, ops->name, "commits a replayed segment and the next", err.message);
+        next = 2;
+    }
     expect(ops, sink, &shape, 0, 1, 100, "a replayed segment replaces what it wrote: 100 rows, none doubled");
 
-    SinkSegment s = {.shape = &shape, .partition = 0, .sequence = 2};
+    SinkSegment s = {.shape = &shape, .partition = 0, .sequence = next};
     fill(&batch, 101, 150, 0);
     bool begun = ops->begin(sink, &s, &err) && ops->write(sink, &batch, &err);
     ops->abort(sink);
     check(begun, ops->name, "begins and writes a segment it will abort", err.message);
-    if (ops->flags & SINK_UPSERTS_BY_KEY) {
+    unsigned flags = sink_flags(ops, config->sink_settings);
+    if (flags & SINK_UPSERTS_BY_KEY) {
         /* An upsert is visible once the server has it: an aborted segment's rows may be
          * there, each once, exactly as the source has them; its replay rewrites them. */
         SinkDigest d;
@@ -150,7 +171,7 @@ static void contract(const SinkOps *ops, const char *ini)
 
     /* A bad row: stored exactly, set aside and counted, or refused naming table and key. */
     fill(&batch, 101, 103, 102);
-    bool committed = segment(ops, sink, &shape, 0, 2, &batch, &err);
+    bool committed = segment(ops, sink, &shape, 0, next, &batch, &err);
     int64_t rejected = committed && ops->rejected != NULL ? ops->rejected(sink) : 0;
     if (committed && rejected == 0) {
         expect(ops, sink, &shape, 0, 1, 103, "a row others find bad is stored, with its key");
@@ -167,7 +188,7 @@ static void contract(const SinkOps *ops, const char *ini)
               err.message);
         expect(ops, sink, &shape, 0, 1, 0, "prepare_table removed the earlier plan's output");
     } else {
-        check((ops->flags & SINK_UPSERTS_BY_KEY) != 0, ops->name,
+        check((flags & SINK_UPSERTS_BY_KEY) != 0, ops->name,
               "without prepare_table, replays by key make an earlier plan's output harmless", NULL);
     }
     batch_free(&batch);

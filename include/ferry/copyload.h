@@ -1,0 +1,119 @@
+/*
+ * include/ferry/copyload.h — what the sinks that load a SQL target with COPY share (sinks/copyload.c).
+ *
+ * The PostgreSQL sink streams COPY FROM STDIN; a Redshift sink stages
+ * objects and COPYs them from S3. Both keep ferry's promise the same way:
+ *
+ *   one segment = one target transaction:
+ *     BEGIN → rows (COPY into the table, or into a staging table then a
+ *     merge by key) → the segment's ledger row → COMMIT
+ *
+ * The ledger is a table ferry keeps in the target, one row per committed
+ * segment (target, generation, partition, sequence, last key, rows). Since
+ * it commits with the rows, the target itself says which segments it holds:
+ * a worker whose checkpoint trails it (ferry died between the target's
+ * COMMIT and the state's) takes the recorded segment as done (sink.h,
+ * recorded), so a segment is never loaded twice, with or without a key.
+ * A plan row (partition -1) records whether the table was empty when its
+ * plan began: a table ferry filled from empty takes every segment by plain
+ * COPY, as no row of a segment's range can be there before it.
+ *
+ * Nothing here keeps a connection or a secret; `who` names the sink in
+ * messages ("postgres sink").
+ */
+#ifndef FERRY_COPYLOAD_H
+#define FERRY_COPYLOAD_H
+
+#include "ferry/batch.h"
+#include "ferry/format.h"
+#include "ferry/pg.h"
+#include "ferry/sink.h"
+
+/* A table of the target: schema and name, and the two quoted ("s"."n"). */
+typedef struct CopyTable {
+    char *schema, *name;      /* owned */
+    char *sql;                /* owned */
+} CopyTable;
+
+/*
+ * "schema.name", either part in double quotes as in SQL ("a.b"."c"); a name
+ * without a schema is in `default_schema`. False (FERRY_ERR_CONFIG) on
+ * anything else, naming `what` (the key or table it came from).
+ */
+bool copy_table_parse(const char *text, const char *default_schema, CopyTable *out, const char *who,
+                      const char *what, FerryError *err);
+void copy_table_free(CopyTable *table);
+
+/* How the target's SQL differs between the servers that load by COPY. */
+typedef struct CopyDialect {
+    const char *text_type;    /* a column that holds any key tuple: "text", "varchar(65535)" */
+    bool advisory_locks;      /* pg_advisory_xact_lock exists (PostgreSQL; not Redshift) */
+} CopyDialect;
+
+extern const CopyDialect copy_dialect_postgresql;
+
+/* ---- the ledger ---- */
+
+/* Create the ledger if it is missing (several workers at once may ask). */
+bool ledger_ensure(PgSession *pg, const CopyDialect *dialect, const CopyTable *ledger, const char *who,
+                   FerryError *err);
+/* The segment's row, if the ledger has it (SinkOps.recorded). */
+bool ledger_find(PgSession *pg, const CopyTable *ledger, const char *target, const SinkSegment *segment,
+                 SinkRecord *out, bool *found, const char *who, FerryError *err);
+/* Record a segment, inside the transaction that holds its rows. */
+bool ledger_add(PgSession *pg, const CopyTable *ledger, const char *target, const SinkSegment *segment,
+                const SinkRecord *record, const char *who, FerryError *err);
+/* The plan row: *found, and whether the table was empty when its plan began. */
+bool ledger_plan_find(PgSession *pg, const CopyTable *ledger, const char *target, bool *found,
+                      bool *started_empty, const char *who, FerryError *err);
+/* Forget every row of the target (a new plan) and record its plan row; inside a transaction. */
+bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *target, bool started_empty,
+                       const char *who, FerryError *err);
+
+/* ---- the target table ---- */
+
+/*
+ * Compare the target's columns with the source's output columns: each must
+ * be there with `type_of(column)` as its type (format_type's spelling),
+ * and a target column the load leaves out must have a default or take
+ * NULL. *missing: the table does not exist (nothing else is checked).
+ * A mismatch fails (FERRY_ERR_CONFIG) naming every column that differs.
+ */
+bool copy_check_columns(PgSession *pg, const CopyTable *table, const TableShape *shape,
+                        const char *(*type_of)(const Column *col), bool *missing, const char *who,
+                        FerryError *err);
+/* CREATE TABLE for the shape's output columns, keys NOT NULL, and the key as primary key when `primary`. */
+char *copy_create_sql(const CopyTable *table, const TableShape *shape, const char *(*type_of)(const Column *col),
+                      bool primary);
+/* Whether the target holds any row. */
+bool copy_table_empty(PgSession *pg, const CopyTable *table, bool *empty, const char *who, FerryError *err);
+/* Replace the target's rows whose key a staged row has, with the staged rows; inside the transaction. */
+bool copy_merge(PgSession *pg, const CopyTable *table, const char *stage_sql, const TableShape *shape,
+                const char *who, FerryError *err);
+
+/* ---- rows ---- */
+
+/* One row's output columns as a line of COPY's text format (NULL is \N; \, tab, LF, CR escaped). */
+void copy_text_row(OutBuf *out, const RowBatch *batch, int row, int ncols);
+
+/*
+ * A failed COPY's server error, read for a bad row: true when its SQLSTATE is
+ * about the data (class 22, 23: a value, a constraint) rather than the
+ * server; *line is the COPY's line it names (from 1), or 0.
+ */
+bool copy_error_is_row(const PGresult *result, long *line);
+
+/* "(a, b) = (1, x)": a row's key for messages, cut to fit. */
+void copy_describe_key(const TableShape *shape, const RowBatch *batch, int row, char *out, size_t cap);
+
+/* ---- verify ---- */
+
+/* Rows and key hash of the target within (lo, hi] of the partition, or all of it (no bounds). */
+bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape, const SinkPartition *part,
+                 SinkDigest *out, const char *who, FerryError *err);
+/* The hash copy_digest gives a key, of the key's text as the source reads it. */
+uint64_t copy_key_hash(const TableShape *shape, const RowBatch *keys, int row);
+/* Whether the target orders every key column as the source does (no collation can differ). */
+bool copy_ranges_match(const TableShape *shape);
+
+#endif
