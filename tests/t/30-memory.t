@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Rows from 100 B to 4 MB, including a stretch of 4 MB rows, under memory_limit = 64MB:
 # peak RSS (measured by the OS) stays within the limit plus the binary's idle baseline,
-# for the dir sink, the MongoDB sink and the S3 and Azure blob sinks (whose part and block
-# buffers are paid from the same budget).
+# for the dir sink, the MongoDB sink, the S3 and Azure blob sinks (whose part and block
+# buffers are paid from the same budget) and the postgres sink (COPY into a second cluster).
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
 . "$ROOT/tests/lib/s3.sh"
 . "$ROOT/tests/lib/azure.sh"
+. "$ROOT/tests/lib/pgtarget.sh"
 mongo_servers
-trap 'azure_stop; s3_stop; mongo_stop; cleanup' EXIT
+trap 'target_stop; azure_stop; s3_stop; mongo_stop; cleanup' EXIT
 s3_start
 azure_start
+target_start
 
 # 3000 rows: most about 100 B; every 50th about 1 MB; ids 1000..1039 a stretch of 4 MB rows.
 pg_sql "
@@ -73,6 +75,20 @@ for run in "s3 1 none" "s3 2 zstd" "azure 1 none" "azure 2 zstd"; do
     diag "$name: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
     ok $(( peak <= limit ? 0 : 1 )) "$store, workers=$workers, $compression: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
 done
+# The postgres sink: COPY streamed through one buffer, whatever the width of a row.
+for workers in 1 2; do
+    write_pg_config "$WORK/pg-$workers.ini" "create_table = true"
+    sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 64MB\nworkers = $workers/" "$WORK/pg-$workers.ini"
+    printf '[table public.wide]\ntarget = public.wide%s\npartition_rows = 1000\n' "$workers" >> "$WORK/pg-$workers.ini"
+    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/pg-$workers.ini")
+    is "$code" 0 "postgres, workers=$workers: the copy completes"
+    is "$(target_sql "SELECT count(*), sum(octet_length(body)) FROM wide$workers")" \
+       "$(pg_sql "SELECT count(*), sum(octet_length(body)) FROM wide")" "postgres, workers=$workers: every row, every byte"
+    limit=$(( 64 * 1024 + baseline ))
+    diag "pg-$workers: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
+    ok $(( peak <= limit ? 0 : 1 )) "postgres, workers=$workers: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
+done
+
 rm -rf "$WORK/got" && mkdir -p "$WORK/got"
 s3_aws s3 cp --recursive --quiet --exclude '*.manifest' "s3://$S3_BUCKET/$S3_PREFIX/s3-1-none/" "$WORK/got" >/dev/null
 is "$(cat "$WORK"/got/*/*.ndjson | wc -l) $(cmp -s <(cat "$WORK"/got/*/*.ndjson | sort) <(cat "$WORK"/ndjson-1-copy/public.wide/*.ndjson | sort); echo $?)" "3000 0" \
