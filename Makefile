@@ -7,6 +7,7 @@
 #   make bench      the benchmark in profiling/ (dir sink, none/gzip/zstd); make bench-mongo for the
 #                   MongoDB sink, make bench-stores for S3 and Azure beside the dir sink and aws s3 cp
 #                   make bench-redshift for Redshift read by cursor beside UNLOAD (through the test front)
+#                   make bench-postgres for PostgreSQL → PostgreSQL beside pgcopydb and a psql COPY pipe
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
 #   make install PREFIX=/usr/local
 
@@ -31,7 +32,7 @@ RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
 
-.PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift asan install clean
+.PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift bench-postgres asan install clean
 
 all: $(BIN)
 
@@ -84,6 +85,11 @@ bench-stores: deps
 bench-redshift: deps
 	@$(MAKE) --no-print-directory ferry
 	profiling/bench-redshift.sh
+
+bench-postgres:
+	@EXTRA_COMMANDS=pgcopydb:pgcopydb tests/lib/deps.sh
+	@$(MAKE) --no-print-directory ferry
+	profiling/bench-postgres.sh
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \

@@ -67,6 +67,17 @@ like "$out" "column txt is missing" "and a column the target lacks"
 like "$out" "column extra is NOT NULL without a default" "and a column the load could not fill"
 is "$(target_sql "SELECT count(*) FROM mismatch")" 0 "nothing was loaded"
 
+# --- keep_all into a table that keeps one row per key is refused at its line ---
+write_pg_config "$WORK/keepall.ini"
+printf '[table public.types]\non_duplicate_key = keep_all\n' >> "$WORK/keepall.ini"
+out=$("$FERRY" plan -c "$WORK/keepall.ini" 2>&1); code=$?
+is "$code" 78 "load = upsert with on_duplicate_key = keep_all: refused as a bad configuration"
+like "$out" "keepall.ini:[0-9]+: key 'on_duplicate_key': keep_all .* postgres sink stores one row per key" \
+    "naming the file, the line and the key"
+sed -i 's/^type = postgres$/type = postgres\nload = append/' "$WORK/keepall.ini"
+"$FERRY" plan -c "$WORK/keepall.ini" >/dev/null 2>&1; code=$?
+is "$code" 0 "with load = append, keep_all is taken"
+
 # --- bad rows: named, or set aside ---
 pg_sql "CREATE TABLE public.checked (id bigint PRIMARY KEY, v integer);
         INSERT INTO checked SELECT g, g FROM generate_series(1, 2000) g"

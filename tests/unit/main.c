@@ -19,6 +19,7 @@ int main(void)
     test_compress();
     test_objects();
     test_batch();
+    test_copyload();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

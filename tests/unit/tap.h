@@ -60,5 +60,6 @@ void test_mem(void);
 void test_compress(void);
 void test_objects(void);
 void test_batch(void);
+void test_copyload(void);
 
 #endif
