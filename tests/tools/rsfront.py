@@ -31,7 +31,9 @@ the client and a PostgreSQL server, and on the way:
     since its first FETCH, fails with SQLSTATE XX000 and, in turn, the two
     texts Redshift uses: "Query (N) cancelled by WLM abort action of Query
     Monitoring Rule …" and "abort query N" with "code: 1020 … context: system
-    requested abort" in its detail.
+    requested abort" in its detail; --wlm-abort-rows aborts, the same way,
+    an UNLOAD whose query returns more rows than that (a rule on
+    return_row_count), so a test can have one aborted whatever its speed.
 
 A refusal is made by the backing server itself: the client's statement is
 replaced by one that raises the error (redshift_catalog.rs_raise), so the
@@ -331,6 +333,8 @@ class Session:
             raise Refusal('unload', '0A000', 'this front writes UNLOAD with PARALLEL OFF only')
         self.start_statement()
         rows = self.copy_rows(query)
+        if args.wlm_abort_rows and len(rows) > args.wlm_abort_rows:
+            raise wlm_abort()
         entries, chunk, count, total, size = [], [], 0, 0, 0
         def put(last=False):
             if not chunk and not (last and not entries):
@@ -543,6 +547,8 @@ parser.add_argument('--backend-port', type=int, required=True)
 parser.add_argument('--nodes', type=int, default=1, help='compute nodes; 1: single-node limits on FETCH')
 parser.add_argument('--cursor-cap', type=int, default=8000 << 20, help='bytes all open cursors may hold')
 parser.add_argument('--wlm-abort-after', type=float, default=0, help='seconds a query may run; 0: forever')
+parser.add_argument('--wlm-abort-rows', type=int, default=0,
+                    help='rows an UNLOAD may return before WLM aborts it; 0: any number')
 parser.add_argument('--log', required=True)
 parser.add_argument('--unload-role', default='', help='the IAM role UNLOAD may write as')
 parser.add_argument('--s3-endpoint', help='the S3 store UNLOAD writes to')
