@@ -399,8 +399,12 @@ static bool postgres_begin(Sink *sink, const SinkSegment *segment, FerryError *e
 static bool copy_rows(Sink *sink, const RowBatch *batch, const bool *skip, PGresult **result, FerryError *err)
 {
     *result = NULL;
-    if (!PQsendQuery(sink->pg.pg, sink->copy_sql) || !pg_await_result(&sink->pg, err))
+    if (!PQsendQuery(sink->pg.pg, sink->copy_sql))
         return pg_session_error(&sink->pg, NULL, WHO ": COPY", err);
+    if (!pg_await_result(&sink->pg, err)) {
+        ferry_error_prefix(err, WHO ": COPY");
+        return false;
+    }
     PGresult *res = PQgetResult(sink->pg.pg);
     if (PQresultStatus(res) != PGRES_COPY_IN) {
         pg_session_error(&sink->pg, res, WHO ": COPY", err);
@@ -410,6 +414,7 @@ static bool copy_rows(Sink *sink, const RowBatch *batch, const bool *skip, PGres
     }
     PQclear(res);
     const TableShape *shape = sink->shape;
+    sink->out.len = 0; /* what a failed COPY left unsent is not this one's */
     sink->out.failed = false;
     for (int r = 0; r < batch->nrows && !sink->out.failed; r++) {
         if (skip == NULL || !skip[r])
@@ -426,8 +431,12 @@ static bool copy_rows(Sink *sink, const RowBatch *batch, const bool *skip, PGres
         *err = sink->out.error;
         return false;
     }
-    if (PQputCopyEnd(sink->pg.pg, NULL) != 1 || !pg_await_result(&sink->pg, err))
+    if (PQputCopyEnd(sink->pg.pg, NULL) != 1)
         return pg_session_error(&sink->pg, NULL, WHO ": COPY", err);
+    if (!pg_await_result(&sink->pg, err)) {
+        ferry_error_prefix(err, WHO ": COPY");
+        return false;
+    }
     *result = PQgetResult(sink->pg.pg);
     pg_drain(&sink->pg);
     return true;
