@@ -24,11 +24,22 @@
  *      that fails over a repeat has written no row of that key.
  *  (7) A Redshift table read through UNLOAD (unload.c) goes the same way
  *      from a batch on: each staged object is one batch and one segment.
+ *  (9) Reading and writing overlap: a worker's writer thread writes,
+ *      commits and checkpoints one batch while the worker reads the next
+ *      into its other batch (FERRY_BATCHES_IN_FLIGHT, each half the
+ *      worker's batch bytes, so memory is what one batch took). One batch is
+ *      handed over at a time, and the one before must be done first, so
+ *      segments and checkpoints keep their order and note 1 holds: a batch
+ *      read after a failed write is dropped, never checkpointed. The sink
+ *      handle is the writer's while a partition is read; the source
+ *      connection the worker's. A partition read through UNLOAD is not
+ *      overlapped (an object is a batch).
  *  (8) A sink that records its segments in the target (SinkOps.recorded)
  *      is asked, before a partition is read on from its checkpoint, for the
  *      segments it holds past it: each is checkpointed as if just committed
  *      (what a crash between the two commits left), so none is written twice.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +143,119 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
 }
 
 /*
+ * (9) The writer: one batch at a time, handed over by the worker and
+ * written by write_batch on the writer's thread.
+ */
+typedef struct Writer {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    pthread_t thread;
+    bool busy;                /* a batch is handed over and not yet done */
+    bool quit;
+    bool failed;              /* the last batch's write failed: err says why */
+    FerryError err;
+    /* the batch handed over */
+    Worker *w;
+    Sink *sink;
+    RowBatch *batch;
+    RunTable *table;
+    PartitionWork *work;
+    bool last;
+} Writer;
+
+static void *writer_main(void *arg)
+{
+    Writer *wr = arg;
+    pthread_mutex_lock(&wr->lock);
+    for (;;) {
+        while (!wr->busy && !wr->quit)
+            pthread_cond_wait(&wr->changed, &wr->lock);
+        if (!wr->busy)
+            break;
+        pthread_mutex_unlock(&wr->lock);
+        FerryError err = {0};
+        bool ok = write_batch(wr->w, wr->sink, wr->batch, wr->table, wr->work, wr->last, false, &err);
+        pthread_mutex_lock(&wr->lock);
+        wr->failed = !ok;
+        wr->err = err;
+        wr->busy = false;
+        pthread_cond_broadcast(&wr->changed);
+    }
+    pthread_mutex_unlock(&wr->lock);
+    return NULL;
+}
+
+static bool writer_start(Writer *wr, Worker *w, FerryError *err)
+{
+    memset(wr, 0, sizeof *wr);
+    wr->w = w;
+    pthread_mutex_init(&wr->lock, NULL);
+    pthread_cond_init(&wr->changed, NULL);
+    if (pthread_create(&wr->thread, NULL, writer_main, wr) == 0) /* signals stay blocked, as the worker's */
+        return true;
+    pthread_cond_destroy(&wr->changed);
+    pthread_mutex_destroy(&wr->lock);
+    return ferry_error(err, FERRY_ERR_SYSTEM, 0, "worker %d: cannot start its writer thread", w->index);
+}
+
+static void writer_stop(Writer *wr)
+{
+    pthread_mutex_lock(&wr->lock);
+    wr->quit = true;
+    pthread_cond_broadcast(&wr->changed);
+    pthread_mutex_unlock(&wr->lock);
+    pthread_join(wr->thread, NULL);
+    pthread_cond_destroy(&wr->changed);
+    pthread_mutex_destroy(&wr->lock);
+}
+
+/* Hand a batch over; the one before must be done (writer_wait). */
+static void writer_submit(Writer *wr, Sink *sink, RowBatch *batch, RunTable *table, PartitionWork *work,
+                          bool last)
+{
+    pthread_mutex_lock(&wr->lock);
+    wr->sink = sink;
+    wr->batch = batch;
+    wr->table = table;
+    wr->work = work;
+    wr->last = last;
+    wr->busy = true;
+    pthread_cond_broadcast(&wr->changed);
+    pthread_mutex_unlock(&wr->lock);
+}
+
+/* Wait until the batch handed over is done: false, with its error, when its write failed. */
+static bool writer_wait(Writer *wr, FerryError *err)
+{
+    pthread_mutex_lock(&wr->lock);
+    while (wr->busy)
+        pthread_cond_wait(&wr->changed, &wr->lock);
+    bool ok = !wr->failed;
+    if (!ok)
+        *err = wr->err;
+    wr->failed = false;
+    pthread_mutex_unlock(&wr->lock);
+    return ok;
+}
+
+/*
+ * The worker stops reading with `outcome`: the batch it handed over last
+ * is finished first, and its failure decides where it is worse (a failure
+ * no retry helps, or a partition that would otherwise be done).
+ */
+static PartOutcome writer_settle(Writer *wr, bool pending, PartOutcome outcome, FerryError *err)
+{
+    FerryError write_err;
+    if (!pending || writer_wait(wr, &write_err) || outcome == PART_STOPPED)
+        return outcome;
+    if (outcome == PART_DONE || !write_err.retryable) {
+        *err = write_err;
+        return write_err.retryable ? PART_RETRY : PART_FAILED;
+    }
+    return outcome;
+}
+
+/*
  * (8) Checkpoint the segments the sink recorded past the partition's
  * checkpoint. *done: the last of them was the partition's last.
  */
@@ -211,7 +335,7 @@ static PartOutcome copy_unloaded(Worker *w, SourceConn *conn, Sink *sink, RowBat
  * Keeps `work` in step with each checkpoint, so a retry starts where this
  * attempt stopped. *drop_conn is set when the connection cannot be reused.
  */
-static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBatch *batch,
+static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, Writer *writer, RowBatch *batches,
                                   BatchSizer *sizer, RunTable *table, PartitionWork *work,
                                   bool *drop_conn, FerryError *err)
 {
@@ -225,7 +349,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
         return PART_DONE;
     if (unload_wanted(run->config, source_dialect(conn),
                       (double)table->planned.est_rows * (double)table->planned.row_width))
-        return copy_unloaded(w, conn, sink, batch, table, work, drop_conn, err);
+        return copy_unloaded(w, conn, sink, &batches[0], table, work, drop_conn, err);
     char *query = NULL;
     if (!build_query(table, work, &query, err))
         return PART_FAILED;
@@ -242,31 +366,35 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, RowBa
         *drop_conn = true;
         return err->retryable ? PART_RETRY : PART_FAILED;
     }
-    for (;;) {
+    uint64_t batch_bytes = run->batch_bytes / FERRY_BATCHES_IN_FLIGHT;
+    bool pending = false; /* (9) a batch is with the writer */
+    for (int cur = 0;; cur ^= 1) {
         if (*run->stop) {
             *drop_conn = !source_cursor_close(&cursor, NULL);
-            return PART_STOPPED;
+            return writer_settle(writer, pending, PART_STOPPED, err);
         }
+        RowBatch *batch = &batches[cur];
         batch_reset(batch, shape->ncols);
-        if (!source_cursor_next(&cursor, batch, batch_sizer_rows(sizer), run->batch_bytes, err)) {
+        if (!source_cursor_next(&cursor, batch, batch_sizer_rows(sizer), batch_bytes, err)) {
             *drop_conn = true;
-            if (*run->stop)
-                return PART_STOPPED;
-            return err->retryable ? PART_RETRY : PART_FAILED;
+            PartOutcome outcome = *run->stop ? PART_STOPPED : err->retryable ? PART_RETRY : PART_FAILED;
+            return writer_settle(writer, pending, outcome, err);
         }
         bool last = cursor.exhausted && !cursor.in_fetch;
-        if (!write_batch(w, sink, batch, table, work, last, false, err)) {
+        if (batch->nrows > 0)
+            batch_sizer_observe(sizer, batch->nrows, batch->bytes);
+        if (pending && !writer_wait(writer, err)) { /* the batch before failed: this one is dropped */
             *drop_conn = !source_cursor_close(&cursor, NULL);
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
-        if (batch->nrows > 0)
-            batch_sizer_observe(sizer, batch->nrows, batch->bytes);
+        writer_submit(writer, sink, batch, table, work, last);
+        pending = true;
         if (last) {
-            /* The partition is done and recorded; a failed COMMIT of the read-only
-             * transaction only means the connection is not fit for more. */
+            /* The partition is done and recorded once the writer is; a failed COMMIT of the
+             * read-only transaction only means the connection is not fit for more. */
             FerryError close_err;
             *drop_conn = !source_cursor_close(&cursor, &close_err);
-            return PART_DONE;
+            return writer_settle(writer, true, PART_DONE, err);
         }
     }
 }
@@ -341,14 +469,15 @@ static void explain_unsplittable(const RunTable *table, const PartitionWork *wor
  * server kills a read (a timeout, WLM, the cursor cap) asking fewer rows a
  * FETCH where that helps, then splitting the range.
  */
-static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowBatch *batch,
+static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, Writer *writer, RowBatch *batches,
                                   RunTable *table, PartitionWork *work, FerryError *err)
 {
     RunContext *run = w->run;
     RetryState retry;
     retry_begin(&retry, &run->retry, (unsigned)(w->index * 7919 + work->part * 104729 + 1));
     BatchSizer sizer;
-    batch_sizer_init(&sizer, run->batch_bytes, (double)table->planned.row_width, table->shape.ncols);
+    batch_sizer_init(&sizer, run->batch_bytes / FERRY_BATCHES_IN_FLIGHT, (double)table->planned.row_width,
+                     table->shape.ncols);
     const Dialect *dialect = NULL;  /* the server's, once connected */
     int kills = 0;                  /* since the last split */
     bool splittable = true;         /* false once too few rows were left to cut */
@@ -384,8 +513,9 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, RowB
             }
         }
         if (*conn != NULL && outcome == PART_RETRY && !split_due)
-            outcome = copy_partition(w, *conn, sink, batch, &sizer, table, work, &drop_conn, err);
-        batch_release(batch); /* never hold pool bytes while waiting or retrying */
+            outcome = copy_partition(w, *conn, sink, writer, batches, &sizer, table, work, &drop_conn, err);
+        for (int b = 0; b < FERRY_BATCHES_IN_FLIGHT; b++)
+            batch_release(&batches[b]); /* never hold pool bytes while waiting or retrying */
         if (drop_conn) {
             register_conn(run, w->index, NULL);
             source_close(*conn);
@@ -469,16 +599,26 @@ void *worker_main(void *arg)
             register_conn(run, 0, conn);
     }
     Sink *sink = NULL;
-    RowBatch batch;
-    batch_init(&batch, 0);
+    RowBatch batches[FERRY_BATCHES_IN_FLIGHT];
     const BatchPayer payer = pool_payer(&run->pool);
-    batch.payer = &payer;
-    batch.wide_copies = config->sink->wide_row_copies;
+    for (int b = 0; b < FERRY_BATCHES_IN_FLIGHT; b++) {
+        batch_init(&batches[b], 0);
+        batches[b].payer = &payer;
+        batches[b].wide_copies = config->sink->wide_row_copies;
+    }
+    Writer writer;
+    bool writing = false;
     uint64_t sink_memory = sink_buffer_bytes(config->sink, config->sink_settings);
 
     pool_take_fixed(&run->pool, sink_memory); /* the sink's buffers count against the budget too */
     if (!config->sink->open(config->sink_settings, &sink, &err)) {
         log_error("worker %d: %s", w->index, err.message);
+        atomic_store(&run->retry_later, true);
+        goto out;
+    }
+    writing = writer_start(&writer, w, &err);
+    if (!writing) {
+        log_error("%s", err.message);
         atomic_store(&run->retry_later, true);
         goto out;
     }
@@ -497,7 +637,7 @@ void *worker_main(void *arg)
                 break;
             log_debug("worker %d: table %s partition %lld (attempt %d)", w->index,
                       table->config->qualified, (long long)work.part, work.attempts);
-            PartOutcome outcome = work_partition(w, &conn, sink, &batch, table, &work, &err);
+            PartOutcome outcome = work_partition(w, &conn, sink, &writer, batches, table, &work, &err);
             FerryError state_err;
             bool recorded = true;
             if (outcome == PART_STOPPED) {
@@ -521,13 +661,16 @@ void *worker_main(void *arg)
         }
     }
 out:
+    if (writing) /* idle: every partition's batches were settled */
+        writer_stop(&writer);
     register_conn(run, w->index, NULL);
     unloader_close(w->unloader);
     w->unloader = NULL;
     if (sink != NULL)
         config->sink->close(sink);
     source_close(conn);
-    batch_free(&batch);
+    for (int b = 0; b < FERRY_BATCHES_IN_FLIGHT; b++)
+        batch_free(&batches[b]);
     pool_give_fixed(&run->pool, sink_memory);
     atomic_store(&w->finished, true);
     return NULL;

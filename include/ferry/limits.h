@@ -64,6 +64,12 @@
  * batch arena: the arena may take budget / FERRY_BATCH_OVERHEAD.
  */
 #define FERRY_BATCH_OVERHEAD 2.0
+/*
+ * Batches a worker holds at once where it reads by cursor or COPY: one being
+ * read while the one before is written, committed and checkpointed. Each
+ * takes this share of the worker's batch bytes.
+ */
+#define FERRY_BATCHES_IN_FLIGHT 2
 #define FERRY_VALUE_OVERHEAD 16        /* bytes of bookkeeping per value in a batch */
 #define FERRY_POOL_CHUNK (64u << 10)   /* a batch takes this much ahead from the pool (batch.h) */
 #define FERRY_WORKER_BATCH_MIN (4u << 20) /* workers = auto: no more workers than get this much batch */
