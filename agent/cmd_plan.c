@@ -28,11 +28,12 @@ static int plan_command(const CommandArgs *args)
     }
     char why[160];
     int workers = run_workers(config, conn, budget.total, why, sizeof why);
-    uint64_t batch_bytes =
-        budget_batch_bytes(&budget, workers, sink_buffer_bytes(config->sink, config->sink_settings));
+    /* A worker reads one batch while it writes the one before (worker.c, note 9). */
+    uint64_t batch_bytes = budget_batch_bytes(&budget, workers, sink_buffer_bytes(config->sink, config->sink_settings)) /
+                           FERRY_BATCHES_IN_FLIGHT;
     char b1[32], b2[32], b3[32];
     printf("source: %s\n", source_dialect(conn)->name);
-    printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s\n",
+    printf("memory budget: %s (%.2f of %s, from %s); %d worker(s) (%s); batches up to %s, two a worker\n",
            format_size(budget.total, b1, sizeof b1), budget.fraction,
            format_size(budget.base, b2, sizeof b2), budget.base_from, workers, why,
            format_size(batch_bytes, b3, sizeof b3));

@@ -456,9 +456,11 @@ static int run_command(const CommandArgs *args)
     uint64_t pool_total = run.batch_bytes * (uint64_t)run.workers + sink_memory * (uint64_t)run.workers;
     pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
     pool_ready = true;
-    log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each",
+    log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each, two a worker "
+             "(one read while the other is written)",
              format_size(run.budget.total, total, sizeof total), run.budget.fraction,
-             format_size(run.budget.base, base, sizeof base), run.budget.base_from, run.workers, run.workers_why, format_size(run.batch_bytes, batch, sizeof batch));
+             format_size(run.budget.base, base, sizeof base), run.budget.base_from, run.workers, run.workers_why,
+             format_size(run.batch_bytes / FERRY_BATCHES_IN_FLIGHT, batch, sizeof batch));
     if (!*stop)
         start_workers(&run);
     else /* the signal came while the tables were being planned: say so, as a stop later does */
