@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # profiling/bench-postgres.sh — PostgreSQL → PostgreSQL with the postgres sink, beside pgcopydb and a psql pipe, in one run.
 #
-#   profiling/bench-postgres.sh                    1,000,000 rows, workers 1 and 2
-#   ROWS=3000000 WORKERS_LIST="2" profiling/bench-postgres.sh
+#   profiling/bench-postgres.sh                    1,000,000 rows, workers 1 and 2, 3 rounds
+#   ROWS=3000000 WORKERS_LIST="2" REPEAT=5 profiling/bench-postgres.sh
 #
 # Two clusters on this machine: the source holds the benchmark table
 # (profiling/lib.sh), the target starts empty for every contender:
@@ -10,11 +10,13 @@
 #   pgcopydb copy table-data --table-jobs N                    (Debian's 0.10: one COPY a table)
 #   ferry, sink postgres, workers N, memory_limit 64MB         partitions, a ledger row a segment
 # Each contender's target table is made beforehand (same DDL) and checked
-# afterwards to hold all $ROWS rows. Peak RSS is the contender's own
-# process tree as GNU time reports its largest process.
+# afterwards to hold all $ROWS rows. Contenders run in interleaved rounds
+# (REPEAT); the median wall time is printed with the fastest and slowest.
+# Peak RSS is the largest process of the contender's, as GNU time reports it.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ROWS=${ROWS:-1000000}
+REPEAT=${REPEAT:-3}
 MEMORY_LIMIT=${MEMORY_LIMIT:-64MB}
 make -C "$ROOT" --no-print-directory ferry >/dev/null
 command -v pgcopydb >/dev/null || { echo "bench: pgcopydb is missing (apt-get install pgcopydb)" >&2; exit 1; }
@@ -34,37 +36,54 @@ loaded() {
     [ "$n" -eq "$ROWS" ] || { echo "bench: $1 left $n rows in the target, expected $ROWS" >&2; exit 1; }
 }
 
-fresh_target
-read -r pipe_s pipe_rss < <(seconds bash -c "psql -X -q -d '$SRC' -c 'COPY public.t TO STDOUT' |
-                                             psql -X -q -d '$TGT' -c 'COPY public.t FROM STDIN'")
-loaded "the psql pipe"
-
-results=()
-for workers in ${WORKERS_LIST:-1 2}; do
+# One contender once: appends "wall_s peak_kib" to $WORK/<name>.times.
+pipe() {
+    fresh_target
+    seconds bash -c "psql -X -q -d '$SRC' -c 'COPY public.t TO STDOUT' |
+                     psql -X -q -d '$TGT' -c 'COPY public.t FROM STDIN'" >> "$WORK/pipe.times"
+    loaded "the psql pipe"
+}
+pgcopydb_jobs() {
     fresh_target
     rm -rf "$WORK/pgcopydb"
-    read -r s rss < <(seconds pgcopydb copy table-data --source "$SRC" --target "$TGT" --table-jobs "$workers" \
-                                                      --dir "$WORK/pgcopydb")
+    seconds pgcopydb copy table-data --source "$SRC" --target "$TGT" --table-jobs "$1" --dir "$WORK/pgcopydb" \
+        >> "$WORK/pgcopydb$1.times"
     loaded "pgcopydb"
-    results+=("pgcopydb copy table-data, --table-jobs $workers|$s|$rss")
-
+}
+ferry_workers() {
     fresh_target
+    rm -f "$WORK/f$1.state"
     printf '[ferry]\nstate = f%s.state\nmemory_limit = %s\nworkers = %s\n[source]\nconninfo = %s\n[sink]\ntype = postgres\nconninfo = %s\n[table public.t]\n' \
-        "$workers" "$MEMORY_LIMIT" "$workers" "$SRC" "$TGT" > "$WORK/f$workers.ini"
-    read -r s rss < <(seconds "$ROOT/ferry" run -c "$WORK/f$workers.ini")
+        "$1" "$MEMORY_LIMIT" "$1" "$SRC" "$TGT" > "$WORK/f$1.ini"
+    seconds "$ROOT/ferry" run -c "$WORK/f$1.ini" >> "$WORK/ferry$1.times"
     loaded "ferry"
-    results+=("ferry, sink postgres, workers=$workers, limit $MEMORY_LIMIT|$s|$rss")
+}
+for round in $(seq 1 "$REPEAT"); do
+    echo "round $round of $REPEAT"
+    pipe
+    for workers in ${WORKERS_LIST:-1 2}; do
+        pgcopydb_jobs "$workers"
+        ferry_workers "$workers"
+    done
 done
 
-printf '\n%-52s %7s %9s %10s %9s %12s\n' "" "wall s" "rows/s" "peak RSS" "vs pipe" "vs pgcopydb"
-awk -v s="$pipe_s" -v r="$pipe_rss" -v rows="$ROWS" \
-    'BEGIN { printf "%-52s %7.2f %9.0f %6.1f MiB %9.2f %12s\n", "psql COPY TO STDOUT | psql COPY FROM STDIN", s, rows / s, r / 1024, 1, "-" }'
-base_pgcopydb=
-for r in "${results[@]}"; do
-    IFS='|' read -r name s rss <<< "$r"
-    case "$name" in pgcopydb*) base_pgcopydb=$s ;; esac
-    awk -v n="$name" -v s="$s" -v r="$rss" -v rows="$ROWS" -v pipe="$pipe_s" -v pc="$base_pgcopydb" \
-        'BEGIN { printf "%-52s %7.2f %9.0f %6.1f MiB %9.2f %12.2f\n", n, s, rows / s, r / 1024, s / pipe, s / pc }'
+# median min max of a contender's wall times, and its largest peak RSS
+summary() { sort -n "$WORK/$1.times" | awk '{ s[NR] = $1; if ($2 > r) r = $2 }
+    END { printf "%s %s %s %s\n", s[int((NR + 1) / 2)], s[1], s[NR], r }'; }
+row() { # NAME TIMES-FILE BASELINE-MEDIAN
+    read -r med lo hi rss < <(summary "$2")
+    awk -v n="$1" -v s="$med" -v lo="$lo" -v hi="$hi" -v r="$rss" -v rows="$ROWS" -v pipe="$pipe_s" -v pc="$3" \
+        'BEGIN { printf "%-48s %7.2f %11s %9.0f %6.1f MiB %8.2f %12s\n", n, s, lo "-" hi, rows / s, r / 1024,
+                 s / pipe, pc == "" ? "-" : sprintf("%.2f", s / pc) }'
+}
+read -r pipe_s _ < <(summary pipe)
+printf '\n%-48s %7s %11s %9s %10s %8s %12s\n' "median of $REPEAT rounds" "wall s" "range" "rows/s" "peak RSS" \
+    "vs pipe" "vs pgcopydb"
+row "psql COPY TO STDOUT | psql COPY FROM STDIN" pipe ""
+for workers in ${WORKERS_LIST:-1 2}; do
+    read -r pc _ < <(summary "pgcopydb$workers")
+    row "pgcopydb copy table-data, --table-jobs $workers" "pgcopydb$workers" ""
+    row "ferry, sink postgres, workers=$workers, limit $MEMORY_LIMIT" "ferry$workers" "$pc"
 done
-echo "vs pgcopydb: against pgcopydb with the same number of jobs (the row above it). Every target held all $ROWS rows."
+echo "vs pgcopydb: against pgcopydb with the same number of jobs (the row above). Every target held all $ROWS rows."
 echo "table: $table_size on disk, $(( text_bytes / 1048576 )) MiB as text; target: a second PostgreSQL 15 on this machine"
