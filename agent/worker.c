@@ -24,6 +24,10 @@
  *      that fails over a repeat has written no row of that key.
  *  (7) A Redshift table read through UNLOAD (unload.c) goes the same way
  *      from a batch on: each staged object is one batch and one segment.
+ *  (8) A sink that records its segments in the target (SinkOps.recorded)
+ *      is asked, before a partition is read on from its checkpoint, for the
+ *      segments it holds past it: each is checkpointed as if just committed
+ *      (what a crash between the two commits left), so none is written twice.
  *  (9) Reading and writing overlap: a worker's writer thread writes,
  *      commits and checkpoints one batch while the worker reads the next
  *      into its other batch (FERRY_BATCHES_IN_FLIGHT, each half the
@@ -34,10 +38,6 @@
  *      handle is the writer's while a partition is read; the source
  *      connection the worker's. A partition read through UNLOAD is not
  *      overlapped (an object is a batch).
- *  (8) A sink that records its segments in the target (SinkOps.recorded)
- *      is asked, before a partition is read on from its checkpoint, for the
- *      segments it holds past it: each is checkpointed as if just committed
- *      (what a crash between the two commits left), so none is written twice.
  */
 #include <pthread.h>
 #include <stdio.h>
