@@ -292,7 +292,7 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
     forget_table(sink);
     if (!connected(sink, err) || !copy_table_parse(shape->target, "public", &sink->table, WHO, "target", err))
         return false;
-    bool created, found, started_empty;
+    bool created, found, started_empty; /* created: logged by ensure_table */
     if (!ensure_table(sink, shape, &sink->table, &created, err) ||
         !ledger_plan_find(&sink->pg, &sink->ledger, shape->target, &found, &started_empty, WHO, err))
         return false;
@@ -325,7 +325,10 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
     return true;
 }
 
-/* (5) A new plan of the table: its earlier ledger rows go, and with load = append its earlier rows. */
+/*
+ * (5) A new plan of the table: its earlier ledger rows go, and its rows too
+ * where ferry's earlier plan filled it from empty.
+ */
 static bool postgres_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
     if (!use_table(sink, shape, err))
