@@ -618,12 +618,9 @@ static void describe_key(const Sink *sink, const RowBatch *batch, int row, char 
  */
 static bool open_rejects(Sink *sink, FerryError *err)
 {
-    const char *dir = sink->settings.reject_dir;
-    char name[FERRY_NAME_MAX + 64];
-    return segment_name(name, sizeof name, sink->target,
-                        (SegmentId){sink->generation, sink->partition, sink->sequence}, "ndjson",
-                        "mongo sink", err) &&
-           file_make_dir(dir, "mongo sink", err) && file_durable_open(&sink->rejects, dir, name, "mongo sink", err);
+    return segment_file_open(&sink->rejects, sink->settings.reject_dir, sink->target,
+                             (SegmentId){sink->generation, sink->partition, sink->sequence}, "ndjson", "mongo sink",
+                             err);
 }
 
 /* A bad row: fail (naming table, key and reason) or keep it for the reject file. */

@@ -250,14 +250,9 @@ static bool postgres_check_table(const void *settings, const TableShape *shape, 
     return true;
 }
 
-/*
- * The target table exists (made if create_table asks) and matches the
- * shape; *created: it was made now.
- */
-static bool ensure_table(Sink *sink, const TableShape *shape, const CopyTable *table, bool *created,
-                         FerryError *err)
+/* The target table exists (made if create_table asks) and matches the shape. */
+static bool ensure_table(Sink *sink, const TableShape *shape, const CopyTable *table, FerryError *err)
 {
-    *created = false;
     bool missing = false;
     if (!copy_check_columns(&sink->pg, table, shape, same_type, &missing, WHO, err))
         return false;
@@ -280,7 +275,6 @@ static bool ensure_table(Sink *sink, const TableShape *shape, const CopyTable *t
         return false;
     }
     log_info("%s: created table %s.%s", WHO, table->schema, table->name);
-    *created = true;
     return copy_check_columns(&sink->pg, table, shape, same_type, &missing, WHO, err);
 }
 
@@ -292,8 +286,8 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
     forget_table(sink);
     if (!connected(sink, err) || !copy_table_parse(shape->target, "public", &sink->table, WHO, "target", err))
         return false;
-    bool created, found, started_empty; /* created: logged by ensure_table */
-    if (!ensure_table(sink, shape, &sink->table, &created, err) ||
+    bool found, started_empty;
+    if (!ensure_table(sink, shape, &sink->table, err) ||
         !ledger_plan_find(&sink->pg, &sink->ledger, shape->target, &found, &started_empty, WHO, err))
         return false;
     sink->direct = sink->settings.load == LOAD_APPEND || (found && started_empty);
@@ -456,12 +450,9 @@ static int row_of_line(const RowBatch *batch, const bool *skip, long line)
 
 static bool open_rejects(Sink *sink, FerryError *err)
 {
-    const char *dir = sink->settings.reject_dir;
-    char name[FERRY_NAME_MAX + 64];
     const SinkSegment *s = &sink->segment;
-    return segment_name(name, sizeof name, sink->target, (SegmentId){s->generation, s->partition, s->sequence},
-                        "ndjson", WHO, err) &&
-           file_make_dir(dir, WHO, err) && file_durable_open(&sink->rejects, dir, name, WHO, err);
+    return segment_file_open(&sink->rejects, sink->settings.reject_dir, sink->target,
+                             (SegmentId){s->generation, s->partition, s->sequence}, "ndjson", WHO, err);
 }
 
 static bool drain_rejects(void *ctx, const char *data, size_t len, FerryError *err)

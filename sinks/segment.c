@@ -60,3 +60,11 @@ bool segment_parse(const char *name, const char *target, SegmentId *id)
     *id = got;
     return true;
 }
+
+bool segment_file_open(DurableFile *file, const char *dir, const char *target, SegmentId id, const char *extension,
+                       const char *who, FerryError *err)
+{
+    char name[FERRY_NAME_MAX + 64];
+    return segment_name(name, sizeof name, target, id, extension, who, err) && file_make_dir(dir, who, err) &&
+           file_durable_open(file, dir, name, who, err);
+}

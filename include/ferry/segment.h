@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "ferry/common.h"
+#include "ferry/files.h"
 
 typedef struct SegmentId {
     int64_t generation;
@@ -32,6 +33,12 @@ bool segment_name(char *out, size_t cap, const char *target, SegmentId id, const
 /* What every segment name of one partition of one generation starts with ("<target>.p000001.s"). */
 bool segment_prefix(char *out, size_t cap, const char *target, int64_t generation, int64_t partition,
                     const char *who, FerryError *err);
+/*
+ * A local file of the segment's own, <dir>/<segment name> (made with dir if
+ * needed), that appears complete or not at all (files.h): a sink's reject file.
+ */
+bool segment_file_open(DurableFile *file, const char *dir, const char *target, SegmentId id, const char *extension,
+                       const char *who, FerryError *err);
 /* Is `name` a segment name of `target`, of any generation and extension? Fills *id when it is. */
 bool segment_parse(const char *name, const char *target, SegmentId *id);
 
