@@ -57,6 +57,17 @@ static bool killed_for_size_or_time(const char *text)
     return false;
 }
 
+/* Redshift's error 1023: two transactions touched the same tables in an order no serial run gives. */
+static bool serializable_violation(const char *text)
+{
+    return strstr(text, "Serializable isolation violation") != NULL;
+}
+
+bool pg_error_is_conflict(const FerryError *err)
+{
+    return strcmp(err->sqlstate, "40001") == 0 || serializable_violation(err->message);
+}
+
 bool pg_error_is_kill(const FerryError *err)
 {
     return strcmp(err->sqlstate, "57014") == 0 || killed_for_size_or_time(err->message);
@@ -83,7 +94,8 @@ bool pg_session_error(const PgSession *session, const PGresult *result, const ch
     if (err != NULL) {
         snprintf(err->sqlstate, sizeof err->sqlstate, "%s", sqlstate ? sqlstate : "");
         bool broken = pg == NULL || PQstatus(pg) != CONNECTION_OK;
-        err->retryable = broken || killed_for_size_or_time(text) || pg_sqlstate_retryable(sqlstate);
+        err->retryable = broken || killed_for_size_or_time(text) || serializable_violation(text) ||
+                         pg_sqlstate_retryable(sqlstate);
     }
     return false;
 }

@@ -24,9 +24,20 @@
 
 #include "ferry/copyload.h"
 #include "ferry/keytuple.h"
+#include "ferry/segment.h"
 #include "ferry/sql.h"
 
-const CopyDialect copy_dialect_postgresql = {.text_type = "text", .advisory_locks = true};
+const CopyDialect copy_dialect_postgresql = {
+    .text_type = "text",
+    .timestamp_type = "timestamptz",
+    .now = "now()",
+    .advisory_locks = true,
+    .columns_sql = "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef "
+                   "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                   "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                   "WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped "
+                   "ORDER BY a.attnum",
+};
 
 /* ---- names ---- */
 
@@ -129,11 +140,11 @@ bool ledger_ensure(PgSession *pg, const CopyDialect *dialect, const CopyTable *l
         strbuf_add(&sql, "SELECT pg_advisory_xact_lock(hashtext('ferry ledger')); ");
     strbuf_add(&sql,
                "CREATE TABLE IF NOT EXISTS %s (target %s NOT NULL, generation bigint NOT NULL, "
-               "partition bigint NOT NULL, sequence bigint NOT NULL, last_key %s, rows bigint NOT NULL, "
+               "\"partition\" bigint NOT NULL, sequence bigint NOT NULL, last_key %s, rows bigint NOT NULL, "
                "rejected bigint NOT NULL, last boolean NOT NULL, started_empty boolean, "
-               "loaded_at timestamptz NOT NULL DEFAULT now(), "
-               "PRIMARY KEY (target, generation, partition, sequence)); COMMIT",
-               ledger->sql, dialect->text_type, dialect->text_type);
+               "loaded_at %s NOT NULL DEFAULT %s, "
+               "PRIMARY KEY (target, generation, \"partition\", sequence)); COMMIT",
+               ledger->sql, dialect->text_type, dialect->text_type, dialect->timestamp_type, dialect->now);
     bool ok = !sql.failed && run(pg, sql.text, 0, NULL, NULL, who, "cannot create the ledger", err);
     if (!ok)
         pg_command(pg, "ROLLBACK", NULL);
@@ -154,7 +165,7 @@ bool ledger_find(PgSession *pg, const CopyTable *ledger, const char *target, con
     StrBuf sql = {0};
     strbuf_add(&sql,
                "SELECT last_key, rows, rejected, last FROM %s WHERE target = $1 AND generation = $2 AND "
-               "partition = $3 AND sequence = $4", ledger->sql);
+               "\"partition\" = $3 AND sequence = $4", ledger->sql);
     PGresult *res = NULL;
     bool ok = run(pg, sql.text, 4, params, &res, who, "reading the ledger", err);
     free(sql.text);
@@ -182,7 +193,7 @@ bool ledger_add(PgSession *pg, const CopyTable *ledger, const char *target, cons
                             record->last ? "true" : "false"};
     StrBuf sql = {0};
     strbuf_add(&sql,
-               "INSERT INTO %s (target, generation, partition, sequence, last_key, rows, rejected, last) "
+               "INSERT INTO %s (target, generation, \"partition\", sequence, last_key, rows, rejected, last) "
                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", ledger->sql);
     bool ok = run(pg, sql.text, 8, params, NULL, who, "recording the segment in the ledger", err);
     free(sql.text);
@@ -195,7 +206,7 @@ bool ledger_plan_find(PgSession *pg, const CopyTable *ledger, const char *target
     *found = *started_empty = false;
     const char *params[] = {target};
     StrBuf sql = {0};
-    strbuf_add(&sql, "SELECT started_empty FROM %s WHERE target = $1 AND partition = -1 AND sequence = -1",
+    strbuf_add(&sql, "SELECT started_empty FROM %s WHERE target = $1 AND \"partition\" = -1 AND sequence = -1",
                ledger->sql);
     PGresult *res = NULL;
     bool ok = run(pg, sql.text, 1, params, &res, who, "reading the ledger", err);
@@ -215,7 +226,7 @@ bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *targe
     StrBuf del = {0}, ins = {0};
     strbuf_add(&del, "DELETE FROM %s WHERE target = $1", ledger->sql);
     strbuf_add(&ins,
-               "INSERT INTO %s (target, generation, partition, sequence, rows, rejected, last, started_empty) "
+               "INSERT INTO %s (target, generation, \"partition\", sequence, rows, rejected, last, started_empty) "
                "VALUES ($1, 0, -1, -1, 0, 0, false, $2)", ledger->sql);
     bool ok = run(pg, del.text, 1, params, NULL, who, "clearing the ledger", err) &&
               run(pg, ins.text, 2, params, NULL, who, "recording the plan in the ledger", err);
@@ -226,18 +237,14 @@ bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *targe
 
 /* ---- the target table ---- */
 
-bool copy_check_columns(PgSession *pg, const CopyTable *table, const TableShape *shape,
-                        const char *(*type_of)(const Column *col), bool *missing, const char *who,
+bool copy_check_columns(PgSession *pg, const CopyDialect *dialect, const CopyTable *table,
+                        const TableShape *shape, const char *const *types, bool *missing, const char *who,
                         FerryError *err)
 {
     *missing = false;
-    const char *params[] = {table->sql};
+    const char *params[] = {table->schema, table->name};
     PGresult *res = NULL;
-    if (!run(pg,
-             "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, a.atthasdef "
-             "FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped "
-             "ORDER BY a.attnum",
-             1, params, &res, who, "reading the target's columns", err))
+    if (!run(pg, dialect->columns_sql, 2, params, &res, who, "reading the target's columns", err))
         return false;
     int n = PQntuples(res);
     if (n == 0) {
@@ -258,7 +265,7 @@ bool copy_check_columns(PgSession *pg, const CopyTable *table, const TableShape 
             continue;
         }
         seen[i] = true;
-        const char *want = type_of(col);
+        const char *want = types[c];
         if (strcmp(PQgetvalue(res, i, 1), want) != 0)
             strbuf_add(&why, "%scolumn %s is %s there, %s in the source", why.len ? "; " : "", col->name,
                        PQgetvalue(res, i, 1), want);
@@ -277,8 +284,7 @@ bool copy_check_columns(PgSession *pg, const CopyTable *table, const TableShape 
     return ok;
 }
 
-char *copy_create_sql(const CopyTable *table, const TableShape *shape, const char *(*type_of)(const Column *col),
-                      bool primary)
+char *copy_create_sql(const CopyTable *table, const TableShape *shape, const char *const *types, bool primary)
 {
     StrBuf sql = {0};
     strbuf_add(&sql, "CREATE TABLE IF NOT EXISTS %s (", table->sql);
@@ -287,7 +293,7 @@ char *copy_create_sql(const CopyTable *table, const TableShape *shape, const cha
         for (int k = 0; k < shape->nkeys; k++)
             key |= shape->key_col[k] == c;
         char *name = sql_quote_ident(shape->cols[c].name);
-        strbuf_add(&sql, "%s%s %s%s", c ? ", " : "", name, type_of(&shape->cols[c]), key ? " NOT NULL" : "");
+        strbuf_add(&sql, "%s%s %s%s", c ? ", " : "", name, types[c], key ? " NOT NULL" : "");
         free(name);
     }
     if (primary) {
@@ -316,10 +322,11 @@ bool copy_merge(PgSession *pg, const CopyTable *table, const char *stage_sql, co
                 const char *who, FerryError *err)
 {
     StrBuf sql = {0};
-    strbuf_add(&sql, "DELETE FROM %s t USING %s s WHERE ", table->sql, stage_sql);
+    /* No alias for the table: Redshift's DELETE takes none. */
+    strbuf_add(&sql, "DELETE FROM %s USING %s WHERE ", table->sql, stage_sql);
     for (int k = 0; k < shape->nkeys; k++) {
         char *q = sql_quote_ident(shape->cols[shape->key_col[k]].name);
-        strbuf_add(&sql, "%st.%s = s.%s", k ? " AND " : "", q, q);
+        strbuf_add(&sql, "%s%s.%s = %s.%s", k ? " AND " : "", table->sql, q, stage_sql, q);
         free(q);
     }
     char *cols = sql_column_list(shape, shape->nout);
@@ -392,6 +399,52 @@ void copy_describe_key(const TableShape *shape, const RowBatch *batch, int row, 
     snprintf(out, cap, "(%s) = (%s)", names.text, values.text);
     free(names.text);
     free(values.text);
+}
+
+static bool drain_rejects(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    return file_durable_write(ctx, data, len, "reject file", err);
+}
+
+bool copy_reject_row(DurableFile *rejects, const char *dir, const char *target, const SinkSegment *segment,
+                     const TableShape *shape, const RowBatch *batch, int row, const char *reason, const char *who,
+                     FerryError *err)
+{
+    if (rejects->fd < 0 &&
+        !segment_file_open(rejects, dir, target,
+                           (SegmentId){segment->generation, segment->partition, segment->sequence}, "ndjson", who,
+                           err))
+        return false;
+    OutBuf out;
+    outbuf_init(&out, 4096, drain_rejects, rejects);
+    char head[160];
+    int n = snprintf(head, sizeof head, "{\"table\":");
+    outbuf_write(&out, head, (size_t)n);
+    format_json_string(&out, target, strlen(target));
+    n = snprintf(head, sizeof head, ",\"partition\":%lld,\"segment\":%lld,\"key\":{",
+                 (long long)segment->partition, (long long)segment->sequence);
+    outbuf_write(&out, head, (size_t)n);
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = shape->key_col[k];
+        size_t len = 0;
+        const char *v = batch_value(batch, row, c, &len);
+        if (k > 0)
+            outbuf_putc(&out, ',');
+        format_json_string(&out, shape->cols[c].name, strlen(shape->cols[c].name));
+        outbuf_putc(&out, ':');
+        if (v != NULL)
+            format_json_string(&out, v, len);
+        else
+            outbuf_write(&out, "null", 4);
+    }
+    outbuf_write(&out, "},\"reason\":", 11);
+    format_json_string(&out, reason, strlen(reason));
+    outbuf_write(&out, "}\n", 2);
+    bool ok = outbuf_flush(&out) && !out.failed;
+    if (!ok)
+        *err = out.error;
+    outbuf_free(&out);
+    return ok;
 }
 
 /* ---- verify (note 4) ---- */

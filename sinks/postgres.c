@@ -121,9 +121,13 @@ static uint64_t postgres_memory(const void *settings)
     return 2 * (uint64_t)COPY_BUFFER;
 }
 
-static const char *same_type(const Column *col)
+/* The target's types are the source's. */
+static const char **same_types(const TableShape *shape)
 {
-    return col->type_name;
+    const char **types = xcalloc((size_t)shape->nout + 1, sizeof *types);
+    for (int c = 0; c < shape->nout; c++)
+        types[c] = shape->cols[c].type_name;
+    return types;
 }
 
 /* ---- sessions ---- */
@@ -254,28 +258,35 @@ static bool postgres_check_table(const void *settings, const TableShape *shape, 
 static bool ensure_table(Sink *sink, const TableShape *shape, const CopyTable *table, FerryError *err)
 {
     bool missing = false;
-    if (!copy_check_columns(&sink->pg, table, shape, same_type, &missing, WHO, err))
-        return false;
-    if (!missing)
-        return true;
-    if (!sink->settings.create_table)
+    const char **types = same_types(shape);
+    bool ok = copy_check_columns(&sink->pg, &copy_dialect_postgresql, table, shape, types, &missing, WHO, err);
+    if (!ok || !missing) {
+        free(types);
+        return ok;
+    }
+    if (!sink->settings.create_table) {
+        free(types);
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
                            "%s: target table %s.%s does not exist: create it, or set create_table = true in [sink]",
                            WHO, table->schema, table->name);
-    char *create = copy_create_sql(table, shape, same_type, shape->key_enforced);
+    }
+    char *create = copy_create_sql(table, shape, types, shape->key_enforced);
     StrBuf sql = {0};
     strbuf_add(&sql, "BEGIN; SELECT pg_advisory_xact_lock(hashtext(%s)); %s; COMMIT", "'ferry create table'",
                create);
     free(create);
-    bool ok = sql_statement_whole(&sql, err) && pg_command(&sink->pg, sql.text, err);
+    ok = sql_statement_whole(&sql, err) && pg_command(&sink->pg, sql.text, err);
     free(sql.text);
     if (!ok) {
+        free(types);
         pg_command(&sink->pg, "ROLLBACK", NULL);
         ferry_error_prefix(err, "%s: cannot create target table %s.%s", WHO, table->schema, table->name);
         return false;
     }
     log_info("%s: created table %s.%s", WHO, table->schema, table->name);
-    return copy_check_columns(&sink->pg, table, shape, same_type, &missing, WHO, err);
+    ok = copy_check_columns(&sink->pg, &copy_dialect_postgresql, table, shape, types, &missing, WHO, err);
+    free(types);
+    return ok;
 }
 
 /* Point the handle at a table: it exists and matches, and how its rows go in is known (note 2). */
@@ -448,53 +459,11 @@ static int row_of_line(const RowBatch *batch, const bool *skip, long line)
     return -1;
 }
 
-static bool open_rejects(Sink *sink, FerryError *err)
-{
-    const SinkSegment *s = &sink->segment;
-    return segment_file_open(&sink->rejects, sink->settings.reject_dir, sink->target,
-                             (SegmentId){s->generation, s->partition, s->sequence}, "ndjson", WHO, err);
-}
-
-static bool drain_rejects(void *ctx, const char *data, size_t len, FerryError *err)
-{
-    return file_durable_write(ctx, data, len, WHO, err);
-}
-
 /* (4) Set one bad row aside: a line of the segment's reject file. */
 static bool reject_row(Sink *sink, const RowBatch *batch, int row, const char *reason, FerryError *err)
 {
-    if (sink->rejects.fd < 0 && !open_rejects(sink, err))
-        return false;
-    const TableShape *shape = sink->shape;
-    OutBuf out;
-    outbuf_init(&out, 4096, drain_rejects, &sink->rejects);
-    char head[160];
-    int n = snprintf(head, sizeof head, "{\"table\":");
-    outbuf_write(&out, head, (size_t)n);
-    format_json_string(&out, sink->target, strlen(sink->target));
-    n = snprintf(head, sizeof head, ",\"partition\":%lld,\"segment\":%lld,\"key\":{",
-                 (long long)sink->segment.partition, (long long)sink->segment.sequence);
-    outbuf_write(&out, head, (size_t)n);
-    for (int k = 0; k < shape->nkeys; k++) {
-        int c = shape->key_col[k];
-        size_t len = 0;
-        const char *v = batch_value(batch, row, c, &len);
-        if (k > 0)
-            outbuf_putc(&out, ',');
-        format_json_string(&out, shape->cols[c].name, strlen(shape->cols[c].name));
-        outbuf_putc(&out, ':');
-        if (v != NULL)
-            format_json_string(&out, v, len);
-        else
-            outbuf_write(&out, "null", 4);
-    }
-    outbuf_write(&out, "},\"reason\":", 11);
-    format_json_string(&out, reason, strlen(reason));
-    outbuf_write(&out, "}\n", 2);
-    bool ok = outbuf_flush(&out) && !out.failed;
-    if (!ok)
-        *err = out.error;
-    outbuf_free(&out);
+    bool ok = copy_reject_row(&sink->rejects, sink->settings.reject_dir, sink->target, &sink->segment,
+                              sink->shape, batch, row, reason, WHO, err);
     sink->rejected += ok;
     return ok;
 }

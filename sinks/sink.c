@@ -11,6 +11,7 @@ extern const SinkOps sink_s3;
 extern const SinkOps sink_azure;
 extern const SinkOps sink_mongo;
 extern const SinkOps sink_postgres;
+extern const SinkOps sink_redshift;
 
 static const SinkOps *const sinks[] = {
     &sink_dir,
@@ -18,6 +19,7 @@ static const SinkOps *const sinks[] = {
     &sink_azure,
     &sink_mongo,
     &sink_postgres,
+    &sink_redshift,
 };
 
 #define NSINKS (sizeof sinks / sizeof sinks[0])

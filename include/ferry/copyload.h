@@ -25,6 +25,7 @@
 #define FERRY_COPYLOAD_H
 
 #include "ferry/batch.h"
+#include "ferry/files.h"
 #include "ferry/format.h"
 #include "ferry/pg.h"
 #include "ferry/sink.h"
@@ -47,7 +48,15 @@ void copy_table_free(CopyTable *table);
 /* How the target's SQL differs between the servers that load by COPY. */
 typedef struct CopyDialect {
     const char *text_type;    /* a column that holds any key tuple: "text", "varchar(65535)" */
+    const char *timestamp_type; /* the ledger's loaded_at, and its default: */
+    const char *now;
     bool advisory_locks;      /* pg_advisory_xact_lock exists (PostgreSQL; not Redshift) */
+    /*
+     * A table's columns, $1 its schema and $2 its name: name, type as
+     * type_of spells it (copy_check_columns), NOT NULL and has-a-default
+     * ('t' or 'f'), in the table's order.
+     */
+    const char *columns_sql;
 } CopyDialect;
 
 extern const CopyDialect copy_dialect_postgresql;
@@ -74,17 +83,16 @@ bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *targe
 
 /*
  * Compare the target's columns with the source's output columns: each must
- * be there with `type_of(column)` as its type (format_type's spelling),
+ * be there with types[c] as its type (as the dialect's columns_sql spells it),
  * and a target column the load leaves out must have a default or take
  * NULL. *missing: the table does not exist (nothing else is checked).
  * A mismatch fails (FERRY_ERR_CONFIG) naming every column that differs.
  */
-bool copy_check_columns(PgSession *pg, const CopyTable *table, const TableShape *shape,
-                        const char *(*type_of)(const Column *col), bool *missing, const char *who,
+bool copy_check_columns(PgSession *pg, const CopyDialect *dialect, const CopyTable *table,
+                        const TableShape *shape, const char *const *types, bool *missing, const char *who,
                         FerryError *err);
-/* CREATE TABLE for the shape's output columns, keys NOT NULL, and the key as primary key when `primary`. */
-char *copy_create_sql(const CopyTable *table, const TableShape *shape, const char *(*type_of)(const Column *col),
-                      bool primary);
+/* CREATE TABLE for the shape's output columns of types[c], keys NOT NULL, and the key as primary key when `primary`. */
+char *copy_create_sql(const CopyTable *table, const TableShape *shape, const char *const *types, bool primary);
 /* Whether the target holds any row. */
 bool copy_table_empty(PgSession *pg, const CopyTable *table, bool *empty, const char *who, FerryError *err);
 /* Replace the target's rows whose key a staged row has, with the staged rows; inside the transaction. */
@@ -103,6 +111,14 @@ void copy_text_row(OutBuf *out, const RowBatch *batch, int row, int ncols);
  */
 bool copy_error_is_row(const PGresult *result, long *line);
 
+/*
+ * Set a bad row aside: one NDJSON line {table, partition, segment, key,
+ * reason} in the segment's reject file under `dir` (opened at the first).
+ */
+bool copy_reject_row(DurableFile *rejects, const char *dir, const char *target, const SinkSegment *segment,
+                     const TableShape *shape, const RowBatch *batch, int row, const char *reason, const char *who,
+                     FerryError *err);
+
 /* "(a, b) = (1, x)": a row's key for messages, cut to fit. */
 void copy_describe_key(const TableShape *shape, const RowBatch *batch, int row, char *out, size_t cap);
 
@@ -115,5 +131,17 @@ bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape,
 uint64_t copy_key_hash(const TableShape *shape, const RowBatch *keys, int row);
 /* Whether the target orders every key column as the source does (no collation can differ). */
 bool copy_ranges_match(const TableShape *shape);
+
+/* ---- Redshift's own pieces (sinks/redshift.c), pinned by the unit tests ---- */
+
+/* Staged objects for `raw` bytes of CSV compressing `ratio` to one, on `slices` slices (redshift.c, note 3). */
+int rs_file_count(uint64_t raw, double ratio, int slices);
+/* COPY `into` (columns) FROM the manifest … as the Redshift sink sends it; compression is a Compression. */
+char *rs_copy_sql(const char *into, const char *columns, const char *manifest, const char *iam_role,
+                  const char *marker, int compression, bool skip);
+/* The Redshift type (as svv_columns spells it) a source column is mapped to, into out[cap]. */
+void rs_type_name(const Column *col, char *out, size_t cap);
+/* Whether a value fits that type as it is (redshift.c, note 4); why not into why[cap]. */
+bool rs_fits(const Column *col, const char *value, size_t len, char *why, size_t cap);
 
 #endif

@@ -66,5 +66,10 @@ bool pg_sqlstate_retryable(const char *sqlstate);
  * cursor cap, a full disk): the same statement over fewer rows may pass.
  */
 bool pg_error_is_kill(const FerryError *err);
+/*
+ * A transaction that lost a race with another (serialization_failure;
+ * Redshift's "1023 … Serializable isolation violation"): run again, it may pass.
+ */
+bool pg_error_is_conflict(const FerryError *err);
 
 #endif

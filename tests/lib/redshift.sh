@@ -9,6 +9,9 @@
 #   rs_restart [FRONT ARGS...] the front again, with other arguments, on the same port
 #   rs_stop                   the caller's EXIT trap must call it
 #   write_rs_config FILE SINK_PATH [extra lines for [ferry]]  a dir sink config reading through the front
+#   write_rs_sink_config FILE [extra [sink] lines]  PostgreSQL read directly into the cluster
+#                             (type = redshift), staging under $S3_PREFIX/stage of the S3 test store
+#                             (s3.sh), as RS_ROLE; then append [table] sections
 #   wide_table                public.wide, rows from 100 B to 4 MiB, for the memory tests
 #
 # With FERRY_TEST_REDSHIFT_URI (a libpq URI of a real cluster) the same tests read that cluster;
@@ -72,6 +75,22 @@ write_rs_config() {
     local file=$1 out=$2 extra=${3:-}
     write_config "$file" "$out" ndjson "$extra"
     sed -i "s|^conninfo = .*|conninfo = $(rs_conninfo)|" "$file"
+}
+
+RS_ROLE=arn:aws:iam::123456789012:role/ferry-load
+
+# rs_s3_args: the front's arguments for UNLOAD and COPY through the S3 test store, as RS_ROLE.
+rs_s3_args() {
+    echo --unload-role "$RS_ROLE" --s3-endpoint "$S3_ENDPOINT" --s3-region "$S3_REGION" \
+        --s3-key-id "$S3_KEY_ID" --s3-secret-file "$S3_SECRET_FILE"
+}
+
+write_rs_sink_config() {
+    local file=$1 extra=${2:-}
+    write_config_head "$file"
+    { echo "[sink]"; echo "type = redshift"; echo "conninfo = $(rs_conninfo)"; echo "iam_role = $RS_ROLE"
+      s3_sink_lines | grep -v '^type =' | sed "s|^prefix = .*|prefix = $S3_PREFIX/stage|"
+      [ -n "$extra" ] && echo "$extra"; echo; } >> "$file"
 }
 
 # wide_table [N]: public.wide, 3000 rows from 100 B to 4 MiB (N of 4 MiB, 40 unless given; every

@@ -8,11 +8,13 @@
 . "$ROOT/tests/lib/s3.sh"
 . "$ROOT/tests/lib/azure.sh"
 . "$ROOT/tests/lib/pgtarget.sh"
+. "$ROOT/tests/lib/redshift.sh"
 mongo_servers
-trap 'target_stop; azure_stop; s3_stop; mongo_stop; cleanup' EXIT
+trap 'rs_stop; target_stop; azure_stop; s3_stop; mongo_stop; cleanup' EXIT
 s3_start
 azure_start
 target_start
+rs_start $(rs_s3_args)
 
 mkdir -p "$WORK/contract"
 write_config "$WORK/contract/dir.ini" "$WORK/contract/out" ndjson
@@ -20,6 +22,8 @@ write_mongo_config "$WORK/contract/mongo.ini" "reject_dir = $WORK/contract/rejec
 write_s3_config "$WORK/contract/s3.ini"
 write_azure_config "$WORK/contract/azure.ini"
 write_pg_config "$WORK/contract/postgres.ini" "create_table = true
+reject_dir = $WORK/contract/rejects"
+write_rs_sink_config "$WORK/contract/redshift.ini" "create_table = true
 reject_dir = $WORK/contract/rejects"
 for ini in "$WORK"/contract/*.ini; do printf '[table public.contract]\n' >> "$ini"; done
 

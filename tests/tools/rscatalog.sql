@@ -84,6 +84,13 @@ WHERE c.relkind = 'r' AND c.relpages > 0
 -- stv_slices: the cluster's slices; the front's test fills it (one node, or more).
 CREATE TABLE IF NOT EXISTS redshift_catalog.stv_slices (node int, slice int, localslice int, type text);
 
+-- stl_load_errors: a row for each row a COPY refused (the front writes them, outside the COPY's
+-- transaction, as Redshift does).
+CREATE TABLE IF NOT EXISTS redshift_catalog.stl_load_errors (
+    userid int DEFAULT 100, slice int DEFAULT 0, tbl int, starttime timestamp DEFAULT localtimestamp,
+    session int, query int, filename text, line_number bigint, colname text, type text, col_length text,
+    position int, raw_line text, raw_field_value text, err_code int, err_reason text);
+
 -- stv_sessions: the sessions open now.
 CREATE OR REPLACE VIEW redshift_catalog.stv_sessions AS
 SELECT backend_start AS starttime, pid AS process, usename::text AS user_name, datname::text AS db_name

@@ -51,16 +51,44 @@ here is this front's own; ferry must not depend on those words.
     objects is refused without ALLOWOVERWRITE, and WLM aborts it as any
     query.
 
+  - runs COPY table (cols) FROM 's3://…' IAM_ROLE '…' FORMAT AS CSV … as
+    Redshift documents it for the options ferry uses (MANIFEST, GZIP, ZSTD,
+    NULL AS, MAXERROR; DATEFORMAT, TIMEFORMAT, COMPUPDATE, STATUPDATE taken
+    and left alone): the manifest's objects fetched from the S3 store,
+    decompressed, read as CSV (quoted fields may span lines; an unquoted
+    NULL AS string is NULL, an empty unquoted field NULL), and loaded by the
+    backend inside the client's transaction. A row Redshift would refuse —
+    the backend refuses its value, or a string is longer than its VARCHAR in
+    bytes (1204, "String length exceeds DDL length") — becomes a row of
+    stl_load_errors (written at once, so it outlives the transaction, as
+    Redshift's does), with the object's URL and line; more such rows than
+    MAXERROR fail the COPY with "Load into table '…' failed. Check
+    'stl_load_errors' system table for details.", as Redshift does.
+    pg_last_copy_count() and pg_last_copy_id() answer for the session's last
+    COPY; CREATE TABLE takes VARBYTE and DISTKEY / SORTKEY / DISTSTYLE
+    (logged as "create <table> <keys>"), and sysdate;
+  - raises error 1023 ("Serializable isolation violation on table …" in its
+    detail) as Redshift's serializable isolation does for ferry's loads: a
+    transaction that writes a table (COPY, INSERT, DELETE, UPDATE) that
+    another open transaction has written, or that another committed a write
+    to after this one's snapshot (its first statement other than BEGIN and
+    LOCK: a LOCK waits for the other to finish first, which is Redshift's
+    documented cure); --conflict-copies N and --wlm-abort-copies N make
+    every Nth COPY from S3 fail with 1023, or a WLM abort, whatever the rest.
+
 Each refusal and abort is logged to --log as "<what> <detail>"; each UNLOAD as
-"unload <url> <rows> <objects>", each cursor materialised as "cursor <bytes>".
+"unload <url> <rows> <objects>", each COPY as "copy <table> <rows loaded>
+<errors> <objects>", each cursor materialised as "cursor <bytes>".
 """
 import argparse
+import gzip
 import json
 import re
 import select
 import socket
 import socketserver
 import struct
+import subprocess
 import threading
 import time
 
@@ -79,6 +107,11 @@ SETTABLE = {'datestyle', 'extra_float_digits', 'query_group', 'search_path', 'st
 lock = threading.Lock()
 open_cursor_bytes = {}  # (connection id, cursor name) -> bytes materialised
 query_ids = [100000]
+table_writers = {}      # table -> ids of sessions whose open transaction wrote it
+table_commits = {}      # table -> commit sequence of its last committed write
+commit_seq = [0]
+committing = set()      # sessions whose COMMIT is on its way: their locks may be free before the answer
+copies = [0]            # COPYs from S3 run, for --conflict-copies and --wlm-abort-copies
 
 
 def log(line):
@@ -187,6 +220,51 @@ def s3_client():
         aws_secret_access_key=secret, config=botocore.config.Config(s3={'addressing_style': 'path'}))
 
 
+def table_key(name):
+    """A table's name as one string: quotes gone, lower case, schema public unless given."""
+    parts = [p[1:-1].replace('""', '"') if p.startswith('"') else p.lower()
+             for p in re.findall(r'"(?:[^"]|"")*"|[^."]+', name.strip())]
+    return '.'.join(parts if len(parts) > 1 else ['public'] + parts)
+
+
+def conflict(table):
+    qid = next_query_id()
+    return Refusal('1023', 'XX000', '1023', 'Serializable isolation violation on table - %s, transactions forming '
+                   'the cycle are: %d, %d (pid:12345)' % (table, qid - 1, qid))
+
+
+CSV_FIELD = re.compile(rb'"((?:[^"]|"")*)"|([^,\n"]*)')
+
+
+def csv_records(data):
+    """(first line, [(value, quoted)…]) for each CSV record: quoted fields may hold commas, quotes and lines."""
+    at, line, n = 0, 1, len(data)
+    while at < n:
+        start_line, fields = line, []
+        while True:
+            m = CSV_FIELD.match(data, at)
+            if m.group(1) is not None:
+                value = m.group(1).replace(b'""', b'"')
+                fields.append((value, True))
+                line += m.group(1).count(b'\n')
+            else:
+                fields.append((m.group(2), False))
+            at = m.end()
+            if at >= n or data[at:at + 1] == b'\n':
+                at += 1
+                line += 1
+                break
+            if data[at:at + 1] != b',':
+                raise ValueError('line %d: malformed CSV' % start_line)
+            at += 1
+        yield start_line, fields
+
+
+def pg_copy_text(value):
+    return (value.replace(b'\\', b'\\\\').replace(b'\t', b'\\t').replace(b'\n', b'\\n')
+            .replace(b'\r', b'\\r'))
+
+
 class Session:
     def __init__(self, client, cid):
         self.client = client
@@ -198,6 +276,11 @@ class Session:
         self.statement_timer = None
         self.cancelled_for_wlm = False
         self.hex_fields = set()  # the current result's VARBYTE columns
+        self.last_copy = (-1, 0)  # pg_last_copy_id(), pg_last_copy_count()
+        self.written = set()     # tables this transaction wrote
+        self.snapshot = None     # commit sequence when this transaction's snapshot was taken
+        self.last_tag = b''      # the last command's tag (COMMIT, ROLLBACK, …)
+        self.failed = False      # the transaction failed: nothing it wrote commits
 
     # ---- startup: relayed, with the catalog schema put on the search_path ----
     def startup(self):
@@ -216,6 +299,8 @@ class Session:
         fields = body[4:].split(b'\0')
         params = dict(zip(fields[0::2], fields[1::2]))
         params.pop(b'', None)
+        self.user = params.get(b'user', b'')
+        self.database = params.get(b'database', self.user)
         params[b'search_path'] = b'"$user", public, redshift_catalog'
         packed = struct.pack('!I', 196608) + b''.join(k + b'\0' + v + b'\0' for k, v in params.items()) + b'\0'
         self.backend.sendall(struct.pack('!I', len(packed) + 4) + packed)
@@ -228,6 +313,14 @@ class Session:
         first = words[0].upper() if words else ''
         if first == 'UNLOAD':
             return self.unload(sql)
+        if first not in ('BEGIN', 'START', 'LOCK', 'COMMIT', 'END', 'ROLLBACK', 'ABORT', ''):
+            self.writes(bare)
+        if first == 'COPY' and re.search(r"\bfrom\s+'s3://", sql, re.I):
+            return self.copy_from_s3(sql)
+        if first == 'CREATE':
+            sql = self.create(sql)
+        sql = re.sub(r'\bpg_last_copy_count\s*\(\s*\)', str(self.last_copy[1]), sql, flags=re.I)
+        sql = re.sub(r'\bpg_last_copy_id\s*\(\s*\)', str(self.last_copy[0]), sql, flags=re.I)
         if re.search(r'\btablesample\b', bare, re.I):
             raise Refusal('tablesample', '42601', 'syntax error at or near "TABLESAMPLE"')
         m = re.search(r'\b(lateral|ordinality)\b|\bfrom\s+(only)\b|\bfilter\s*(\()\s*where\b|(\[\])', bare, re.I)
@@ -359,6 +452,215 @@ class Session:
         log('unload %s %d %d' % (url, count, len(entries)))
         return "DO 'BEGIN END'"
 
+    # ---- serializable isolation: error 1023 ----
+    def writes(self, bare):
+        """Take this transaction's snapshot, and fail a write that races another transaction's."""
+        if self.snapshot is None:
+            # A LOCK that returned may have waited for a COMMIT whose answer is still on its way: the
+            # snapshot comes after it, as Redshift's would.
+            deadline = time.monotonic() + 2
+            while time.monotonic() < deadline:
+                with lock:
+                    if not committing - {self.cid}:
+                        break
+                time.sleep(0.005)
+            with lock:
+                self.snapshot = commit_seq[0]
+        m = re.match(r'\s*(?:copy|insert\s+into|delete\s+from|delete|update)\s+((?:"(?:[^"]|"")*"|[\w$]+)'
+                     r'(?:\.(?:"(?:[^"]|"")*"|[\w$]+))?)', bare, re.I)
+        if not m or m.group(1).lower() in ('ferry_stage',):
+            return
+        table = table_key(m.group(1))
+        with lock:
+            others = table_writers.get(table, set()) - {self.cid}
+            late = table_commits.get(table, 0) > self.snapshot
+            if not others and not late:
+                table_writers.setdefault(table, set()).add(self.cid)
+                self.written.add(table)
+                return
+        raise conflict(table)
+
+    def end_transaction(self):
+        committed = not self.failed and not self.last_tag.startswith(b'ROLLBACK')
+        with lock:
+            committing.discard(self.cid)
+            if committed and self.written:
+                commit_seq[0] += 1
+            for table in self.written:
+                table_writers.get(table, set()).discard(self.cid)
+                if committed:
+                    table_commits[table] = commit_seq[0]
+        self.written, self.snapshot, self.failed = set(), None, False
+
+    # ---- CREATE TABLE as Redshift takes it ----
+    def create(self, sql):
+        m = re.match(r'\s*create\s+table\s+(?:if\s+not\s+exists\s+)?("(?:[^"]|"")*"(?:\."(?:[^"]|"")*")?|\S+)',
+                     sql, re.I)
+        if not m:
+            return sql
+        keys = ' '.join(k.group(0) for k in re.finditer(r'\b(?:distkey|sortkey)\s*\([^)]*\)|\bdiststyle\s+\w+',
+                                                            sql[m.end():], re.I))
+        tail = re.sub(r'\b(?:distkey|sortkey)\s*\([^)]*\)|\bdiststyle\s+\w+', '', sql[m.end():], flags=re.I)
+        tail = re.sub(r'\b(?:varbyte|varbinary|binary\s+varying)(?:\s*\(\s*\d+\s*\))?', 'bytea', tail, flags=re.I)
+        tail = re.sub(r'\bsysdate\b', 'localtimestamp', tail, flags=re.I)
+        log('create %s %s' % (table_key(m.group(1)), keys))
+        return sql[:m.end()] + tail
+
+    # ---- COPY … FROM 's3://…': the objects loaded as Redshift loads them ----
+    def backend_query(self, sql):
+        """Rows (as text) of a query run in the client's session, between its messages."""
+        self.backend.sendall(message(b'Q', sql.encode() + b'\0'))
+        rows, error = [], None
+        while True:
+            kind, payload = read_message(self.backend)
+            if kind == b'D':
+                count, at, row = struct.unpack('!h', payload[:2])[0], 2, []
+                for _ in range(count):
+                    length = struct.unpack('!i', payload[at:at + 4])[0]
+                    row.append(None if length < 0 else payload[at + 4:at + 4 + length].decode())
+                    at += 4 + max(length, 0)
+                rows.append(row)
+            elif kind == b'E':
+                error = dict((f[:1].decode(), f[1:].decode()) for f in payload.split(b'\0') if f)
+            elif kind == b'Z':
+                if error:
+                    raise Refusal('copy', error.get('C', 'XX000'), error.get('M', 'failed'))
+                return rows
+
+    def copy_in(self, table, cols, lines):
+        """COPY the lines into the table; None, or (index of the refused line, column, message)."""
+        self.backend.sendall(message(b'Q', ('COPY %s (%s) FROM STDIN' % (table, cols)).encode() + b'\0'))
+        error = None
+        while True:
+            kind, payload = read_message(self.backend)
+            if kind == b'G':
+                for line in lines:
+                    self.backend.sendall(message(b'd', line))
+                self.backend.sendall(message(b'c', b''))
+            elif kind == b'E':
+                error = dict((f[:1].decode(), f[1:].decode()) for f in payload.split(b'\0') if f)
+            elif kind == b'Z':
+                break
+        if error is None:
+            return None
+        where = re.search(r'line (\d+)(?:, column (\w+))?', error.get('W', ''))
+        if not where:
+            raise Refusal('copy', error.get('C', 'XX000'), error.get('M', 'COPY failed'))
+        return int(where.group(1)) - 1, where.group(2) or '', error.get('M', '')
+
+    def load_error(self, row):
+        """A row of stl_load_errors, written at once on a connection of its own (it outlives the transaction)."""
+        with socket.create_connection(('127.0.0.1', args.backend_port)) as c:
+            params = b'user\0' + self.user + b'\0database\0' + self.database + b'\0\0'
+            c.sendall(struct.pack('!II', len(params) + 8, 196608) + params)
+            while read_message(c)[0] != b'Z':
+                pass
+            values = ', '.join('NULL' if v is None else quote(str(v)) for v in row)
+            c.sendall(message(b'Q', ('INSERT INTO redshift_catalog.stl_load_errors (query, session, tbl, filename, '
+                                     'line_number, colname, raw_field_value, err_code, err_reason) VALUES (%s)'
+                                     % values).encode() + b'\0'))
+            while read_message(c)[0] != b'Z':
+                pass
+            c.sendall(message(b'X', b''))
+
+    def copy_from_s3(self, sql):
+        m = re.match(r"\s*copy\s+(.+?)\s*\(([^)]*)\)\s*from\s*'([^']*)'(.*)$", sql, re.I | re.S)
+        if not m:
+            raise Refusal('copy', '42601', 'syntax error at or near "COPY"')
+        table, cols, url, options = m.group(1).strip(), m.group(2), m.group(3), m.group(4)
+        role = re.search(r"\biam_role\s+'([^']*)'", options, re.I)
+        if not role:
+            raise Refusal('copy', '42601', 'COPY requires credentials: IAM_ROLE or ACCESS_KEY_ID')
+        if role.group(1) != args.unload_role:
+            raise Refusal('copy', 'XX000', 'S3ServiceException:Access Denied,Status 403,Error AccessDenied')
+        if not re.search(r'\bcsv\b', options, re.I):
+            raise Refusal('copy', '0A000', 'this front takes COPY … FORMAT AS CSV only')
+        null = re.search(r"\bnull\s+as\s+'([^']*)'", options, re.I)
+        null = null.group(1).encode() if null else b''
+        maxerror = re.search(r'\bmaxerror\s+(?:as\s+)?(\d+)', options, re.I)
+        maxerror = int(maxerror.group(1)) if maxerror else 0
+        with lock:
+            copies[0] += 1
+            n = copies[0]
+        if args.conflict_copies and n % args.conflict_copies == 0:
+            raise conflict(table_key(table))
+        if args.wlm_abort_copies and n % args.wlm_abort_copies == 0:
+            raise wlm_abort()
+        s3 = s3_client()
+        def fetch(u):
+            bucket, _, key = u[5:].partition('/')
+            return s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+        if re.search(r'\bmanifest\b', options, re.I):
+            urls = [e['url'] for e in json.loads(fetch(url))['entries']]
+        else:
+            bucket, _, prefix = url[5:].partition('/')
+            urls = ['s3://%s/%s' % (bucket, o['Key'])
+                    for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get('Contents', [])]
+        names = [c.strip().strip('"').replace('""', '"') for c in cols.split(',')]
+        schema, _, name = table_key(table).rpartition('.')
+        if name == 'ferry_stage':
+            schema = self.backend_query("SELECT nspname FROM pg_namespace WHERE oid = pg_my_temp_schema()")[0][0]
+        types = dict(self.backend_query(
+            "SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a JOIN pg_class c "
+            "ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND "
+            "c.relname = %s AND a.attnum > 0" % (quote(schema), quote(name))))
+        qid = next_query_id()
+        session = struct.unpack('!i', self.key[:4])[0] if self.key else 0
+        lines, origin, errors = [], [], 0
+        def refuse(u, line, col, value, code, reason):
+            self.load_error([qid, session, 0, u, line, col, (value or b'')[:1024].decode(errors='replace'),
+                             code, reason])
+        for u in urls:
+            data = fetch(u)
+            if re.search(r'\bgzip\b', options, re.I):
+                data = gzip.decompress(data)
+            elif re.search(r'\bzstd\b', options, re.I):
+                data = subprocess.run(['zstd', '-dcq'], input=data, stdout=subprocess.PIPE, check=True).stdout
+            for line, fields in csv_records(data):
+                if len(fields) != len(names):
+                    refuse(u, line, '', None, 1214, 'Delimiter not found')
+                    errors += 1
+                    continue
+                out, bad = [], None
+                for (value, quoted), col in zip(fields, names):
+                    kind = types.get(col, '')
+                    if not quoted and (value == null or (value == b'' and not kind.startswith('character'))):
+                        out.append(b'\\N')
+                        continue
+                    size = re.match(r'character(?: varying)?\((\d+)\)', kind)
+                    if size and len(value) > int(size.group(1)):
+                        bad = (col, value, 1204, 'String length exceeds DDL length')
+                        break
+                    if kind == 'bytea':
+                        value = b'\\x' + value
+                    out.append(pg_copy_text(value))
+                if bad:
+                    refuse(u, line, bad[0], bad[1], bad[2], bad[3])
+                    errors += 1
+                    continue
+                lines.append(b'\t'.join(out) + b'\n')
+                origin.append((u, line, fields))
+        # The backend's own refusals, one at a time, each line taken out and the rest sent again.
+        self.backend_query('SAVEPOINT rs_copy')
+        while True:
+            refused = self.copy_in(table, cols, lines)
+            if refused is None:
+                break
+            self.backend_query('ROLLBACK TO SAVEPOINT rs_copy')
+            at, col, text = refused
+            u, line, fields = origin[at]
+            value = fields[names.index(col)][0] if col in names else None
+            refuse(u, line, col, value, 1207, text)
+            errors += 1
+            del lines[at], origin[at]
+        self.backend_query('RELEASE SAVEPOINT rs_copy')
+        log('copy %s %d %d %d' % (table_key(table), len(lines), errors, len(urls)))
+        if errors > maxerror:
+            raise Refusal('copy-failed', 'XX000', "Load into table '%s' failed. Check 'stl_load_errors' system table "
+                          "for details." % name)
+        self.last_copy = (qid, len(lines))
+        return "DO 'BEGIN END'"
+
     def column_types(self, query):
         """The type oids of the query's columns (its row description)."""
         self.backend.sendall(message(b'Q', ('SELECT * FROM (%s) q LIMIT 0' % query).encode() + b'\0'))
@@ -456,10 +758,16 @@ class Session:
             payload = self.bare_hex(payload)
         if kind == b'K':
             self.key = payload
-        elif kind == b'Z':
+        elif kind == b'C':
+            self.last_tag = payload
+        if kind == b'E':
+            self.failed = True
+        if kind == b'Z':
             self.idle = payload == b'I'
             if self.idle:
                 self.forget()
+                if self.written or self.snapshot is not None or self.failed or self.cid in committing:
+                    self.end_transaction()
             if self.statement_timer is not None:
                 self.statement_timer.cancel()
                 self.statement_timer = None
@@ -483,6 +791,9 @@ class Session:
     def from_client(self, kind, payload):
         if kind == b'Q':
             sql = payload[:-1].decode()
+            if any(re.match(r'\s*(commit|end)\b', one, re.I) for one in statements(sql)):
+                with lock:
+                    committing.add(self.cid)
             try:
                 sql = ';'.join(self.rewrite(one) for one in statements(sql))
             except Refusal as r:
@@ -555,6 +866,8 @@ parser.add_argument('--s3-endpoint', help='the S3 store UNLOAD writes to')
 parser.add_argument('--s3-region', default='us-east-1')
 parser.add_argument('--s3-key-id')
 parser.add_argument('--s3-secret-file')
+parser.add_argument('--conflict-copies', type=int, default=0, help='every Nth COPY from S3 fails with 1023')
+parser.add_argument('--wlm-abort-copies', type=int, default=0, help='every Nth COPY from S3 is aborted by WLM')
 args = parser.parse_args()
 server = Server(('127.0.0.1', args.port), Handler)
 print('rsfront listening on %d' % args.port, flush=True)

@@ -14,11 +14,6 @@ static bool to_string(void *ctx, const char *data, size_t len, FerryError *err)
     return true;
 }
 
-static const char *same_type(const Column *col)
-{
-    return col->type_name;
-}
-
 void test_copyload(void)
 {
     CopyTable t;
@@ -70,7 +65,8 @@ void test_copyload(void)
     TableShape shape = {.schema = "public", .name = "t", .target = "public.t", .ncols = 3, .nout = 3,
                         .cols = cols, .nkeys = 1, .key_col = {0}};
     copy_table_parse("public.t", "public", &t, "postgres sink", "target", &err);
-    char *sql = copy_create_sql(&t, &shape, same_type, true);
+    const char *types[] = {"bigint", "text", "numeric(12,2)"};
+    char *sql = copy_create_sql(&t, &shape, types, true);
     is_str(sql, "CREATE TABLE IF NOT EXISTS \"public\".\"t\" (\"id\" bigint NOT NULL, \"v\" text, \"n\" numeric(12,2), "
                 "PRIMARY KEY (\"id\"))",
            "CREATE TABLE: the source's types, the key NOT NULL and primary");
