@@ -1021,8 +1021,15 @@ static bool copy_manifest(Sink *sink, int m, int64_t *loaded, FerryError *err)
     char *sql = rs_copy_sql(stage_name(sink), sink->columns, sink->manifests[m], sink->settings.iam_role,
                             sink->markers[m], sink->settings.compression + 1,
                             sink->settings.on_reject == REJECT_SKIP);
-    bool ok = pg_command(&sink->pg, sql, err);
+    PGresult *copied = pg_exec(&sink->pg, sql, 0, NULL, err);
     free(sql);
+    bool ok = copied != NULL && PQresultStatus(copied) == PGRES_COMMAND_OK;
+    if (copied != NULL && !ok) {
+        char what[1200];
+        snprintf(what, sizeof what, "COPY from %s", sink->manifests[m]);
+        pg_session_error(&sink->pg, copied, what, err);
+    }
+    PQclear(copied);
     PGresult *res = NULL;
     ok = ok && pg_query(&sink->pg, "SELECT pg_last_copy_count()", 0, NULL, &res, err);
     if (ok)

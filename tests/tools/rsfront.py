@@ -835,6 +835,8 @@ class Session:
             if self.statement_timer is not None:
                 self.statement_timer.cancel()
             self.forget()
+            self.failed = True  # a session that goes away commits nothing more
+            self.end_transaction()
             for s in (self.client, self.backend):
                 try:
                     s.close()
