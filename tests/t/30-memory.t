@@ -2,17 +2,20 @@
 # Rows from 100 B to 4 MB, including a stretch of 4 MB rows, under memory_limit = 64MB:
 # peak RSS (measured by the OS) stays within the limit plus the binary's idle baseline,
 # for the dir sink, the MongoDB sink, the S3 and Azure blob sinks (whose part and block
-# buffers are paid from the same budget) and the postgres sink (COPY into a second cluster).
+# buffers are paid from the same budget), the postgres sink (COPY into a second cluster) and the
+# redshift sink (staged in S3, COPYed through the Redshift front end).
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
 . "$ROOT/tests/lib/s3.sh"
 . "$ROOT/tests/lib/azure.sh"
 . "$ROOT/tests/lib/pgtarget.sh"
+. "$ROOT/tests/lib/redshift.sh"
 mongo_servers
-trap 'target_stop; azure_stop; s3_stop; mongo_stop; cleanup' EXIT
+trap 'rs_stop; target_stop; azure_stop; s3_stop; mongo_stop; cleanup' EXIT
 s3_start
 azure_start
 target_start
+rs_start $(rs_s3_args)
 
 # 3000 rows: most about 100 B; every 50th about 1 MB; ids 1000..1039 a stretch of 4 MB rows.
 pg_sql "
@@ -87,6 +90,28 @@ for workers in 1 2; do
     limit=$(( 64 * 1024 + baseline ))
     diag "pg-$workers: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
     ok $(( peak <= limit ? 0 : 1 )) "postgres, workers=$workers: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
+done
+
+# The redshift sink: rows staged through the compressor and one S3 part buffer. Redshift's VARCHAR
+# holds 65535 bytes, so the 1 MiB and 4 MiB rows are refused by the cluster and set aside.
+pg_sql "CREATE SCHEMA rs" >/dev/null
+for workers in 2; do # two workers: the larger peak of the two
+    write_rs_sink_config "$WORK/rs-$workers.ini" "create_table = true
+on_reject = skip
+reject_dir = $WORK/rs-rejects-$workers"
+    sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 64MB\nworkers = $workers/" "$WORK/rs-$workers.ini"
+    printf '[table public.wide]\ntarget = rs.wide%s\npartition_rows = 1000\n' "$workers" >> "$WORK/rs-$workers.ini"
+    read -r peak code < <(rss_kib "$FERRY" run -c "$WORK/rs-$workers.ini")
+    is "$code" 0 "redshift, workers=$workers: the copy completes"
+    is "$(pg_sql "SELECT count(*), sum(octet_length(body)) FROM rs.wide$workers")" \
+       "$(pg_sql "SELECT count(*), sum(octet_length(body)) FROM wide WHERE octet_length(body) <= 65535")" \
+       "redshift, workers=$workers: every row VARCHAR(65535) holds, every byte"
+    is "$(cat "$WORK/rs-rejects-$workers"/* | grep -c 'String length exceeds DDL length')" \
+       "$(pg_sql "SELECT count(*) FROM wide WHERE octet_length(body) > 65535")" \
+       "redshift, workers=$workers: the wider rows are set aside, each with Redshift's reason"
+    limit=$(( 64 * 1024 + baseline ))
+    diag "rs-$workers: peak RSS ${peak} KiB; limit 64 MiB + baseline = ${limit} KiB"
+    ok $(( peak <= limit ? 0 : 1 )) "redshift, workers=$workers: peak RSS ${peak} KiB is within memory_limit + baseline (${limit} KiB)"
 done
 
 rm -rf "$WORK/got" && mkdir -p "$WORK/got"
