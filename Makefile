@@ -64,7 +64,7 @@ unit: $(TESTBIN)
 
 test: deps
 	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO) $(CONTRACT)
-	timeout 1200 prove -f tests/t/*.t   # a hang fails the run instead of holding CI
+	timeout 1200 prove -f --timer tests/t/*.t   # a hang fails the run instead of holding CI
 
 demo: deps
 	@$(MAKE) --no-print-directory ferry

@@ -210,14 +210,22 @@ def redshift_text(line, hex_fields):
     return b'|'.join(fields) + b'\n'
 
 
+s3_clients = []
+
+
 def s3_client():
+    """One S3 client for the front (botocore's clients may be shared by threads; making one takes long)."""
     import botocore.config
     import botocore.session
-    with open(args.s3_secret_file) as f:
-        secret = f.read().strip()
-    return botocore.session.get_session().create_client(
-        's3', endpoint_url=args.s3_endpoint, region_name=args.s3_region, aws_access_key_id=args.s3_key_id,
-        aws_secret_access_key=secret, config=botocore.config.Config(s3={'addressing_style': 'path'}))
+    with lock:
+        if not s3_clients:
+            with open(args.s3_secret_file) as f:
+                secret = f.read().strip()
+            s3_clients.append(botocore.session.get_session().create_client(
+                's3', endpoint_url=args.s3_endpoint, region_name=args.s3_region, aws_access_key_id=args.s3_key_id,
+                aws_secret_access_key=secret,
+                config=botocore.config.Config(s3={'addressing_style': 'path'}, max_pool_connections=32)))
+        return s3_clients[0]
 
 
 def table_key(name):
