@@ -100,7 +100,7 @@ is "$(pg_sql "SELECT string_agg(quote_literal(name) || v, ' ' ORDER BY v) FROM r
 pg_sql "CREATE TABLE public.events (id bigint PRIMARY KEY, kind text, payload jsonb, note text);
         INSERT INTO events SELECT g * 3, (ARRAY['a','b','c'])[1 + g % 3], jsonb_build_object('g', g),
                CASE WHEN g % 7 = 0 THEN NULL WHEN g % 11 = 0 THEN '' ELSE repeat(md5(g::text), 1 + g % 3) END
-        FROM generate_series(1, 150000) g;
+        FROM generate_series(1, 80000) g;
         ANALYZE events;
         CREATE TABLE rs.events_log (id bigint, kind varchar(65535), payload redshift_catalog.super, note varchar(65535))" >/dev/null
 for load in upsert append; do
@@ -108,7 +108,7 @@ for load in upsert append; do
     write_rs_sink_config "$WORK/kill-$load.ini" "load = $load
 create_table = true"
     sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 48MB\nworkers = 2/" "$WORK/kill-$load.ini"
-    printf '[table public.events]\ntarget = %s\npartition_rows = 40000\n' "$target" >> "$WORK/kill-$load.ini"
+    printf '[table public.events]\ntarget = %s\npartition_rows = 20000\n' "$target" >> "$WORK/kill-$load.ini"
     : > "$RS_LOG"
     hits=$(kill_after_checkpoints "$WORK/kill-$load.ini" "$WORK/kill-$load.state" "$WORK/kill-$load.log" 10 400)
     diag "load = $load: $hits of 10 SIGKILLs hit a running ferry"
@@ -118,8 +118,8 @@ create_table = true"
     is "$(pg_sql "SELECT count(*) - count(DISTINCT id) FROM $target")" 0 "load = $load: no row is doubled"
     is "$(differ "SELECT id, kind, payload, note FROM public.events" \
                  "SELECT id, kind, payload::jsonb, note FROM $target")" 0 \
-       "load = $load: the target equals the source exactly (150000 rows)"
-    is "$(pg_sql "SELECT sum(rows) FROM ferry_ledger WHERE target = '$target'")" 150000 \
+       "load = $load: the target equals the source exactly (80000 rows)"
+    is "$(pg_sql "SELECT sum(rows) FROM ferry_ledger WHERE target = '$target'")" 80000 \
        "load = $load: the ledger counts each row once"
     is "$(grep -c '^1023 ' "$RS_LOG")" 0 "load = $load: two workers loading one table never raced (no 1023)"
     is "$(staged)" 0 "load = $load: nothing staged is left"
@@ -147,7 +147,7 @@ wait "$HOLDER_PID" 2>/dev/null
 rs_restart $(rs_s3_args) --conflict-copies 3 --wlm-abort-copies 5
 write_rs_sink_config "$WORK/faults.ini" "create_table = true"
 sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 48MB\nworkers = 2\nretry_base_ms = 50\nretry_cap_ms = 500/" "$WORK/faults.ini"
-printf '[table public.events]\ntarget = rs.events_faults\npartition_rows = 40000\n' >> "$WORK/faults.ini"
+printf '[table public.events]\ntarget = rs.events_faults\npartition_rows = 20000\n' >> "$WORK/faults.ini"
 : > "$RS_LOG"
 "$FERRY" run -c "$WORK/faults.ini" >"$WORK/faults.log" 2>&1; code=$?
 is "$code" 0 "with every 3rd COPY failing with 1023 and every 5th aborted by WLM, the run completes"
@@ -157,7 +157,7 @@ like "$(cat "$WORK/faults.log")" "Serializable isolation violation.*loading the 
 like "$(cat "$WORK/faults.log")" "WLM.*loading the segment again" "so is a WLM abort"
 is "$(differ "SELECT id, kind, payload, note FROM public.events" \
              "SELECT id, kind, payload::jsonb, note FROM rs.events_faults")" 0 "the target equals the source exactly"
-is "$(pg_sql "SELECT sum(rows) FROM ferry_ledger WHERE target = 'rs.events_faults'")" 150000 \
+is "$(pg_sql "SELECT sum(rows) FROM ferry_ledger WHERE target = 'rs.events_faults'")" 80000 \
    "the ledger counts each row once"
 is "$(staged)" 0 "nothing staged is left"
 
