@@ -64,7 +64,7 @@ unit: $(TESTBIN)
 
 test: deps
 	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO) $(CONTRACT)
-	timeout 1200 prove -f --timer tests/t/*.t   # a hang fails the run instead of holding CI
+	timeout 1200 prove -j2 -f --timer tests/t/*.t   # two at a time: most tests wait on servers; a hang fails the run
 
 demo: deps
 	@$(MAKE) --no-print-directory ferry

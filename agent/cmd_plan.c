@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "ferry/command.h"
+#include "ferry/delta.h"
 #include "ferry/run.h"
 #include "ferry/unload.h"
 
@@ -41,8 +42,10 @@ static int plan_command(const CommandArgs *args)
     for (int t = 0; t < config->ntables; t++) {
         const TableConfig *tc = &config->tables[t];
         TablePlan plan;
+        MarkKind kind = MARK_NONE;
         bool planned = plan_table(conn, tc, &plan, &err);
-        if (planned && !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err)) {
+        if (planned && (!sink_check_table(config->sink, config->sink_settings, &plan.shape, &err) ||
+                        !delta_kind(conn, config->path, tc, &plan.shape, &kind, &err))) {
             plan_free(&plan);
             planned = false;
         }
@@ -82,6 +85,12 @@ static int plan_command(const CommandArgs *args)
         else if (source_fetch_limit(conn) > 0)
             printf(", by FETCHes of at most %ld rows (the server's limit)", source_fetch_limit(conn));
         printf("\n");
+        if (kind != MARK_NONE) {
+            char of[FERRY_NAME_MAX + 32];
+            delta_describe(tc, kind, of, sizeof of);
+            printf("  mode:       incremental, watermark %s: the first run copies every row, each later run "
+                   "the rows changed since\n", of);
+        }
         plan_free(&plan);
     }
     source_close(conn);

@@ -14,6 +14,10 @@
  *      remembers: 0 only when every partition of every configured table is done.
  *  (5) A table found complete at the end of a run is finished by its sink
  *      (sink.h, finish_table): a blob store's manifest is written then.
+ *  (6) Then its generation's bound becomes its mark (delta.h): only once
+ *      every partition is durable and the sink has finished it. An
+ *      incremental table found complete as a run begins starts its next
+ *      generation; a kill anywhere in between repeats only what is not done.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -78,6 +82,73 @@ static bool sweep_unloaded(RunContext *run, const TableConfig *tc, const TableSh
     return false;
 }
 
+static bool finish_table(RunContext *run, RunTable *table, FerryError *err);
+
+/* The table's record read again, after the state moved it on. */
+static bool reload_planned(RunContext *run, RunTable *table, FerryError *err)
+{
+    bool found = false;
+    planned_table_clear(&table->planned);
+    if (!state_table_find(run->state, table->config->qualified, &table->planned, &found, err))
+        return false;
+    return found || ferry_error(err, FERRY_ERR_BUG, 0, "BUG: table %s left the state while planned",
+                                table->config->qualified);
+}
+
+/* (6) A generation complete in the state raises the table's mark; idempotent. */
+static bool raise_mark(RunContext *run, RunTable *table, FerryError *err)
+{
+    bool raised = false;
+    if (!state_mark_raise(run->state, table->planned.id, table->planned.generation, &raised, err))
+        return false;
+    if (raised && table->mark_kind != MARK_NONE) {
+        if (!reload_planned(run, table, err))
+            return false;
+        const MarkCapture *mark = &table->planned.mark;
+        log_info("table %s: generation %lld is complete; the mark is now %s (%s)", table->config->qualified,
+                 (long long)table->planned.generation, mark->value ? mark->value : "none",
+                 mark->of ? mark->of : "no watermark");
+    }
+    return true;
+}
+
+/*
+ * (6) An incremental table whose generation is complete begins its next
+ * (delta_next) when its window holds rows; either way the window its
+ * partitions read is set.
+ */
+static bool next_generation(RunContext *run, SourceConn *conn, RunTable *table, FerryError *err)
+{
+    const TableConfig *tc = table->config;
+    int left = 0;
+    if (table->mark_kind != MARK_NONE &&
+        !state_table_remaining(run->state, table->planned.id, &left, err))
+        return false;
+    if (table->mark_kind != MARK_NONE && left == 0) {
+        bool began = false;
+        /* A run stopped between the last checkpoint and its end: the sink finishes the table first (5). */
+        if (table->planned.marked < table->planned.generation && !finish_table(run, table, err))
+            return false;
+        if (!raise_mark(run, table, err) || !reload_planned(run, table, err) ||
+            !sweep_unloaded(run, tc, &table->shape, err) ||
+            !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, &began, err) ||
+            !reload_planned(run, table, err))
+            return false;
+    }
+    if (table->planned.generation == 0)
+        return true; /* the first copy reads every row */
+    char of[FERRY_NAME_MAX + 32];
+    delta_describe(tc, table->mark_kind, of, sizeof of);
+    if (table->planned.bound.of == NULL || strcmp(table->planned.bound.of, of) != 0) {
+        log_warn("table %s: generation %lld was begun under watermark %s, now %s: its rest is read whole",
+                 tc->qualified, (long long)table->planned.generation,
+                 table->planned.bound.of ? table->planned.bound.of : "(none)", *of ? of : "(none)");
+        return true;
+    }
+    table->window = delta_window(tc, table->mark_kind, table->planned.mark.value, table->planned.bound.value);
+    return true;
+}
+
 /* Discover a table's shape; plan it (and prepare the sink) if the state has no plan yet. */
 static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table,
                           FerryError *err)
@@ -102,7 +173,9 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
                                "run `ferry reset -c FILE %s` to copy it again",
                                tc->qualified, table->shape.cols[table->shape.key_col[0]].name,
                                table->planned.key_columns, tc->qualified);
-        return sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err);
+        return sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err) &&
+               delta_kind(conn, run->config->path, tc, &table->shape, &table->mark_kind, err) &&
+               next_generation(run, conn, table, err);
     }
 
     if (run->config->source.read_method == READ_UNLOAD && source_dialect(conn) != &dialect_redshift)
@@ -112,7 +185,11 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     TablePlan plan;
     if (!plan_table(conn, tc, &plan, err))
         return false;
-    if (!sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err)) {
+    /* (6) The source as the first copy begins: its bound becomes the mark when the copy is complete. */
+    MarkCapture capture = {0};
+    if (!sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err) ||
+        !delta_kind(conn, run->config->path, tc, &plan.shape, &table->mark_kind, err) ||
+        !delta_capture(conn, tc, &plan.shape, table->mark_kind, &capture, err)) {
         plan_free(&plan);
         return false;
     }
@@ -130,6 +207,7 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         .row_width = (int64_t)(plan.width_avg + 0.5),
         .nparts = plan.nparts,
         .bounds = plan.bounds,
+        .bound = &capture,
     };
     bool ok = sweep_unloaded(run, tc, &plan.shape, err) &&
               sink_prepare_table(run->config->sink, sink, &plan.shape, err) &&
@@ -144,6 +222,7 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         memset(&plan.shape, 0, sizeof plan.shape);
     }
     free(key_columns);
+    mark_capture_clear(&capture);
     plan_free(&plan);
     return ok;
 }
@@ -234,7 +313,7 @@ static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
     retry_begin(&retry, &run->retry, (unsigned)getpid());
     for (;;) {
         Sink *sink = NULL;
-        bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, err);
+        bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, table->planned.generation, err);
         if (sink != NULL)
             ops->close(sink);
         double pause;
@@ -371,8 +450,11 @@ static int start_workers(RunContext *run)
 
 static void run_free(RunContext *run)
 {
-    for (int t = 0; t < run->ntables; t++)
+    for (int t = 0; t < run->ntables; t++) {
         table_shape_free(&run->tables[t].shape);
+        planned_table_clear(&run->tables[t].planned);
+        free(run->tables[t].window);
+    }
     free(run->tables);
     pthread_mutex_destroy(&run->conns_lock);
 }
@@ -497,6 +579,10 @@ static int run_command(const CommandArgs *args)
             log_error("table %s: %s", run.tables[t].config->qualified, err.message);
             left++; /* not complete until its sink says so: the next run tries again */
             table_failed |= !err.retryable;
+        } else if (parts_left == 0 && !raise_mark(&run, &run.tables[t], &err)) {
+            log_error("%s", err.message);
+            exit_code = FERRY_EXIT_STATE;
+            goto out;
         }
     }
     if (left == 0)

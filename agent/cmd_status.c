@@ -1,16 +1,19 @@
 /*
  * agent/cmd_status.c — `ferry status`: progress per table and the latest runs, as text or JSON.
  */
+#define _GNU_SOURCE /* strptime, timegm */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ferry/command.h"
 #include "ferry/format.h"
 #include "ferry/run.h"
 
 typedef struct StatusPrinter {
+    const FerryConfig *config;
     bool json;
     int count;
     OutBuf out;
@@ -42,9 +45,29 @@ static void json_number(OutBuf *out, const char *name, long long value)
     outbuf_write(out, buf, (size_t)n);
 }
 
+/* "incremental", "full", or NULL for a table no longer configured. */
+static const char *table_mode(const FerryConfig *config, const char *name)
+{
+    for (int t = 0; t < config->ntables; t++)
+        if (strcmp(config->tables[t].qualified, name) == 0)
+            return config->tables[t].settings.mode == MODE_INCREMENTAL ? "incremental" : "full";
+    return NULL;
+}
+
+/* Seconds from an ISO 8601 UTC time of this machine's clock to now; -1 when there is none. */
+static long long seconds_since(const char *iso)
+{
+    struct tm tm = {0};
+    if (iso == NULL || strptime(iso, "%Y-%m-%dT%H:%M:%SZ", &tm) == NULL)
+        return -1;
+    return (long long)(time(NULL) - timegm(&tm));
+}
+
 static void print_table_status(void *ctx, const TableStatus *s)
 {
     StatusPrinter *p = ctx;
+    const char *mode = table_mode(p->config, s->name);
+    long long age = seconds_since(s->marked_at);
     if (p->json) {
         OutBuf *out = &p->out;
         outbuf_write(out, p->count ? ",{" : "{", p->count ? 2 : 1);
@@ -60,6 +83,15 @@ static void print_table_status(void *ctx, const TableStatus *s)
         json_number(out, "attempts", s->attempts);
         json_number(out, "rejected", s->rejected);
         json_field(out, "last_error", s->last_error, true);
+        json_field(out, "mode", mode, true);
+        json_number(out, "generation", s->generation);
+        json_field(out, "watermark", s->mark_of, true);
+        json_field(out, "mark", s->mark, true);
+        json_field(out, "mark_source_clock", s->mark_clock, true);
+        json_field(out, "marked_at", s->marked_at, true);
+        json_number(out, "mark_age_seconds", age);
+        json_number(out, "last_delta_rows", s->last_rows);
+        json_number(out, "null_watermarks", s->nulls);
         outbuf_putc(out, '}');
     } else {
         char bytes[32];
@@ -74,6 +106,18 @@ static void print_table_status(void *ctx, const TableStatus *s)
         printf("\n");
         if (s->last_error != NULL)
             printf("    last error: %s\n", s->last_error);
+        if (s->mark_of != NULL || (mode != NULL && strcmp(mode, "incremental") == 0)) {
+            printf("    %s, generation %lld: mark %s (%s)", mode ? mode : "no longer configured",
+                   (long long)s->generation, s->mark ? s->mark : "none yet", s->mark_of ? s->mark_of : "-");
+            if (age >= 0)
+                printf(", reached %lld s ago", age);
+            if (s->last_rows >= 0)
+                printf(", last delta %lld row(s)", (long long)s->last_rows);
+            printf("\n");
+            if (s->nulls > 0)
+                printf("    %lld row(s) have a NULL watermark: incremental runs cannot see their changes\n",
+                       (long long)s->nulls);
+        }
     }
     p->count++;
 }
@@ -117,7 +161,7 @@ static int status_command(const CommandArgs *args)
         fprintf(stderr, "ferry: %s\n", err.message);
         return FERRY_EXIT_STATE;
     }
-    StatusPrinter p = {.json = json};
+    StatusPrinter p = {.config = config, .json = json};
     outbuf_init(&p.out, 64 * 1024, stdout_drain, NULL);
     if (json) {
         outbuf_write(&p.out, "{", 1);

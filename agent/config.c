@@ -48,6 +48,7 @@ static const char *const read_method_names[] = {"auto", "cursor", "copy", "unloa
 static const char *const dialect_names[] = {"auto", "postgresql", "redshift", NULL};
 static const char *const children_names[] = {"exclude", "include", NULL};
 static const char *const duplicate_names[] = {"fail", "keep_last", "keep_all", NULL};
+static const char *const mode_names[] = {"full", "incremental", NULL};
 
 static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true,
@@ -135,6 +136,20 @@ static const ConfigOption table_options[] = {
                   .help = "rows whose key repeats (Redshift does not enforce keys): fail (naming the key), "
                           "keep_last (one row per key, the last the source returns) or keep_all (every row; "
                           "not into a sink that stores one row per key)"),
+    /* Not recorded: a table copied in full becomes incremental with its progress kept (its copy is the first run). */
+    CONFIG_OPTION(TableSettings, mode, OPT_ENUM, .default_value = "full", .choices = mode_names,
+                  .help = "full (copy the table once) or incremental (every run copies what changed since the "
+                          "last, by the watermark)"),
+    CONFIG_OPTION(TableSettings, watermark, OPT_STRING, .raw = true,
+                  .help = "incremental: the column that says a row changed (timestamptz, timestamp, date, integer "
+                          "or bigint), or xmin (PostgreSQL's own row version marker)"),
+    CONFIG_OPTION(TableSettings, lookback, OPT_STRING,
+                  .help = "incremental: how far before the mark each run reads again, for late commits: a span "
+                          "(\"5 minutes\") for a time watermark, a count for an integer one; default 5 minutes, or 0"),
+    CONFIG_OPTION(TableSettings, watermark_lag, OPT_STRING, .default_value = "0 seconds",
+                  .help = "incremental: the mark stays this far behind the source's clock (a span)"),
+    CONFIG_OPTION(TableSettings, source_timezone, OPT_STRING, .default_value = "UTC",
+                  .help = "the time zone a timestamp watermark without time zone is written in"),
     {0},
 };
 
@@ -335,6 +350,8 @@ static bool apply_unload(const char *file, Section *section, FerryConfig *config
     return section_apply(file, section, config->unload_options, &config->unload, NULL, NULL, err);
 }
 
+static bool table_watermark(const char *file, Section *section, TableConfig *table, FerryError *err);
+
 static bool apply_table(const char *file, Section *section, FerryConfig *config, FerryError *err)
 {
     const char *qualified = trim(section->header + strlen("table"));
@@ -391,10 +408,123 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
                                lists[i].max);
         }
     }
+    if (!table_watermark(file, section, table, err))
+        return false;
     if (table->settings.target == NULL) { /* schema.name as the catalog spells them */
         StrBuf target = {0};
         strbuf_add(&target, "%s.%s", table->schema, table->name);
         table->settings.target = target.text;
+    }
+    return true;
+}
+
+bool config_parse_span(const char *text, int64_t *seconds)
+{
+    static const struct {
+        const char *unit;
+        int64_t seconds;
+    } units[] = {{"s", 1},       {"sec", 1},     {"second", 1}, {"min", 60}, {"minute", 60},
+                 {"h", 3600},    {"hour", 3600}, {"d", 86400},  {"day", 86400},
+                 {"w", 604800},  {"week", 604800}};
+    int64_t total = 0;
+    int pairs = 0;
+    const char *p = text;
+    for (;;) {
+        while (isspace((unsigned char)*p))
+            p++;
+        if (*p == '\0')
+            break;
+        if (!isdigit((unsigned char)*p))
+            return false;
+        errno = 0;
+        char *end;
+        long long n = strtoll(p, &end, 10);
+        if (errno != 0 || n > 1000000000LL)
+            return false;
+        p = end;
+        while (isspace((unsigned char)*p))
+            p++;
+        const char *word = p;
+        while (isalpha((unsigned char)*p))
+            p++;
+        size_t len = (size_t)(p - word);
+        if (len > 1 && word[len - 1] == 's' && !(len == 3 && strncasecmp(word, "sec", 3) == 0))
+            len--; /* plural */
+        int64_t scale = 0;
+        for (size_t u = 0; u < sizeof units / sizeof units[0] && scale == 0; u++)
+            if (len > 0 && strlen(units[u].unit) == len && strncasecmp(word, units[u].unit, len) == 0)
+                scale = units[u].seconds;
+        if (scale == 0)
+            return false;
+        total += (int64_t)n * scale;
+        pairs++;
+    }
+    *seconds = total;
+    return pairs > 0;
+}
+
+/* mode = incremental: the watermark named and its spans read, each error at its line. */
+static bool table_watermark(const char *file, Section *section, TableConfig *table, FerryError *err)
+{
+    TableSettings *s = &table->settings;
+    Watermark *w = &table->watermark;
+    Entry *entry;
+    if (s->mode != MODE_INCREMENTAL) {
+        const char *given = s->watermark ? "watermark" : s->lookback ? "lookback" : NULL;
+        if (given == NULL)
+            return true;
+        entry = section_entry(section, given);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: key '%s': table %s is copied in full (mode = full); set mode = incremental "
+                           "to copy what changed by its watermark",
+                           file, entry ? entry->line : section->line, given, table->qualified);
+    }
+    if (s->watermark == NULL) {
+        entry = section_entry(section, "mode");
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: key 'mode': mode = incremental needs a watermark for table %s: the column "
+                           "that says a row changed (watermark = updated_at), or watermark = xmin",
+                           file, entry ? entry->line : section->line, table->qualified);
+    }
+    entry = section_entry(section, "watermark");
+    char *names[2];
+    int n = config_split_list(s->watermark, names, 2);
+    if (n != 1) {
+        for (int i = 0; i < n; i++)
+            free(names[i]);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key 'watermark': expected one column name, or xmin",
+                           file, entry ? entry->line : section->line);
+    }
+    w->column = names[0];
+    w->line = w->lookback_line = entry ? entry->line : section->line;
+    w->xmin = strcmp(s->watermark, "xmin") == 0; /* "xmin" quoted would be a column; PostgreSQL has none */
+    if (s->lookback != NULL) {
+        entry = section_entry(section, "lookback");
+        int line = w->lookback_line = entry ? entry->line : section->line;
+        if (w->xmin)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key 'lookback': watermark = xmin reads every row whose transaction the "
+                               "last run could not see, late commits included: it takes no lookback",
+                               file, line);
+        const char *p = s->lookback;
+        while (isdigit((unsigned char)*p))
+            p++;
+        w->lookback_set = true;
+        w->lookback_is_count = *p == '\0' && p > s->lookback;
+        if (w->lookback_is_count) {
+            w->lookback = strtoll(s->lookback, NULL, 10);
+        } else if (!config_parse_span(s->lookback, &w->lookback)) {
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key 'lookback': expected a span such as \"5 minutes\" (for a time "
+                               "watermark) or a count such as 1000 (for an integer one), not \"%s\"",
+                               file, line, s->lookback);
+        }
+    }
+    if (!config_parse_span(s->watermark_lag, &w->lag_s)) {
+        entry = section_entry(section, "watermark_lag");
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: key 'watermark_lag': expected a span such as \"30 seconds\", not \"%s\"",
+                           file, entry ? entry->line : section->line, s->watermark_lag);
     }
     return true;
 }
@@ -406,28 +536,38 @@ static bool is_table_section(const Section *section)
 }
 
 /*
- * on_duplicate_key = keep_all into a sink that stores one row per key would
- * merge the rows it means to keep: refused here, at the line that asks it.
- * Table sections are in the order of config->tables.
+ * What the sink would make of a table's keys, refused at the line that asks
+ * it: on_duplicate_key = keep_all into a sink that stores one row per key
+ * would merge the rows it means to keep; mode = incremental into a sink that
+ * neither upserts by key nor keeps each run's output beside the last
+ * (load = append) would store a changed row twice. Table sections are in the
+ * order of config->tables.
  */
 static bool check_tables_with_sink(const char *file, Parsed *parsed, const FerryConfig *config, FerryError *err)
 {
-    if (!(sink_flags(config->sink, config->sink_settings) & SINK_UPSERTS_BY_KEY))
-        return true;
+    unsigned flags = sink_flags(config->sink, config->sink_settings);
     int t = 0;
     for (int i = 0; i < parsed->nsections; i++) {
         Section *section = &parsed->sections[i];
         if (!is_table_section(section))
             continue;
         const TableConfig *table = &config->tables[t++];
-        if (table->settings.on_duplicate_key != DUPLICATES_KEEP_ALL)
-            continue;
-        Entry *entry = section_entry(section, "on_duplicate_key");
-        return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "%s:%d: key 'on_duplicate_key': keep_all keeps every row of a repeated key, but "
-                           "the %s sink stores one row per key and would merge them: use keep_last or fail "
-                           "for table %s",
-                           file, entry ? entry->line : section->line, config->sink->name, table->qualified);
+        if ((flags & SINK_UPSERTS_BY_KEY) && table->settings.on_duplicate_key == DUPLICATES_KEEP_ALL) {
+            Entry *entry = section_entry(section, "on_duplicate_key");
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key 'on_duplicate_key': keep_all keeps every row of a repeated key, but "
+                               "the %s sink stores one row per key and would merge them: use keep_last or fail "
+                               "for table %s",
+                               file, entry ? entry->line : section->line, config->sink->name, table->qualified);
+        }
+        if (table->settings.mode == MODE_INCREMENTAL && !(flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS))) {
+            Entry *entry = section_entry(section, "mode");
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key 'mode': an incremental run copies every changed row again, and the %s "
+                               "sink as configured appends rows (load = append): set load = upsert in [sink] "
+                               "for table %s",
+                               file, entry ? entry->line : section->line, config->sink->name, table->qualified);
+        }
     }
     return true;
 }
@@ -576,6 +716,7 @@ void config_free(FerryConfig *config)
     free(config->unload_options);
     for (int i = 0; i < config->ntables; i++) {
         options_free(table_options, &config->tables[i].settings);
+        free(config->tables[i].watermark.column);
         free(config->tables[i].schema);
         free(config->tables[i].name);
         free(config->tables[i].qualified);

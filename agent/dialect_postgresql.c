@@ -89,6 +89,9 @@ const Dialect dialect_postgresql = {
         "  (SELECT datconnlimit - (SELECT count(*) FROM pg_stat_activity"
         "                          WHERE datname = current_database())::int"
         "     FROM pg_database WHERE datname = current_database() AND datconnlimit >= 0)",
+    .clock_sql = "now()",
+    .snapshot_sql = "pg_current_snapshot()::text",
+    .row_versions = true,
     .inheritance = true,
     .keys_enforced = true,
     .sample_repeatable = true,

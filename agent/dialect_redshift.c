@@ -135,6 +135,9 @@ const Dialect dialect_redshift = {
         "  (SELECT useconnlimit::int - (SELECT count(*) FROM stv_sessions WHERE user_name = current_user)::int"
         "     FROM pg_user_info WHERE usename = current_user AND useconnlimit <> 'UNLIMITED'),"
         "  NULL::int",
+    .clock_sql = "sysdate::timestamptz", /* sysdate: the transaction's start, in the session's zone (UTC) */
+    .snapshot_sql = "NULL::text",
+    .row_versions = false,
     .inheritance = false,
     .keys_enforced = false,
     .sample_repeatable = false,

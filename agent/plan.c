@@ -56,7 +56,7 @@ char *plan_from_clause(const TableShape *shape)
     return sql.text;
 }
 
-bool plan_range_query(const TableConfig *table, const TableShape *shape,
+bool plan_range_query(const TableConfig *table, const TableShape *shape, const char *window,
                       const char *select_list, const char *lower, const char *upper, bool ordered,
                       char **out, FerryError *err)
 {
@@ -64,6 +64,8 @@ bool plan_range_query(const TableConfig *table, const TableShape *shape,
     const char *where = table->settings.where;
     StrBuf sql = {0};
     strbuf_add(&sql, "SELECT %s FROM %s WHERE (%s)", select_list, from, where ? where : "true");
+    if (window != NULL)
+        strbuf_add(&sql, " AND (%s)", window);
     free(from);
     if (!sql_key_range(shape, lower, upper, &sql, err)) {
         free(sql.text);
@@ -659,7 +661,7 @@ out:
     return ok;
 }
 
-bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *window,
                       const char *lower, const char *upper, int pieces, char ***bounds, int *nbounds,
                       double *est_rows, FerryError *err)
 {
@@ -675,6 +677,8 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     char clause[96], filter[64];
     StrBuf where = {0};
     strbuf_add(&where, "(%s)", table->settings.where ? table->settings.where : "true");
+    if (window != NULL)
+        strbuf_add(&where, " AND (%s)", window);
     if (!sql_key_range(shape, lower, upper, &where, err)) {
         free(where.text);
         return false;
@@ -702,6 +706,24 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
         *nbounds = 0;
     }
     return true;
+}
+
+bool plan_window_bounds(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *window,
+                        int nparts, char ***bounds, int *nbounds, FerryError *err)
+{
+    /* The window's rows are few beside the table's, or they would be a full copy: all of them are the sample. */
+    StrBuf where = {0};
+    strbuf_add(&where, "(%s) AND (%s)", table->settings.where ? table->settings.where : "true",
+               window ? window : "true");
+    char *from = plan_from_clause(shape);
+    char *keys = sql_key_list(shape);
+    bool ok = sample_bounds(conn, shape, from, keys, "", "", where.text, nparts, bounds, nbounds, NULL, err);
+    free(where.text);
+    free(from);
+    free(keys);
+    if (!ok)
+        ferry_error_prefix(err, "table %s: cutting the changed rows into partitions", table->qualified);
+    return ok;
 }
 
 void plan_free(TablePlan *plan)

@@ -217,7 +217,7 @@ static bool run_unload(Unloader *u, SourceConn *conn, const RunTable *table, con
     }
     strbuf_add(&select, ")");
     char *query = NULL;
-    bool ok = plan_range_query(table->config, shape, select.text, lower, upper, true, &query, err);
+    bool ok = plan_range_query(table->config, shape, table->window, select.text, lower, upper, true, &query, err);
     free(select.text);
     if (!ok)
         return false;

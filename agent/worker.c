@@ -67,7 +67,7 @@ static const char *resume_after(const PartitionWork *work)
 static bool build_query(const RunTable *table, const PartitionWork *work, char **out, FerryError *err)
 {
     char *cols = sql_column_list(&table->shape, table->shape.ncols);
-    bool ok = plan_range_query(table->config, &table->shape, cols, resume_after(work), work->hi, true, out, err);
+    bool ok = plan_range_query(table->config, &table->shape, table->window, cols, resume_after(work), work->hi, true, out, err);
     free(cols);
     return ok;
 }
@@ -104,7 +104,7 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
     char *key = NULL;
     if (batch->nrows > 0) {
         SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq,
-                               .last = last};
+                               .generation = table->planned.generation, .last = last};
         bool written = ops->begin(sink, &segment, err);
         if (written && fault_hit(FAULT_SINK_WRITE, work->part)) {
             written = ferry_error(err, FERRY_ERR_SINK, 28, "injected fault: sink write failed");
@@ -264,7 +264,8 @@ static bool catch_up(Worker *w, Sink *sink, RunTable *table, PartitionWork *work
     const SinkOps *ops = w->run->config->sink;
     *done = false;
     while (ops->recorded != NULL && !*done) {
-        SinkSegment segment = {.shape = &table->shape, .partition = work->part, .sequence = work->next_seq};
+        SinkSegment segment = {.shape = &table->shape, .partition = work->part, .sequence = work->next_seq,
+                               .generation = table->planned.generation};
         SinkRecord record = {0};
         bool found = false;
         if (!ops->recorded(sink, &segment, &record, &found, err))
@@ -420,7 +421,7 @@ static SplitOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table
     int nbounds = 0;
     double est = 0;
     const char *lower = resume_after(work);
-    if (!plan_split_range(conn, table->config, &table->shape, lower, work->hi, FERRY_SPLIT_PIECES,
+    if (!plan_split_range(conn, table->config, &table->shape, table->window, lower, work->hi, FERRY_SPLIT_PIECES,
                           &bounds, &nbounds, &est, err)) {
         *failed = err->retryable ? PART_RETRY : PART_FAILED;
         return SPLIT_FAILED;

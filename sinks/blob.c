@@ -26,9 +26,11 @@
  *      prefix, where its store has a sweep: the unfinished writes a killed
  *      run left (an S3 multipart upload) go, committed objects stay.
  *  (7) A store other tools read by URL (S3) gets a manifest of each complete
- *      table, "<target>/<target>.manifest", in Redshift's manifest format,
- *      written after its last segment; a new plan removes it with the
- *      segments. The dir store has none: its folder is its listing.
+ *      generation, "<target>/<target>.manifest" for the first copy and
+ *      "<target>/<target>.g<generation>.manifest" for each incremental run's
+ *      (segment.h), in Redshift's manifest format, written after its last
+ *      segment; a new plan removes them with the segments. The dir store
+ *      has none: its folder is its listing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -203,20 +205,30 @@ static bool is_segment_key(const char *key, const void *arg)
     return strncmp(key, target, tlen) == 0 && key[tlen] == '/' && segment_parse(key + tlen + 1, target, &id);
 }
 
-/* (7) The key of the table's manifest: "<target>/<target>.manifest". */
-static bool manifest_key(const Sink *sink, const char *target, char *out, size_t cap, FerryError *err)
+/* (7) The key of a generation's manifest: "<target>/<target>.manifest", past 0 "<target>/<target>.g<g>.manifest". */
+static bool manifest_key(const Sink *sink, const char *target, int64_t generation, char *out, size_t cap,
+                         FerryError *err)
 {
-    return file_path(out, cap, sink->who, err, "%s/%s.manifest", target, target);
+    if (generation == 0)
+        return file_path(out, cap, sink->who, err, "%s/%s.manifest", target, target);
+    return file_path(out, cap, sink->who, err, "%s/%s.g%06lld.manifest", target, target, (long long)generation);
 }
 
-/* A segment object of the table, or its manifest: what a new plan removes. */
+/* A segment object of the table, or a manifest of one of its generations: what a new plan removes. */
 static bool is_table_object(const char *key, const void *arg)
 {
     const char *target = arg;
     size_t tlen = strlen(target);
-    return is_segment_key(key, arg) ||
-           (strncmp(key, target, tlen) == 0 && key[tlen] == '/' && strncmp(key + tlen + 1, target, tlen) == 0 &&
-            strcmp(key + 2 * tlen + 1, ".manifest") == 0);
+    if (is_segment_key(key, arg))
+        return true;
+    if (strncmp(key, target, tlen) != 0 || key[tlen] != '/' || strncmp(key + tlen + 1, target, tlen) != 0)
+        return false;
+    const char *p = key + 2 * tlen + 1;
+    if (p[0] == '.' && p[1] == 'g' && p[2] >= '0' && p[2] <= '9') {
+        for (p += 2; *p >= '0' && *p <= '9'; p++)
+            ;
+    }
+    return strcmp(p, ".manifest") == 0;
 }
 
 static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
@@ -425,6 +437,7 @@ static bool blob_digest(Sink *sink, const TableShape *shape, const SinkPartition
 typedef struct ManifestCtx {
     Sink *sink;
     const char *target;
+    int64_t generation;
     StrBuf json;
     int64_t objects;
 } ManifestCtx;
@@ -444,7 +457,10 @@ static void json_text(StrBuf *out, const char *text)
 static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError *err)
 {
     ManifestCtx *m = ctx;
-    if (!is_segment_key(key, m->target))
+    size_t tlen = strlen(m->target);
+    SegmentId id;
+    if (!is_segment_key(key, m->target) || !segment_parse(key + tlen + 1, m->target, &id) ||
+        id.generation != m->generation)
         return true;
     StrBuf url = {0};
     if (!m->sink->ops->url(m->sink->store, key, &url)) {
@@ -460,20 +476,21 @@ static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError
 }
 
 /*
- * (7) A complete table's manifest, in Redshift's format (what COPY …
- * MANIFEST reads): every segment object, mandatory, with its length; written
- * after every segment, as one more object, so a reader that sees it sees
- * the whole table.
+ * (7) A complete generation's manifest, in Redshift's format (what COPY …
+ * MANIFEST reads): every segment object of the generation, mandatory, with
+ * its length; written after every segment, as one more object, so a reader
+ * that sees it sees the whole generation: the table's first copy, or the
+ * rows one incremental run found changed.
  */
-static bool blob_finish_table(Sink *sink, const TableShape *shape, FerryError *err)
+static bool blob_finish_table(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err)
 {
     if (sink->ops->url == NULL)
         return true; /* nothing reads a manifest of local files */
     char prefix[FERRY_NAME_MAX + 8], key[2 * FERRY_NAME_MAX + 16];
-    ManifestCtx m = {.sink = sink, .target = shape->target, .json = {.max = (size_t)1 << 30}};
+    ManifestCtx m = {.sink = sink, .target = shape->target, .generation = generation, .json = {.max = (size_t)1 << 30}};
     strbuf_add(&m.json, "{\"entries\": [");
     bool ok = file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) &&
-              manifest_key(sink, shape->target, key, sizeof key, err) &&
+              manifest_key(sink, shape->target, generation, key, sizeof key, err) &&
               sink->ops->list(sink->store, prefix, manifest_entry, &m, err);
     strbuf_add(&m.json, "\n]}\n");
     if (ok && m.json.failed)
@@ -539,7 +556,7 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
     }                                                                                               \
     const SinkOps sink_##kind = {                                                                   \
         .name = #kind,                                                                              \
-        .flags = SINK_REPLACES_SEGMENTS,                                                            \
+        .flags = SINK_REPLACES_SEGMENTS | SINK_KEEPS_GENERATIONS,                                   \
         .options = kind##_options,                                                                  \
         .settings_size = sizeof(BlobSettings),                                                      \
         .fit = kind##_fit,                                                                          \

@@ -97,6 +97,7 @@ struct Sink {
     const TableShape *shape;      /* borrowed */
     char *target;                 /* owned: the shape's target, as the ledger names it */
     CopyTable table;
+    int64_t generation;           /* the generation it was set up for (direct depends on it) */
     bool direct;                  /* (2) COPY straight into the table */
     char *copy_sql;               /* owned: COPY … FROM STDIN into the table or the stage */
     /* the segment */
@@ -290,9 +291,10 @@ static bool ensure_table(Sink *sink, const TableShape *shape, const CopyTable *t
 }
 
 /* Point the handle at a table: it exists and matches, and how its rows go in is known (note 2). */
-static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
+static bool use_table(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err)
 {
-    if (sink->shape == shape && sink->target != NULL && strcmp(sink->target, shape->target) == 0)
+    if (sink->shape == shape && sink->target != NULL && strcmp(sink->target, shape->target) == 0 &&
+        sink->generation == generation)
         return true;
     forget_table(sink);
     if (!connected(sink, err) || !copy_table_parse(shape->target, "public", &sink->table, WHO, "target", err))
@@ -301,7 +303,9 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
     if (!ensure_table(sink, shape, &sink->table, err) ||
         !ledger_plan_find(&sink->pg, &sink->ledger, shape->target, &found, &started_empty, WHO, err))
         return false;
-    sink->direct = sink->settings.load == LOAD_APPEND || (found && started_empty);
+    /* An incremental run's rows (a later generation) are in the table already: they are merged. */
+    sink->direct = sink->settings.load == LOAD_APPEND || (found && started_empty && generation == 0);
+    sink->generation = generation;
     char *cols = sql_column_list(shape, shape->nout);
     StrBuf sql = {0};
     if (sink->direct) {
@@ -336,7 +340,7 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
  */
 static bool postgres_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
-    if (!use_table(sink, shape, err))
+    if (!use_table(sink, shape, 0, err))
         return false;
     bool found, started_empty, empty;
     bool ok = pg_command(&sink->pg, "BEGIN", err);
@@ -387,7 +391,7 @@ static bool postgres_begin(Sink *sink, const SinkSegment *segment, FerryError *e
     sink->segment = *segment;
     SinkRecord record;
     bool found = false;
-    if (!use_table(sink, segment->shape, err) ||
+    if (!use_table(sink, segment->shape, segment->generation, err) ||
         !ledger_find(&sink->pg, &sink->ledger, sink->target, segment, &record, &found, WHO, err))
         return false;
     free(record.last_key);
@@ -565,7 +569,7 @@ static int64_t postgres_rejected(Sink *sink)
 static bool postgres_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
                             FerryError *err)
 {
-    return use_table(sink, shape, err) && copy_digest(&sink->pg, &sink->table, shape, part, out, WHO, err);
+    return use_table(sink, shape, part->generation, err) && copy_digest(&sink->pg, &sink->table, shape, part, out, WHO, err);
 }
 
 static uint64_t postgres_key_hash(Sink *sink, const TableShape *shape, const RowBatch *keys, int row)

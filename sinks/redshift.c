@@ -153,6 +153,7 @@ struct Sink {
     char *target;                 /* owned */
     CopyTable table;
     RsType *types;                /* owned: one per output column */
+    int64_t generation;           /* the generation it was set up for (direct depends on it) */
     bool direct;                  /* (1) COPY straight into the table */
     char *columns;                /* owned: the quoted column list */
     /* the segment */
@@ -655,9 +656,10 @@ static bool ensure_table(Sink *sink, const TableShape *shape, FerryError *err)
     return ok;
 }
 
-static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
+static bool use_table(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err)
 {
-    if (sink->shape == shape && sink->target != NULL && strcmp(sink->target, shape->target) == 0)
+    if (sink->shape == shape && sink->target != NULL && strcmp(sink->target, shape->target) == 0 &&
+        sink->generation == generation)
         return true;
     forget_table(sink);
     if (!connected(sink, err) || !copy_table_parse(shape->target, "public", &sink->table, WHO, "target", err))
@@ -671,7 +673,9 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
         forget_table(sink);
         return false;
     }
-    sink->direct = sink->settings.load == LOAD_APPEND || (found && started_empty);
+    /* An incremental run's rows (a later generation) are in the table already: they are merged. */
+    sink->direct = sink->settings.load == LOAD_APPEND || (found && started_empty && generation == 0);
+    sink->generation = generation;
     sink->columns = sql_column_list(shape, shape->nout);
     sink->target = xstrdup(shape->target);
     row_writer_init(&sink->json, FORMAT_NDJSON, false, false, shape);
@@ -692,7 +696,7 @@ static bool begin_locked(Sink *sink, FerryError *err)
 
 static bool redshift_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
-    if (!use_table(sink, shape, err))
+    if (!use_table(sink, shape, 0, err))
         return false;
     bool found, started_empty, empty;
     bool ok = begin_locked(sink, err) &&
@@ -729,8 +733,9 @@ static bool redshift_prepare_table(Sink *sink, const TableShape *shape, FerryErr
     return ok;
 }
 
-static bool redshift_finish_table(Sink *sink, const TableShape *shape, FerryError *err)
+static bool redshift_finish_table(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err)
 {
+    (void)generation; /* every generation's leftovers are the table's */
     char prefix[1024];
     snprintf(prefix, sizeof prefix, "%s/", shape->target);
     return remove_staged(sink, prefix, err); /* what a crash after a commit left */
@@ -751,7 +756,7 @@ static bool redshift_begin(Sink *sink, const SinkSegment *segment, FerryError *e
     sink->segment = *segment;
     SinkRecord record;
     bool found = false;
-    if (!use_table(sink, segment->shape, err) ||
+    if (!use_table(sink, segment->shape, segment->generation, err) ||
         !ledger_find(&sink->pg, &sink->ledger, sink->target, segment, &record, &found, WHO, err))
         return false;
     free(record.last_key);
@@ -1262,7 +1267,7 @@ static int64_t redshift_rejected(Sink *sink)
 static bool redshift_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
                             FerryError *err)
 {
-    return use_table(sink, shape, err) && copy_digest(&sink->pg, &sink->table, shape, part, out, WHO, err);
+    return use_table(sink, shape, part->generation, err) && copy_digest(&sink->pg, &sink->table, shape, part, out, WHO, err);
 }
 
 static uint64_t redshift_key_hash(Sink *sink, const TableShape *shape, const RowBatch *keys, int row)

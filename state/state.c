@@ -71,6 +71,20 @@ static const char *const schema_ddl =
     "  exit_code  INTEGER,"
     "  pid        INTEGER NOT NULL);";
 
+/*
+ * Schema 3: a table's generations and high-water marks (state.h, MarkCapture).
+ * A new file gains them as an older one does, so they are written once.
+ */
+static const char *const generation_columns[] = {
+    "generation     INTEGER NOT NULL DEFAULT 0",  /* the generation the partitions are of */
+    "marked         INTEGER NOT NULL DEFAULT -1", /* the last generation whose bound became the mark */
+    "mark           TEXT", "mark_of TEXT", "mark_clock TEXT", "mark_snapshot TEXT",
+    "marked_at      TEXT",
+    "bound          TEXT", "bound_of TEXT", "bound_clock TEXT", "bound_snapshot TEXT",
+    "nulls          INTEGER NOT NULL DEFAULT 0",  /* rows with a NULL watermark, at the last capture */
+    "last_rows      INTEGER NOT NULL DEFAULT -1", /* rows of the last complete generation */
+};
+
 static bool db_error(SqliteStore *state, FerryError *err, int rc, const char *what)
 {
     ferry_error(err, FERRY_ERR_STATE, rc, "state file %s: %s: %s", state->path, what,
@@ -197,8 +211,15 @@ static bool sqlite_open(const char *path, StateStore **out, FerryError *err)
             goto fail;
         /* Schema 2 counts rejected rows; a schema-1 file gains the column, its checkpoints kept. */
         bool migrate = version == 1;
-        if ((migrate && !exec_sql(state, "ALTER TABLE partitions ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0", err)) ||
-            !exec_sql(state, schema_ddl, err) || !exec_sql(state, sql, err)) {
+        bool ok = (!migrate || exec_sql(state, "ALTER TABLE partitions ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0",
+                                        err)) &&
+                  exec_sql(state, schema_ddl, err);
+        for (size_t i = 0; ok && version < 3 && i < sizeof generation_columns / sizeof generation_columns[0]; i++) {
+            char alter[128];
+            snprintf(alter, sizeof alter, "ALTER TABLE tables ADD COLUMN %s", generation_columns[i]);
+            ok = exec_sql(state, alter, err);
+        }
+        if (!ok || !exec_sql(state, sql, err)) {
             rollback(state);
             goto fail;
         }
@@ -276,14 +297,51 @@ static bool sqlite_setup_check(StateStore *store, const SetupEntry *entries, int
     return ok;
 }
 
+/* Bind a capture's value, of, clock and snapshot at `first`…first + 3 (NULLs for none). */
+static void bind_capture(sqlite3_stmt *stmt, int first, const MarkCapture *mark)
+{
+    bind_text_or_null(stmt, first, mark ? mark->value : NULL);
+    bind_text_or_null(stmt, first + 1, mark ? mark->of : NULL);
+    bind_text_or_null(stmt, first + 2, mark ? mark->clock : NULL);
+    bind_text_or_null(stmt, first + 3, mark ? mark->snapshot : NULL);
+}
+
+static void column_capture(sqlite3_stmt *stmt, int first, MarkCapture *mark)
+{
+    mark->value = column_dup(stmt, first);
+    mark->of = column_dup(stmt, first + 1);
+    mark->clock = column_dup(stmt, first + 2);
+    mark->snapshot = column_dup(stmt, first + 3);
+}
+
+void mark_capture_clear(MarkCapture *mark)
+{
+    free(mark->value);
+    free(mark->of);
+    free(mark->clock);
+    free(mark->snapshot);
+    memset(mark, 0, sizeof *mark);
+}
+
+void planned_table_clear(PlannedTable *table)
+{
+    mark_capture_clear(&table->mark);
+    mark_capture_clear(&table->bound);
+    memset(table, 0, sizeof *table);
+}
+
 static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable *out, bool *found,
                       FerryError *err)
 {
     SqliteStore *state = (SqliteStore *)store;
     pthread_mutex_lock(&state->lock);
     *found = false;
+    memset(out, 0, sizeof *out);
     sqlite3_stmt *stmt;
-    bool ok = prepare(state, "SELECT id, est_rows, row_width, key_columns FROM tables WHERE name = ?",
+    bool ok = prepare(state,
+                      "SELECT id, est_rows, row_width, key_columns, generation, marked,"
+                      " mark, mark_of, mark_clock, mark_snapshot, bound, bound_of, bound_clock, bound_snapshot, nulls"
+                      " FROM tables WHERE name = ?",
                       &stmt, err);
     if (ok) {
         sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -294,6 +352,11 @@ static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable 
             out->row_width = sqlite3_column_int64(stmt, 2);
             snprintf(out->key_columns, sizeof out->key_columns, "%s",
                      (const char *)sqlite3_column_text(stmt, 3));
+            out->generation = sqlite3_column_int64(stmt, 4);
+            out->marked = sqlite3_column_int64(stmt, 5);
+            column_capture(stmt, 6, &out->mark);
+            column_capture(stmt, 10, &out->bound);
+            out->bound.nulls = sqlite3_column_int64(stmt, 14);
             *found = true;
         } else if (rc != SQLITE_DONE) {
             ok = db_error(state, err, rc, "read tables");
@@ -301,6 +364,29 @@ static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable 
         sqlite3_finalize(stmt);
     }
     pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+/* Insert partitions 0…nparts - 1 of a table, cut at `bounds`. */
+static bool insert_partitions(SqliteStore *state, int64_t table_id, int nparts, char *const *bounds,
+                              const char *now, FerryError *err)
+{
+    sqlite3_stmt *stmt = NULL;
+    bool ok = prepare(state,
+                      "INSERT INTO partitions (table_id, part, lo, hi, updated_at) VALUES (?, ?, ?, ?, ?)",
+                      &stmt, err);
+    for (int i = 0; ok && i < nparts; i++) {
+        sqlite3_reset(stmt);
+        sqlite3_bind_int64(stmt, 1, table_id);
+        sqlite3_bind_int(stmt, 2, i);
+        bind_text_or_null(stmt, 3, i == 0 ? NULL : bounds[i - 1]);
+        bind_text_or_null(stmt, 4, i == nparts - 1 ? NULL : bounds[i]);
+        sqlite3_bind_text(stmt, 5, now, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+            ok = db_error(state, err, rc, "insert partition");
+    }
+    sqlite3_finalize(stmt); /* a no-op on NULL */
     return ok;
 }
 
@@ -314,8 +400,8 @@ static bool sqlite_table_plan(StateStore *store, const TablePlanRecord *plan, in
     sqlite3_stmt *stmt = NULL;
     bool ok = begin(state, err) &&
               prepare(state,
-                      "INSERT INTO tables (name, target, key_columns, est_rows, row_width, planned_at)"
-                      " VALUES (?, ?, ?, ?, ?, ?)",
+                      "INSERT INTO tables (name, target, key_columns, est_rows, row_width, planned_at,"
+                      " bound, bound_of, bound_clock, bound_snapshot, nulls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       &stmt, err);
     if (ok) {
         sqlite3_bind_text(stmt, 1, plan->name, -1, SQLITE_STATIC);
@@ -324,28 +410,105 @@ static bool sqlite_table_plan(StateStore *store, const TablePlanRecord *plan, in
         sqlite3_bind_int64(stmt, 4, plan->est_rows);
         sqlite3_bind_int64(stmt, 5, plan->row_width);
         sqlite3_bind_text(stmt, 6, now, -1, SQLITE_STATIC);
+        bind_capture(stmt, 7, plan->bound);
+        sqlite3_bind_int64(stmt, 11, plan->bound ? plan->bound->nulls : 0);
         ok = step_done(state, stmt, err);
     }
-    stmt = NULL;
     if (ok) {
         *table_id = sqlite3_last_insert_rowid(state->db);
-        ok = prepare(state,
-                     "INSERT INTO partitions (table_id, part, lo, hi, updated_at) VALUES (?, ?, ?, ?, ?)",
-                     &stmt, err);
+        ok = insert_partitions(state, *table_id, plan->nparts, plan->bounds, now, err);
     }
-    for (int i = 0; ok && i < plan->nparts; i++) {
-        sqlite3_reset(stmt);
-        sqlite3_bind_int64(stmt, 1, *table_id);
-        sqlite3_bind_int(stmt, 2, i);
-        bind_text_or_null(stmt, 3, i == 0 ? NULL : plan->bounds[i - 1]);
-        bind_text_or_null(stmt, 4, i == plan->nparts - 1 ? NULL : plan->bounds[i]);
-        sqlite3_bind_text(stmt, 5, now, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-            ok = db_error(state, err, rc, "insert partition");
-    }
-    sqlite3_finalize(stmt); /* a no-op on NULL */
     ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+static bool sqlite_generation_begin(StateStore *store, int64_t table_id, const GenerationRecord *gen,
+                                    FerryError *err)
+{
+    SqliteStore *state = (SqliteStore *)store;
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt = NULL;
+    /* Only over a complete, raised generation: nothing of the last one may be lost with its partitions. */
+    bool ok = begin(state, err) &&
+              prepare(state,
+                      "UPDATE tables SET generation = ?1, mark = ?2, mark_of = ?3, mark_clock = ?4, mark_snapshot = ?5,"
+                      " bound = ?6, bound_of = ?7, bound_clock = ?8, bound_snapshot = ?9, nulls = ?10"
+                      " WHERE id = ?11 AND generation < ?1 AND marked = generation AND NOT EXISTS"
+                      " (SELECT 1 FROM partitions WHERE table_id = ?11 AND status <> 'done')",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_int64(stmt, 1, gen->generation);
+        bind_capture(stmt, 2, gen->since);
+        bind_capture(stmt, 6, gen->bound);
+        sqlite3_bind_int64(stmt, 10, gen->bound->nulls);
+        sqlite3_bind_int64(stmt, 11, table_id);
+        ok = step_done(state, stmt, err);
+        if (ok && sqlite3_changes(state->db) != 1)
+            ok = ferry_error(err, FERRY_ERR_BUG, 0,
+                             "BUG: generation %lld of table %lld begun over an incomplete one",
+                             (long long)gen->generation, (long long)table_id);
+    }
+    if (ok && prepare(state, "DELETE FROM partitions WHERE table_id = ?", &stmt, err)) {
+        sqlite3_bind_int64(stmt, 1, table_id);
+        ok = step_done(state, stmt, err);
+    } else {
+        ok = false;
+    }
+    ok = ok && insert_partitions(state, table_id, gen->nparts, gen->bounds, now, err);
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+static bool sqlite_mark_raise(StateStore *store, int64_t table_id, int64_t generation, bool *raised,
+                              FerryError *err)
+{
+    SqliteStore *state = (SqliteStore *)store;
+    char now[32];
+    utc_now_iso(now);
+    *raised = false;
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state,
+                      "UPDATE tables SET marked = generation, mark = bound, mark_of = bound_of, mark_clock = bound_clock,"
+                      " mark_snapshot = bound_snapshot, marked_at = ?1,"
+                      " last_rows = (SELECT coalesce(sum(rows), 0) FROM partitions WHERE table_id = ?2)"
+                      " WHERE id = ?2 AND generation = ?3 AND marked < generation AND NOT EXISTS"
+                      " (SELECT 1 FROM partitions WHERE table_id = ?2 AND status <> 'done')",
+                      &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, table_id);
+        sqlite3_bind_int64(stmt, 3, generation);
+        ok = step_done(state, stmt, err);
+        *raised = ok && sqlite3_changes(state->db) == 1;
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+static bool sqlite_mark_set(StateStore *store, int64_t table_id, const MarkCapture *mark, FerryError *err)
+{
+    SqliteStore *state = (SqliteStore *)store;
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state,
+                      "UPDATE tables SET mark = ?1, mark_of = ?2, mark_clock = ?3, mark_snapshot = ?4,"
+                      " bound = ?1, bound_of = ?2, bound_clock = ?3, bound_snapshot = ?4, nulls = ?5,"
+                      " marked_at = ?6, last_rows = 0 WHERE id = ?7",
+                      &stmt, err);
+    if (ok) {
+        bind_capture(stmt, 1, mark);
+        sqlite3_bind_int64(stmt, 5, mark->nulls);
+        sqlite3_bind_text(stmt, 6, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 7, table_id);
+        ok = step_done(state, stmt, err);
+    }
     pthread_mutex_unlock(&state->lock);
     return ok;
 }
@@ -668,7 +831,8 @@ static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const Ta
         "  sum(p.status = 'done'), sum(p.status = 'failed'), sum(p.status = 'running'),"
         "  coalesce(sum(p.rows), 0), coalesce(sum(p.bytes), 0), coalesce(sum(p.attempts), 0),"
         "  (SELECT last_error FROM partitions q WHERE q.table_id = t.id AND q.last_error IS NOT NULL"
-        "   ORDER BY q.updated_at DESC LIMIT 1), coalesce(sum(p.rejected), 0)"
+        "   ORDER BY q.updated_at DESC LIMIT 1), coalesce(sum(p.rejected), 0),"
+        "  t.generation, t.mark, t.mark_of, t.mark_clock, t.marked_at, t.last_rows, t.nulls"
         " FROM tables t LEFT JOIN partitions p ON p.table_id = t.id"
         " GROUP BY t.id ORDER BY t.name",
         &stmt, err);
@@ -688,6 +852,13 @@ static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const Ta
             .attempts = sqlite3_column_int(stmt, 10),
             .last_error = (const char *)sqlite3_column_text(stmt, 11),
             .rejected = sqlite3_column_int64(stmt, 12),
+            .generation = sqlite3_column_int64(stmt, 13),
+            .mark = (const char *)sqlite3_column_text(stmt, 14),
+            .mark_of = (const char *)sqlite3_column_text(stmt, 15),
+            .mark_clock = (const char *)sqlite3_column_text(stmt, 16),
+            .marked_at = (const char *)sqlite3_column_text(stmt, 17),
+            .last_rows = sqlite3_column_int64(stmt, 18),
+            .nulls = sqlite3_column_int64(stmt, 19),
         };
         fn(ctx, &status);
     }
@@ -791,4 +962,7 @@ const StateOps state_sqlite = {
     .status_each = sqlite_status_each,
     .runs_each = sqlite_runs_each,
     .reset = sqlite_reset,
+    .generation_begin = sqlite_generation_begin,
+    .mark_raise = sqlite_mark_raise,
+    .mark_set = sqlite_mark_set,
 };

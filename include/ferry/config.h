@@ -74,7 +74,29 @@ typedef struct TableSettings {
     char *target;             /* name in the sink; default: schema.name, unquoted */
     int children;             /* TableChildren: inheritance children read with the table or not */
     int on_duplicate_key;     /* DuplicateKeys: what rows whose key repeats become */
+    int mode;                 /* TableMode */
+    char *watermark;          /* incremental: the column (as written) or xmin */
+    char *lookback;           /* incremental: how far before the mark a run reads again, as written */
+    char *watermark_lag;      /* incremental: how far behind the source's clock the mark stays, as written */
+    char *source_timezone;    /* the zone a timestamp watermark without time zone is written in */
 } TableSettings;
+
+typedef enum { MODE_FULL = 0, MODE_INCREMENTAL = 1 } TableMode;
+
+/*
+ * An incremental table's watermark as the configuration gives it
+ * (agent/delta.c reads it against the column's type when the table is
+ * planned or resumed).
+ */
+typedef struct Watermark {
+    char *column;             /* owned: the column, unquoted; NULL: none (mode = full) */
+    bool xmin;                /* PostgreSQL's row version marker, not a column */
+    bool lookback_set;        /* lookback given; else 5 minutes for time marks, 0 for integers */
+    bool lookback_is_count;   /* given as a bare number: a count, for an integer watermark */
+    int64_t lookback;         /* seconds, or a count */
+    int64_t lag_s;            /* watermark_lag, seconds */
+    int line, lookback_line;  /* where watermark and lookback are written, for messages */
+} Watermark;
 
 typedef enum { CHILDREN_EXCLUDE = 0, CHILDREN_INCLUDE = 1 } TableChildren;
 
@@ -93,6 +115,7 @@ typedef struct TableConfig {
     char *qualified;          /* owned: "schema.name" as written in the section (quotes kept) */
     int line;                 /* line of the section header */
     TableSettings settings;
+    Watermark watermark;      /* mode = incremental: the settings above, read */
 } TableConfig;
 
 struct SinkOps;
@@ -143,6 +166,12 @@ const TableConfig *config_find_table(const FerryConfig *config, const char *qual
 int config_split_list(const char *text, char **names, int max);
 /* Append a name as config_split_list reads it back: quoted when it must be. */
 void config_add_name(StrBuf *out, const char *name);
+/*
+ * A span of time as the configuration writes one: "<n> <unit>" pairs
+ * ("5 minutes", "1 hour 30 min"; units s, sec, second, min, minute, h,
+ * hour, d, day, w, week, plural or not) into seconds; false when it is not one.
+ */
+bool config_parse_span(const char *text, int64_t *seconds);
 /* "schema.name" with either part quoted as in SQL; false when it is not two names. Owned. */
 bool config_parse_table_name(const char *text, char **schema, char **name);
 

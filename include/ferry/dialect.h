@@ -69,6 +69,15 @@ typedef struct Dialect {
      */
     const char *connection_room_sql;
 
+    /*
+     * Incremental tables (delta.h): the server's clock as a timestamptz, the
+     * snapshot a session sees now as text (NULL: the server shows none), and
+     * whether rows carry xmin, the transaction that wrote them.
+     */
+    const char *clock_sql;
+    const char *snapshot_sql;
+    bool row_versions;
+
     /* Tables may have inheritance children, and FROM takes ONLY. */
     bool inheritance;
     /* A primary key is unique and NOT NULL (Redshift's are informational: checked on the data). */

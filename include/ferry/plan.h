@@ -123,22 +123,31 @@ bool plan_table(SourceConn *conn, const TableConfig *table, TablePlan *plan, Fer
 void plan_free(TablePlan *plan);
 
 /*
- * Cut the key range (lower, upper] into up to `pieces` ranges at sampled keys:
+ * Cut the key range (lower, upper] — of the rows within `window` (SQL, delta.h; NULL: every row) —
+ * into up to `pieces` ranges at sampled keys:
  * *bounds gets *nbounds ascending inner bounds (owned). *nbounds is 0 when the
  * range holds fewer than FERRY_SPLIT_MIN_ROWS rows or too few sampled keys.
  */
-bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableShape *shape,
+bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *window,
                       const char *lower, const char *upper, int pieces, char ***bounds, int *nbounds,
                       double *est_rows, FerryError *err);
 
 /*
  * The one statement every read of a table's rows uses (workers, verify):
- * SELECT select_list FROM [ONLY] t WHERE (filter) AND key > lower AND key <= upper
- * [ORDER BY key]. NULL bounds are left out; *out is owned.
+ * SELECT select_list FROM [ONLY] t WHERE (filter) [AND (window)] AND key > lower AND key <= upper
+ * [ORDER BY key]. A NULL window or bound is left out; *out is owned.
  */
-bool plan_range_query(const TableConfig *table, const TableShape *shape,
+bool plan_range_query(const TableConfig *table, const TableShape *shape, const char *window,
                       const char *select_list, const char *lower, const char *upper, bool ordered,
                       char **out, FerryError *err);
+
+/*
+ * Upper bounds for nparts partitions of the rows within `window` (an
+ * incremental generation's, delta.h), drawn from all of them: *bounds gets
+ * *nbounds encoded keys (owned).
+ */
+bool plan_window_bounds(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *window,
+                        int nparts, char ***bounds, int *nbounds, FerryError *err);
 
 /* "ONLY schema.name", quoted, or without ONLY when the shape reads its children (owned). */
 char *plan_from_clause(const TableShape *shape);

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "ferry/config.h"
+#include "ferry/delta.h"
 #include "ferry/plan.h"
 #include "ferry/retry.h"
 #include "ferry/sink.h"
@@ -19,7 +20,9 @@
 typedef struct RunTable {
     const TableConfig *config;  /* borrowed */
     TableShape shape;           /* owned */
-    PlannedTable planned;
+    PlannedTable planned;       /* owned */
+    MarkKind mark_kind;         /* its watermark's kind (MARK_NONE: mode = full) */
+    char *window;               /* owned: the rows its generation reads (delta_window); NULL: every row */
     atomic_bool failed;         /* a partition failed for good: the table stops in this run */
     atomic_long fetch_cap;      /* rows a FETCH may ask for after timeouts; 0: no cap */
     atomic_bool use_cursor;     /* read with a cursor, not COPY (configured, or after a timeout) */

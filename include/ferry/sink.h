@@ -82,6 +82,12 @@ typedef struct SinkDigest {
 enum {
     SINK_REPLACES_SEGMENTS = 1u << 0, /* a replayed segment overwrites its own output */
     SINK_UPSERTS_BY_KEY = 1u << 1,    /* a replayed row replaces itself by key */
+    /*
+     * Each generation is written beside those before it, never over them
+     * (files): a reader applies them in order, the last version of a key
+     * winning. With SINK_UPSERTS_BY_KEY, what an incremental table needs.
+     */
+    SINK_KEEPS_GENERATIONS = 1u << 2,
 };
 
 typedef struct SinkOps {
@@ -117,11 +123,11 @@ typedef struct SinkOps {
     bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
     /*
      * finish_table (optional) is called at the end of every run in which the
-     * table is complete (every partition done), after the last commit. It
-     * MAY write what describes the whole table (a manifest); it MUST be
-     * harmless to call again.
+     * table's `generation` is complete (every partition done), after the
+     * last commit. It MAY write what describes that generation whole (a
+     * manifest); it MUST be harmless to call again.
      */
-    bool (*finish_table)(Sink *sink, const TableShape *shape, FerryError *err);
+    bool (*finish_table)(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err);
     bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
     bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);
     bool (*commit)(Sink *sink, FerryError *err);
@@ -172,10 +178,10 @@ static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const Tabl
     return ops->prepare_table == NULL || ops->prepare_table(sink, shape, err);
 }
 
-static inline bool sink_finish_table(const SinkOps *ops, Sink *sink, const TableShape *shape,
+static inline bool sink_finish_table(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t generation,
                                      FerryError *err)
 {
-    return ops->finish_table == NULL || ops->finish_table(sink, shape, err);
+    return ops->finish_table == NULL || ops->finish_table(sink, shape, generation, err);
 }
 
 static inline bool sink_check_table(const SinkOps *ops, const void *settings, const TableShape *shape,

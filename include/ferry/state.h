@@ -19,7 +19,23 @@
 typedef struct StateStore StateStore;
 
 /* The schema version this build writes; a newer file is refused. */
-#define STATE_SCHEMA_VERSION 2
+#define STATE_SCHEMA_VERSION 3
+
+/*
+ * What a generation of a table captured on the source as it began (delta.h):
+ * the high-water mark the table reaches when the generation is complete.
+ * Strings are owned where the struct is owned (PlannedTable), borrowed where
+ * it is handed in.
+ */
+typedef struct MarkCapture {
+    char *value;              /* the bound in the watermark's own terms; NULL: none */
+    char *of;                 /* what value is a bound of ("updated_at timestamptz", "xmin"); NULL: nothing */
+    char *clock;              /* the source's clock (timestamptz, UTC) */
+    char *snapshot;           /* the source's snapshot (PostgreSQL's pg_snapshot text); NULL where it has none */
+    int64_t nulls;            /* rows whose watermark was NULL (they cannot be followed) */
+} MarkCapture;
+
+void mark_capture_clear(MarkCapture *mark);
 
 typedef struct TablePlanRecord {
     const char *name;         /* "schema.name" */
@@ -29,7 +45,17 @@ typedef struct TablePlanRecord {
     int64_t row_width;
     int nparts;
     char *const *bounds;      /* nparts - 1 encoded upper bounds, ascending */
+    const MarkCapture *bound; /* the source as the plan began (generation 0's capture) */
 } TablePlanRecord;
+
+/* A new generation of a planned table (an incremental run): it replaces the table's partitions. */
+typedef struct GenerationRecord {
+    int64_t generation;
+    const MarkCapture *since; /* the mark its rows are read after (it stays the mark until it is done); NULL: none */
+    const MarkCapture *bound; /* what the mark becomes when it is done */
+    int nparts;
+    char *const *bounds;      /* nparts - 1 encoded key bounds, ascending */
+} GenerationRecord;
 
 /* A claimed partition. All strings are owned; free with state_work_clear. */
 typedef struct PartitionWork {
@@ -63,6 +89,13 @@ typedef struct TableStatus {
     int64_t rejected;         /* bad rows set aside by the sink */
     int attempts;             /* sum over partitions */
     const char *last_error;   /* most recent, or NULL */
+    int64_t generation;       /* 0: the first copy; each incremental run that found rows adds one */
+    const char *mark;         /* the high-water mark reached; NULL: none */
+    const char *mark_of;      /* what it is a bound of */
+    const char *mark_clock;   /* the source's clock when it was captured */
+    const char *marked_at;    /* when it was reached (this machine's clock) */
+    int64_t last_rows;        /* rows of the last complete generation; -1: none yet */
+    int64_t nulls;            /* rows whose watermark was NULL, at the last capture */
 } TableStatus;
 
 typedef struct RunRecord {
@@ -72,13 +105,19 @@ typedef struct RunRecord {
     int exit_code;
 } RunRecord;
 
-/* A planned table, as recorded. */
+/* A planned table, as recorded. Free with planned_table_clear. */
 typedef struct PlannedTable {
     int64_t id;
     int64_t est_rows;
     int64_t row_width;
     char key_columns[1024];   /* comma-separated, as planned */
+    int64_t generation;       /* the generation its partitions are of */
+    int64_t marked;           /* the last generation whose bound became the mark; -1: none */
+    MarkCapture mark;         /* the high-water mark (value NULL: none yet) */
+    MarkCapture bound;        /* captured as `generation` began */
 } PlannedTable;
+
+void planned_table_clear(PlannedTable *table);
 
 /* A partition as recorded (verify). Strings are borrowed for the callback's duration. */
 typedef struct PartitionRecord {
@@ -123,6 +162,10 @@ typedef struct StateOps {
     bool (*runs_each)(StateStore *state, int limit, void (*fn)(void *ctx, const RunRecord *run), void *ctx,
                       FerryError *err);
     bool (*reset)(StateStore *state, const char *name, int *tables_removed, FerryError *err);
+    bool (*generation_begin)(StateStore *state, int64_t table_id, const GenerationRecord *generation,
+                             FerryError *err);
+    bool (*mark_raise)(StateStore *state, int64_t table_id, int64_t generation, bool *raised, FerryError *err);
+    bool (*mark_set)(StateStore *state, int64_t table_id, const MarkCapture *mark, FerryError *err);
 } StateOps;
 
 /* What every store's handle starts with. */
@@ -252,6 +295,34 @@ static inline bool state_runs_each(StateStore *state, int limit, void (*fn)(void
 static inline bool state_reset(StateStore *state, const char *name, int *tables_removed, FerryError *err)
 {
     return state->ops->reset(state, name, tables_removed, err);
+}
+
+/*
+ * Begin the table's next generation, in one transaction: its partitions
+ * replace the last generation's (which must all be done, and their bound
+ * raised), the mark becomes `since`, and `bound` waits to become the next.
+ */
+static inline bool state_generation_begin(StateStore *state, int64_t table_id, const GenerationRecord *generation,
+                                          FerryError *err)
+{
+    return state->ops->generation_begin(state, table_id, generation, err);
+}
+
+/*
+ * When every partition of `generation` is done: its bound becomes the mark
+ * and its rows the last delta's, in one transaction. *raised false when
+ * that is already so or not yet possible; calling it again is harmless.
+ */
+static inline bool state_mark_raise(StateStore *state, int64_t table_id, int64_t generation, bool *raised,
+                                    FerryError *err)
+{
+    return state->ops->mark_raise(state, table_id, generation, raised, err);
+}
+
+/* A complete table whose next window held no row: the mark moves to `mark`, the last delta is empty. */
+static inline bool state_mark_set(StateStore *state, int64_t table_id, const MarkCapture *mark, FerryError *err)
+{
+    return state->ops->mark_set(state, table_id, mark, err);
 }
 
 #endif

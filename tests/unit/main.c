@@ -20,6 +20,7 @@ int main(void)
     test_objects();
     test_batch();
     test_copyload();
+    test_delta();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -61,5 +61,6 @@ void test_compress(void);
 void test_objects(void);
 void test_batch(void);
 void test_copyload(void);
+void test_delta(void);
 
 #endif

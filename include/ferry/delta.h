@@ -1,0 +1,80 @@
+/*
+ * include/ferry/delta.h — incremental tables: the rows that changed since the last run, by a watermark.
+ *
+ * A table with mode = incremental is copied in generations (segment.h). The
+ * first is the full copy; each later one reads the rows of a window,
+ *
+ *     mark - lookback < column <= bound                    (watermark = COLUMN)
+ *     written by a transaction the mark's snapshot did not see  (watermark = xmin)
+ *
+ * where `bound` is captured on the source as the generation begins — its
+ * clock less watermark_lag, or max(column) for an integer; the snapshot for
+ * xmin — and `mark` is the bound of the last complete generation. The mark
+ * moves up only when every partition of a generation is durable
+ * (state_mark_raise), so a run killed anywhere reads its window again.
+ *
+ * Every plan captures the source's clock and snapshot, watermark or not: a
+ * table copied in full that becomes incremental starts from its copy's
+ * (delta_since).
+ */
+#ifndef FERRY_DELTA_H
+#define FERRY_DELTA_H
+
+#include "ferry/batch.h"
+#include "ferry/common.h"
+#include "ferry/config.h"
+#include "ferry/source.h"
+#include "ferry/state.h"
+
+typedef enum {
+    MARK_NONE = 0,            /* no watermark (mode = full) */
+    MARK_TIMESTAMPTZ,
+    MARK_TIMESTAMP,           /* without time zone: read in the table's source_timezone */
+    MARK_DATE,                /* read as the day's start in source_timezone */
+    MARK_INTEGER,             /* smallint, integer, bigint */
+    MARK_XMIN,                /* PostgreSQL's xmin: the transaction that wrote the row version */
+} MarkKind;
+
+/*
+ * The table's watermark read against the source: the column's type (or the
+ * server's row versions, for xmin) as a kind, MARK_NONE for mode = full.
+ * A watermark ferry cannot follow is a configuration error naming `file`,
+ * the line and the key.
+ */
+bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, const TableShape *shape,
+                MarkKind *kind, FerryError *err);
+
+/*
+ * What a generation captures as it begins: the source's clock and
+ * snapshot, and, for a watermark, the bound and the count of rows whose
+ * watermark is NULL. *out is owned (mark_capture_clear).
+ */
+bool delta_capture(SourceConn *conn, const TableConfig *table, const TableShape *shape, MarkKind kind,
+                   MarkCapture *out, FerryError *err);
+
+/*
+ * The mark the table's next generation reads after: the recorded one when
+ * it is of this watermark; else one derived from its clock or snapshot (a
+ * table copied in full, or under another watermark); else none (value NULL:
+ * every row is read again, an integer watermark having no clock). Owned.
+ */
+bool delta_since(SourceConn *conn, const TableConfig *table, MarkKind kind, const MarkCapture *recorded,
+                 MarkCapture *out, FerryError *err);
+
+/* SQL that keeps the rows after `mark` up to `bound` (NULL: that side open); NULL when it keeps every row. Owned. */
+char *delta_window(const TableConfig *table, MarkKind kind, const char *mark, const char *bound);
+
+/*
+ * The next generation of a complete incremental table whose last bound has
+ * become its mark: its window captured and counted, and, when it holds
+ * rows, planned into partitions and begun (state_generation_begin). When it
+ * holds none, the mark moves to the new bound and *began is false: a run
+ * with nothing new costs the capture and one count.
+ */
+bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, const TableShape *shape,
+                MarkKind kind, const PlannedTable *planned, bool *began, FerryError *err);
+
+/* "updated_at timestamptz", "xmin": what a capture's bound is of (MarkCapture.of), into out[cap]. */
+void delta_describe(const TableConfig *table, MarkKind kind, char *out, size_t cap);
+
+#endif
