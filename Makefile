@@ -8,6 +8,7 @@
 #                   MongoDB sink, make bench-stores for S3 and Azure beside the dir sink and aws s3 cp
 #                   make bench-redshift for Redshift read by cursor beside UNLOAD (through the test front)
 #                   make bench-postgres for PostgreSQL → PostgreSQL beside pgcopydb and a psql COPY pipe
+#                   make bench-incremental for an incremental run beside a full copy and a COPY of the changes
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
 #   make install PREFIX=/usr/local
 
@@ -32,7 +33,8 @@ RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
 
-.PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift bench-postgres asan install clean
+.PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift bench-postgres bench-incremental asan \
+        install clean
 
 all: $(BIN)
 
@@ -90,6 +92,10 @@ bench-postgres:
 	@EXTRA_COMMANDS=pgcopydb:pgcopydb tests/lib/deps.sh
 	@$(MAKE) --no-print-directory ferry
 	profiling/bench-postgres.sh
+
+bench-incremental: deps
+	@$(MAKE) --no-print-directory ferry
+	profiling/bench-incremental.sh
 
 asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \

@@ -120,23 +120,31 @@ static bool raise_mark(RunContext *run, RunTable *table, FerryError *err)
 static bool next_generation(RunContext *run, SourceConn *conn, RunTable *table, FerryError *err)
 {
     const TableConfig *tc = table->config;
+    bool full = run->full == tc;
     int left = 0;
-    if (table->mark_kind != MARK_NONE &&
-        !state_table_remaining(run->state, table->planned.id, &left, err))
+    if ((full || table->mark_kind != MARK_NONE) && !state_table_remaining(run->state, table->planned.id, &left, err))
         return false;
-    if (table->mark_kind != MARK_NONE && left == 0) {
+    if (full && left > 0)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "table %s: --full: its generation %lld is not complete (%d partition(s) left); run "
+                           "ferry without --full to finish it first, or `ferry reset` the table to plan it anew",
+                           tc->qualified, (long long)table->planned.generation, left);
+    if ((full || table->mark_kind != MARK_NONE) && left == 0) {
         bool began = false;
         /* A run stopped between the last checkpoint and its end: the sink finishes the table first (5). */
         if (table->planned.marked < table->planned.generation && !finish_table(run, table, err))
             return false;
         if (!raise_mark(run, table, err) || !reload_planned(run, table, err) ||
-            !sweep_unloaded(run, tc, &table->shape, err) ||
-            !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, &began, err) ||
-            !reload_planned(run, table, err))
+            !sweep_unloaded(run, tc, &table->shape, err))
+            return false;
+        if (full ? !delta_full(conn, run->state, tc, table->mark_kind, &table->planned, err)
+                 : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, &began, err))
+            return false;
+        if (!reload_planned(run, table, err))
             return false;
     }
-    if (table->planned.generation == 0)
-        return true; /* the first copy reads every row */
+    if (table->planned.generation == 0 || table->planned.mark.value == NULL)
+        return true; /* the first copy, or a whole one: every row */
     char of[FERRY_NAME_MAX + 32];
     delta_describe(tc, table->mark_kind, of, sizeof of);
     if (table->planned.bound.of == NULL || strcmp(table->planned.bound.of, of) != 0) {
@@ -188,10 +196,19 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     /* (6) The source as the first copy begins: its bound becomes the mark when the copy is complete. */
     MarkCapture capture = {0};
     if (!sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err) ||
-        !delta_kind(conn, run->config->path, tc, &plan.shape, &table->mark_kind, err) ||
-        !delta_capture(conn, tc, &plan.shape, table->mark_kind, &capture, err)) {
+        !delta_kind(conn, run->config->path, tc, &plan.shape, &table->mark_kind, err)) {
         plan_free(&plan);
         return false;
+    }
+    if (!delta_capture(conn, tc, &plan.shape, table->mark_kind, &capture, err)) {
+        /* A full copy needs none: what it captures only lets the table become incremental later. */
+        if (table->mark_kind != MARK_NONE || err->domain != FERRY_ERR_SOURCE || err->retryable) {
+            plan_free(&plan);
+            return false;
+        }
+        log_warn("%s (the table is copied in full; made incremental later, its first incremental run reads every "
+                 "row again)",
+                 err->message);
     }
     StrBuf keys = {0};
     for (int k = 0; k < plan.shape.nkeys; k++) {
@@ -469,6 +486,10 @@ static int run_command(const CommandArgs *args)
     int64_t run_id = 0;
     double started = monotonic_seconds();
     RunContext run = {.config = config, .stop = stop};
+    if (args->full && (run.full = config_find_table(config, args->table)) == NULL) {
+        log_error("--full %s: no such table in %s", args->table, config->path);
+        return FERRY_EXIT_USAGE;
+    }
     bool pool_ready = false;
     pthread_mutex_init(&run.conns_lock, NULL);
 
@@ -624,4 +645,4 @@ out:
     return exit_code;
 }
 
-const Command command_run = {.name = "run", .run = run_command};
+const Command command_run = {.name = "run", .flags = COMMAND_TAKES_FULL, .run = run_command};

@@ -395,3 +395,60 @@ bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, c
     mark_capture_clear(&bound);
     return ok;
 }
+
+bool delta_full(SourceConn *conn, StateStore *state, const TableConfig *table, MarkKind kind,
+                const PlannedTable *planned, FerryError *err)
+{
+    TablePlan plan;
+    MarkCapture bound = {0};
+    if (!plan_table(conn, table, &plan, err))
+        return false;
+    bool ok = delta_capture(conn, table, &plan.shape, kind, &bound, err);
+    GenerationRecord generation = {
+        .generation = planned->generation + 1,
+        .since = NULL, /* no window: every row */
+        .bound = &bound,
+        .nparts = plan.nparts,
+        .bounds = plan.bounds,
+    };
+    ok = ok && state_generation_begin(state, planned->id, &generation, err);
+    if (ok)
+        log_info("table %s: generation %lld reads every row (run --full), about %.0f in %d partition(s)",
+                 table->qualified, (long long)generation.generation, plan.est_rows, plan.nparts);
+    mark_capture_clear(&bound);
+    plan_free(&plan);
+    return ok;
+}
+
+bool delta_mark_from(SourceConn *conn, const TableConfig *table, MarkKind kind, const char *value, MarkCapture *out,
+                     FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    if (kind == MARK_NONE)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "table %s is copied in full (mode = full): it has no mark to set; ferry run --full %s "
+                           "copies it again",
+                           table->qualified, table->qualified);
+    /* The value as the source writes one of the watermark's type: a bad one is the source's error. */
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT ($1::%s)::text", kind == MARK_XMIN ? "pg_snapshot" : literal_type(kind));
+    const char *params[1] = {value};
+    PGresult *res = NULL;
+    bool ok = source_query(conn, sql.text, 1, params, &res, err);
+    free(sql.text);
+    if (!ok) {
+        if (err->domain == FERRY_ERR_SOURCE && !err->retryable) {
+            char detail[FERRY_ERROR_MAX / 2];
+            snprintf(detail, sizeof detail, "%.*s", (int)sizeof detail - 1, err->message);
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "--since %s is not a mark of table %s's watermark: %s",
+                               value, table->qualified, detail);
+        }
+        return false;
+    }
+    char of[FERRY_NAME_MAX + 32];
+    delta_describe(table, kind, of, sizeof of);
+    out->value = xstrdup(PQgetvalue(res, 0, 0));
+    out->of = xstrdup(of);
+    PQclear(res);
+    return true;
+}

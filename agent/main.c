@@ -62,7 +62,9 @@ static const char usage_text[] =
     "from the last checkpoint after any failure.\n"
     "\n"
     "commands:\n"
-    "  run    -c FILE             copy every configured table; resumes unfinished work\n"
+    "  run    -c FILE             copy every configured table; resumes unfinished work;\n"
+    "                             incremental tables: copy what changed since the last run\n"
+    "  run    -c FILE --full TABLE  and copy TABLE whole again, as a new generation\n"
     "  plan   -c FILE             show tables, keys, estimated rows and width, partitions\n"
     "                             and batch sizes; changes nothing\n"
     "  status -c FILE [--json]    progress per table: partitions, rows, bytes, attempts,\n"
@@ -71,10 +73,15 @@ static const char usage_text[] =
     "                             with what the sink holds; exit 1 on any mismatch\n"
     "  reset  -c FILE [TABLE]     forget the progress of one table (schema.name) or of all;\n"
     "                             the next run plans it again and rewrites its output\n"
+    "  reset  -c FILE --since VALUE TABLE\n"
+    "                             an incremental TABLE's mark becomes VALUE: the next run\n"
+    "                             copies the rows changed since VALUE\n"
     "\n"
     "options:\n"
     "  -c, --config FILE          the configuration file (INI; see README.md)\n"
     "      --json                 status: print JSON\n"
+    "      --full                 run: TABLE is copied whole (see above)\n"
+    "      --since VALUE          reset: the mark TABLE's next run reads after\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n"
     "\n"
@@ -96,12 +103,15 @@ int main(int argc, char **argv)
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
+        {"full", no_argument, NULL, 'F'},
+        {"since", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
-    bool json = false;
+    bool json = false, full = false;
+    const char *since = NULL;
     /* Options may stand before the command or after it: ferry -c FILE run, ferry run -c FILE. */
     const char *command = NULL;
     for (int pass = 0; pass < 2; pass++) {
@@ -110,6 +120,8 @@ int main(int argc, char **argv)
             switch (opt) {
             case 'c': config_path = optarg; break;
             case 'j': json = true; break;
+            case 'F': full = true; break;
+            case 'S': since = optarg; break;
             case 'h': fputs(usage_text, stdout); return FERRY_EXIT_OK;
             case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;
             default: fputs(usage_text, stderr); return FERRY_EXIT_USAGE;
@@ -136,12 +148,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry: %s needs a configuration file: ferry %s -c FILE\n", command, command);
         return FERRY_EXIT_USAGE;
     }
-    if (optind < argc || (argument != NULL && !(cmd->flags & COMMAND_TAKES_TABLE))) {
+    bool takes_table = (cmd->flags & COMMAND_TAKES_TABLE) || (full && (cmd->flags & COMMAND_TAKES_FULL));
+    if (optind < argc || (argument != NULL && !takes_table)) {
         fprintf(stderr, "ferry: unexpected argument \"%s\"\n", optind < argc ? argv[optind] : argument);
         return FERRY_EXIT_USAGE;
     }
     if (json && !(cmd->flags & COMMAND_TAKES_JSON)) {
         fprintf(stderr, "ferry: --json applies to status only\n");
+        return FERRY_EXIT_USAGE;
+    }
+    if (full && (!(cmd->flags & COMMAND_TAKES_FULL) || argument == NULL)) {
+        fprintf(stderr, "ferry: --full applies to run, with the table to copy whole: ferry run -c FILE --full "
+                        "schema.name\n");
+        return FERRY_EXIT_USAGE;
+    }
+    if (since != NULL && (!(cmd->flags & COMMAND_TAKES_SINCE) || argument == NULL)) {
+        fprintf(stderr, "ferry: --since applies to reset, with the table whose mark it sets: ferry reset -c FILE "
+                        "--since VALUE schema.name\n");
         return FERRY_EXIT_USAGE;
     }
 
@@ -152,7 +175,8 @@ int main(int argc, char **argv)
         return FERRY_EXIT_CONFIG;
     }
     install_signals();
-    const CommandArgs args = {.config = config, .table = argument, .json = json, .stop = &stop_requested};
+    const CommandArgs args = {
+        .config = config, .table = argument, .json = json, .full = full, .since = since, .stop = &stop_requested};
     int code = cmd->run(&args);
     config_free(config);
     return code;

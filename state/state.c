@@ -496,11 +496,12 @@ static bool sqlite_mark_set(StateStore *store, int64_t table_id, const MarkCaptu
     char now[32];
     utc_now_iso(now);
     pthread_mutex_lock(&state->lock);
-    sqlite3_stmt *stmt;
-    bool ok = prepare(state,
+    sqlite3_stmt *stmt = NULL;
+    bool ok = begin(state, err) &&
+              prepare(state,
                       "UPDATE tables SET mark = ?1, mark_of = ?2, mark_clock = ?3, mark_snapshot = ?4,"
                       " bound = ?1, bound_of = ?2, bound_clock = ?3, bound_snapshot = ?4, nulls = ?5,"
-                      " marked_at = ?6, last_rows = 0 WHERE id = ?7",
+                      " marked_at = ?6, marked = generation, last_rows = 0 WHERE id = ?7",
                       &stmt, err);
     if (ok) {
         bind_capture(stmt, 1, mark);
@@ -509,6 +510,15 @@ static bool sqlite_mark_set(StateStore *store, int64_t table_id, const MarkCaptu
         sqlite3_bind_int64(stmt, 7, table_id);
         ok = step_done(state, stmt, err);
     }
+    /* What is left of the generation is the next one's to read (the mark was set at or before its rows). */
+    if (ok && prepare(state, "UPDATE partitions SET status = 'done' WHERE table_id = ? AND status <> 'done'",
+                      &stmt, err)) {
+        sqlite3_bind_int64(stmt, 1, table_id);
+        ok = step_done(state, stmt, err);
+    } else {
+        ok = false;
+    }
+    ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;
 }

@@ -12,14 +12,18 @@
 
 typedef struct CommandArgs {
     const FerryConfig *config;       /* borrowed: loaded and checked */
-    const char *table;               /* the command's TABLE argument (reset), or NULL */
+    const char *table;               /* the command's TABLE argument (reset, run --full), or NULL */
     bool json;                       /* --json (status) */
+    bool full;                       /* --full (run): TABLE is read whole into a new generation */
+    const char *since;               /* --since VALUE (reset): TABLE's mark becomes VALUE; or NULL */
     volatile sig_atomic_t *stop;     /* set by the first SIGINT or SIGTERM */
 } CommandArgs;
 
 enum {
     COMMAND_TAKES_TABLE = 1u << 0,   /* an optional TABLE argument */
     COMMAND_TAKES_JSON = 1u << 1,    /* --json */
+    COMMAND_TAKES_FULL = 1u << 2,    /* --full TABLE */
+    COMMAND_TAKES_SINCE = 1u << 3,   /* --since VALUE TABLE */
 };
 
 typedef struct Command {

@@ -74,6 +74,22 @@ char *delta_window(const TableConfig *table, MarkKind kind, const char *mark, co
 bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, const TableShape *shape,
                 MarkKind kind, const PlannedTable *planned, bool *began, FerryError *err);
 
+/*
+ * `ferry run --full`: the complete table's next generation reads every row,
+ * planned like a first copy, its bound captured now (so the mark follows
+ * when it is done).
+ */
+bool delta_full(SourceConn *conn, StateStore *state, const TableConfig *table, MarkKind kind,
+                const PlannedTable *planned, FerryError *err);
+
+/*
+ * `ferry reset --since VALUE`: VALUE as a mark of the table's watermark, as
+ * the source writes one (a value it cannot read as the watermark's type is
+ * a usage error naming it). *out is owned.
+ */
+bool delta_mark_from(SourceConn *conn, const TableConfig *table, MarkKind kind, const char *value, MarkCapture *out,
+                     FerryError *err);
+
 /* "updated_at timestamptz", "xmin": what a capture's bound is of (MarkCapture.of), into out[cap]. */
 void delta_describe(const TableConfig *table, MarkKind kind, char *out, size_t cap);
 

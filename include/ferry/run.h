@@ -31,6 +31,7 @@ typedef struct RunTable {
 
 typedef struct RunContext {
     const FerryConfig *config;  /* borrowed */
+    const TableConfig *full;    /* borrowed: the table of `run --full`, or NULL */
     StateStore *state;          /* borrowed */
     MemoryBudget budget;
     RetryPolicy retry;

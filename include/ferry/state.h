@@ -319,7 +319,12 @@ static inline bool state_mark_raise(StateStore *state, int64_t table_id, int64_t
     return state->ops->mark_raise(state, table_id, generation, raised, err);
 }
 
-/* A complete table whose next window held no row: the mark moves to `mark`, the last delta is empty. */
+/*
+ * The table's mark becomes `mark` and its generation ends there, in one
+ * transaction: a complete table whose next window held no row, or `ferry
+ * reset --since` (what its generation had left is read again from the
+ * mark). The last delta is empty.
+ */
 static inline bool state_mark_set(StateStore *state, int64_t table_id, const MarkCapture *mark, FerryError *err)
 {
     return state->ops->mark_set(state, table_id, mark, err);

@@ -19,13 +19,22 @@ rejects=$(cat "$WORK"/rejects/skipped.p*.ndjson 2>/dev/null)
 like "$rejects" '"table" : "skipped".*"key" : \{ "id" : "2" \}.*Decimal128' "the reject file names the table, the key (id 2) and the reason"
 like "$out" "1 row\(s\) of skipped set aside" "the run says a row was set aside"
 like "$("$FERRY" status -c "$WORK/skip.ini")" "public.types +complete .* 1 rejected" "status counts the rejected row"
-# A state file of schema 1 (before rejected rows were counted) is carried over, its checkpoints kept.
-cp "$WORK/skip.state" "$WORK/old.state"
+# Older state files are carried over, their checkpoints kept: schema 2 (before generations and marks)
+# and schema 1 (before rejected rows were counted), made here as those versions wrote them.
+schema3="generation marked mark mark_of mark_clock mark_snapshot marked_at bound bound_of bound_clock bound_snapshot nulls last_rows"
+cp "$WORK/skip.state" "$WORK/old2.state"
+for c in $schema3; do sqlite3 "$WORK/old2.state" "ALTER TABLE tables DROP COLUMN $c"; done
+sqlite3 "$WORK/old2.state" "PRAGMA user_version = 2"
+cp "$WORK/old2.state" "$WORK/old.state"
 sqlite3 "$WORK/old.state" "ALTER TABLE partitions DROP COLUMN rejected; PRAGMA user_version = 1"
-sed "s|^state = .*|state = old.state|" "$WORK/skip.ini" > "$WORK/old.ini"
-like "$("$FERRY" status -c "$WORK/old.ini" 2>&1)" "public.types +complete +3/3 +3000 " "a schema-1 state file opens, with its progress (3000 rows read)"
-is "$(sqlite3 "$WORK/old.state" "PRAGMA user_version; SELECT sum(rejected) FROM partitions")" "$(printf '2\n0')" \
-    "and is migrated to schema 2 (rejected counted from now on)"
+for v in "" 2; do
+    sed "s|^state = .*|state = old$v.state|" "$WORK/skip.ini" > "$WORK/old$v.ini"
+    like "$("$FERRY" status -c "$WORK/old$v.ini" 2>&1)" "public.types +complete +3/3 +3000 " \
+        "a schema-${v:-1} state file opens, with its progress (3000 rows read)"
+    is "$(sqlite3 "$WORK/old$v.state" "PRAGMA user_version; SELECT sum(rejected), min(generation), min(marked) FROM partitions, tables")" \
+        "$(printf '3\n%s|0|-1' "$([ -z "$v" ] && echo 0 || sqlite3 "$WORK/skip.state" "SELECT sum(rejected) FROM partitions")")" \
+        "and is migrated to schema 3 (generation 0, no mark yet${v:+; its rejected count kept})"
+done
 
 write_mongo_config "$WORK/fail.ini"
 printf '[table public.types]\ntarget = failed\n' >> "$WORK/fail.ini"

@@ -229,4 +229,22 @@ workers = $workers"
     ok $(( peak <= limit ? 0 : 1 )) "wide rows, $workers worker(s): peak RSS $peak KiB within memory_limit + idle baseline ($limit KiB)"
 done
 
+# ---- incremental: a column watermark, read on the cluster's clock (sysdate, UTC); xmin refused ----
+pg_sql "CREATE TABLE public.rinc (id int PRIMARY KEY, v varchar(20), updated_at timestamp NOT NULL);
+        INSERT INTO rinc SELECT g, 'v' || g, (now() AT TIME ZONE 'UTC') - interval '1 day' FROM generate_series(1, 3000) g;
+        ANALYZE rinc" >/dev/null
+write_rs_config "$WORK/inc.ini" "$WORK/inc"
+printf '[table public.rinc]\ntarget = rinc\nmode = incremental\nwatermark = updated_at\npartition_rows = 1000\n' >> "$WORK/inc.ini"
+"$FERRY" run -c "$WORK/inc.ini" > "$WORK/inc.log" 2>&1; code=$?
+is "$code $(cat "$WORK"/inc/rinc/rinc.p* | wc -l)" "0 3000" "incremental: the first run copies the table from Redshift"
+pg_sql "UPDATE rinc SET v = 'changed', updated_at = now() AT TIME ZONE 'UTC' WHERE id % 10 = 0" >/dev/null
+"$FERRY" run -c "$WORK/inc.ini" > "$WORK/inc1.log" 2>&1; code=$?
+like "$code $(cat "$WORK/inc1.log")" "^0 .*generation 1: 300 row\(s\) changed since" \
+    "incremental: the next run finds the 300 rows changed, by the cluster's sysdate"
+is "$(cat "$WORK"/inc/rinc/rinc.g000001.* | grep -c '"v":"changed"')" 300 "incremental: and writes them as generation 1"
+sed 's/^watermark = updated_at$/watermark = xmin/' "$WORK/inc.ini" > "$WORK/xmin.ini"
+out=$("$FERRY" plan -c "$WORK/xmin.ini" 2>&1); code=$?
+like "$code $out" "^78 .*xmin.ini:[0-9]+: key 'watermark': table public.rinc: watermark = xmin is PostgreSQL's row version marker, and redshift has none" \
+    "watermark = xmin on Redshift is refused at its line, saying why"
+
 done_testing

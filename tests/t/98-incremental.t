@@ -141,6 +141,21 @@ like "$status" '"mode":"incremental","generation":2,"watermark":"xmin","mark":"[
     "mongo: status --json shows the mode, generation and xmin mark"
 like "$status" '"last_delta_rows":0' "mongo: and that the last run's delta was empty"
 
+# run --full: the table read whole into a new generation, the collection still the source's.
+"$FERRY" run -c mongo.ini --full public.ev > mongo4.log 2>&1; code=$?
+like "$code $(cat mongo4.log)" "^0 .*generation 3 reads every row \(run --full\)" "mongo: run --full reads every row as generation 3"
+like "$(cat mongo4.log)" "run complete: $(pg_sql "SELECT count(*) FROM ev") rows" "mongo: all of them"
+load_collection ev mongo_docs relaxed
+pg_sql "DROP TABLE mongo_rows; CREATE TABLE mongo_rows AS
+          SELECT (doc->>'_id')::int AS id, doc->>'v' AS v, (doc->>'n')::bigint AS n FROM mongo_docs"
+is "$(rows_differ ev_rows mongo_rows)" 0 "mongo: and the collection still equals the source"
+"$FERRY" run -c mongo.ini > mongo5.log 2>&1; code=$?
+like "$code $(cat mongo5.log)" "^0 .*nothing changed since" "mongo: the run after it finds nothing new"
+out=$("$FERRY" run -c mongo.ini --full public.nosuch 2>&1); code=$?
+like "$code $out" "^2 .*--full public.nosuch: no such table" "run --full of a table not configured: exit 2"
+out=$("$FERRY" run -c mongo.ini --full 2>&1); code=$?
+like "$code $out" "^2 .*--full applies to run, with the table" "run --full without a table: exit 2"
+
 # --- PostgreSQL target, watermark = n (an integer) --------------------------------------------
 write_pg_config pg.ini "load = upsert
 create_table = true"
@@ -158,6 +173,21 @@ dst=$(psql -X -q -A -t -h 127.0.0.1 -p "$TARGET_PORT" -U ferry -d postgres \
 is "$dst" "$src" "postgres: the target table equals the source"
 "$FERRY" run -c pg.ini > pg2.log 2>&1; code=$?
 like "$code $(cat pg2.log)" "^0 .*nothing changed since" "postgres: a run with nothing new exits 0 and says so"
+
+# reset --since: the mark moved back; the next run copies every row changed since.
+out=$("$FERRY" reset -c pg.ini --since 0 public.ev 2>&1); code=$?
+like "$code $out" "^0 .*its mark is now 0 \(n integer\)" "reset --since 0 sets the integer mark"
+"$FERRY" run -c pg.ini > pg3.log 2>&1; code=$?
+like "$code $(cat pg3.log)" "^0 .*generation 2: $(pg_sql "SELECT count(*) FROM ev") row\(s\) changed since 0" \
+    "postgres: the next run reads every row since that mark"
+dst=$(psql -X -q -A -t -h 127.0.0.1 -p "$TARGET_PORT" -U ferry -d postgres \
+      -c "COPY (SELECT * FROM ev ORDER BY id) TO STDOUT" | md5sum)
+is "$dst" "$src" "postgres: and the target table is still the source's, row for row"
+out=$("$FERRY" reset -c pg.ini --since yesterday-ish public.ev 2>&1); code=$?
+like "$code $out" "^2 .*--since yesterday-ish is not a mark of table public.ev's watermark" \
+    "reset --since with a value the watermark's type cannot hold: exit 2, named"
+out=$("$FERRY" reset -c pg.ini --since 5 2>&1); code=$?
+like "$code $out" "^2 .*--since applies to reset, with the table" "reset --since without a table: exit 2"
 
 # --- NULL watermarks and timestamp without time zone ---------------------------------------------
 pg_sql "CREATE TABLE loc (id int PRIMARY KEY, v text, ts timestamp);

@@ -66,7 +66,9 @@ here is this front's own; ferry must not depend on those words.
     'stl_load_errors' system table for details.", as Redshift does.
     pg_last_copy_count() and pg_last_copy_id() answer for the session's last
     COPY; CREATE TABLE takes VARBYTE and DISTKEY / SORTKEY / DISTSTYLE
-    (logged as "create <table> <keys>"), and sysdate;
+    (logged as "create <table> <keys>"), and sysdate (in every statement:
+    the transaction's start in UTC, without zone, as Redshift's); a
+    statement naming xmin is refused (Redshift's rows have none);
   - raises error 1023 ("Serializable isolation violation on table …" in its
     detail) as Redshift's serializable isolation does for ferry's loads: a
     transaction that writes a table (COPY, INSERT, DELETE, UPDATE) that
@@ -329,6 +331,10 @@ class Session:
             sql = self.create(sql)
         sql = re.sub(r'\bpg_last_copy_count\s*\(\s*\)', str(self.last_copy[1]), sql, flags=re.I)
         sql = re.sub(r'\bpg_last_copy_id\s*\(\s*\)', str(self.last_copy[0]), sql, flags=re.I)
+        if re.search(r'\bsysdate\b', bare, re.I):  # Redshift's: the transaction's start, UTC, without zone
+            sql = re.sub(r'\bsysdate\b', "(transaction_timestamp() AT TIME ZONE 'UTC')", sql, flags=re.I)
+        if re.search(r'\bxmin\b', bare, re.I):
+            raise Refusal('xmin', '42703', 'column "xmin" does not exist')
         if re.search(r'\btablesample\b', bare, re.I):
             raise Refusal('tablesample', '42601', 'syntax error at or near "TABLESAMPLE"')
         m = re.search(r'\b(lateral|ordinality)\b|\bfrom\s+(only)\b|\bfilter\s*(\()\s*where\b|(\[\])', bare, re.I)
