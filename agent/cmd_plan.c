@@ -44,8 +44,8 @@ static int plan_command(const CommandArgs *args)
         TablePlan plan;
         MarkKind kind = MARK_NONE;
         bool planned = plan_table(conn, tc, &plan, &err);
-        if (planned && (!sink_check_table(config->sink, config->sink_settings, &plan.shape, &err) ||
-                        !delta_kind(conn, config->path, tc, &plan.shape, &kind, &err))) {
+        if (planned && (!delta_kind(conn, config->path, tc, &plan.shape, &kind, &err) ||
+                        !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err))) {
             plan_free(&plan);
             planned = false;
         }

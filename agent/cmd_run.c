@@ -32,6 +32,7 @@
 #include "ferry/command.h"
 #include "ferry/dialect.h"
 #include "ferry/run.h"
+#include "ferry/sql.h"
 #include "ferry/unload.h"
 
 int run_lock_state(const char *state_path, FerryError *err)
@@ -143,8 +144,10 @@ static bool next_generation(RunContext *run, SourceConn *conn, RunTable *table, 
         if (!reload_planned(run, table, err))
             return false;
     }
-    if (table->planned.generation == 0 || table->planned.mark.value == NULL)
-        return true; /* the first copy, or a whole one: every row */
+    if (table->planned.generation == 0 || table->planned.mark.value == NULL) {
+        table->window = sql_live_rows(&table->shape); /* the first copy, or a whole one: every row held */
+        return true;
+    }
     char of[FERRY_NAME_MAX + 32];
     delta_describe(tc, table->mark_kind, of, sizeof of);
     if (table->planned.bound.of == NULL || strcmp(table->planned.bound.of, of) != 0) {
@@ -181,8 +184,8 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
                                "run `ferry reset -c FILE %s` to copy it again",
                                tc->qualified, table->shape.cols[table->shape.key_col[0]].name,
                                table->planned.key_columns, tc->qualified);
-        return sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err) &&
-               delta_kind(conn, run->config->path, tc, &table->shape, &table->mark_kind, err) &&
+        return delta_kind(conn, run->config->path, tc, &table->shape, &table->mark_kind, err) &&
+               sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err) &&
                next_generation(run, conn, table, err);
     }
 
@@ -195,8 +198,8 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         return false;
     /* (6) The source as the first copy begins: its bound becomes the mark when the copy is complete. */
     MarkCapture capture = {0};
-    if (!sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err) ||
-        !delta_kind(conn, run->config->path, tc, &plan.shape, &table->mark_kind, err)) {
+    if (!delta_kind(conn, run->config->path, tc, &plan.shape, &table->mark_kind, err) ||
+        !sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err)) {
         plan_free(&plan);
         return false;
     }
@@ -237,6 +240,7 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
                  tc->qualified, plan.nparts, plan.est_rows, plan.width_avg, key_columns);
         table->shape = plan.shape; /* the shape moves into the run */
         memset(&plan.shape, 0, sizeof plan.shape);
+        table->window = sql_live_rows(&table->shape);
     }
     free(key_columns);
     mark_capture_clear(&capture);

@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "ferry/command.h"
+#include "ferry/delta.h"
 #include "ferry/keytuple.h"
 #include "ferry/run.h"
 #include "ferry/sql.h"
@@ -73,7 +74,9 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
     /* A range is read in key order, so the source walks the key's index; a whole table needs no order,
      * unless (6) each key is counted once. */
     bool once = tc->settings.on_duplicate_key == DUPLICATES_KEEP_LAST;
-    bool ok = plan_range_query(tc, shape, NULL, keys, lo, hi, once || lo != NULL || hi != NULL, &sql, err);
+    char *live = sql_live_rows(shape); /* soft-deleted rows are not in the sink */
+    bool ok = plan_range_query(tc, shape, live, keys, lo, hi, once || lo != NULL || hi != NULL, &sql, err);
+    free(live);
     free(keys);
     if (!ok)
         return false;
@@ -177,7 +180,7 @@ static int verify_command(const CommandArgs *args)
         const TableConfig *tc = &config->tables[t];
         PlannedTable planned;
         bool found;
-        TableShape shape;
+        TableShape shape = {0};
         if (!state_table_find(state, tc->qualified, &planned, &found, &err)) {
             fprintf(stderr, "ferry: %s\n", err.message);
             exit_code = FERRY_EXIT_STATE;
@@ -199,8 +202,10 @@ static int verify_command(const CommandArgs *args)
             bad++;
             continue;
         }
-        if (!plan_discover(conn, tc, &shape, &err)) {
+        MarkKind kind;
+        if (!plan_discover(conn, tc, &shape, &err) || !delta_kind(conn, config->path, tc, &shape, &kind, &err)) {
             printf("%-28s cannot be read: %s\n", tc->qualified, err.message);
+            table_shape_free(&shape);
             bad++;
             continue;
         }

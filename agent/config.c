@@ -150,6 +150,9 @@ static const ConfigOption table_options[] = {
                   .help = "incremental: the mark stays this far behind the source's clock (a span)"),
     CONFIG_OPTION(TableSettings, source_timezone, OPT_STRING, .default_value = "UTC",
                   .help = "the time zone a timestamp watermark without time zone is written in"),
+    CONFIG_OPTION(TableSettings, deletes, OPT_STRING, .default_value = "none", .raw = true,
+                  .help = "incremental: none, or soft COLUMN (a row whose COLUMN is true, or not NULL, is "
+                          "deleted from the sink: removed by key, or a tombstone line in files)"),
     {0},
 };
 
@@ -464,13 +467,40 @@ bool config_parse_span(const char *text, int64_t *seconds)
 }
 
 /* mode = incremental: the watermark named and its spans read, each error at its line. */
+/* deletes = soft COLUMN: the column read (quoted as in SQL where it must be); anything else at its line. */
+static bool table_deletes(const char *file, Section *section, TableConfig *table, FerryError *err)
+{
+    const char *text = table->settings.deletes;
+    Entry *entry = section_entry(section, "deletes");
+    int line = table->watermark.deletes_line = entry ? entry->line : section->line;
+    char *names[2];
+    int n = strncmp(text, "soft", 4) == 0 && isspace((unsigned char)text[4]) ? config_split_list(text + 5, names, 2)
+                                                                              : 0;
+    if (n == 1) {
+        table->watermark.soft_delete = names[0];
+        return true;
+    }
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    if (strcmp(text, "reconcile") == 0)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s:%d: key 'deletes': deletes = reconcile is not available yet: use deletes = soft "
+                           "COLUMN, or none",
+                           file, line);
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "%s:%d: key 'deletes': expected none, or soft and one column (deletes = soft deleted_at), "
+                       "not \"%s\"",
+                       file, line, text);
+}
+
 static bool table_watermark(const char *file, Section *section, TableConfig *table, FerryError *err)
 {
     TableSettings *s = &table->settings;
     Watermark *w = &table->watermark;
     Entry *entry;
+    bool deletes = strcmp(s->deletes, "none") != 0;
     if (s->mode != MODE_INCREMENTAL) {
-        const char *given = s->watermark ? "watermark" : s->lookback ? "lookback" : NULL;
+        const char *given = s->watermark ? "watermark" : s->lookback ? "lookback" : deletes ? "deletes" : NULL;
         if (given == NULL)
             return true;
         entry = section_entry(section, given);
@@ -526,7 +556,7 @@ static bool table_watermark(const char *file, Section *section, TableConfig *tab
                            "%s:%d: key 'watermark_lag': expected a span such as \"30 seconds\", not \"%s\"",
                            file, entry ? entry->line : section->line, s->watermark_lag);
     }
-    return true;
+    return !deletes || table_deletes(file, section, table, err);
 }
 
 static bool is_table_section(const Section *section)
@@ -717,6 +747,7 @@ void config_free(FerryConfig *config)
     for (int i = 0; i < config->ntables; i++) {
         options_free(table_options, &config->tables[i].settings);
         free(config->tables[i].watermark.column);
+        free(config->tables[i].watermark.soft_delete);
         free(config->tables[i].schema);
         free(config->tables[i].name);
         free(config->tables[i].qualified);

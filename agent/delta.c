@@ -87,7 +87,26 @@ static void type_name(const TableShape *shape, const char *column, FerryOid type
     snprintf(out, cap, "oid %u", type);
 }
 
-bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, const TableShape *shape,
+/* deletes = soft COLUMN: the column among those copied, marked in the shape. */
+static bool soft_delete_column(const char *file, const TableConfig *table, TableShape *shape, FerryError *err)
+{
+    const char *name = table->watermark.soft_delete;
+    shape->has_deleted = false;
+    if (name == NULL)
+        return true;
+    for (int c = 0; c < shape->nout; c++)
+        if (strcmp(shape->cols[c].name, name) == 0) {
+            shape->has_deleted = true;
+            shape->deleted_col = c;
+            return true;
+        }
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "%s:%d: key 'deletes': table %s: column %s is not among the columns copied: the sinks read "
+                       "it from each row (add it to columns)",
+                       file, table->watermark.deletes_line, table->qualified, name);
+}
+
+bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, TableShape *shape,
                 MarkKind *kind, FerryError *err)
 {
     *kind = MARK_NONE;
@@ -156,7 +175,7 @@ bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, co
                            file, w->lookback_line, table->qualified, w->column,
                            *kind == MARK_INTEGER ? "an integer" : "a time",
                            *kind == MARK_INTEGER ? "a count (lookback = 1000)" : "a span (lookback = 5 minutes)");
-    return true;
+    return soft_delete_column(file, table, shape, err);
 }
 
 /*

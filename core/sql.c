@@ -112,3 +112,15 @@ bool sql_key_range(const TableShape *shape, const char *lower, const char *upper
     free(keys);
     return ok && sql_statement_whole(sql, err);
 }
+
+char *sql_live_rows(const TableShape *shape)
+{
+    if (!shape->has_deleted)
+        return NULL;
+    const Column *col = &shape->cols[shape->deleted_col];
+    char *name = sql_quote_ident(col->name);
+    StrBuf sql = {0};
+    strbuf_add(&sql, col->type == OID_BOOL ? "%s IS NOT TRUE" : "%s IS NULL", name);
+    free(name);
+    return sql.text;
+}

@@ -231,6 +231,18 @@ static bool is_table_object(const char *key, const void *arg)
     return strcmp(p, ".manifest") == 0;
 }
 
+/* A table whose rows may be deletions (deletes = soft) writes them as tombstone lines: NDJSON only. */
+static bool blob_check_table(const void *settings, const TableShape *shape, FerryError *err)
+{
+    const BlobSettings *s = settings;
+    if (shape->has_deleted && s->format != FORMAT_NDJSON)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "table %s: deletes = soft writes a deleted row as a tombstone line "
+                           "({\"_deleted\": true, <key>}), which CSV has no form for: set format = ndjson",
+                           shape->target);
+    return true;
+}
+
 static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *err)
 {
     if (!target_valid(sink, shape->target, err))
@@ -562,6 +574,7 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
         .fit = kind##_fit,                                                                          \
         .open = kind##_open,                                                                        \
         .memory = kind##_memory,                                                                    \
+        .check_table = blob_check_table,                                                            \
         .prepare_table = blob_prepare_table,                                                        \
         .finish_table = blob_finish_table,                                                          \
         .begin = blob_begin,                                                                        \

@@ -330,7 +330,10 @@ bool copy_merge(PgSession *pg, const CopyTable *table, const char *stage_sql, co
         free(q);
     }
     char *cols = sql_column_list(shape, shape->nout);
-    strbuf_add(&sql, "; INSERT INTO %s (%s) SELECT %s FROM %s", table->sql, cols, cols, stage_sql);
+    char *live = sql_live_rows(shape); /* deletes = soft: a deleted row's key is only removed */
+    strbuf_add(&sql, "; INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s", table->sql, cols, cols, stage_sql,
+               live ? live : "true");
+    free(live);
     free(cols);
     bool ok = sql_statement_whole(&sql, err) && run(pg, sql.text, 0, NULL, NULL, who, "merging the segment", err);
     free(sql.text);

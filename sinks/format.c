@@ -705,11 +705,33 @@ static void csv_row(RowWriter *writer, OutBuf *out, const RowBatch *batch, int r
     outbuf_putc(out, '\n');
 }
 
+/* A deleted row (deletes = soft) as NDJSON: {"_deleted":true,<key columns>}. */
+static void json_tombstone(RowWriter *writer, OutBuf *out, const RowBatch *batch, int row)
+{
+    const TableShape *shape = writer->shape;
+    outbuf_write(out, "{\"_deleted\":true", 16);
+    for (int k = 0; k < shape->nkeys; k++) {
+        const Column *col = &shape->cols[shape->key_col[k]];
+        size_t len = 0;
+        const char *value = batch_value(batch, row, shape->key_col[k], &len);
+        outbuf_putc(out, ',');
+        format_json_string(out, col->name, strlen(col->name));
+        outbuf_putc(out, ':');
+        if (value == NULL)
+            outbuf_write(out, "null", 4);
+        else
+            format_json_value(writer, out, col->type, col->elem_type, col->elem_delim, value, len);
+    }
+    outbuf_write(out, "}\n", 2);
+}
+
 bool row_writer_batch(RowWriter *writer, OutBuf *out, const RowBatch *batch, FerryError *err)
 {
     bool json = writer->format == FORMAT_NDJSON;
     for (int r = 0; r < batch->nrows && !out->failed; r++) {
-        if (json)
+        if (json && batch_row_deleted(writer->shape, batch, r))
+            json_tombstone(writer, out, batch, r);
+        else if (json)
             json_row(writer, out, batch, r);
         else
             csv_row(writer, out, batch, r);

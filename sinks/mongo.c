@@ -752,7 +752,12 @@ static bool add_row(Sink *sink, const RowBatch *batch, int row, bson_t *doc, bso
     if (sink->bulk == NULL)
         sink->bulk = mongoc_collection_create_bulk_operation_with_opts(sink->collection, &sink->bulk_opts);
     bson_error_t error;
-    if (!mongoc_bulk_operation_replace_one_with_opts(sink->bulk, selector, doc, &sink->replace_opts, &error))
+    /* deletes = soft: the row says its key is gone; removing a document already gone is no error. */
+    bool queued = batch_row_deleted(sink->writer.shape, batch, row)
+                      ? mongoc_bulk_operation_remove_one_with_opts(sink->bulk, selector, NULL, &error)
+                      : mongoc_bulk_operation_replace_one_with_opts(sink->bulk, selector, doc, &sink->replace_opts,
+                                                                    &error);
+    if (!queued)
         return reject_row(sink, batch, row, error.message, err);
     if (sink->bulk_ops == sink->bulk_rows_cap) {
         sink->bulk_rows_cap = sink->bulk_rows_cap ? sink->bulk_rows_cap * 2 : 1024;

@@ -56,6 +56,12 @@ typedef struct TableShape {
     Column *cols;             /* owned */
     int nkeys;
     int key_col[FERRY_KEY_COLUMNS_MAX];           /* indexes into cols, in key order */
+    /*
+     * deletes = soft COLUMN (delta.h): a row whose cols[deleted_col] is true
+     * (a boolean) or not NULL (any other type) is a deletion of its key.
+     */
+    bool has_deleted;
+    int deleted_col;
 } TableShape;
 
 typedef struct RowBatch {
@@ -135,6 +141,18 @@ static inline const char *batch_value(const RowBatch *batch, int row, int col, s
     if (length != NULL)
         *length = (size_t)cell->length;
     return batch->arena + cell->offset;
+}
+
+/* Is the row a deletion of its key (TableShape.has_deleted)? */
+static inline bool batch_row_deleted(const TableShape *shape, const RowBatch *batch, int row)
+{
+    if (!shape->has_deleted)
+        return false;
+    size_t len = 0;
+    const char *value = batch_value(batch, row, shape->deleted_col, &len);
+    if (shape->cols[shape->deleted_col].type == OID_BOOL)
+        return value != NULL && value[0] == 't';
+    return value != NULL;
 }
 
 void table_shape_free(TableShape *shape);

@@ -79,6 +79,7 @@ typedef struct TableSettings {
     char *lookback;           /* incremental: how far before the mark a run reads again, as written */
     char *watermark_lag;      /* incremental: how far behind the source's clock the mark stays, as written */
     char *source_timezone;    /* the zone a timestamp watermark without time zone is written in */
+    char *deletes;            /* incremental: "none", or "soft COLUMN", as written */
 } TableSettings;
 
 typedef enum { MODE_FULL = 0, MODE_INCREMENTAL = 1 } TableMode;
@@ -95,7 +96,9 @@ typedef struct Watermark {
     bool lookback_is_count;   /* given as a bare number: a count, for an integer watermark */
     int64_t lookback;         /* seconds, or a count */
     int64_t lag_s;            /* watermark_lag, seconds */
+    char *soft_delete;        /* owned: deletes = soft COLUMN's column, unquoted; NULL: none */
     int line, lookback_line;  /* where watermark and lookback are written, for messages */
+    int deletes_line;
 } Watermark;
 
 typedef enum { CHILDREN_EXCLUDE = 0, CHILDREN_INCLUDE = 1 } TableChildren;

@@ -37,12 +37,14 @@ typedef enum {
 
 /*
  * The table's watermark read against the source: the column's type (or the
- * server's row versions, for xmin) as a kind, MARK_NONE for mode = full.
- * A watermark ferry cannot follow is a configuration error naming `file`,
- * the line and the key.
+ * server's row versions, for xmin) as a kind, MARK_NONE for mode = full;
+ * and its deletes = soft column marked in the shape (TableShape.has_deleted).
+ * A watermark or a column ferry cannot follow is a configuration error
+ * naming `file`, the line and the key.
  */
-bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, const TableShape *shape,
+bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, TableShape *shape,
                 MarkKind *kind, FerryError *err);
+
 
 /*
  * What a generation captures as it begins: the source's clock and

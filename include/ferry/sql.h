@@ -24,6 +24,12 @@ char *sql_key_list(const TableShape *shape);
  * key columns' types (note 3 of core/sql.c).
  */
 bool sql_key_range(const TableShape *shape, const char *lower, const char *upper, StrBuf *sql, FerryError *err);
+/*
+ * SQL that keeps the rows a soft-deleting table still holds ("deleted" IS
+ * NOT TRUE, "deleted_at" IS NULL; TableShape.has_deleted): what a whole read
+ * copies and what a merge inserts. NULL without deletes = soft. Owned.
+ */
+char *sql_live_rows(const TableShape *shape);
 /* False, with an error that says why, when a statement outgrew StrBuf's limit. */
 bool sql_statement_whole(const StrBuf *sql, FerryError *err);
 

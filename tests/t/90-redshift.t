@@ -51,14 +51,14 @@ like "$out" "^source: redshift" "ferry plan says the source is Redshift (its ver
 like "$out" "batches: .*by FETCHes of at most 1000 rows" "and that a single-node cluster is read 1000 rows a FETCH"
 sed 's/^\[source\]$/&\ndialect = postgresql/' "$WORK/types.ini" > "$WORK/wrong.ini"
 out=$("$FERRY" plan -c "$WORK/wrong.ini" 2>&1); code=$?
-like "$code $out" "^78 .*dialect = postgresql, but the server is redshift" "dialect = postgresql against Redshift: exit 78, told why"
+like "$code ${out//$'\n'/ }" "^78 .*dialect = postgresql, but the server is redshift" "dialect = postgresql against Redshift: exit 78, told why"
 write_config "$WORK/pg-as-rs.ini" "$WORK/pg-as-rs" ndjson
 sed -i 's/^\[source\]$/&\ndialect = redshift/' "$WORK/pg-as-rs.ini"
 printf '[table public.rtypes]\n' >> "$WORK/pg-as-rs.ini"
 out=$("$FERRY" plan -c "$WORK/pg-as-rs.ini" 2>&1); code=$?
-like "$code $out" "^78 .*dialect = redshift, but the server is postgresql" "dialect = redshift against PostgreSQL: exit 78"
+like "$code ${out//$'\n'/ }" "^78 .*dialect = redshift, but the server is postgresql" "dialect = redshift against PostgreSQL: exit 78"
 "$FERRY" run -c "$WORK/pg-as-rs.ini" > "$WORK/pg-as-rs.log" 2>&1; code=$?
-like "$code $(cat "$WORK/pg-as-rs.log")" "^78 .*dialect = redshift, but the server is postgresql" "and ferry run refuses it the same way, before writing anything"
+like "$code $(tr "\n" " " < "$WORK/pg-as-rs.log")" "^78 .*dialect = redshift, but the server is postgresql" "and ferry run refuses it the same way, before writing anything"
 is "$(find "$WORK/pg-as-rs" -type f 2>/dev/null | wc -l)" 0 "no segment was written"
 
 # (a declared primary key holding duplicates: 72-duplicate-keys.t)
@@ -239,12 +239,12 @@ printf '[table public.rinc]\ntarget = rinc\nmode = incremental\nwatermark = upda
 is "$code $(cat "$WORK"/inc/rinc/rinc.p* | wc -l)" "0 3000" "incremental: the first run copies the table from Redshift"
 pg_sql "UPDATE rinc SET v = 'changed', updated_at = now() AT TIME ZONE 'UTC' WHERE id % 10 = 0" >/dev/null
 "$FERRY" run -c "$WORK/inc.ini" > "$WORK/inc1.log" 2>&1; code=$?
-like "$code $(cat "$WORK/inc1.log")" "^0 .*generation 1: 300 row\(s\) changed since" \
+like "$code $(tr "\n" " " < "$WORK/inc1.log")" "^0 .*generation 1: 300 row\(s\) changed since" \
     "incremental: the next run finds the 300 rows changed, by the cluster's sysdate"
 is "$(cat "$WORK"/inc/rinc/rinc.g000001.* | grep -c '"v":"changed"')" 300 "incremental: and writes them as generation 1"
 sed 's/^watermark = updated_at$/watermark = xmin/' "$WORK/inc.ini" > "$WORK/xmin.ini"
 out=$("$FERRY" plan -c "$WORK/xmin.ini" 2>&1); code=$?
-like "$code $out" "^78 .*xmin.ini:[0-9]+: key 'watermark': table public.rinc: watermark = xmin is PostgreSQL's row version marker, and redshift has none" \
+like "$code ${out//$'\n'/ }" "^78 .*xmin.ini:[0-9]+: key 'watermark': table public.rinc: watermark = xmin is PostgreSQL's row version marker, and redshift has none" \
     "watermark = xmin on Redshift is refused at its line, saying why"
 
 done_testing

@@ -9,10 +9,14 @@
 . "$(dirname "$0")/../lib/common.sh"
 . "$ROOT/tests/lib/mongo.sh"
 . "$ROOT/tests/lib/pgtarget.sh"
-trap 'target_stop; mongo_stop; cleanup' EXIT
+. "$ROOT/tests/lib/s3.sh"
+. "$ROOT/tests/lib/azure.sh"
+trap 's3_stop; azure_stop; target_stop; mongo_stop; cleanup' EXIT
 pg_start
 mongo_start
 target_start
+s3_start || { echo "Bail out! the S3 test store did not start"; exit 1; }
+azure_start || { echo "Bail out! Azurite did not start"; exit 1; }
 cd "$WORK" || exit 1
 
 N=20000
@@ -27,17 +31,25 @@ incremental_table() {
         "$1" "${2:-}"
 }
 
-# What a reader of the dir sink's files sees: every generation applied in order, the last version
-# of a key winning. Generation 0's files are <target>.p…, generation g's <target>.gGGGGGG.p….
-apply_generations() {
-    local dir=$1 name=$2 f gen
-    pg_sql "DROP TABLE IF EXISTS $name, ${name}_raw; CREATE TABLE ${name}_raw (gen int, doc jsonb)"
-    for f in "$dir"/ev/*.ndjson; do
-        gen=$(basename "$f" | sed -n 's/^ev\.g0*\([0-9][0-9]*\)\..*/\1/p')
+# load_generations DIR TARGET RAW — every line of the dir sink's files of TARGET into table RAW
+# (gen int, doc jsonb). Generation 0's files are <target>.p…, generation g's <target>.gGGGGGG.p….
+load_generations() {
+    local dir=$1 target=$2 raw=$3 f gen
+    pg_sql "DROP TABLE IF EXISTS $raw; CREATE TABLE $raw (gen int, doc jsonb)"
+    for f in "$dir/$target"/*.ndjson; do
+        gen=$(basename "$f" | sed -n "s/^$target\\.g0*\\([0-9][0-9]*\\)\\..*/\\1/p")
         psql -X -q -v ON_ERROR_STOP=1 \
-            -c "\\copy ${name}_raw (doc) FROM '$f' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" \
-            -c "UPDATE ${name}_raw SET gen = ${gen:-0} WHERE gen IS NULL"
+            -c "\\copy $raw (doc) FROM '$f' WITH (FORMAT csv, QUOTE E'\\x01', DELIMITER E'\\x02')" \
+            -c "UPDATE $raw SET gen = ${gen:-0} WHERE gen IS NULL"
     done
+}
+
+# What a reader of the dir sink's files sees: every generation applied in order, the last version
+# of a key winning.
+apply_generations() {
+    local dir=$1 name=$2
+    pg_sql "DROP TABLE IF EXISTS $name"
+    load_generations "$dir" ev "${name}_raw"
     pg_sql "CREATE TABLE $name AS SELECT DISTINCT ON ((doc->>'id')::int) (doc->>'id')::int AS id, doc->>'v' AS v,
                    (doc->>'n')::bigint AS n, (doc->>'updated_at')::timestamptz AS updated_at
             FROM ${name}_raw ORDER BY (doc->>'id')::int, gen DESC"
@@ -143,18 +155,18 @@ like "$status" '"last_delta_rows":0' "mongo: and that the last run's delta was e
 
 # run --full: the table read whole into a new generation, the collection still the source's.
 "$FERRY" run -c mongo.ini --full public.ev > mongo4.log 2>&1; code=$?
-like "$code $(cat mongo4.log)" "^0 .*generation 3 reads every row \(run --full\)" "mongo: run --full reads every row as generation 3"
+like "$code $(tr "\n" " " < mongo4.log)" "^0 .*generation 3 reads every row \(run --full\)" "mongo: run --full reads every row as generation 3"
 like "$(cat mongo4.log)" "run complete: $(pg_sql "SELECT count(*) FROM ev") rows" "mongo: all of them"
 load_collection ev mongo_docs relaxed
 pg_sql "DROP TABLE mongo_rows; CREATE TABLE mongo_rows AS
           SELECT (doc->>'_id')::int AS id, doc->>'v' AS v, (doc->>'n')::bigint AS n FROM mongo_docs"
 is "$(rows_differ ev_rows mongo_rows)" 0 "mongo: and the collection still equals the source"
 "$FERRY" run -c mongo.ini > mongo5.log 2>&1; code=$?
-like "$code $(cat mongo5.log)" "^0 .*nothing changed since" "mongo: the run after it finds nothing new"
+like "$code $(tr "\n" " " < mongo5.log)" "^0 .*nothing changed since" "mongo: the run after it finds nothing new"
 out=$("$FERRY" run -c mongo.ini --full public.nosuch 2>&1); code=$?
-like "$code $out" "^2 .*--full public.nosuch: no such table" "run --full of a table not configured: exit 2"
+like "$code ${out//$'\n'/ }" "^2 .*--full public.nosuch: no such table" "run --full of a table not configured: exit 2"
 out=$("$FERRY" run -c mongo.ini --full 2>&1); code=$?
-like "$code $out" "^2 .*--full applies to run, with the table" "run --full without a table: exit 2"
+like "$code ${out//$'\n'/ }" "^2 .*--full applies to run, with the table" "run --full without a table: exit 2"
 
 # --- PostgreSQL target, watermark = n (an integer) --------------------------------------------
 write_pg_config pg.ini "load = upsert
@@ -172,22 +184,86 @@ dst=$(psql -X -q -A -t -h 127.0.0.1 -p "$TARGET_PORT" -U ferry -d postgres \
       -c "COPY (SELECT * FROM ev ORDER BY id) TO STDOUT" | md5sum)
 is "$dst" "$src" "postgres: the target table equals the source"
 "$FERRY" run -c pg.ini > pg2.log 2>&1; code=$?
-like "$code $(cat pg2.log)" "^0 .*nothing changed since" "postgres: a run with nothing new exits 0 and says so"
+like "$code $(tr "\n" " " < pg2.log)" "^0 .*nothing changed since" "postgres: a run with nothing new exits 0 and says so"
 
 # reset --since: the mark moved back; the next run copies every row changed since.
 out=$("$FERRY" reset -c pg.ini --since 0 public.ev 2>&1); code=$?
-like "$code $out" "^0 .*its mark is now 0 \(n integer\)" "reset --since 0 sets the integer mark"
+like "$code ${out//$'\n'/ }" "^0 .*its mark is now 0 \(n integer\)" "reset --since 0 sets the integer mark"
 "$FERRY" run -c pg.ini > pg3.log 2>&1; code=$?
-like "$code $(cat pg3.log)" "^0 .*generation 2: $(pg_sql "SELECT count(*) FROM ev") row\(s\) changed since 0" \
+like "$code $(tr "\n" " " < pg3.log)" "^0 .*generation 2: $(pg_sql "SELECT count(*) FROM ev") row\(s\) changed since 0" \
     "postgres: the next run reads every row since that mark"
 dst=$(psql -X -q -A -t -h 127.0.0.1 -p "$TARGET_PORT" -U ferry -d postgres \
       -c "COPY (SELECT * FROM ev ORDER BY id) TO STDOUT" | md5sum)
 is "$dst" "$src" "postgres: and the target table is still the source's, row for row"
 out=$("$FERRY" reset -c pg.ini --since yesterday-ish public.ev 2>&1); code=$?
-like "$code $out" "^2 .*--since yesterday-ish is not a mark of table public.ev's watermark" \
+like "$code ${out//$'\n'/ }" "^2 .*--since yesterday-ish is not a mark of table public.ev's watermark" \
     "reset --since with a value the watermark's type cannot hold: exit 2, named"
 out=$("$FERRY" reset -c pg.ini --since 5 2>&1); code=$?
-like "$code $out" "^2 .*--since applies to reset, with the table" "reset --since without a table: exit 2"
+like "$code ${out//$'\n'/ }" "^2 .*--since applies to reset, with the table" "reset --since without a table: exit 2"
+
+# --- deletes = soft: a deleted row removes its key, in every sink --------------------------------
+pg_sql "CREATE TABLE sd (id int PRIMARY KEY, v text, deleted boolean NOT NULL DEFAULT false, updated_at timestamptz NOT NULL);
+        INSERT INTO sd SELECT g, 'v' || g, g % 50 = 0, now() - interval '1 day' FROM generate_series(1, 2000) g"
+soft_table() { printf '[table public.sd]\ntarget = sd\nmode = incremental\nwatermark = updated_at\ndeletes = soft deleted\npartition_rows = 1000\n'; }
+write_config sdfiles.ini "$WORK/sdfiles" ndjson; soft_table >> sdfiles.ini
+write_mongo_config sdmongo.ini; soft_table >> sdmongo.ini
+write_pg_config sdpg.ini "create_table = true"; soft_table >> sdpg.ini
+write_s3_config sds3.ini; soft_table >> sds3.ini
+write_azure_config sdazure.ini; soft_table >> sdazure.ini
+# live_in NAME SINK: the rows the sink holds, as (id, v), into table NAME
+live_in() {
+    case $2 in
+    sdfiles | sds3 | sdazure)
+        rm -rf "$WORK/got-$2"
+        mkdir -p "$WORK/got-$2"
+        case $2 in
+        sdfiles) cp -r "$WORK/sdfiles/sd" "$WORK/got-$2/" ;;
+        sds3) s3_aws s3 cp --recursive --quiet "s3://$S3_BUCKET/$S3_PREFIX/" "$WORK/got-$2" >/dev/null ;;
+        sdazure) azure_blob get "$AZ_CONTAINER" "$AZ_PREFIX/" "$WORK/got-$2" ;;
+        esac
+        load_generations "$WORK/got-$2" sd sd_raw
+        pg_sql "DROP TABLE IF EXISTS $1; CREATE TABLE $1 AS SELECT id, v FROM (SELECT DISTINCT ON ((doc->>'id')::int) (doc->>'id')::int AS id,
+                       doc->>'v' AS v, doc ? '_deleted' AS gone FROM sd_raw ORDER BY (doc->>'id')::int, gen DESC) l
+                WHERE NOT gone" ;;
+    sdmongo)
+        load_collection sd sd_docs relaxed
+        pg_sql "DROP TABLE IF EXISTS $1; CREATE TABLE $1 AS SELECT (doc->>'_id')::int AS id, doc->>'v' AS v FROM sd_docs" ;;
+    sdpg)
+        pg_sql "DROP TABLE IF EXISTS $1; CREATE TABLE $1 (id int, v text)"
+        psql -X -q -A -t -h 127.0.0.1 -p "$TARGET_PORT" -U ferry -d postgres -c "COPY (SELECT id, v FROM sd) TO STDOUT" |
+            psql -X -q -c "COPY $1 FROM STDIN" ;;
+    esac
+}
+pg_sql "CREATE VIEW sd_live AS SELECT id, v FROM sd WHERE NOT deleted"
+for sink in sdfiles sdmongo sdpg sds3 sdazure; do
+    "$FERRY" run -c $sink.ini > $sink.log 2>&1; code=$?
+    live_in got_$sink $sink
+    is "$code $(rows_differ sd_live got_$sink)" "0 0" "soft deletes, $sink: the first copy holds the rows not deleted"
+done
+pg_sql "UPDATE sd SET deleted = true, updated_at = now() WHERE id % 7 = 0 AND NOT deleted;
+        UPDATE sd SET v = 'u' || id, updated_at = now() WHERE id % 11 = 0 AND NOT deleted;
+        INSERT INTO sd SELECT g, 'new', g % 3 = 0, now() FROM generate_series(2001, 2100) g"
+for sink in sdfiles sdmongo sdpg sds3 sdazure; do
+    "$FERRY" run -c $sink.ini > $sink-1.log 2>&1; code=$?
+    live_in got_$sink $sink
+    is "$code $(rows_differ sd_live got_$sink)" "0 0" \
+        "soft deletes, $sink: after deletes, updates and inserts the sink holds exactly the rows not deleted"
+done
+like "$(grep -h '"_deleted":true' "$WORK"/sdfiles/sd/sd.g000001.* | head -1)" '^\{"_deleted":true,"id":[0-9]+\}$' \
+    "soft deletes, files: a deleted row is a tombstone line of its key"
+like "$("$FERRY" verify -c sdpg.ini 2>&1)" "0 mismatch" "soft deletes, postgres: verify counts the rows not deleted"
+# S3 and Azure: a manifest per generation, each listing that generation's objects and no other's.
+for sink in sds3 sdazure; do
+    g0=$(find "$WORK/got-$sink/sd" -name 'sd.p*' | sed 's|.*/||' | sort)
+    g1=$(find "$WORK/got-$sink/sd" -name 'sd.g000001.p*' | sed 's|.*/||' | sort)
+    is "$(grep -o '"url": "[^"]*"' "$WORK/got-$sink/sd/sd.manifest" | sed 's|.*/||; s|"$||' | sort)" "$g0" \
+        "$sink: sd.manifest lists generation 0's objects, and only those"
+    is "$(grep -o '"url": "[^"]*"' "$WORK/got-$sink/sd/sd.g000001.manifest" | sed 's|.*/||; s|"$||' | sort)" "$g1" \
+        "$sink: sd.g000001.manifest lists generation 1's objects, and only those"
+done
+write_config sdcsv.ini "$WORK/sdcsv" csv; soft_table >> sdcsv.ini
+out=$("$FERRY" plan -c sdcsv.ini 2>&1); code=$?
+like "$code ${out//$'\n'/ }" "^78 .*tombstone line .*set format = ndjson" "soft deletes into CSV files: refused, saying why"
 
 # --- NULL watermarks and timestamp without time zone ---------------------------------------------
 pg_sql "CREATE TABLE loc (id int PRIMARY KEY, v text, ts timestamp);
@@ -199,7 +275,7 @@ printf '[table public.loc]\ntarget = loc\nmode = incremental\nwatermark = ts\nso
 is "$code" 0 "timestamp: the first run exits 0"
 pg_sql "UPDATE loc SET v = 'now', ts = now() AT TIME ZONE 'America/New_York' WHERE id BETWEEN 500 AND 509"
 "$FERRY" run -c loc.ini > loc1.log 2>&1; code=$?
-like "$code $(cat loc1.log)" "^0 .*generation 1: 10 row\(s\) changed" \
+like "$code $(tr "\n" " " < loc1.log)" "^0 .*generation 1: 10 row\(s\) changed" \
     "timestamp: a local-time watermark read in source_timezone finds the rows written now"
 like "$("$FERRY" status -c loc.ini)" "3 row\(s\) have a NULL watermark" "timestamp: status counts the NULL watermarks"
 
@@ -209,7 +285,7 @@ refused() { # refused NAME CONFIG-TAIL PATTERN WHAT
     printf '%s\n' "$2" >> "$1.ini"
     local out code
     out=$("$FERRY" plan -c "$1.ini" 2>&1); code=$?
-    like "$code $out" "^78 .*$3" "$4"
+    like "$code ${out//$'\n'/ }" "^78 .*$3" "$4"
 }
 refused text "[table public.ev]
 mode = incremental
@@ -227,13 +303,24 @@ refused xminlb "[table public.ev]
 mode = incremental
 watermark = xmin
 lookback = 10" "xminlb.ini:[0-9]+: key 'lookback'" "lookback with watermark = xmin is refused"
+refused sdrec "[table public.ev]
+mode = incremental
+watermark = updated_at
+deletes = reconcile" "sdrec.ini:[0-9]+: key 'deletes': deletes = reconcile is not available yet" \
+    "deletes = reconcile is refused as not available yet"
+refused sdnot "[table public.ev]
+mode = incremental
+watermark = updated_at
+columns = id, v, updated_at
+deletes = soft n" "sdnot.ini:[0-9]+: key 'deletes': table public.ev: column n is not among the columns copied" \
+    "a soft-delete column that is not copied is refused"
 refused fullwm "[table public.ev]
 watermark = updated_at" "fullwm.ini:[0-9]+: key 'watermark': table public.ev is copied in full" \
     "a watermark on a table copied in full is refused"
 write_pg_config append.ini "load = append"
 incremental_table updated_at >> append.ini
 out=$("$FERRY" plan -c append.ini 2>&1); code=$?
-like "$code $out" "^78 .*append.ini:[0-9]+: key 'mode'.*set load = upsert" \
+like "$code ${out//$'\n'/ }" "^78 .*append.ini:[0-9]+: key 'mode'.*set load = upsert" \
     "incremental into an appending sink is refused: every changed row would be added again"
 
 done_testing

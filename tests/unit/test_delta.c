@@ -78,6 +78,17 @@ static void test_settings(void)
            strstr(err.message, ":9: key 'watermark': expected one column name") != NULL,
        "one watermark column only");
     ok(load("mode = sometimes\n", &err) == NULL && strstr(err.message, ":8: key 'mode'") != NULL, "a bad mode");
+    c = load("mode = incremental\nwatermark = updated_at\ndeletes = soft \"Is Gone\"\n", &err);
+    ok(c != NULL && c->tables[0].watermark.soft_delete != NULL &&
+           strcmp(c->tables[0].watermark.soft_delete, "Is Gone") == 0,
+       "deletes = soft COLUMN takes a quoted name");
+    config_free(c);
+    ok(load("mode = incremental\nwatermark = updated_at\ndeletes = soft\n", &err) == NULL &&
+           strstr(err.message, ":10: key 'deletes': expected none, or soft and one column") != NULL,
+       "deletes = soft without a column names its line");
+    ok(load("deletes = soft gone\n", &err) == NULL &&
+           strstr(err.message, ":8: key 'deletes': table public.ev is copied in full") != NULL,
+       "deletes on a table copied in full is refused");
 }
 
 static void test_windows(void)
