@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "ferry/command.h"
+#include "ferry/delta.h"
 #include "ferry/dialect.h"
 #include "ferry/run.h"
 #include "ferry/sql.h"
@@ -118,7 +119,23 @@ static bool raise_mark(RunContext *run, RunTable *table, FerryError *err)
  * (delta_next) when its window holds rows; either way the window its
  * partitions read is set.
  */
-static bool next_generation(RunContext *run, SourceConn *conn, RunTable *table, FerryError *err)
+/* deletes = reconcile, over a table whose generation is complete: the keys the source lost leave the sink. */
+static bool reconcile(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table, FerryError *err)
+{
+    ReconcileResult result;
+    double started = monotonic_seconds();
+    if (!reconcile_table(conn, run->config->sink, sink, table->config, &table->shape, table->planned.est_rows,
+                         &result, err) ||
+        !state_reconciled(run->state, table->planned.id, result.removed, err))
+        return false;
+    log_info("table %s: reconciled in %.1f s: %d key range(s) compared, %d of them held keys the source no longer "
+             "has: %lld removed",
+             table->config->qualified, monotonic_seconds() - started, result.ranges, result.differed,
+             (long long)result.removed);
+    return true;
+}
+
+static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table, FerryError *err)
 {
     const TableConfig *tc = table->config;
     bool full = run->full == tc;
@@ -136,7 +153,8 @@ static bool next_generation(RunContext *run, SourceConn *conn, RunTable *table, 
         if (table->planned.marked < table->planned.generation && !finish_table(run, table, err))
             return false;
         if (!raise_mark(run, table, err) || !reload_planned(run, table, err) ||
-            !sweep_unloaded(run, tc, &table->shape, err))
+            !sweep_unloaded(run, tc, &table->shape, err) ||
+            (tc->watermark.reconcile && !reconcile(run, conn, sink, table, err)))
             return false;
         if (full ? !delta_full(conn, run->state, tc, table->mark_kind, &table->planned, err)
                  : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, &began, err))
@@ -186,7 +204,7 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
                                table->planned.key_columns, tc->qualified);
         return delta_kind(conn, run->config->path, tc, &table->shape, &table->mark_kind, err) &&
                sink_check_table(run->config->sink, run->config->sink_settings, &table->shape, err) &&
-               next_generation(run, conn, table, err);
+               next_generation(run, conn, sink, table, err);
     }
 
     if (run->config->source.read_method == READ_UNLOAD && source_dialect(conn) != &dialect_redshift)

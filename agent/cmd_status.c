@@ -92,6 +92,8 @@ static void print_table_status(void *ctx, const TableStatus *s)
         json_number(out, "mark_age_seconds", age);
         json_number(out, "last_delta_rows", s->last_rows);
         json_number(out, "null_watermarks", s->nulls);
+        json_field(out, "reconciled_at", s->reconciled_at, true);
+        json_number(out, "reconciled_removed", s->reconciled_removed);
         outbuf_putc(out, '}');
     } else {
         char bytes[32];
@@ -114,6 +116,9 @@ static void print_table_status(void *ctx, const TableStatus *s)
             if (s->last_rows >= 0)
                 printf(", last delta %lld row(s)", (long long)s->last_rows);
             printf("\n");
+            if (s->reconciled_at != NULL)
+                printf("    last reconcile %s: %lld key(s) the source no longer has removed\n", s->reconciled_at,
+                       (long long)s->reconciled_removed);
             if (s->nulls > 0)
                 printf("    %lld row(s) have a NULL watermark: incremental runs cannot see their changes\n",
                        (long long)s->nulls);

@@ -151,8 +151,9 @@ static const ConfigOption table_options[] = {
     CONFIG_OPTION(TableSettings, source_timezone, OPT_STRING, .default_value = "UTC",
                   .help = "the time zone a timestamp watermark without time zone is written in"),
     CONFIG_OPTION(TableSettings, deletes, OPT_STRING, .default_value = "none", .raw = true,
-                  .help = "incremental: none, or soft COLUMN (a row whose COLUMN is true, or not NULL, is "
-                          "deleted from the sink: removed by key, or a tombstone line in files)"),
+                  .help = "incremental: none; soft COLUMN (a row whose COLUMN is true, or not NULL, is deleted "
+                          "from the sink: removed by key, or a tombstone line in files); or reconcile (keys the "
+                          "source no longer has are removed from the sink, found by comparing key ranges)"),
     {0},
 };
 
@@ -482,14 +483,13 @@ static bool table_deletes(const char *file, Section *section, TableConfig *table
     }
     for (int i = 0; i < n; i++)
         free(names[i]);
-    if (strcmp(text, "reconcile") == 0)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "%s:%d: key 'deletes': deletes = reconcile is not available yet: use deletes = soft "
-                           "COLUMN, or none",
-                           file, line);
+    if (strcmp(text, "reconcile") == 0) {
+        table->watermark.reconcile = true;
+        return true;
+    }
     return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                       "%s:%d: key 'deletes': expected none, or soft and one column (deletes = soft deleted_at), "
-                       "not \"%s\"",
+                       "%s:%d: key 'deletes': expected none, reconcile, or soft and one column (deletes = soft "
+                       "deleted_at), not \"%s\"",
                        file, line, text);
 }
 
@@ -589,6 +589,13 @@ static bool check_tables_with_sink(const char *file, Parsed *parsed, const Ferry
                                "the %s sink stores one row per key and would merge them: use keep_last or fail "
                                "for table %s",
                                file, entry ? entry->line : section->line, config->sink->name, table->qualified);
+        }
+        if (table->watermark.reconcile && config->sink->prune == NULL) {
+            Entry *entry = section_entry(section, "deletes");
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key 'deletes': deletes = reconcile removes keys from the sink, and the %s "
+                               "sink cannot (mongo, postgres and redshift can); for files use deletes = soft COLUMN",
+                               file, entry ? entry->line : section->line, config->sink->name);
         }
         if (table->settings.mode == MODE_INCREMENTAL && !(flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS))) {
             Entry *entry = section_entry(section, "mode");

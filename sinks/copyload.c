@@ -523,6 +523,110 @@ bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape,
     return ok;
 }
 
+/*
+ * deletes = reconcile (sink.h, prune): the range's keys streamed back as
+ * copy_digest reads them; those whose hash the source no longer has are
+ * kept, at most PRUNE_HELD at a time, and removed by key, PRUNE_STATEMENT
+ * to a DELETE, once the stream has ended (a session streams one result).
+ * A pass that held as many as it may is followed by another, which finds
+ * the rest.
+ */
+#define PRUNE_HELD 50000
+#define PRUNE_STATEMENT 1000
+
+/* DELETE the held keys (text as the target wrote them), a statement at a time. */
+static bool prune_delete(PgSession *pg, const CopyTable *table, const TableShape *shape, const RowBatch *held,
+                         const char *who, FerryError *err)
+{
+    bool ok = true;
+    for (int first = 0; ok && first < held->nrows; first += PRUNE_STATEMENT) {
+        StrBuf sql = {0};
+        strbuf_add(&sql, "DELETE FROM %s WHERE ", table->sql);
+        for (int r = first; r < held->nrows && r < first + PRUNE_STATEMENT; r++) {
+            strbuf_add(&sql, "%s(", r > first ? " OR " : "");
+            for (int k = 0; k < shape->nkeys; k++) {
+                const Column *col = &shape->cols[shape->key_col[k]];
+                size_t len = 0;
+                const char *value = batch_value(held, r, k, &len);
+                char *name = sql_quote_ident(col->name);
+                char *literal = sql_quote_literal(value, len);
+                strbuf_add(&sql, "%s%s = %s::%s", k ? " AND " : "", name, literal, col->type_name);
+                free(literal);
+                free(name);
+            }
+            strbuf_add(&sql, ")");
+        }
+        ok = sql_statement_whole(&sql, err) && run(pg, sql.text, 0, NULL, NULL, who, "removing keys the source no "
+                                                   "longer has", err);
+        free(sql.text);
+    }
+    return ok;
+}
+
+bool copy_prune(PgSession *pg, const CopyTable *table, const TableShape *shape, const SinkPartition *part,
+                const uint64_t *live, size_t nlive, int64_t *removed, const char *who, FerryError *err)
+{
+    *removed = 0;
+    for (int k = 0; k < shape->nkeys; k++)
+        if (shape->key_col[k] >= shape->nout)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: table %s: the key is not copied, so no key can be "
+                               "found to remove (deletes = reconcile)", who, table->sql);
+    StrBuf sql = {0};
+    strbuf_add(&sql, "SELECT ");
+    for (int k = 0; k < shape->nkeys; k++) {
+        char *q = sql_quote_ident(shape->cols[shape->key_col[k]].name);
+        strbuf_add(&sql, "%s%s::text", k ? ", " : "", q);
+        free(q);
+    }
+    strbuf_add(&sql, " FROM %s WHERE true", table->sql);
+    if (!sql_key_range(shape, part->lo, part->hi, &sql, err)) {
+        free(sql.text);
+        return false;
+    }
+    RowBatch held;
+    batch_init(&held, shape->nkeys);
+    bool ok = true, full = true;
+    while (ok && full) {
+        full = false;
+        batch_reset(&held, shape->nkeys);
+        ok = PQsendQuery(pg->pg, sql.text) && PQsetSingleRowMode(pg->pg);
+        if (!ok)
+            ok = pg_session_error(pg, NULL, "reading the target's keys", err);
+        PGresult *res;
+        for (bool draining = ok; draining;) {
+            if (!pg_await_result(pg, err)) {
+                ferry_error_prefix(err, "%s", who);
+                ok = false;
+                break;
+            }
+            if ((res = PQgetResult(pg->pg)) == NULL)
+                break;
+            ExecStatusType status = PQresultStatus(res);
+            if (status == PGRES_SINGLE_TUPLE && !full) {
+                uint64_t hash = FORMAT_HASH_SEED;
+                for (int k = 0; k < shape->nkeys; k++)
+                    hash = hash_value(hash, PQgetvalue(res, 0, k), (size_t)PQgetlength(res, 0, k));
+                if (!sink_live_has(live, nlive, hash)) {
+                    for (int k = 0; k < shape->nkeys; k++)
+                        batch_add_value(&held, PQgetvalue(res, 0, k), (size_t)PQgetlength(res, 0, k), false);
+                    batch_end_row(&held);
+                    full = held.nrows >= PRUNE_HELD;
+                }
+            } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && ok) {
+                ok = pg_session_error(pg, res, "reading the target's keys", err);
+                ferry_error_prefix(err, "%s", who);
+            }
+            PQclear(res);
+        }
+        ok = ok && prune_delete(pg, table, shape, &held, who, err);
+        if (ok)
+            *removed += held.nrows;
+    }
+    batch_free(&held);
+    free(sql.text);
+    return ok;
+}
+
 bool copy_ranges_match(const TableShape *shape)
 {
     for (int k = 0; k < shape->nkeys; k++) {

@@ -930,6 +930,34 @@ static bool append_tuple_bound(Sink *sink, bson_t *and_list, uint32_t at, const 
     return ok;
 }
 
+/* The hash of a stored document's key (its fields at paths), as key_hash gives a source row's; false: it has none. */
+static bool stored_key_hash(const TableShape *shape, const bson_t *doc, char paths[][FERRY_NAME_MAX + 8],
+                            uint64_t *hash)
+{
+    bson_t keys = BSON_INITIALIZER;
+    bool found = true;
+    for (int k = 0; k < shape->nkeys; k++) {
+        bson_iter_t it, value;
+        found &= bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, paths[k], &value) &&
+                 bson_append_iter(&keys, "", 0, &value);
+    }
+    *hash = found ? hash_key_values(&keys) : 0;
+    bson_destroy(&keys);
+    return found;
+}
+
+/* {$and: [{}, key > lo, key <= hi]}: the partition's documents (no bounds: every one). */
+static bool range_filter(Sink *sink, const SinkPartition *part, bson_t *filter, FerryError *err)
+{
+    bson_t and_list;
+    BSON_APPEND_ARRAY_BEGIN(filter, "$and", &and_list);
+    BSON_APPEND_DOCUMENT(&and_list, "0", &(bson_t)BSON_INITIALIZER);
+    bool ok = (part->lo == NULL || append_tuple_bound(sink, &and_list, 1, part->lo, "$gt", "$gt", err)) &&
+              (part->hi == NULL || append_tuple_bound(sink, &and_list, 2, part->hi, "$lt", "$lte", err));
+    bson_append_array_end(filter, &and_list);
+    return ok;
+}
+
 static bool mongo_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
                          FerryError *err)
 {
@@ -937,12 +965,8 @@ static bool mongo_digest(Sink *sink, const TableShape *shape, const SinkPartitio
     if (!use_table(sink, shape, err))
         return false;
     out->has_keys = true;
-    bson_t filter = BSON_INITIALIZER, and_list, projection = BSON_INITIALIZER;
-    BSON_APPEND_ARRAY_BEGIN(&filter, "$and", &and_list);
-    BSON_APPEND_DOCUMENT(&and_list, "0", &(bson_t)BSON_INITIALIZER);
-    bool ok = (part->lo == NULL || append_tuple_bound(sink, &and_list, 1, part->lo, "$gt", "$gt", err)) &&
-              (part->hi == NULL || append_tuple_bound(sink, &and_list, 2, part->hi, "$lt", "$lte", err));
-    bson_append_array_end(&filter, &and_list);
+    bson_t filter = BSON_INITIALIZER, projection = BSON_INITIALIZER;
+    bool ok = range_filter(sink, part, &filter, err);
     char paths[FERRY_KEY_COLUMNS_MAX][FERRY_NAME_MAX + 8];
     for (int k = 0; k < shape->nkeys; k++) {
         key_path(sink, k, paths[k], sizeof paths[k]);
@@ -955,23 +979,88 @@ static bool mongo_digest(Sink *sink, const TableShape *shape, const SinkPartitio
         ok ? mongoc_collection_find_with_opts(sink->collection, &filter, &opts, NULL) : NULL;
     const bson_t *doc;
     while (cursor != NULL && mongoc_cursor_next(cursor, &doc)) {
-        bson_t keys = BSON_INITIALIZER;
-        bool found = true;
-        for (int k = 0; k < shape->nkeys; k++) {
-            bson_iter_t it, value;
-            found &= bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, paths[k], &value) &&
-                     bson_append_iter(&keys, "", 0, &value);
-        }
+        uint64_t hash;
         out->rows++;
-        if (found)
-            out->key_sum += hash_key_values(&keys);
+        if (stored_key_hash(shape, doc, paths, &hash))
+            out->key_sum += hash;
         else
             out->malformed = true;
-        bson_destroy(&keys);
     }
     bson_error_t error;
     if (cursor != NULL && mongoc_cursor_error(cursor, &error))
         ok = mongo_error(err, &error, "reading the collection back");
+    if (cursor != NULL)
+        mongoc_cursor_destroy(cursor);
+    bson_destroy(&opts);
+    bson_destroy(&projection);
+    bson_destroy(&filter);
+    return ok;
+}
+
+/*
+ * deletes = reconcile: the range's documents read back as digest reads
+ * them, each whose key hash the source no longer has removed by its _id
+ * (every document has one, whatever document_id), a bulk of PRUNE_BULK at
+ * a time beside the open cursor.
+ */
+#define PRUNE_BULK 1000
+
+static bool mongo_prune(Sink *sink, const TableShape *shape, const SinkPartition *part, const uint64_t *live,
+                        size_t nlive, int64_t *removed, FerryError *err)
+{
+    *removed = 0;
+    if (!use_table(sink, shape, err))
+        return false;
+    bson_t filter = BSON_INITIALIZER, projection = BSON_INITIALIZER;
+    bool ok = range_filter(sink, part, &filter, err);
+    char paths[FERRY_KEY_COLUMNS_MAX][FERRY_NAME_MAX + 8];
+    BSON_APPEND_INT32(&projection, "_id", 1);
+    for (int k = 0; k < shape->nkeys; k++) {
+        key_path(sink, k, paths[k], sizeof paths[k]);
+        if (strcmp(paths[k], "_id") != 0)
+            BSON_APPEND_INT32(&projection, paths[k], 1);
+    }
+    bson_t opts = BSON_INITIALIZER;
+    BSON_APPEND_DOCUMENT(&opts, "projection", &projection);
+    BSON_APPEND_INT32(&opts, "batchSize", 10000);
+    mongoc_cursor_t *cursor = ok ? mongoc_collection_find_with_opts(sink->collection, &filter, &opts, NULL) : NULL;
+    mongoc_bulk_operation_t *bulk = NULL;
+    int queued = 0;
+    bson_error_t error;
+    const bson_t *doc;
+    while (ok && cursor != NULL && mongoc_cursor_next(cursor, &doc)) {
+        uint64_t hash;
+        bool doomed = stored_key_hash(shape, doc, paths, &hash) && !sink_live_has(live, nlive, hash);
+        bson_iter_t id;
+        if (!doomed || !bson_iter_init_find(&id, doc, "_id"))
+            continue; /* a document without the key's fields is not ferry's to judge */
+        bson_t selector = BSON_INITIALIZER;
+        bson_append_iter(&selector, "_id", 3, &id);
+        if (bulk == NULL)
+            bulk = mongoc_collection_create_bulk_operation_with_opts(sink->collection, &sink->bulk_opts);
+        ok = mongoc_bulk_operation_remove_one_with_opts(bulk, &selector, NULL, &error) ||
+             mongo_error(err, &error, "removing a key the source no longer has");
+        bson_destroy(&selector);
+        if (ok && ++queued == PRUNE_BULK) {
+            bson_t reply;
+            ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0 || mongo_error(err, &error, "removing keys");
+            bson_destroy(&reply);
+            mongoc_bulk_operation_destroy(bulk);
+            bulk = NULL;
+            *removed += queued;
+            queued = 0;
+        }
+    }
+    if (ok && cursor != NULL && mongoc_cursor_error(cursor, &error))
+        ok = mongo_error(err, &error, "reading the collection back");
+    if (ok && bulk != NULL) {
+        bson_t reply;
+        ok = mongoc_bulk_operation_execute(bulk, &reply, &error) != 0 || mongo_error(err, &error, "removing keys");
+        bson_destroy(&reply);
+        *removed += ok ? queued : 0;
+    }
+    if (bulk != NULL)
+        mongoc_bulk_operation_destroy(bulk);
     if (cursor != NULL)
         mongoc_cursor_destroy(cursor);
     bson_destroy(&opts);
@@ -991,6 +1080,7 @@ const SinkOps sink_mongo = {
      * bulk's buffer may double while growing: three copies beside the row itself. */
     .wide_row_copies = 3,
     .check_table = mongo_check_table,
+    .prune = mongo_prune,
     .begin = mongo_begin,
     .write = mongo_write,
     .commit = mongo_commit,

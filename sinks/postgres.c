@@ -587,6 +587,13 @@ static bool postgres_ranges_match(Sink *sink, const TableShape *shape)
     return copy_ranges_match(shape);
 }
 
+static bool postgres_prune(Sink *sink, const TableShape *shape, const SinkPartition *part, const uint64_t *live,
+                          size_t nlive, int64_t *removed, FerryError *err)
+{
+    return use_table(sink, shape, part->generation, err) &&
+           copy_prune(&sink->pg, &sink->table, shape, part, live, nlive, removed, WHO, err);
+}
+
 const SinkOps sink_postgres = {
     .name = "postgres",
     .flags = SINK_REPLACES_SEGMENTS,
@@ -605,6 +612,7 @@ const SinkOps sink_postgres = {
     .rejected = postgres_rejected,
     .recorded = postgres_recorded,
     .digest = postgres_digest,
+    .prune = postgres_prune,
     .key_hash = postgres_key_hash,
     .ranges_match = postgres_ranges_match,
 };

@@ -1298,6 +1298,13 @@ static unsigned redshift_settings_flags(const void *settings)
     return ((const RedshiftSettings *)settings)->load == LOAD_UPSERT ? SINK_UPSERTS_BY_KEY : 0;
 }
 
+static bool redshift_prune(Sink *sink, const TableShape *shape, const SinkPartition *part, const uint64_t *live,
+                          size_t nlive, int64_t *removed, FerryError *err)
+{
+    return use_table(sink, shape, part->generation, err) &&
+           copy_prune(&sink->pg, &sink->table, shape, part, live, nlive, removed, WHO, err);
+}
+
 const SinkOps sink_redshift = {
     .name = "redshift",
     .flags = SINK_REPLACES_SEGMENTS,
@@ -1318,6 +1325,7 @@ const SinkOps sink_redshift = {
     .rejected = redshift_rejected,
     .recorded = redshift_recorded,
     .digest = redshift_digest,
+    .prune = redshift_prune,
     .key_hash = redshift_key_hash,
     .ranges_match = redshift_ranges_match,
 };

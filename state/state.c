@@ -83,6 +83,8 @@ static const char *const generation_columns[] = {
     "bound          TEXT", "bound_of TEXT", "bound_clock TEXT", "bound_snapshot TEXT",
     "nulls          INTEGER NOT NULL DEFAULT 0",  /* rows with a NULL watermark, at the last capture */
     "last_rows      INTEGER NOT NULL DEFAULT -1", /* rows of the last complete generation */
+    "reconciled_at  TEXT",                         /* deletes = reconcile: when it last ran */
+    "reconciled_removed INTEGER NOT NULL DEFAULT 0", /* and the keys it removed */
 };
 
 static bool db_error(SqliteStore *state, FerryError *err, int rc, const char *what)
@@ -523,6 +525,24 @@ static bool sqlite_mark_set(StateStore *store, int64_t table_id, const MarkCaptu
     return ok;
 }
 
+static bool sqlite_reconciled(StateStore *store, int64_t table_id, int64_t removed, FerryError *err)
+{
+    SqliteStore *state = (SqliteStore *)store;
+    char now[32];
+    utc_now_iso(now);
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state, "UPDATE tables SET reconciled_at = ?, reconciled_removed = ? WHERE id = ?", &stmt, err);
+    if (ok) {
+        sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(stmt, 2, removed);
+        sqlite3_bind_int64(stmt, 3, table_id);
+        ok = step_done(state, stmt, err);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
 static bool sqlite_requeue(StateStore *store, FerryError *err)
 {
     SqliteStore *state = (SqliteStore *)store;
@@ -842,7 +862,8 @@ static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const Ta
         "  coalesce(sum(p.rows), 0), coalesce(sum(p.bytes), 0), coalesce(sum(p.attempts), 0),"
         "  (SELECT last_error FROM partitions q WHERE q.table_id = t.id AND q.last_error IS NOT NULL"
         "   ORDER BY q.updated_at DESC LIMIT 1), coalesce(sum(p.rejected), 0),"
-        "  t.generation, t.mark, t.mark_of, t.mark_clock, t.marked_at, t.last_rows, t.nulls"
+        "  t.generation, t.mark, t.mark_of, t.mark_clock, t.marked_at, t.last_rows, t.nulls,"
+        "  t.reconciled_at, t.reconciled_removed"
         " FROM tables t LEFT JOIN partitions p ON p.table_id = t.id"
         " GROUP BY t.id ORDER BY t.name",
         &stmt, err);
@@ -869,6 +890,8 @@ static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const Ta
             .marked_at = (const char *)sqlite3_column_text(stmt, 17),
             .last_rows = sqlite3_column_int64(stmt, 18),
             .nulls = sqlite3_column_int64(stmt, 19),
+            .reconciled_at = (const char *)sqlite3_column_text(stmt, 20),
+            .reconciled_removed = sqlite3_column_int64(stmt, 21),
         };
         fn(ctx, &status);
     }
@@ -975,4 +998,5 @@ const StateOps state_sqlite = {
     .generation_begin = sqlite_generation_begin,
     .mark_raise = sqlite_mark_raise,
     .mark_set = sqlite_mark_set,
+    .reconciled = sqlite_reconciled,
 };

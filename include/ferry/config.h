@@ -79,7 +79,7 @@ typedef struct TableSettings {
     char *lookback;           /* incremental: how far before the mark a run reads again, as written */
     char *watermark_lag;      /* incremental: how far behind the source's clock the mark stays, as written */
     char *source_timezone;    /* the zone a timestamp watermark without time zone is written in */
-    char *deletes;            /* incremental: "none", or "soft COLUMN", as written */
+    char *deletes;            /* incremental: "none", "soft COLUMN" or "reconcile", as written */
 } TableSettings;
 
 typedef enum { MODE_FULL = 0, MODE_INCREMENTAL = 1 } TableMode;
@@ -97,6 +97,7 @@ typedef struct Watermark {
     int64_t lookback;         /* seconds, or a count */
     int64_t lag_s;            /* watermark_lag, seconds */
     char *soft_delete;        /* owned: deletes = soft COLUMN's column, unquoted; NULL: none */
+    bool reconcile;           /* deletes = reconcile: keys the source no longer has are removed */
     int line, lookback_line;  /* where watermark and lookback are written, for messages */
     int deletes_line;
 } Watermark;

@@ -129,6 +129,9 @@ bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape,
                  SinkDigest *out, const char *who, FerryError *err);
 /* The hash copy_digest gives a key, of the key's text as the source reads it. */
 uint64_t copy_key_hash(const TableShape *shape, const RowBatch *keys, int row);
+/* deletes = reconcile: remove the range's keys whose hash (copy_digest's) is not among live (sink.h, prune). */
+bool copy_prune(PgSession *pg, const CopyTable *table, const TableShape *shape, const SinkPartition *part,
+                const uint64_t *live, size_t nlive, int64_t *removed, const char *who, FerryError *err);
 /* Whether the target orders every key column as the source does (no collation can differ). */
 bool copy_ranges_match(const TableShape *shape);
 

@@ -23,6 +23,7 @@
 #include "ferry/batch.h"
 #include "ferry/common.h"
 #include "ferry/config.h"
+#include "ferry/sink.h"
 #include "ferry/source.h"
 #include "ferry/state.h"
 
@@ -91,6 +92,22 @@ bool delta_full(SourceConn *conn, StateStore *state, const TableConfig *table, M
  */
 bool delta_mark_from(SourceConn *conn, const TableConfig *table, MarkKind kind, const char *value, MarkCapture *out,
                      FerryError *err);
+
+/* What a reconcile (agent/reconcile.c) did. */
+typedef struct ReconcileResult {
+    int ranges;               /* key ranges compared */
+    int differed;             /* of those, where the sink held other keys than the source */
+    int64_t removed;          /* keys removed from the sink */
+} ReconcileResult;
+
+/*
+ * deletes = reconcile: remove from the sink every key of the table the
+ * source no longer has, comparing key ranges of about partition_rows
+ * (est_rows in all) by count and key hash and walking only those that
+ * differ, in memory of 8 bytes a key of one range (SinkOps.prune).
+ */
+bool reconcile_table(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,
+                     const TableShape *shape, int64_t est_rows, ReconcileResult *out, FerryError *err);
 
 /* "updated_at timestamptz", "xmin": what a capture's bound is of (MarkCapture.of), into out[cap]. */
 void delta_describe(const TableConfig *table, MarkKind kind, char *out, size_t cap);

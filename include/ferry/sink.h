@@ -164,7 +164,31 @@ typedef struct SinkOps {
      * compares the table as a whole (a SinkPartition with no bounds).
      */
     bool (*ranges_match)(Sink *sink, const TableShape *shape);
+    /*
+     * prune (optional; deletes = reconcile, agent/reconcile.c) MUST remove
+     * the stored rows of the partition's key range whose key, hashed as
+     * digest hashes it, is not among live[0..nlive) (sorted ascending: the
+     * source's keys of the range), count them in *removed, and never remove
+     * a key whose hash is among them. It MUST hold a bounded number of keys
+     * at a time, however many it removes; calling it again is harmless.
+     */
+    bool (*prune)(Sink *sink, const TableShape *shape, const SinkPartition *partition, const uint64_t *live,
+                  size_t nlive, int64_t *removed, FerryError *err);
 } SinkOps;
+
+/* Is `hash` among the sorted live[0..nlive) (prune)? */
+static inline bool sink_live_has(const uint64_t *live, size_t nlive, uint64_t hash)
+{
+    size_t lo = 0, hi = nlive;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (live[mid] < hash)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < nlive && live[lo] == hash;
+}
 
 /* The sink of that name, or NULL. */
 const SinkOps *sink_find(const char *name);

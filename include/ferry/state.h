@@ -96,6 +96,8 @@ typedef struct TableStatus {
     const char *marked_at;    /* when it was reached (this machine's clock) */
     int64_t last_rows;        /* rows of the last complete generation; -1: none yet */
     int64_t nulls;            /* rows whose watermark was NULL, at the last capture */
+    const char *reconciled_at; /* deletes = reconcile: when it last ran; NULL: never */
+    int64_t reconciled_removed; /* and the keys it removed then */
 } TableStatus;
 
 typedef struct RunRecord {
@@ -166,6 +168,7 @@ typedef struct StateOps {
                              FerryError *err);
     bool (*mark_raise)(StateStore *state, int64_t table_id, int64_t generation, bool *raised, FerryError *err);
     bool (*mark_set)(StateStore *state, int64_t table_id, const MarkCapture *mark, FerryError *err);
+    bool (*reconciled)(StateStore *state, int64_t table_id, int64_t removed, FerryError *err);
 } StateOps;
 
 /* What every store's handle starts with. */
@@ -328,6 +331,12 @@ static inline bool state_mark_raise(StateStore *state, int64_t table_id, int64_t
 static inline bool state_mark_set(StateStore *state, int64_t table_id, const MarkCapture *mark, FerryError *err)
 {
     return state->ops->mark_set(state, table_id, mark, err);
+}
+
+/* deletes = reconcile ran over the table now and removed `removed` keys (status shows it). */
+static inline bool state_reconciled(StateStore *state, int64_t table_id, int64_t removed, FerryError *err)
+{
+    return state->ops->reconciled(state, table_id, removed, err);
 }
 
 #endif

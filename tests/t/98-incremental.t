@@ -265,6 +265,42 @@ write_config sdcsv.ini "$WORK/sdcsv" csv; soft_table >> sdcsv.ini
 out=$("$FERRY" plan -c sdcsv.ini 2>&1); code=$?
 like "$code ${out//$'\n'/ }" "^78 .*tombstone line .*set format = ndjson" "soft deletes into CSV files: refused, saying why"
 
+# --- deletes = reconcile: keys DELETEd at the source leave the sink, in bounded memory ------------
+pg_sql "CREATE TABLE rc (id int PRIMARY KEY, v text, updated_at timestamptz NOT NULL);
+        INSERT INTO rc SELECT g, md5(g::text), now() - interval '1 day' FROM generate_series(1, 1000000) g;
+        ANALYZE rc"
+rc_table() { printf '[table public.rc]\ntarget = rc\nmode = incremental\nwatermark = updated_at\ndeletes = reconcile\n'; }
+write_pg_config rcpg.ini "create_table = true"; rc_table >> rcpg.ini
+sed -i 's/^\[ferry\]$/&\nmemory_limit = 64MB/' rcpg.ini
+"$FERRY" run -c rcpg.ini > rcpg.log 2>&1; code=$?
+is "$code" 0 "reconcile, postgres: the first run copies 1,000,000 rows"
+pg_sql "DELETE FROM rc WHERE id % 100 = 7; UPDATE rc SET v = 'changed', updated_at = now() WHERE id % 1000 = 1"
+baseline=$( { /usr/bin/time -f '%M' "$FERRY" --version >/dev/null; } 2>&1 | tail -1)
+/usr/bin/time -f '%M' -o rcpg.rss "$FERRY" run -c rcpg.ini > rcpg1.log 2>&1; code=$?
+peak=$(tail -1 rcpg.rss); limit=$(( 64 * 1024 + baseline ))
+like "$code $(tr "\n" " " < rcpg1.log)" "^0 .*reconciled in .* 3 key range\\(s\\) compared, 3 of them held keys the source no longer has: 10000 removed" \
+    "reconcile, postgres: 10,000 keys deleted at the source (1%) are removed from the target"
+src=$(psql -X -q -A -t -c "COPY (SELECT id, v FROM rc ORDER BY id) TO STDOUT" | md5sum)
+dst=$(psql -X -q -A -t -h 127.0.0.1 -p "$TARGET_PORT" -U ferry -d postgres \
+      -c "COPY (SELECT id, v FROM rc ORDER BY id) TO STDOUT" | md5sum)
+is "$dst" "$src" "reconcile, postgres: and the target equals the source, the updates in it"
+ok $(( peak <= limit ? 0 : 1 )) "reconcile, postgres: peak RSS $peak KiB within memory_limit + idle baseline ($limit KiB)"
+like "$("$FERRY" status -c rcpg.ini)" "last reconcile .*: 10000 key\(s\) the source no longer has removed" \
+    "reconcile, postgres: status shows the last reconcile"
+"$FERRY" run -c rcpg.ini > rcpg2.log 2>&1; code=$?
+like "$code $(tr "\n" " " < rcpg2.log)" "^0 .*0 of them held keys the source no longer has: 0 removed" \
+    "reconcile, postgres: the next run finds nothing to remove"
+pg_sql "CREATE TABLE rcm AS SELECT * FROM rc WHERE id <= 20000; ALTER TABLE rcm ADD PRIMARY KEY (id)"
+write_mongo_config rcmongo.ini; printf '[table public.rcm]\ntarget = rcm\nmode = incremental\nwatermark = updated_at\ndeletes = reconcile\n' >> rcmongo.ini
+"$FERRY" run -c rcmongo.ini > rcmongo.log 2>&1
+pg_sql "DELETE FROM rcm WHERE id % 50 = 3"
+"$FERRY" run -c rcmongo.ini > rcmongo1.log 2>&1; code=$?
+load_collection rcm rcm_docs relaxed
+pg_sql "CREATE TABLE rcm_got AS SELECT (doc->>'_id')::int AS id, doc->>'v' AS v FROM rcm_docs;
+        CREATE TABLE rcm_want AS SELECT id, v FROM rcm"
+like "$code $(tr "\n" " " < rcmongo1.log)" "^0 .*: 400 removed" "reconcile, mongo: the 400 keys deleted at the source are removed"
+is "$(rows_differ rcm_want rcm_got)" 0 "reconcile, mongo: the collection equals the source"
+
 # --- NULL watermarks and timestamp without time zone ---------------------------------------------
 pg_sql "CREATE TABLE loc (id int PRIMARY KEY, v text, ts timestamp);
         INSERT INTO loc SELECT g, 'v', (now() - interval '1 day') AT TIME ZONE 'America/New_York' FROM generate_series(1, 1000) g;
@@ -306,8 +342,8 @@ lookback = 10" "xminlb.ini:[0-9]+: key 'lookback'" "lookback with watermark = xm
 refused sdrec "[table public.ev]
 mode = incremental
 watermark = updated_at
-deletes = reconcile" "sdrec.ini:[0-9]+: key 'deletes': deletes = reconcile is not available yet" \
-    "deletes = reconcile is refused as not available yet"
+deletes = reconcile" "sdrec.ini:[0-9]+: key 'deletes': deletes = reconcile removes keys from the sink, and the dir sink cannot" \
+    "deletes = reconcile into files is refused: use deletes = soft"
 refused sdnot "[table public.ev]
 mode = incremental
 watermark = updated_at

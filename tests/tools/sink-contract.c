@@ -80,6 +80,12 @@ static bool segment(const SinkOps *ops, Sink *sink, const TableShape *shape, int
     return segment_of(ops, sink, shape, 0, part, seq, batch, err);
 }
 
+static int hash_order(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* Rows and key sum the sink holds for one partition of one generation. */
 static bool digest_of(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t generation, SinkDigest *d,
                       FerryError *err)
@@ -143,6 +149,37 @@ static void expect(const SinkOps *ops, Sink *sink, const TableShape *shape, int6
     snprintf(detail, sizeof detail, "%s; rows %lld (want %ld), keys %s, malformed %d", read ? "read" : err.message,
              (long long)d.rows, rows, d.key_sum == want ? "same" : "differ", d.malformed);
     check(read && d.rows == rows && (!d.has_keys || d.key_sum == want) && !d.malformed, ops->name, what, detail);
+}
+
+/* deletes = reconcile: the source has ids 1..50 only; prune removes every other key it holds, and no more. */
+static void prune(const SinkOps *ops, Sink *sink, const TableShape *shape)
+{
+    FerryError err = {0};
+    SinkDigest before = {0};
+    bool read = digest_of(ops, sink, shape, 0, &before, &err);
+    RowBatch keys;
+    batch_init(&keys, 1);
+    uint64_t live[50];
+    for (long id = 1; id <= 50; id++) {
+        char text[24];
+        int n = snprintf(text, sizeof text, "%ld", id);
+        batch_reset(&keys, 1);
+        batch_add_value(&keys, text, (size_t)n, false);
+        batch_end_row(&keys);
+        live[id - 1] = ops->key_hash(sink, shape, &keys, 0);
+    }
+    batch_free(&keys);
+    qsort(live, 50, sizeof live[0], hash_order);
+    SinkPartition all = {.partition = 0};
+    int64_t removed = -1, again = -1;
+    bool pruned = read && ops->prune(sink, shape, &all, live, 50, &removed, &err) &&
+                  ops->prune(sink, shape, &all, live, 50, &again, &err);
+    char detail[FERRY_ERROR_MAX + 96];
+    snprintf(detail, sizeof detail, "%s; held %lld, removed %lld, then %lld", pruned ? "pruned" : err.message,
+             (long long)before.rows, (long long)removed, (long long)again);
+    check(pruned && removed == before.rows - 50 && again == 0, ops->name,
+          "prune removes the keys the source lacks, each once", detail);
+    expect(ops, sink, shape, 0, 1, 50, "prune leaves the source's keys, every one");
 }
 
 static void contract(const SinkOps *ops, const char *ini)
@@ -239,6 +276,8 @@ static void contract(const SinkOps *ops, const char *ini)
 
     if (flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS))
         generations(ops, sink, &shape, flags, &batch);
+    if (ops->prune != NULL)
+        prune(ops, sink, &shape);
 
     /* A later plan of the table starts from nothing. */
     if (ops->prepare_table != NULL) {

@@ -84,7 +84,7 @@ static void test_settings(void)
        "deletes = soft COLUMN takes a quoted name");
     config_free(c);
     ok(load("mode = incremental\nwatermark = updated_at\ndeletes = soft\n", &err) == NULL &&
-           strstr(err.message, ":10: key 'deletes': expected none, or soft and one column") != NULL,
+           strstr(err.message, ":10: key 'deletes': expected none, reconcile, or soft and one column") != NULL,
        "deletes = soft without a column names its line");
     ok(load("deletes = soft gone\n", &err) == NULL &&
            strstr(err.message, ":8: key 'deletes': table public.ev is copied in full") != NULL,
