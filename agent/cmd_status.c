@@ -63,11 +63,32 @@ static long long seconds_since(const char *iso)
     return (long long)(time(NULL) - timegm(&tm));
 }
 
+/*
+ * How far the mark lags the source's clock now, in seconds: the source's
+ * clock when the mark was captured ("2026-12-03 14:13:53.39+00", UTC: ferry's
+ * sessions run in UTC) is that far behind now, plus watermark_lag for a time
+ * watermark (its mark is the clock less that). Read on this machine's clock,
+ * so off by any skew between the two; -1 when there is no mark.
+ */
+static long long mark_lag(const FerryConfig *config, const TableStatus *s)
+{
+    struct tm tm = {0};
+    if (s->mark == NULL || s->mark_clock == NULL || strptime(s->mark_clock, "%Y-%m-%d %H:%M:%S", &tm) == NULL)
+        return -1;
+    long long lag = (long long)(time(NULL) - timegm(&tm));
+    const TableConfig *tc = config_find_table(config, s->name);
+    if (tc != NULL && tc->watermark.column != NULL && !tc->watermark.xmin && s->mark_of != NULL &&
+        strstr(s->mark_of, " integer") == NULL)
+        lag += tc->watermark.lag_s;
+    return lag;
+}
+
 static void print_table_status(void *ctx, const TableStatus *s)
 {
     StatusPrinter *p = ctx;
     const char *mode = table_mode(p->config, s->name);
     long long age = seconds_since(s->marked_at);
+    long long lag = mark_lag(p->config, s);
     if (p->json) {
         OutBuf *out = &p->out;
         outbuf_write(out, p->count ? ",{" : "{", p->count ? 2 : 1);
@@ -90,6 +111,7 @@ static void print_table_status(void *ctx, const TableStatus *s)
         json_field(out, "mark_source_clock", s->mark_clock, true);
         json_field(out, "marked_at", s->marked_at, true);
         json_number(out, "mark_age_seconds", age);
+        json_number(out, "mark_lag_seconds", lag);
         json_number(out, "last_delta_rows", s->last_rows);
         json_number(out, "null_watermarks", s->nulls);
         json_field(out, "reconciled_at", s->reconciled_at, true);
@@ -113,6 +135,8 @@ static void print_table_status(void *ctx, const TableStatus *s)
                    (long long)s->generation, s->mark ? s->mark : "none yet", s->mark_of ? s->mark_of : "-");
             if (age >= 0)
                 printf(", reached %lld s ago", age);
+            if (lag >= 0)
+                printf(", %lld s behind the source's clock", lag);
             if (s->last_rows >= 0)
                 printf(", last delta %lld row(s)", (long long)s->last_rows);
             printf("\n");

@@ -154,6 +154,9 @@ status=$("$FERRY" status --json -c mongo.ini)
 like "$status" '"mode":"incremental","generation":2,"watermark":"xmin","mark":"[0-9]+:[0-9]+:' \
     "mongo: status --json shows the mode, generation and xmin mark"
 like "$status" '"last_delta_rows":0' "mongo: and that the last run's delta was empty"
+lag=$(grep -o '"mark_lag_seconds":-\?[0-9]*' <<< "$status" | cut -d: -f2)
+ok $(( ${lag:--1} >= 0 && ${lag:--1} < 120 ? 0 : 1 )) \
+    "mongo: and how far the mark lags the source's clock (${lag:-none} s, the last run a moment ago)"
 
 # run --full: the table read whole into a new generation, the collection still the source's.
 "$FERRY" run -c mongo.ini --full public.ev > mongo4.log 2>&1; code=$?
