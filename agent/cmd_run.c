@@ -114,11 +114,6 @@ static bool raise_mark(RunContext *run, RunTable *table, FerryError *err)
     return true;
 }
 
-/*
- * (6) An incremental table whose generation is complete begins its next
- * (delta_next) when its window holds rows; either way the window its
- * partitions read is set.
- */
 /* deletes = reconcile, over a table whose generation is complete: the keys the source lost leave the sink. */
 static bool reconcile(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table, FerryError *err)
 {
@@ -135,6 +130,12 @@ static bool reconcile(RunContext *run, SourceConn *conn, Sink *sink, RunTable *t
     return true;
 }
 
+/*
+ * (6) An incremental table (or the table of run --full) whose generation is
+ * complete is finished, its mark raised, its deletes reconciled, and its
+ * next generation begun when its window holds rows (delta_next, delta_full);
+ * either way the rows its partitions read are set (table->window).
+ */
 static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table, FerryError *err)
 {
     const TableConfig *tc = table->config;
@@ -154,7 +155,8 @@ static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTa
             return false;
         if (!raise_mark(run, table, err) || !reload_planned(run, table, err) ||
             !sweep_unloaded(run, tc, &table->shape, err) ||
-            (tc->watermark.reconcile && !reconcile(run, conn, sink, table, err)))
+            ((tc->watermark.reconcile || (full && run->config->sink->prune != NULL)) &&
+             !reconcile(run, conn, sink, table, err)))
             return false;
         if (full ? !delta_full(conn, run->state, tc, table->mark_kind, &table->planned, err)
                  : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, &began, err))
@@ -184,6 +186,11 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
 {
     const TableConfig *tc = table->config;
     bool found;
+    /* A retry after a source failure starts the table over. */
+    planned_table_clear(&table->planned);
+    table_shape_free(&table->shape);
+    free(table->window);
+    table->window = NULL;
     if (!state_table_find(run->state, tc->qualified, &table->planned, &found, err))
         return false;
     if (found) {
@@ -352,7 +359,7 @@ static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
     retry_begin(&retry, &run->retry, (unsigned)getpid());
     for (;;) {
         Sink *sink = NULL;
-        bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, table->planned.generation, err);
+        bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, table->planned.generation, table->planned.base, err);
         if (sink != NULL)
             ops->close(sink);
         double pause;

@@ -429,6 +429,7 @@ bool delta_full(SourceConn *conn, StateStore *state, const TableConfig *table, M
         .bound = &bound,
         .nparts = plan.nparts,
         .bounds = plan.bounds,
+        .whole = true,
     };
     ok = ok && state_generation_begin(state, planned->id, &generation, err);
     if (ok)

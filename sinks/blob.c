@@ -31,6 +31,10 @@
  *      (segment.h), in Redshift's manifest format, written after its last
  *      segment; a new plan removes them with the segments. The dir store
  *      has none: its folder is its listing.
+ *  (8) A generation that holds every row (run --full: the table's base)
+ *      supersedes those before it: once it is complete, and its manifest
+ *      written, their objects are removed, so the files hold what a reader
+ *      applying every generation in order needs and nothing older.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -494,10 +498,45 @@ static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError
  * that sees it sees the whole generation: the table's first copy, or the
  * rows one incremental run found changed.
  */
-static bool blob_finish_table(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err)
+/* A generation's object of the table older than `base` (a segment or a manifest): superseded. */
+typedef struct Superseded {
+    const char *target;
+    int64_t base;
+} Superseded;
+
+static bool is_superseded(const char *key, const void *arg)
 {
-    if (sink->ops->url == NULL)
-        return true; /* nothing reads a manifest of local files */
+    const Superseded *s = arg;
+    size_t tlen = strlen(s->target);
+    SegmentId id;
+    if (is_segment_key(key, s->target))
+        return segment_parse(key + tlen + 1, s->target, &id) && id.generation < s->base;
+    if (!is_table_object(key, s->target))
+        return false;
+    const char *p = key + 2 * tlen + 1; /* ".manifest", or ".g<generation>.manifest" */
+    return p[1] != 'g' || strtoll(p + 2, NULL, 10) < s->base;
+}
+
+/* (8) A generation that holds every row (run --full) supersedes those before it: their objects go. */
+static bool remove_superseded(Sink *sink, const TableShape *shape, int64_t base, FerryError *err)
+{
+    char prefix[FERRY_NAME_MAX + 8];
+    int removed = 0;
+    Superseded arg = {.target = shape->target, .base = base};
+    if (!file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) ||
+        !sink->ops->remove_all(sink->store, prefix, is_superseded, &arg, &removed, err))
+        return false;
+    if (removed > 0)
+        log_info("%s: removed %d objects of %s's generations before %lld, which holds every row", sink->who, removed,
+                 shape->target, (long long)base);
+    return true;
+}
+
+static bool blob_finish_table(Sink *sink, const TableShape *shape, int64_t generation, int64_t base,
+                              FerryError *err)
+{
+    if (sink->ops->url == NULL) /* nothing reads a manifest of local files */
+        return base == 0 || remove_superseded(sink, shape, base, err);
     char prefix[FERRY_NAME_MAX + 8], key[2 * FERRY_NAME_MAX + 16];
     ManifestCtx m = {.sink = sink, .target = shape->target, .generation = generation, .json = {.max = (size_t)1 << 30}};
     strbuf_add(&m.json, "{\"entries\": [");
@@ -516,7 +555,8 @@ static bool blob_finish_table(Sink *sink, const TableShape *shape, int64_t gener
         log_info("%s: table %s complete: manifest %s lists %lld objects", sink->who, shape->target, key,
                  (long long)m.objects);
     free(m.json.text);
-    return ok;
+    /* After the manifest: a reader that finds the new generation whole never misses the old one's rows. */
+    return ok && (base == 0 || remove_superseded(sink, shape, base, err));
 }
 
 static bool hash_drain(void *ctx, const char *data, size_t len, FerryError *err)

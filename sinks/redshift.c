@@ -733,9 +733,11 @@ static bool redshift_prepare_table(Sink *sink, const TableShape *shape, FerryErr
     return ok;
 }
 
-static bool redshift_finish_table(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err)
+static bool redshift_finish_table(Sink *sink, const TableShape *shape, int64_t generation, int64_t base,
+                                  FerryError *err)
 {
-    (void)generation; /* every generation's leftovers are the table's */
+    (void)generation; /* every generation's leftovers are the table's; the table holds one row a key */
+    (void)base;
     char prefix[1024];
     snprintf(prefix, sizeof prefix, "%s/", shape->target);
     return remove_staged(sink, prefix, err); /* what a crash after a commit left */

@@ -85,6 +85,7 @@ static const char *const generation_columns[] = {
     "last_rows      INTEGER NOT NULL DEFAULT -1", /* rows of the last complete generation */
     "reconciled_at  TEXT",                         /* deletes = reconcile: when it last ran */
     "reconciled_removed INTEGER NOT NULL DEFAULT 0", /* and the keys it removed */
+    "base           INTEGER NOT NULL DEFAULT 0",  /* the latest generation that holds every row */
 };
 
 static bool db_error(SqliteStore *state, FerryError *err, int rc, const char *what)
@@ -342,8 +343,8 @@ static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable 
     sqlite3_stmt *stmt;
     bool ok = prepare(state,
                       "SELECT id, est_rows, row_width, key_columns, generation, marked,"
-                      " mark, mark_of, mark_clock, mark_snapshot, bound, bound_of, bound_clock, bound_snapshot, nulls"
-                      " FROM tables WHERE name = ?",
+                      " mark, mark_of, mark_clock, mark_snapshot, bound, bound_of, bound_clock, bound_snapshot, nulls,"
+                      " base FROM tables WHERE name = ?",
                       &stmt, err);
     if (ok) {
         sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -359,6 +360,7 @@ static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable 
             column_capture(stmt, 6, &out->mark);
             column_capture(stmt, 10, &out->bound);
             out->bound.nulls = sqlite3_column_int64(stmt, 14);
+            out->base = sqlite3_column_int64(stmt, 15);
             *found = true;
         } else if (rc != SQLITE_DONE) {
             ok = db_error(state, err, rc, "read tables");
@@ -437,7 +439,8 @@ static bool sqlite_generation_begin(StateStore *store, int64_t table_id, const G
     bool ok = begin(state, err) &&
               prepare(state,
                       "UPDATE tables SET generation = ?1, mark = ?2, mark_of = ?3, mark_clock = ?4, mark_snapshot = ?5,"
-                      " bound = ?6, bound_of = ?7, bound_clock = ?8, bound_snapshot = ?9, nulls = ?10"
+                      " bound = ?6, bound_of = ?7, bound_clock = ?8, bound_snapshot = ?9, nulls = ?10,"
+                      " base = CASE WHEN ?12 THEN ?1 ELSE base END"
                       " WHERE id = ?11 AND generation < ?1 AND marked = generation AND NOT EXISTS"
                       " (SELECT 1 FROM partitions WHERE table_id = ?11 AND status <> 'done')",
                       &stmt, err);
@@ -447,6 +450,7 @@ static bool sqlite_generation_begin(StateStore *store, int64_t table_id, const G
         bind_capture(stmt, 6, gen->bound);
         sqlite3_bind_int64(stmt, 10, gen->bound->nulls);
         sqlite3_bind_int64(stmt, 11, table_id);
+        sqlite3_bind_int(stmt, 12, gen->whole);
         ok = step_done(state, stmt, err);
         if (ok && sqlite3_changes(state->db) != 1)
             ok = ferry_error(err, FERRY_ERR_BUG, 0,

@@ -125,9 +125,11 @@ typedef struct SinkOps {
      * finish_table (optional) is called at the end of every run in which the
      * table's `generation` is complete (every partition done), after the
      * last commit. It MAY write what describes that generation whole (a
-     * manifest); it MUST be harmless to call again.
+     * manifest), and MAY remove what generations before `base` wrote: `base`
+     * holds every row (a first copy, or run --full), so they are superseded.
+     * It MUST be harmless to call again.
      */
-    bool (*finish_table)(Sink *sink, const TableShape *shape, int64_t generation, FerryError *err);
+    bool (*finish_table)(Sink *sink, const TableShape *shape, int64_t generation, int64_t base, FerryError *err);
     bool (*begin)(Sink *sink, const SinkSegment *segment, FerryError *err);
     bool (*write)(Sink *sink, const RowBatch *batch, FerryError *err);
     bool (*commit)(Sink *sink, FerryError *err);
@@ -203,9 +205,9 @@ static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const Tabl
 }
 
 static inline bool sink_finish_table(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t generation,
-                                     FerryError *err)
+                                     int64_t base, FerryError *err)
 {
-    return ops->finish_table == NULL || ops->finish_table(sink, shape, generation, err);
+    return ops->finish_table == NULL || ops->finish_table(sink, shape, generation, base, err);
 }
 
 static inline bool sink_check_table(const SinkOps *ops, const void *settings, const TableShape *shape,

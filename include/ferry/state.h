@@ -55,6 +55,7 @@ typedef struct GenerationRecord {
     const MarkCapture *bound; /* what the mark becomes when it is done */
     int nparts;
     char *const *bounds;      /* nparts - 1 encoded key bounds, ascending */
+    bool whole;               /* it reads every row (run --full): it becomes the table's base */
 } GenerationRecord;
 
 /* A claimed partition. All strings are owned; free with state_work_clear. */
@@ -117,6 +118,7 @@ typedef struct PlannedTable {
     int64_t marked;           /* the last generation whose bound became the mark; -1: none */
     MarkCapture mark;         /* the high-water mark (value NULL: none yet) */
     MarkCapture bound;        /* captured as `generation` began */
+    int64_t base;             /* the latest generation that holds every row (0, or the last run --full) */
 } PlannedTable;
 
 void planned_table_clear(PlannedTable *table);

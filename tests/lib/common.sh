@@ -38,12 +38,14 @@ INI
 }
 
 # kill_at_random INI LOG TIMES MIN_MS SPAN_MS — start `ferry run -c INI` TIMES times and SIGKILL it
-# after MIN_MS plus up to SPAN_MS milliseconds; prints how many kills hit a running ferry.
+# after MIN_MS plus up to SPAN_MS milliseconds; prints how many kills hit a running ferry. With
+# KILLED_PIDS set to a file, each ferry's pid is appended to it.
 kill_at_random() {
     local ini=$1 log=$2 times=$3 min=$4 span=$5 hits=0 pid ms
     for _ in $(seq 1 "$times"); do
         "$FERRY" run -c "$ini" >>"$log" 2>&1 &
         pid=$!
+        [ -n "${KILLED_PIDS:-}" ] && echo "$pid" >> "$KILLED_PIDS"
         ms=$(( min + (RANDOM * 32768 + RANDOM) % span ))
         sleep "$(printf '%d.%03d' $(( ms / 1000 )) $(( ms % 1000 )))"
         kill -KILL "$pid" 2>/dev/null && hits=$((hits + 1))

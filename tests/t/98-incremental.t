@@ -122,6 +122,17 @@ is "$(pg_sql "SELECT count(*) - count(DISTINCT doc->>'id') FROM files_applied_ra
 mark_after=$(sqlite3 files.state "SELECT mark FROM tables")
 ok $([ "$mark_after" != "$mark_before" ]; echo $?) "kills: the mark moved once it was complete"
 
+# run --full into files: a whole generation, and the generations before it removed once it is complete,
+# so rows DELETEd at the source (which no watermark sees) leave what a reader applies.
+pg_sql "DELETE FROM ev WHERE id % 101 = 3"
+"$FERRY" run -c files.ini --full public.ev > files5.log 2>&1; code=$?
+full_gen=$(sqlite3 files.state "SELECT generation FROM tables")
+like "$code $(tr "\n" " " < files5.log)" "^0 .*removed [0-9]+ objects of ev's generations before $full_gen, which holds every row" \
+    "files: run --full writes generation $full_gen whole and removes the generations before it"
+is "$(ls "$WORK"/files/ev | grep -vc "^ev\.g$(printf '%06d' "$full_gen")\.")" 0 "files: only generation $full_gen's files are left"
+apply_generations "$WORK/files" files_applied
+is "$(rows_differ ev files_applied)" 0 "files: and they equal the source, its deleted rows gone"
+
 # --- MongoDB, watermark = xmin --------------------------------------------------------------------
 write_mongo_config mongo.ini
 incremental_table xmin "deletes = reconcile" >> mongo.ini

@@ -111,7 +111,7 @@ static void generations(const SinkOps *ops, Sink *sink, const TableShape *shape,
     check(written, ops->name, "commits a segment of generation 1 (and, unrecorded, its replay)", err.message);
     if (!written)
         return;
-    char detail[160];
+    char detail[FERRY_ERROR_MAX + 96];
     if (flags & SINK_UPSERTS_BY_KEY) {
         read = digest_of(ops, sink, shape, 0, &after, &err);
         snprintf(detail, sizeof detail, "rows %lld, then %lld", (long long)before.rows, (long long)after.rows);
@@ -124,6 +124,13 @@ static void generations(const SinkOps *ops, Sink *sink, const TableShape *shape,
         check(read && after.rows == before.rows && after.key_sum == before.key_sum && g1.rows == 50 &&
                   g1.key_sum == key_sum(ops, sink, shape, 1, 50),
               ops->name, "generation 1 is kept beside generation 0, which it leaves as it was", detail);
+        /* A generation that holds every row (run --full) supersedes those before it. */
+        bool finished = sink_finish_table(ops, sink, shape, 1, 1, &err) && sink_finish_table(ops, sink, shape, 1, 1, &err);
+        read = finished && digest_of(ops, sink, shape, 0, &after, &err) && digest_of(ops, sink, shape, 1, &g1, &err);
+        snprintf(detail, sizeof detail, "%s; generation 0: %lld rows, generation 1: %lld", finished ? "finished" : err.message,
+                 (long long)after.rows, (long long)g1.rows);
+        check(read && after.rows == 0 && g1.rows == 50, ops->name,
+              "finishing generation 1 as the base (twice) removes generation 0 and keeps generation 1", detail);
     }
     if (ops->recorded != NULL) {
         SinkSegment s = {.shape = shape, .partition = 0, .sequence = 0, .generation = 1};
