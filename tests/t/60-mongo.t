@@ -22,7 +22,7 @@ like "$("$FERRY" status -c "$WORK/skip.ini")" "public.types +complete .* 1 rejec
 # Older state files are carried over, their checkpoints kept: schema 2 (before generations and marks)
 # and schema 1 (before rejected rows were counted), made here as those versions wrote them.
 schema3="generation marked mark mark_of mark_clock mark_snapshot marked_at bound bound_of bound_clock bound_snapshot nulls last_rows
-reconciled_at reconciled_removed"
+reconciled_at reconciled_removed base"
 cp "$WORK/skip.state" "$WORK/old2.state"
 for c in $schema3; do sqlite3 "$WORK/old2.state" "ALTER TABLE tables DROP COLUMN $c"; done
 sqlite3 "$WORK/old2.state" "PRAGMA user_version = 2"
