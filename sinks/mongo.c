@@ -1014,10 +1014,10 @@ static bool mongo_prune(Sink *sink, const TableShape *shape, const SinkPartition
     bson_t filter = BSON_INITIALIZER, projection = BSON_INITIALIZER;
     bool ok = range_filter(sink, part, &filter, err);
     char paths[FERRY_KEY_COLUMNS_MAX][FERRY_NAME_MAX + 8];
-    BSON_APPEND_INT32(&projection, "_id", 1);
+    BSON_APPEND_INT32(&projection, "_id", 1); /* the whole _id: a key inside it ("_id.a") would collide */
     for (int k = 0; k < shape->nkeys; k++) {
         key_path(sink, k, paths[k], sizeof paths[k]);
-        if (strcmp(paths[k], "_id") != 0)
+        if (strcmp(paths[k], "_id") != 0 && strncmp(paths[k], "_id.", 4) != 0)
             BSON_APPEND_INT32(&projection, paths[k], 1);
     }
     bson_t opts = BSON_INITIALIZER;
@@ -1033,7 +1033,7 @@ static bool mongo_prune(Sink *sink, const TableShape *shape, const SinkPartition
         bool doomed = stored_key_hash(shape, doc, paths, &hash) && !sink_live_has(live, nlive, hash);
         bson_iter_t id;
         if (!doomed || !bson_iter_init_find(&id, doc, "_id"))
-            continue; /* a document without the key's fields is not ferry's to judge */
+            continue; /* a live key, or a document without the key's fields: not ferry's to remove */
         bson_t selector = BSON_INITIALIZER;
         bson_append_iter(&selector, "_id", 3, &id);
         if (bulk == NULL)
@@ -1047,7 +1047,7 @@ static bool mongo_prune(Sink *sink, const TableShape *shape, const SinkPartition
             bson_destroy(&reply);
             mongoc_bulk_operation_destroy(bulk);
             bulk = NULL;
-            *removed += queued;
+            *removed += ok ? queued : 0;
             queued = 0;
         }
     }
