@@ -97,15 +97,15 @@ static bool reload_planned(RunContext *run, RunTable *table, FerryError *err)
                                 table->config->qualified);
 }
 
-/* (6) A generation complete in the state raises the table's mark; idempotent. */
+/* (6) A generation complete in the state raises the table's mark (and the record is read again); idempotent. */
 static bool raise_mark(RunContext *run, RunTable *table, FerryError *err)
 {
     bool raised = false;
     if (!state_mark_raise(run->state, table->planned.id, table->planned.generation, &raised, err))
         return false;
+    if (raised && !reload_planned(run, table, err))
+        return false;
     if (raised && table->mark_kind != MARK_NONE) {
-        if (!reload_planned(run, table, err))
-            return false;
         const MarkCapture *mark = &table->planned.mark;
         log_info("table %s: generation %lld is complete; the mark is now %s (%s)", table->config->qualified,
                  (long long)table->planned.generation, mark->value ? mark->value : "none",
@@ -140,26 +140,25 @@ static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTa
 {
     const TableConfig *tc = table->config;
     bool full = run->full == tc;
+    bool moves_on = full || table->mark_kind != MARK_NONE; /* a table copied once in full stays as it is */
     int left = 0;
-    if ((full || table->mark_kind != MARK_NONE) && !state_table_remaining(run->state, table->planned.id, &left, err))
+    if (moves_on && !state_table_remaining(run->state, table->planned.id, &left, err))
         return false;
     if (full && left > 0)
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
                            "table %s: --full: its generation %lld is not complete (%d partition(s) left); run "
                            "ferry without --full to finish it first, or `ferry reset` the table to plan it anew",
                            tc->qualified, (long long)table->planned.generation, left);
-    if ((full || table->mark_kind != MARK_NONE) && left == 0) {
-        bool began = false;
+    if (moves_on && left == 0) {
         /* A run stopped between the last checkpoint and its end: the sink finishes the table first (5). */
         if (table->planned.marked < table->planned.generation && !finish_table(run, table, err))
             return false;
-        if (!raise_mark(run, table, err) || !reload_planned(run, table, err) ||
-            !sweep_unloaded(run, tc, &table->shape, err) ||
+        if (!raise_mark(run, table, err) || !sweep_unloaded(run, tc, &table->shape, err) ||
             ((tc->watermark.reconcile || (full && run->config->sink->prune != NULL)) &&
              !reconcile(run, conn, sink, table, err)))
             return false;
         if (full ? !delta_full(conn, run->state, tc, table->mark_kind, &table->planned, err)
-                 : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, &began, err))
+                 : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, err))
             return false;
         if (!reload_planned(run, table, err))
             return false;
@@ -359,7 +358,8 @@ static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
     retry_begin(&retry, &run->retry, (unsigned)getpid());
     for (;;) {
         Sink *sink = NULL;
-        bool ok = ops->open(run->config->sink_settings, &sink, err) && sink_finish_table(ops, sink, &table->shape, table->planned.generation, table->planned.base, err);
+        bool ok = ops->open(run->config->sink_settings, &sink, err) &&
+                  sink_finish_table(ops, sink, &table->shape, table->planned.generation, table->planned.base, err);
         if (sink != NULL)
             ops->close(sink);
         double pause;

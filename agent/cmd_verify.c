@@ -63,52 +63,50 @@ static void part_list_free(PartList *list)
     free(list->items);
 }
 
+/* What source_digest sums, batch by batch. */
+typedef struct DigestRead {
+    Sink *sink;
+    const SinkOps *ops;
+    const TableShape *shape;
+    TableShape keys_shape;    /* the batch holds the key columns alone */
+    bool once;                /* (6) each key counted once */
+    char *last_key;           /* (6) the previous batch's last key */
+    SinkDigest *out;
+} DigestRead;
+
+static bool digest_keys(void *ctx, const RowBatch *batch, FerryError *err)
+{
+    (void)err;
+    DigestRead *d = ctx;
+    for (int r = 0; r < batch->nrows; r++) {
+        if (d->once && (r > 0 ? key_rows_equal(batch, r - 1, batch, r, &d->keys_shape)
+                              : key_row_is(batch, 0, &d->keys_shape, d->last_key)))
+            continue;
+        d->out->key_sum += d->ops->key_hash(d->sink, d->shape, batch, r);
+        d->out->rows++;
+    }
+    if (d->once && batch->nrows > 0) {
+        free(d->last_key);
+        d->last_key = key_tuple_from_batch(batch, batch->nrows - 1, &d->keys_shape);
+    }
+    return true;
+}
+
 /* Count the source's rows in a range and sum the sink's hash of their keys. */
 static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, const TableConfig *tc,
                           const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
                           FerryError *err)
 {
     memset(out, 0, sizeof *out);
-    char *keys = sql_key_list(shape);
-    char *sql = NULL;
+    DigestRead d = {.sink = sink, .ops = ops, .shape = shape, .keys_shape = {.nkeys = shape->nkeys},
+                    .once = tc->settings.on_duplicate_key == DUPLICATES_KEEP_LAST, .out = out};
+    for (int k = 0; k < shape->nkeys; k++)
+        d.keys_shape.key_col[k] = k;
     /* A range is read in key order, so the source walks the key's index; a whole table needs no order,
      * unless (6) each key is counted once. */
-    bool once = tc->settings.on_duplicate_key == DUPLICATES_KEEP_LAST;
-    char *live = sql_live_rows(shape); /* soft-deleted rows are not in the sink */
-    bool ok = plan_range_query(tc, shape, live, keys, lo, hi, once || lo != NULL || hi != NULL, &sql, err);
-    free(live);
-    free(keys);
-    if (!ok)
-        return false;
-    SourceCursor cursor;
-    ok = source_cursor_open(conn, sql, false, &cursor, err);
-    free(sql);
-    if (!ok)
-        return false;
-    RowBatch batch;
-    batch_init(&batch, shape->nkeys);
-    char *last_key = NULL; /* (6) the previous batch's last key */
-    TableShape keys_shape = {.nkeys = shape->nkeys}; /* the batch holds the key columns alone */
-    for (int k = 0; k < shape->nkeys; k++)
-        keys_shape.key_col[k] = k;
-    do {
-        batch_reset(&batch, shape->nkeys);
-        ok = source_cursor_next(&cursor, &batch, 50000, 8u << 20, err);
-        for (int r = 0; ok && r < batch.nrows; r++) {
-            if (once && (r > 0 ? key_rows_equal(&batch, r - 1, &batch, r, &keys_shape)
-                               : key_row_is(&batch, 0, &keys_shape, last_key)))
-                continue;
-            out->key_sum += ops->key_hash(sink, shape, &batch, r);
-            out->rows++;
-        }
-        if (ok && once && batch.nrows > 0) {
-            free(last_key);
-            last_key = key_tuple_from_batch(&batch, batch.nrows - 1, &keys_shape);
-        }
-    } while (ok && !(cursor.exhausted && !cursor.in_fetch));
-    free(last_key);
-    batch_free(&batch);
-    return source_cursor_close(&cursor, ok ? err : NULL) && ok;
+    bool ok = plan_read_keys(conn, tc, shape, lo, hi, d.once || lo != NULL || hi != NULL, digest_keys, &d, err);
+    free(d.last_key);
+    return ok;
 }
 
 /*

@@ -76,6 +76,20 @@ static const char *literal_type(MarkKind kind)
     }
 }
 
+/*
+ * A source's refusal of what the configuration (or the command line) names,
+ * not a failure a retry can pass, becomes the configuration's error: true,
+ * and the caller prefixes what was asked.
+ */
+static bool refused(FerryError *err)
+{
+    if (err->domain != FERRY_ERR_SOURCE || err->retryable)
+        return false;
+    err->domain = FERRY_ERR_CONFIG;
+    err->code = 0;
+    return true;
+}
+
 /* The column's type as the catalog names it when the table reads it, else its oid. */
 static void type_name(const TableShape *shape, const char *column, FerryOid type, char *out, size_t cap)
 {
@@ -129,13 +143,9 @@ bool delta_kind(SourceConn *conn, const char *file, const TableConfig *table, Ta
     bool ok = source_query(conn, sql.text, 0, NULL, &res, err);
     free(sql.text);
     if (!ok) {
-        if (err->domain == FERRY_ERR_SOURCE && !err->retryable) {
-            char detail[FERRY_ERROR_MAX / 2];
-            snprintf(detail, sizeof detail, "%.*s", (int)sizeof detail - 1, err->message);
-            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key 'watermark': table %s: watermark %s cannot "
-                               "be read: %s", file, w->line, table->qualified, w->xmin ? "xmin" : w->column,
-                               detail);
-        }
+        if (refused(err))
+            ferry_error_prefix(err, "%s:%d: key 'watermark': table %s: watermark %s cannot be read", file, w->line,
+                               table->qualified, w->xmin ? "xmin" : w->column);
         return false;
     }
     FerryOid type = PQftype(res, 0);
@@ -367,9 +377,8 @@ static bool count_rows(SourceConn *conn, const TableConfig *table, const TableSh
 }
 
 bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, const TableShape *shape,
-                MarkKind kind, const PlannedTable *planned, bool *began, FerryError *err)
+                MarkKind kind, const PlannedTable *planned, FerryError *err)
 {
-    *began = false;
     MarkCapture since, bound = {0};
     char *window = NULL, **bounds = NULL;
     int nbounds = 0;
@@ -397,14 +406,12 @@ bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, c
             .bounds = bounds,
         };
         ok = ok && state_generation_begin(state, planned->id, &generation, err);
-        if (ok) {
-            *began = true;
+        if (ok)
             log_info("table %s: generation %lld: %lld row(s) changed since %s (watermark %s, up to %s), in %d "
                      "partition(s)",
                      table->qualified, (long long)generation.generation, (long long)rows,
                      since.value ? since.value : "its last copy", since.of, bound.value ? bound.value : "now",
                      generation.nparts);
-        }
     }
     for (int i = 0; i < nbounds; i++)
         free(bounds[i]);
@@ -457,12 +464,8 @@ bool delta_mark_from(SourceConn *conn, const TableConfig *table, MarkKind kind, 
     bool ok = source_query(conn, sql.text, 1, params, &res, err);
     free(sql.text);
     if (!ok) {
-        if (err->domain == FERRY_ERR_SOURCE && !err->retryable) {
-            char detail[FERRY_ERROR_MAX / 2];
-            snprintf(detail, sizeof detail, "%.*s", (int)sizeof detail - 1, err->message);
-            return ferry_error(err, FERRY_ERR_CONFIG, 0, "--since %s is not a mark of table %s's watermark: %s",
-                               value, table->qualified, detail);
-        }
+        if (refused(err))
+            ferry_error_prefix(err, "--since %s is not a mark of table %s's watermark", value, table->qualified);
         return false;
     }
     char of[FERRY_NAME_MAX + 32];

@@ -708,6 +708,31 @@ bool plan_split_range(SourceConn *conn, const TableConfig *table, const TableSha
     return true;
 }
 
+bool plan_read_keys(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *lower,
+                    const char *upper, bool ordered, bool (*fn)(void *ctx, const RowBatch *keys, FerryError *err),
+                    void *ctx, FerryError *err)
+{
+    char *keys = sql_key_list(shape);
+    char *live = sql_live_rows(shape); /* soft-deleted rows are not the sink's */
+    char *sql = NULL;
+    bool ok = plan_range_query(table, shape, live, keys, lower, upper, ordered, &sql, err);
+    free(live);
+    free(keys);
+    SourceCursor cursor;
+    ok = ok && source_cursor_open(conn, sql, false, &cursor, err);
+    free(sql);
+    if (!ok)
+        return false;
+    RowBatch batch;
+    batch_init(&batch, shape->nkeys);
+    do {
+        batch_reset(&batch, shape->nkeys);
+        ok = source_cursor_next(&cursor, &batch, 50000, 8u << 20, err) && fn(ctx, &batch, err);
+    } while (ok && !(cursor.exhausted && !cursor.in_fetch));
+    batch_free(&batch);
+    return source_cursor_close(&cursor, ok ? err : NULL) && ok;
+}
+
 bool plan_window_bounds(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *window,
                         int nparts, char ***bounds, int *nbounds, FerryError *err)
 {

@@ -26,7 +26,6 @@
 
 #include "ferry/delta.h"
 #include "ferry/plan.h"
-#include "ferry/sql.h"
 
 #define RECONCILE_RANGE_ROWS 1000000 /* keys one range's hashes hold at most: 8 MB */
 
@@ -42,40 +41,39 @@ static int hash_order(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* What source_hashes collects, batch by batch. */
+typedef struct HashRead {
+    const SinkOps *ops;
+    Sink *sink;
+    const TableShape *shape;
+    Hashes *out;
+} HashRead;
+
+static bool hash_keys(void *ctx, const RowBatch *batch, FerryError *err)
+{
+    (void)err;
+    HashRead *h = ctx;
+    Hashes *out = h->out;
+    for (int r = 0; r < batch->nrows; r++) {
+        if (out->count == out->cap) {
+            out->cap = out->cap ? out->cap * 2 : 65536;
+            out->items = xrealloc(out->items, out->cap * sizeof *out->items);
+        }
+        uint64_t hash = h->ops->key_hash(h->sink, h->shape, batch, r);
+        out->items[out->count++] = hash;
+        out->sum += hash;
+    }
+    return true;
+}
+
 /* (2) The hashes of the source's keys in (lo, hi], as the sink hashes them. */
 static bool source_hashes(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,
                           const TableShape *shape, const char *lo, const char *hi, Hashes *out, FerryError *err)
 {
     out->count = 0;
     out->sum = 0;
-    char *keys = sql_key_list(shape);
-    char *live = sql_live_rows(shape);
-    char *sql = NULL;
-    bool ok = plan_range_query(table, shape, live, keys, lo, hi, false, &sql, err);
-    free(live);
-    free(keys);
-    SourceCursor cursor;
-    ok = ok && source_cursor_open(conn, sql, false, &cursor, err);
-    free(sql);
-    if (!ok)
-        return false;
-    RowBatch batch;
-    batch_init(&batch, shape->nkeys);
-    do {
-        batch_reset(&batch, shape->nkeys);
-        ok = source_cursor_next(&cursor, &batch, 50000, 8u << 20, err);
-        for (int r = 0; ok && r < batch.nrows; r++) {
-            if (out->count == out->cap) {
-                out->cap = out->cap ? out->cap * 2 : 65536;
-                out->items = xrealloc(out->items, out->cap * sizeof *out->items);
-            }
-            uint64_t h = ops->key_hash(sink, shape, &batch, r);
-            out->items[out->count++] = h;
-            out->sum += h;
-        }
-    } while (ok && !(cursor.exhausted && !cursor.in_fetch));
-    batch_free(&batch);
-    return source_cursor_close(&cursor, ok ? err : NULL) && ok;
+    HashRead h = {.ops = ops, .sink = sink, .shape = shape, .out = out};
+    return plan_read_keys(conn, table, shape, lo, hi, false, hash_keys, &h, err);
 }
 
 bool reconcile_table(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,

@@ -71,11 +71,11 @@ char *delta_window(const TableConfig *table, MarkKind kind, const char *mark, co
  * The next generation of a complete incremental table whose last bound has
  * become its mark: its window captured and counted, and, when it holds
  * rows, planned into partitions and begun (state_generation_begin). When it
- * holds none, the mark moves to the new bound and *began is false: a run
- * with nothing new costs the capture and one count.
+ * holds none, the mark moves to the new bound: a run with nothing new costs
+ * the capture and one count.
  */
 bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, const TableShape *shape,
-                MarkKind kind, const PlannedTable *planned, bool *began, FerryError *err);
+                MarkKind kind, const PlannedTable *planned, FerryError *err);
 
 /*
  * `ferry run --full`: the complete table's next generation reads every row,

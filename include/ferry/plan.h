@@ -149,6 +149,16 @@ bool plan_range_query(const TableConfig *table, const TableShape *shape, const c
 bool plan_window_bounds(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *window,
                         int nparts, char ***bounds, int *nbounds, FerryError *err);
 
+/*
+ * The key columns of the table's rows in (lower, upper] (those a soft-deleting
+ * table still holds), in key order when `ordered`, a batch at a time: fn gets
+ * each batch of key columns alone; its false stops the read with its err.
+ * What verify and reconcile compare with the sink.
+ */
+bool plan_read_keys(SourceConn *conn, const TableConfig *table, const TableShape *shape, const char *lower,
+                    const char *upper, bool ordered, bool (*fn)(void *ctx, const RowBatch *keys, FerryError *err),
+                    void *ctx, FerryError *err);
+
 /* "ONLY schema.name", quoted, or without ONLY when the shape reads its children (owned). */
 char *plan_from_clause(const TableShape *shape);
 
