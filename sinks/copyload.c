@@ -470,30 +470,13 @@ uint64_t copy_key_hash(const TableShape *shape, const RowBatch *keys, int row)
     return hash;
 }
 
-bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape, const SinkPartition *part,
-                 SinkDigest *out, const char *who, FerryError *err)
+/* Stream a query's rows in single-row mode to fn, one result of one row each (the session reads one result). */
+static bool stream_rows(PgSession *pg, const char *sql, void (*fn)(void *ctx, const PGresult *row), void *ctx,
+                        const char *what, const char *who, FerryError *err)
 {
-    memset(out, 0, sizeof *out);
-    bool keys_stored = true;
-    for (int k = 0; k < shape->nkeys; k++)
-        keys_stored &= shape->key_col[k] < shape->nout;
-    StrBuf sql = {0};
-    strbuf_add(&sql, "SELECT ");
-    for (int k = 0; k < shape->nkeys && keys_stored; k++) {
-        char *q = sql_quote_ident(shape->cols[shape->key_col[k]].name);
-        strbuf_add(&sql, "%s%s::text", k ? ", " : "", q);
-        free(q);
-    }
-    strbuf_add(&sql, "%s FROM %s WHERE true", keys_stored ? "" : "count(*)", table->sql);
-    if (keys_stored && !sql_key_range(shape, part->lo, part->hi, &sql, err)) {
-        free(sql.text);
-        return false;
-    }
-    /* Row by row, a batch of rows at a time: a cursor in single-row mode would do as well. */
-    bool ok = PQsendQuery(pg->pg, sql.text) && PQsetSingleRowMode(pg->pg);
-    free(sql.text);
-    if (!ok)
-        return pg_session_error(pg, NULL, "reading the target back", err);
+    if (!PQsendQuery(pg->pg, sql) || !PQsetSingleRowMode(pg->pg))
+        return pg_session_error(pg, NULL, what, err);
+    bool ok = true;
     PGresult *res;
     for (;;) {
         if (!pg_await_result(pg, err)) {
@@ -503,23 +486,81 @@ bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape,
         if ((res = PQgetResult(pg->pg)) == NULL)
             break;
         ExecStatusType status = PQresultStatus(res);
-        if (status == PGRES_SINGLE_TUPLE) {
-            if (!keys_stored) {
-                out->rows = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-            } else {
-                uint64_t hash = FORMAT_HASH_SEED;
-                for (int k = 0; k < shape->nkeys; k++)
-                    hash = hash_value(hash, PQgetvalue(res, 0, k), (size_t)PQgetlength(res, 0, k));
-                out->rows++;
-                out->key_sum += hash;
-            }
-        } else if (status != PGRES_TUPLES_OK && ok) {
-            ok = pg_session_error(pg, res, "reading the target back", err);
+        if (status == PGRES_SINGLE_TUPLE && ok) {
+            fn(ctx, res);
+        } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && ok) {
+            ok = pg_session_error(pg, res, what, err);
             ferry_error_prefix(err, "%s", who);
         }
         PQclear(res);
     }
-    out->has_keys = keys_stored;
+    return ok;
+}
+
+/* The key columns are among those the target holds. */
+static bool keys_stored(const TableShape *shape)
+{
+    for (int k = 0; k < shape->nkeys; k++)
+        if (shape->key_col[k] >= shape->nout)
+            return false;
+    return true;
+}
+
+/* SELECT key::text, … FROM target WHERE true AND key in (lo, hi]: the target's keys of a partition. */
+static bool keys_query(const CopyTable *table, const TableShape *shape, const SinkPartition *part, StrBuf *sql,
+                       FerryError *err)
+{
+    strbuf_add(sql, "SELECT ");
+    for (int k = 0; k < shape->nkeys; k++) {
+        char *q = sql_quote_ident(shape->cols[shape->key_col[k]].name);
+        strbuf_add(sql, "%s%s::text", k ? ", " : "", q);
+        free(q);
+    }
+    strbuf_add(sql, " FROM %s WHERE true", table->sql);
+    return sql_key_range(shape, part->lo, part->hi, sql, err);
+}
+
+/* A row of keys_query hashed as copy_key_hash hashes the source's. */
+static uint64_t row_key_hash(const PGresult *row, int nkeys)
+{
+    uint64_t hash = FORMAT_HASH_SEED;
+    for (int k = 0; k < nkeys; k++)
+        hash = hash_value(hash, PQgetvalue(row, 0, k), (size_t)PQgetlength(row, 0, k));
+    return hash;
+}
+
+typedef struct DigestRows {
+    int nkeys;                /* 0: the row is count(*) */
+    SinkDigest *out;
+} DigestRows;
+
+static void digest_row(void *ctx, const PGresult *row)
+{
+    DigestRows *d = ctx;
+    if (d->nkeys == 0) {
+        d->out->rows = strtoll(PQgetvalue(row, 0, 0), NULL, 10);
+        return;
+    }
+    d->out->rows++;
+    d->out->key_sum += row_key_hash(row, d->nkeys);
+}
+
+bool copy_digest(PgSession *pg, const CopyTable *table, const TableShape *shape, const SinkPartition *part,
+                 SinkDigest *out, const char *who, FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    out->has_keys = keys_stored(shape);
+    StrBuf sql = {0};
+    if (out->has_keys && !keys_query(table, shape, part, &sql, err)) {
+        free(sql.text);
+        return false;
+    }
+    if (!out->has_keys)
+        strbuf_add(&sql, "SELECT count(*) FROM %s", table->sql);
+    DigestRows d = {.nkeys = out->has_keys ? shape->nkeys : 0, .out = out};
+    /* Row by row, a batch of rows at a time: a cursor in single-row mode would do as well. */
+    bool ok = stream_rows(pg, sql.text, digest_row, &d, "reading the target back", who, err);
+    free(sql.text);
     return ok;
 }
 
@@ -563,66 +604,49 @@ static bool prune_delete(PgSession *pg, const CopyTable *table, const TableShape
     return ok;
 }
 
+typedef struct PruneRows {
+    int nkeys;
+    const uint64_t *live;
+    size_t nlive;
+    RowBatch held;            /* the doomed keys of this pass */
+    bool full;                /* held as many as a pass may */
+} PruneRows;
+
+static void prune_row(void *ctx, const PGresult *row)
+{
+    PruneRows *p = ctx;
+    if (p->full || sink_live_has(p->live, p->nlive, row_key_hash(row, p->nkeys)))
+        return;
+    for (int k = 0; k < p->nkeys; k++)
+        batch_add_value(&p->held, PQgetvalue(row, 0, k), (size_t)PQgetlength(row, 0, k), false);
+    batch_end_row(&p->held);
+    p->full = p->held.nrows >= PRUNE_HELD;
+}
+
 bool copy_prune(PgSession *pg, const CopyTable *table, const TableShape *shape, const SinkPartition *part,
                 const uint64_t *live, size_t nlive, int64_t *removed, const char *who, FerryError *err)
 {
     *removed = 0;
-    for (int k = 0; k < shape->nkeys; k++)
-        if (shape->key_col[k] >= shape->nout)
-            return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: table %s: the key is not copied, so no key can be "
-                               "found to remove (deletes = reconcile)", who, table->sql);
+    if (!keys_stored(shape))
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: table %s: the key is not copied, so no key can be "
+                           "found to remove (deletes = reconcile)", who, table->sql);
     StrBuf sql = {0};
-    strbuf_add(&sql, "SELECT ");
-    for (int k = 0; k < shape->nkeys; k++) {
-        char *q = sql_quote_ident(shape->cols[shape->key_col[k]].name);
-        strbuf_add(&sql, "%s%s::text", k ? ", " : "", q);
-        free(q);
-    }
-    strbuf_add(&sql, " FROM %s WHERE true", table->sql);
-    if (!sql_key_range(shape, part->lo, part->hi, &sql, err)) {
+    if (!keys_query(table, shape, part, &sql, err)) {
         free(sql.text);
         return false;
     }
-    RowBatch held;
-    batch_init(&held, shape->nkeys);
-    bool ok = true, full = true;
-    while (ok && full) {
-        full = false;
-        batch_reset(&held, shape->nkeys);
-        ok = PQsendQuery(pg->pg, sql.text) && PQsetSingleRowMode(pg->pg);
-        if (!ok)
-            ok = pg_session_error(pg, NULL, "reading the target's keys", err);
-        PGresult *res;
-        for (bool draining = ok; draining;) {
-            if (!pg_await_result(pg, err)) {
-                ferry_error_prefix(err, "%s", who);
-                ok = false;
-                break;
-            }
-            if ((res = PQgetResult(pg->pg)) == NULL)
-                break;
-            ExecStatusType status = PQresultStatus(res);
-            if (status == PGRES_SINGLE_TUPLE && !full) {
-                uint64_t hash = FORMAT_HASH_SEED;
-                for (int k = 0; k < shape->nkeys; k++)
-                    hash = hash_value(hash, PQgetvalue(res, 0, k), (size_t)PQgetlength(res, 0, k));
-                if (!sink_live_has(live, nlive, hash)) {
-                    for (int k = 0; k < shape->nkeys; k++)
-                        batch_add_value(&held, PQgetvalue(res, 0, k), (size_t)PQgetlength(res, 0, k), false);
-                    batch_end_row(&held);
-                    full = held.nrows >= PRUNE_HELD;
-                }
-            } else if (status != PGRES_SINGLE_TUPLE && status != PGRES_TUPLES_OK && ok) {
-                ok = pg_session_error(pg, res, "reading the target's keys", err);
-                ferry_error_prefix(err, "%s", who);
-            }
-            PQclear(res);
-        }
-        ok = ok && prune_delete(pg, table, shape, &held, who, err);
+    PruneRows p = {.nkeys = shape->nkeys, .live = live, .nlive = nlive, .full = true};
+    batch_init(&p.held, shape->nkeys);
+    bool ok = true;
+    while (ok && p.full) {
+        p.full = false;
+        batch_reset(&p.held, shape->nkeys);
+        ok = stream_rows(pg, sql.text, prune_row, &p, "reading the target's keys", who, err) &&
+             prune_delete(pg, table, shape, &p.held, who, err);
         if (ok)
-            *removed += held.nrows;
+            *removed += p.held.nrows;
     }
-    batch_free(&held);
+    batch_free(&p.held);
     free(sql.text);
     return ok;
 }
