@@ -326,6 +326,13 @@ static Entry *section_entry(Section *section, const char *key)
     return NULL;
 }
 
+/* The line a message about `key` names: the key's own, or the section's when the key is not written. */
+static int key_line(Section *section, const char *key)
+{
+    Entry *entry = section_entry(section, key);
+    return entry ? entry->line : section->line;
+}
+
 static bool apply_sink(const char *file, Section *section, FerryConfig *config, FerryError *err)
 {
     Entry *type = section_entry(section, "type");
@@ -405,10 +412,9 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
             free(names[j]);
         free(names);
         if (n <= 0) {
-            Entry *entry = section_entry(section, lists[i].key);
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key '%s': expected 1 to %d comma-separated column names",
-                               file, entry ? entry->line : section->line, lists[i].key,
+                               file, key_line(section, lists[i].key), lists[i].key,
                                lists[i].max);
         }
     }
@@ -472,8 +478,7 @@ bool config_parse_span(const char *text, int64_t *seconds)
 static bool table_deletes(const char *file, Section *section, TableConfig *table, FerryError *err)
 {
     const char *text = table->settings.deletes;
-    Entry *entry = section_entry(section, "deletes");
-    int line = table->watermark.deletes_line = entry ? entry->line : section->line;
+    int line = table->watermark.deletes_line = key_line(section, "deletes");
     char *names[2];
     int n = strncmp(text, "soft", 4) == 0 && isspace((unsigned char)text[4]) ? config_split_list(text + 5, names, 2)
                                                                               : 0;
@@ -497,40 +502,34 @@ static bool table_watermark(const char *file, Section *section, TableConfig *tab
 {
     TableSettings *s = &table->settings;
     Watermark *w = &table->watermark;
-    Entry *entry;
     bool deletes = strcmp(s->deletes, "none") != 0;
     if (s->mode != MODE_INCREMENTAL) {
         const char *given = s->watermark ? "watermark" : s->lookback ? "lookback" : deletes ? "deletes" : NULL;
         if (given == NULL)
             return true;
-        entry = section_entry(section, given);
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
                            "%s:%d: key '%s': table %s is copied in full (mode = full); set mode = incremental "
                            "to copy what changed by its watermark",
-                           file, entry ? entry->line : section->line, given, table->qualified);
+                           file, key_line(section, given), given, table->qualified);
     }
-    if (s->watermark == NULL) {
-        entry = section_entry(section, "mode");
+    if (s->watermark == NULL)
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
                            "%s:%d: key 'mode': mode = incremental needs a watermark for table %s: the column "
                            "that says a row changed (watermark = updated_at), or watermark = xmin",
-                           file, entry ? entry->line : section->line, table->qualified);
-    }
-    entry = section_entry(section, "watermark");
+                           file, key_line(section, "mode"), table->qualified);
+    w->line = w->lookback_line = key_line(section, "watermark");
     char *names[2];
     int n = config_split_list(s->watermark, names, 2);
     if (n != 1) {
         for (int i = 0; i < n; i++)
             free(names[i]);
         return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key 'watermark': expected one column name, or xmin",
-                           file, entry ? entry->line : section->line);
+                           file, w->line);
     }
     w->column = names[0];
-    w->line = w->lookback_line = entry ? entry->line : section->line;
     w->xmin = strcmp(s->watermark, "xmin") == 0; /* "xmin" quoted would be a column; PostgreSQL has none */
     if (s->lookback != NULL) {
-        entry = section_entry(section, "lookback");
-        int line = w->lookback_line = entry ? entry->line : section->line;
+        int line = w->lookback_line = key_line(section, "lookback");
         if (w->xmin)
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key 'lookback': watermark = xmin reads every row whose transaction the "
@@ -550,12 +549,10 @@ static bool table_watermark(const char *file, Section *section, TableConfig *tab
                                file, line, s->lookback);
         }
     }
-    if (!config_parse_span(s->watermark_lag, &w->lag_s)) {
-        entry = section_entry(section, "watermark_lag");
+    if (!config_parse_span(s->watermark_lag, &w->lag_s))
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
                            "%s:%d: key 'watermark_lag': expected a span such as \"30 seconds\", not \"%s\"",
-                           file, entry ? entry->line : section->line, s->watermark_lag);
-    }
+                           file, key_line(section, "watermark_lag"), s->watermark_lag);
     return !deletes || table_deletes(file, section, table, err);
 }
 
@@ -582,29 +579,23 @@ static bool check_tables_with_sink(const char *file, Parsed *parsed, const Ferry
         if (!is_table_section(section))
             continue;
         const TableConfig *table = &config->tables[t++];
-        if ((flags & SINK_UPSERTS_BY_KEY) && table->settings.on_duplicate_key == DUPLICATES_KEEP_ALL) {
-            Entry *entry = section_entry(section, "on_duplicate_key");
+        if ((flags & SINK_UPSERTS_BY_KEY) && table->settings.on_duplicate_key == DUPLICATES_KEEP_ALL)
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key 'on_duplicate_key': keep_all keeps every row of a repeated key, but "
                                "the %s sink stores one row per key and would merge them: use keep_last or fail "
                                "for table %s",
-                               file, entry ? entry->line : section->line, config->sink->name, table->qualified);
-        }
-        if (table->watermark.reconcile && config->sink->prune == NULL) {
-            Entry *entry = section_entry(section, "deletes");
+                               file, key_line(section, "on_duplicate_key"), config->sink->name, table->qualified);
+        if (table->watermark.reconcile && config->sink->prune == NULL)
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key 'deletes': deletes = reconcile removes keys from the sink, and the %s "
                                "sink cannot (mongo, postgres and redshift can); for files use deletes = soft COLUMN",
-                               file, entry ? entry->line : section->line, config->sink->name);
-        }
-        if (table->settings.mode == MODE_INCREMENTAL && !(flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS))) {
-            Entry *entry = section_entry(section, "mode");
+                               file, key_line(section, "deletes"), config->sink->name);
+        if (table->settings.mode == MODE_INCREMENTAL && !(flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS)))
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key 'mode': an incremental run copies every changed row again, and the %s "
                                "sink as configured appends rows (load = append): set load = upsert in [sink] "
                                "for table %s",
-                               file, entry ? entry->line : section->line, config->sink->name, table->qualified);
-        }
+                               file, key_line(section, "mode"), config->sink->name, table->qualified);
     }
     return true;
 }
