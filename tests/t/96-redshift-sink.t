@@ -134,6 +134,7 @@ like "$(cat "$WORK/verify.log")" "4 partition\(s\) compared, 0 mismatch" "verify
 # --- the front raises 1023 for writers that race without the lock, as Redshift does ---
 pg_sql "CREATE TABLE rs.race (v int)" >/dev/null
 coproc HOLDER { psql -X -q -h 127.0.0.1 -p "$RS_PORT" -U ferry -d postgres 2>&1; }
+holder_pid=$HOLDER_PID   # bash unsets HOLDER_PID once the coprocess has ended
 echo "BEGIN; INSERT INTO rs.race VALUES (1); \\echo held" >&"${HOLDER[1]}"
 read -r -t 30 line <&"${HOLDER[0]}"
 is "$line" "held" "one session holds an open write to rs.race"
@@ -141,7 +142,7 @@ race=$(psql -X -q -h 127.0.0.1 -p "$RS_PORT" -U ferry -d postgres -c "BEGIN; INS
        tr '\n' ' ')
 like "$race" "1023.*Serializable isolation violation on table" "a second writer without the lock gets error 1023"
 echo "COMMIT; \\q" >&"${HOLDER[1]}"
-wait "$HOLDER_PID" 2>/dev/null
+wait "$holder_pid" 2>/dev/null
 
 # --- 1023 and WLM aborts injected into loads: retried, exact, nothing staged left ---
 rs_restart $(rs_s3_args) --conflict-copies 3 --wlm-abort-copies 5
