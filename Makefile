@@ -72,7 +72,8 @@ demo: deps
 	@$(MAKE) --no-print-directory ferry
 	tests/demo.sh
 
-bench: deps
+bench:
+	@EXTRA_PACKAGES=python3-psycopg2 tests/lib/deps.sh
 	@$(MAKE) --no-print-directory ferry
 	profiling/bench.sh
 

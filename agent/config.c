@@ -7,9 +7,14 @@
  *      its option table. The sink's table is only known once [sink] type is
  *      read, wherever in the section it stands.
  *  (2) Every error names the file and, when there is one, the line and key.
- *  (3) Lines are "key = value"; "#" or ";" at the start of a line begins a
- *      comment (not after a value: conninfo and WHERE filters may hold "#").
- *      A value may be wrapped in double quotes to keep outer spaces.
+ *  (3) Lines are "key = value". "#" or ";" begins a comment at the start of
+ *      a line, and after a value or a section header where whitespace stands
+ *      before it, outside quotes: "key = value   # note". A "#" or ";" with no
+ *      space before it ("a#b") belongs to the value, and so does one inside
+ *      double or single quotes (a conninfo's password='a #1', a WHERE filter's
+ *      literal '; x'). A value may be wrapped in double quotes to keep outer
+ *      spaces or a " #" of its own. A value whose quotes do not close is kept
+ *      whole, with a warning when it holds what looks like a comment.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -169,6 +174,36 @@ static char *trim(char *s)
     return s;
 }
 
+/*
+ * End `text` where a comment begins (note 3): at a '#' or ';' that follows
+ * whitespace outside quotes. A quote opened in it that does not close leaves
+ * the text whole; *looks_commented then says whether a " #" or " ;" stands
+ * after that quote.
+ */
+static void strip_comment(char *text, bool *looks_commented)
+{
+    char quote = '\0';
+    char *open = NULL;
+    *looks_commented = false;
+    for (char *c = text; *c != '\0'; c++) {
+        if (quote != '\0') {
+            if (*c == quote)
+                quote = '\0';
+        } else if (*c == '"' || *c == '\'') {
+            quote = *c;
+            open = c;
+        } else if ((*c == '#' || *c == ';') && c > text && isspace((unsigned char)c[-1])) {
+            *c = '\0';
+            return;
+        }
+    }
+    if (quote == '\0')
+        return;
+    for (char *c = open + 1; *c != '\0'; c++)
+        if ((*c == '#' || *c == ';') && isspace((unsigned char)c[-1]))
+            *looks_commented = true;
+}
+
 static void parsed_free(Parsed *parsed)
 {
     for (int i = 0; i < parsed->nsections; i++) {
@@ -204,9 +239,13 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
         char *line = trim(buf);
         if (*line == '\0' || *line == '#' || *line == ';')
             continue;
+        bool looks_commented;
+        strip_comment(line, &looks_commented);
+        line = trim(line);
         if (*line == '[') {
-            char *close = strchr(line, ']');
-            if (close == NULL || trim(close + 1)[0] != '\0')
+            /* A quote that does not close is left to the table name's parser, which says more. */
+            char *close = line + strlen(line) - 1;
+            if (*close != ']')
                 return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                    "%s:%d: a section header must look like [name]", name, lineno);
             *close = '\0';
@@ -231,6 +270,10 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
         if (parsed->nsections == 0)
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key '%s' stands before any [section]", name, lineno, key);
+        if (looks_commented)
+            log_warn("%s:%d: key '%s': a quote in its value does not close, so what follows \" #\" "
+                     "or \" ;\" is read as part of the value, not as a comment",
+                     name, lineno, key);
         char *raw = xstrdup(value);
         size_t vlen = strlen(value);
         if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
@@ -269,9 +312,9 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
             target = extra_settings;
         }
         if (opt == NULL) {
-            char known[512];
-            size_t n = 0;
-            known[0] = '\0';
+            char known[1024];
+            /* [sink] type was read before the sink's own table was known (apply_sink). */
+            size_t n = (size_t)snprintf(known, sizeof known, "%s", strcmp(section->header, "sink") == 0 ? "type" : "");
             const ConfigOption *tables[2] = {options, extra};
             for (int t = 0; t < 2; t++)
                 for (const ConfigOption *o = tables[t]; o != NULL && o->name != NULL && n < sizeof known; o++)
@@ -648,6 +691,13 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
             goto out;
         if (seen != NULL)
             *seen = true;
+    }
+    if (!seen_source) {
+        ferry_error(err, FERRY_ERR_CONFIG, 0,
+                    "%s: a [source] section is needed (conninfo = host=… dbname=… user=…; an empty "
+                    "[source] takes the connection from the PG* environment variables)",
+                    name);
+        goto out;
     }
     if (!seen_sink) {
         ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: a [sink] section is needed (type = %s)", name,

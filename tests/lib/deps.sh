@@ -11,10 +11,12 @@ cd "$(dirname "$0")/../.."
 
 # Libraries are checked as packages; tools as commands, so a Node.js installed
 # some other way (for instance with npm bundled) counts as present. A benchmark
-# adds the tools it compares with as "command:package" words in EXTRA_COMMANDS.
+# adds the tools it compares with as "command:package" words in EXTRA_COMMANDS,
+# and packages it needs in EXTRA_PACKAGES.
 packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zlib1g-dev
           libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev postgresql-15
-          libzstd-dev libdeflate-dev python3 awscli python3-botocore python3-azure-storage)
+          libzstd-dev libdeflate-dev python3 awscli python3-botocore python3-azure-storage
+          ${EXTRA_PACKAGES:-})
 commands=(psql:postgresql-client-15 sqlite3:sqlite3 prove:perl /usr/bin/time:time pkill:procps
           runuser:util-linux flock:util-linux strings:binutils node:nodejs npm:npm zstd:zstd gzip:gzip
           ${EXTRA_COMMANDS:-})

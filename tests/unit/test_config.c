@@ -128,8 +128,43 @@ void test_config(void)
              "table \"public\".\"orders\" is configured twice", "the same table spelled with quotes is the same table");
     contains(load_error(with("key = id\n", "key = \"id\n")), ":15: key 'key': expected 1 to 8 comma-separated",
              "an unterminated quoted name in a key list");
-    contains(load_error("[ferry]\n[sink]\ntype = dir\npath = x\n"), "no table to copy", "no table at all");
+    contains(load_error("[ferry]\n[source]\n[sink]\ntype = dir\npath = x\n"), "no table to copy", "no table at all");
+    contains(load_error("[ferry]\n[sink]\ntype = dir\npath = x\n[table public.t]\n"),
+             "/etc/ferry/test.ini: a [source] section is needed", "no [source] at all");
     contains(load_error("[ferry]\nworkers\n"), ":2: expected \"key = value\"", "a line without '='");
     contains(load_error("workers = 1\n"), ":1: key 'workers' stands before any [section]", "a key before a section");
     contains(load_error(with("[source]", "[source")), ":6: a section header must look like [name]", "a broken header");
+    contains(load_error(with("[source]", "[source]  junk")), ":6: a section header must look like [name]",
+             "text after a header that is not a comment");
+
+    /* Comments after a value or a header, as the README writes them. */
+    static const char *commented =
+        "[ferry]   # the agent\n"
+        "state = orders.state          # SQLite state file\n"
+        "memory_limit = 64MB\t; a cap\n"
+        "[source]\n"
+        "conninfo = host=db password='a #1' user=app   # the reader\n"
+        "[sink]\n"
+        "type = dir\n"
+        "path = /data/out#1;2   # '#' and ';' with no space before them are the value's\n"
+        "[table public.\"odd ] # name\"]   # quoted, so its ']' and '#' are the name's\n"
+        "key = \"a,b\", id               # a comma or a quote\n"
+        "where = note <> 'x # y'\n"
+        "target = \"t #1\"\n";
+    config = NULL;
+    ok(config_load_text("/etc/ferry/test.ini", commented, &config, &err), "comments after values and headers load");
+    if (config != NULL) {
+        is_str(config->ferry.state, "/etc/ferry/orders.state", "a comment after a path is not part of it");
+        is_num(config->ferry.memory_limit, 64ull << 20, "'; note' after a tab is a comment");
+        is_str(config->source.conninfo, "host=db password='a #1' user=app", "a ' #' inside single quotes is kept");
+        is_str(config->tables[0].name, "odd ] # name", "a header's quoted name keeps its ']' and '#'");
+        is_str(config->tables[0].settings.where, "note <> 'x # y'", "a SQL literal keeps its ' #'");
+        is_str(config->tables[0].settings.target, "t #1", "a double-quoted value keeps its ' #'");
+        config_free(config);
+    }
+    config = NULL;
+    ok(config_load_text("/etc/ferry/test.ini", with("target = lines\n", "target = it's   # x\n"), &config, &err) &&
+           strcmp(config->tables[1].settings.target, "it's   # x") == 0,
+       "a value whose quote does not close is kept whole");
+    config_free(config);
 }
