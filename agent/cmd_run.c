@@ -192,8 +192,10 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     table->window = NULL;
     if (!state_table_find(run->state, tc->qualified, &table->planned, &found, err))
         return false;
+    SinkOwner owner = {.job = run->job, .table = tc->qualified, .take_over = run->take_over == tc};
     if (found) {
-        if (!plan_discover(conn, tc, &table->shape, err))
+        if (!plan_discover(conn, tc, &table->shape, err) ||
+            !sink_claim(run->config->sink, sink, &table->shape, &owner, err))
             return false;
         char *keys[FERRY_KEY_COLUMNS_MAX];
         int n = config_split_list(table->planned.key_columns, keys, FERRY_KEY_COLUMNS_MAX);
@@ -253,7 +255,8 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         .bounds = plan.bounds,
         .bound = &capture,
     };
-    bool ok = sweep_unloaded(run, tc, &plan.shape, err) &&
+    bool ok = sink_claim(run->config->sink, sink, &plan.shape, &owner, err) &&
+              sweep_unloaded(run, tc, &plan.shape, err) &&
               sink_prepare_table(run->config->sink, sink, &plan.shape, err) &&
               state_table_plan(run->state, &record, &table->planned.id, err);
     if (ok) {
@@ -270,6 +273,19 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     mark_capture_clear(&capture);
     plan_free(&plan);
     return ok;
+}
+
+char *run_job_identity(const char *state_path)
+{
+    char host[256];
+    if (gethostname(host, sizeof host) != 0)
+        snprintf(host, sizeof host, "localhost");
+    host[sizeof host - 1] = '\0';
+    char *path = realpath(state_path, NULL);
+    StrBuf job = {0};
+    strbuf_add(&job, "%s:%s", host, path ? path : state_path);
+    free(path);
+    return job.text;
 }
 
 int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,
@@ -502,6 +518,7 @@ static void run_free(RunContext *run)
         free(run->tables[t].window);
     }
     free(run->tables);
+    free(run->job);
     pthread_mutex_destroy(&run->conns_lock);
 }
 
@@ -519,6 +536,10 @@ static int run_command(const CommandArgs *args)
         log_error("--full %s: no such table in %s", args->table, config->path);
         return FERRY_EXIT_USAGE;
     }
+    if (args->take_over && (run.take_over = config_find_table(config, args->table)) == NULL) {
+        log_error("--take-over %s: no such table in %s", args->table, config->path);
+        return FERRY_EXIT_USAGE;
+    }
     bool pool_ready = false;
     pthread_mutex_init(&run.conns_lock, NULL);
 
@@ -533,6 +554,7 @@ static int run_command(const CommandArgs *args)
         exit_code = FERRY_EXIT_STATE;
         goto out;
     }
+    run.job = run_job_identity(config->ferry.state);
     SetupEntry *entries;
     int nentries;
     config_setup_entries(config, &entries, &nentries);
@@ -614,8 +636,12 @@ static int run_command(const CommandArgs *args)
             exit_code = FERRY_EXIT_STATE;
             goto out;
         }
-        if (atomic_load(&run.tables[t].failed))
+        if (atomic_load(&run.tables[t].failed)) {
+            /* Refused, though its partitions may all be done (a finished table whose output is another job's). */
             table_failed = true;
+            left += parts_left > 0 ? parts_left : 1;
+            continue;
+        }
         long repeats = atomic_load(&run.tables[t].repeats);
         if (repeats > 0)
             log_info("table %s: %ld row(s) read in this run repeated the key of the row before; %s "
@@ -674,4 +700,4 @@ out:
     return exit_code;
 }
 
-const Command command_run = {.name = "run", .flags = COMMAND_TAKES_FULL, .run = run_command};
+const Command command_run = {.name = "run", .flags = COMMAND_TAKES_FULL | COMMAND_TAKES_TAKE_OVER, .run = run_command};

@@ -65,6 +65,9 @@ static const char usage_text[] =
     "  run    -c FILE             copy every configured table; resumes unfinished work;\n"
     "                             incremental tables: copy what changed since the last run\n"
     "  run    -c FILE --full TABLE  and copy TABLE whole again, as a new generation\n"
+    "  run    -c FILE --take-over TABLE\n"
+    "                             and make TABLE's output this job's, though another job\n"
+    "                             (another state file) wrote it: its files are replaced\n"
     "  plan   -c FILE             show tables, keys, estimated rows and width, partitions\n"
     "                             and batch sizes; changes nothing\n"
     "  status -c FILE [--json]    progress per table: partitions, rows, bytes, attempts,\n"
@@ -81,6 +84,7 @@ static const char usage_text[] =
     "  -c, --config FILE          the configuration file (INI; see README.md)\n"
     "      --json                 status: print JSON\n"
     "      --full                 run: TABLE is copied whole (see above)\n"
+    "      --take-over            run: TABLE's output becomes this job's (see above)\n"
     "      --since VALUE          reset: the mark TABLE's next run reads after\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n"
@@ -104,13 +108,14 @@ int main(int argc, char **argv)
         {"config", required_argument, NULL, 'c'},
         {"json", no_argument, NULL, 'j'},
         {"full", no_argument, NULL, 'F'},
+        {"take-over", no_argument, NULL, 'T'},
         {"since", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
-    bool json = false, full = false;
+    bool json = false, full = false, take_over = false;
     const char *since = NULL;
     /* Options may stand before the command or after it: ferry -c FILE run, ferry run -c FILE. */
     const char *command = NULL;
@@ -121,6 +126,7 @@ int main(int argc, char **argv)
             case 'c': config_path = optarg; break;
             case 'j': json = true; break;
             case 'F': full = true; break;
+            case 'T': take_over = true; break;
             case 'S': since = optarg; break;
             case 'h': fputs(usage_text, stdout); return FERRY_EXIT_OK;
             case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;
@@ -148,7 +154,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "ferry: %s needs a configuration file: ferry %s -c FILE\n", command, command);
         return FERRY_EXIT_USAGE;
     }
-    bool takes_table = (cmd->flags & COMMAND_TAKES_TABLE) || (full && (cmd->flags & COMMAND_TAKES_FULL));
+    bool takes_table = (cmd->flags & COMMAND_TAKES_TABLE) || (full && (cmd->flags & COMMAND_TAKES_FULL)) ||
+                       (take_over && (cmd->flags & COMMAND_TAKES_TAKE_OVER));
     if (optind < argc || (argument != NULL && !takes_table)) {
         fprintf(stderr, "ferry: unexpected argument \"%s\"\n", optind < argc ? argv[optind] : argument);
         return FERRY_EXIT_USAGE;
@@ -160,6 +167,11 @@ int main(int argc, char **argv)
     if (full && (!(cmd->flags & COMMAND_TAKES_FULL) || argument == NULL)) {
         fprintf(stderr, "ferry: --full applies to run, with the table to copy whole: ferry run -c FILE --full "
                         "schema.name\n");
+        return FERRY_EXIT_USAGE;
+    }
+    if (take_over && (!(cmd->flags & COMMAND_TAKES_TAKE_OVER) || argument == NULL)) {
+        fprintf(stderr, "ferry: --take-over applies to run, with the table whose output becomes this job's: ferry "
+                        "run -c FILE --take-over schema.name\n");
         return FERRY_EXIT_USAGE;
     }
     if (since != NULL && (!(cmd->flags & COMMAND_TAKES_SINCE) || argument == NULL)) {
@@ -176,7 +188,14 @@ int main(int argc, char **argv)
     }
     install_signals();
     const CommandArgs args = {
-        .config = config, .table = argument, .json = json, .full = full, .since = since, .stop = &stop_requested};
+        .config = config,
+        .table = argument,
+        .json = json,
+        .full = full,
+        .take_over = take_over,
+        .since = since,
+        .stop = &stop_requested,
+    };
     int code = cmd->run(&args);
     config_free(config);
     return code;

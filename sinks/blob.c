@@ -35,6 +35,8 @@
  *      supersedes those before it: once it is complete, and its manifest
  *      written, their objects are removed, so the files hold what a reader
  *      applying every generation in order needs and nothing older.
+ *  (9) The folder's owner (owner.h) is the object "<target>/<target>.owner",
+ *      which no plan removes; a reader's "*.ndjson" or manifest never names it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -46,6 +48,7 @@
 #include "ferry/files.h"
 #include "ferry/segment.h"
 #include "ferry/format.h"
+#include "ferry/owner.h"
 #include "ferry/sink.h"
 #include "ferry/store.h"
 
@@ -260,6 +263,60 @@ static bool blob_prepare_table(Sink *sink, const TableShape *shape, FerryError *
     if (removed > 0)
         log_info("%s: removed %d objects of an earlier plan of %s", sink->who, removed, shape->target);
     return true;
+}
+
+typedef struct FoundObject {
+    const char *key;
+    bool found;
+} FoundObject;
+
+static bool find_object(void *ctx, const char *key, uint64_t size, FerryError *err)
+{
+    (void)size, (void)err;
+    FoundObject *f = ctx;
+    f->found |= strcmp(key, f->key) == 0;
+    return true;
+}
+
+/* A small object's bytes, up to FERRY_OWNER_MARKER_MAX: more is not a marker ferry wrote. */
+static bool gather_marker(void *ctx, const char *data, size_t len, FerryError *err)
+{
+    (void)err;
+    StrBuf *text = ctx;
+    if (text->len + len <= FERRY_OWNER_MARKER_MAX)
+        strbuf_add(text, "%.*s", (int)len, data);
+    return true;
+}
+
+/* (9) The marker says whose the table's folder is; written when it says nothing yet. */
+static bool blob_claim(Sink *sink, const TableShape *shape, const SinkOwner *owner, FerryError *err)
+{
+    char key[FERRY_NAME_MAX * 2 + 16];
+    if (!target_valid(sink, shape->target, err) ||
+        !file_path(key, sizeof key, sink->who, err, "%s/%s.owner", shape->target, shape->target))
+        return false;
+    FoundObject f = {.key = key};
+    StrBuf text = {0}, where = {0};
+    if (sink->ops->url == NULL || !sink->ops->url(sink->store, key, &where))
+        strbuf_add(&where, "%s", key);
+    bool write = false;
+    bool ok = sink->ops->list(sink->store, key, find_object, &f, err) &&
+              (!f.found || sink->ops->read(sink->store, key, gather_marker, &text, err)) &&
+              owner_check(f.found ? (text.text ? text.text : "") : NULL, owner, sink->who, where.text, &write, err);
+    if (ok && write) {
+        free(text.text);
+        text = (StrBuf){0};
+        owner_marker(owner, &text);
+        ok = sink->ops->begin(sink->store, key, -1, err) &&
+             sink->ops->write(sink->store, text.text, text.len, err) && sink->ops->commit(sink->store, err);
+        if (!ok)
+            sink->ops->abort(sink->store);
+    }
+    if (!ok && err->domain != FERRY_ERR_CONFIG)
+        ferry_error_prefix(err, "%s: the owner marker %s", sink->who, where.text);
+    free(text.text);
+    free(where.text);
+    return ok;
 }
 
 /* (6) Before a handle first writes a partition, what a killed run left of its writes goes. */
@@ -616,6 +673,7 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
         .memory = kind##_memory,                                                                    \
         .check_table = blob_check_table,                                                            \
         .prepare_table = blob_prepare_table,                                                        \
+        .claim = blob_claim,                                                                        \
         .finish_table = blob_finish_table,                                                          \
         .begin = blob_begin,                                                                        \
         .write = blob_write,                                                                        \

@@ -17,6 +17,8 @@
  *  (4) Keys are compared as text of their type, read back with the same
  *      session settings as the source (batch.h, note 1): a key hashes alike
  *      on both sides exactly when the target stores it unchanged.
+ *  (5) The owner row (partition -2, sequence -2) holds the owner marker
+ *      (owner.h) in last_key; a new plan keeps it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 
 #include "ferry/copyload.h"
 #include "ferry/keytuple.h"
+#include "ferry/owner.h"
 #include "ferry/segment.h"
 #include "ferry/sql.h"
 
@@ -224,7 +227,7 @@ bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *targe
 {
     const char *params[] = {target, started_empty ? "true" : "false"};
     StrBuf del = {0}, ins = {0};
-    strbuf_add(&del, "DELETE FROM %s WHERE target = $1", ledger->sql);
+    strbuf_add(&del, "DELETE FROM %s WHERE target = $1 AND \"partition\" <> -2", ledger->sql);
     strbuf_add(&ins,
                "INSERT INTO %s (target, generation, \"partition\", sequence, rows, rejected, last, started_empty) "
                "VALUES ($1, 0, -1, -1, 0, 0, false, $2)", ledger->sql);
@@ -232,6 +235,40 @@ bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *targe
               run(pg, ins.text, 2, params, NULL, who, "recording the plan in the ledger", err);
     free(del.text);
     free(ins.text);
+    return ok;
+}
+
+bool ledger_claim(PgSession *pg, const CopyTable *ledger, const char *target, const SinkOwner *owner,
+                  const char *who, FerryError *err)
+{
+    const char *params[] = {target, NULL};
+    StrBuf find = {0}, where = {0}, marker = {0};
+    strbuf_add(&find, "SELECT last_key FROM %s WHERE target = $1 AND \"partition\" = -2 AND sequence = -2",
+               ledger->sql);
+    strbuf_add(&where, "table %s (its owner row in %s)", target, ledger->sql);
+    PGresult *res = NULL;
+    bool write = false;
+    bool ok = run(pg, find.text, 1, params, &res, who, "reading the ledger", err) &&
+              owner_check(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : NULL, owner, who, where.text, &write, err);
+    PQclear(res);
+    if (ok && write) {
+        owner_marker(owner, &marker);
+        params[1] = marker.text;
+        StrBuf del = {0}, ins = {0};
+        strbuf_add(&del, "DELETE FROM %s WHERE target = $1 AND \"partition\" = -2", ledger->sql);
+        strbuf_add(&ins,
+                   "INSERT INTO %s (target, generation, \"partition\", sequence, last_key, rows, rejected, last) "
+                   "VALUES ($1, 0, -2, -2, $2, 0, 0, false)", ledger->sql);
+        ok = pg_command(pg, "BEGIN", err) && run(pg, del.text, 1, params, NULL, who, "claiming the table", err) &&
+             run(pg, ins.text, 2, params, NULL, who, "claiming the table", err) && pg_command(pg, "COMMIT", err);
+        if (!ok)
+            pg_command(pg, "ROLLBACK", NULL);
+        free(del.text);
+        free(ins.text);
+    }
+    free(find.text);
+    free(where.text);
+    free(marker.text);
     return ok;
 }
 

@@ -36,6 +36,8 @@
  *  (7) verify reads a partition back by its key range only where BSON
  *      orders the key as PostgreSQL does (ranges_match); other keys are
  *      compared over the whole collection.
+ *  (8) A collection's owner marker (owner.h) is a document of the
+ *      database's "ferry_owners" collection: {_id: <collection>, marker}.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -52,6 +54,7 @@
 #include "ferry/files.h"
 #include "ferry/segment.h"
 #include "ferry/format.h"
+#include "ferry/owner.h"
 #include "ferry/plan.h"
 #include "ferry/sink.h"
 
@@ -534,6 +537,51 @@ static bool use_table(Sink *sink, const TableShape *shape, FerryError *err)
  * is said when it is stored in a key form (document.h) rather than as its
  * field is.
  */
+/* (8) The collection's owner, read from ferry_owners and written there when it has none. */
+static bool mongo_claim(Sink *sink, const TableShape *shape, const SinkOwner *owner, FerryError *err)
+{
+    mongoc_collection_t *owners = mongoc_client_get_collection(sink->client, sink->database, "ferry_owners");
+    bson_t filter = BSON_INITIALIZER, opts = BSON_INITIALIZER;
+    BSON_APPEND_UTF8(&filter, "_id", shape->target);
+    BSON_APPEND_INT64(&opts, "limit", 1);
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(owners, &filter, &opts, NULL);
+    const bson_t *doc;
+    char *found = NULL;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cursor, &doc))
+        found = xstrdup(bson_iter_init_find(&it, doc, "marker") && BSON_ITER_HOLDS_UTF8(&it)
+                            ? bson_iter_utf8(&it, NULL) : "");
+    bson_error_t error;
+    bool ok = !mongoc_cursor_error(cursor, &error) || mongo_error(err, &error, "reading ferry_owners");
+    mongoc_cursor_destroy(cursor);
+    StrBuf where = {0};
+    strbuf_add(&where, "collection %s.%s (its owner in %s.ferry_owners)", sink->database, shape->target,
+               sink->database);
+    bool write = false;
+    ok = ok && owner_check(found, owner, "mongo sink", where.text, &write, err);
+    if (ok && write) {
+        StrBuf marker = {0};
+        owner_marker(owner, &marker);
+        bson_t replacement = BSON_INITIALIZER, update_opts = BSON_INITIALIZER;
+        BSON_APPEND_UTF8(&replacement, "_id", shape->target);
+        BSON_APPEND_UTF8(&replacement, "marker", marker.text);
+        BSON_APPEND_BOOL(&update_opts, "upsert", true);
+        if (bson_iter_init_find(&it, &sink->bulk_opts, "writeConcern"))
+            bson_append_iter(&update_opts, NULL, 0, &it);
+        ok = mongoc_collection_replace_one(owners, &filter, &replacement, &update_opts, NULL, &error) ||
+             mongo_error(err, &error, "writing ferry_owners");
+        bson_destroy(&replacement);
+        bson_destroy(&update_opts);
+        free(marker.text);
+    }
+    free(found);
+    free(where.text);
+    bson_destroy(&filter);
+    bson_destroy(&opts);
+    mongoc_collection_destroy(owners);
+    return ok;
+}
+
 static bool mongo_check_table(const void *settings, const TableShape *shape, FerryError *err)
 {
     DocOptions options = doc_options(settings);
@@ -1080,6 +1128,7 @@ const SinkOps sink_mongo = {
      * bulk's buffer may double while growing: three copies beside the row itself. */
     .wide_row_copies = 3,
     .check_table = mongo_check_table,
+    .claim = mongo_claim,
     .prune = mongo_prune,
     .begin = mongo_begin,
     .write = mongo_write,

@@ -378,6 +378,11 @@ static bool postgres_prepare_table(Sink *sink, const TableShape *shape, FerryErr
 
 /* ---- segments ---- */
 
+static bool postgres_claim(Sink *sink, const TableShape *shape, const SinkOwner *owner, FerryError *err)
+{
+    return connected(sink, err) && ledger_claim(&sink->pg, &sink->ledger, shape->target, owner, WHO, err);
+}
+
 static bool postgres_recorded(Sink *sink, const SinkSegment *segment, SinkRecord *out, bool *found,
                               FerryError *err)
 {
@@ -604,6 +609,7 @@ const SinkOps sink_postgres = {
     .memory = postgres_memory,
     .check_table = postgres_check_table,
     .prepare_table = postgres_prepare_table,
+    .claim = postgres_claim,
     .begin = postgres_begin,
     .write = postgres_write,
     .commit = postgres_commit,

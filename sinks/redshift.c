@@ -745,6 +745,11 @@ static bool redshift_finish_table(Sink *sink, const TableShape *shape, int64_t g
 
 /* ---- segments ---- */
 
+static bool redshift_claim(Sink *sink, const TableShape *shape, const SinkOwner *owner, FerryError *err)
+{
+    return connected(sink, err) && ledger_claim(&sink->pg, &sink->ledger, shape->target, owner, WHO, err);
+}
+
 static bool redshift_recorded(Sink *sink, const SinkSegment *segment, SinkRecord *out, bool *found,
                               FerryError *err)
 {
@@ -1318,6 +1323,7 @@ const SinkOps sink_redshift = {
     .memory = redshift_memory,
     .check_table = redshift_check_table,
     .prepare_table = redshift_prepare_table,
+    .claim = redshift_claim,
     .finish_table = redshift_finish_table,
     .begin = redshift_begin,
     .write = redshift_write,

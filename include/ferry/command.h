@@ -12,9 +12,10 @@
 
 typedef struct CommandArgs {
     const FerryConfig *config;       /* borrowed: loaded and checked */
-    const char *table;               /* the command's TABLE argument (reset, run --full), or NULL */
+    const char *table;               /* the command's TABLE argument (reset, run --full, run --take-over), or NULL */
     bool json;                       /* --json (status) */
     bool full;                       /* --full (run): TABLE is read whole into a new generation */
+    bool take_over;                  /* --take-over (run): TABLE's output, another job's, becomes this one's */
     const char *since;               /* --since VALUE (reset): TABLE's mark becomes VALUE; or NULL */
     volatile sig_atomic_t *stop;     /* set by the first SIGINT or SIGTERM */
 } CommandArgs;
@@ -24,6 +25,7 @@ enum {
     COMMAND_TAKES_JSON = 1u << 1,    /* --json */
     COMMAND_TAKES_FULL = 1u << 2,    /* --full TABLE */
     COMMAND_TAKES_SINCE = 1u << 3,   /* --since VALUE TABLE */
+    COMMAND_TAKES_TAKE_OVER = 1u << 4, /* --take-over TABLE */
 };
 
 typedef struct Command {

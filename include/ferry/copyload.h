@@ -75,9 +75,12 @@ bool ledger_add(PgSession *pg, const CopyTable *ledger, const char *target, cons
 /* The plan row: *found, and whether the table was empty when its plan began. */
 bool ledger_plan_find(PgSession *pg, const CopyTable *ledger, const char *target, bool *found,
                       bool *started_empty, const char *who, FerryError *err);
-/* Forget every row of the target (a new plan) and record its plan row; inside a transaction. */
+/* Forget every row of the target but its owner's (a new plan) and record its plan row; inside a transaction. */
 bool ledger_plan_start(PgSession *pg, const CopyTable *ledger, const char *target, bool started_empty,
                        const char *who, FerryError *err);
+/* SinkOps.claim through the ledger's owner row of the target (note 5). */
+bool ledger_claim(PgSession *pg, const CopyTable *ledger, const char *target, const SinkOwner *owner,
+                  const char *who, FerryError *err);
 
 /* ---- the target table ---- */
 

@@ -29,6 +29,9 @@
 /* Configuration: longest line and value. */
 #define FERRY_CONFIG_LINE_MAX 8192
 
+/* The most of an owner marker (owner.h) ferry reads: its own are a few hundred bytes. */
+#define FERRY_OWNER_MARKER_MAX 8192
+
 /* Defaults of the configuration (agent/config.c turns them into the option tables' text). */
 #define FERRY_DEFAULT_MEMORY_FRACTION 0.5
 #define FERRY_DEFAULT_PARTITION_ROWS 500000

@@ -32,6 +32,8 @@ typedef struct RunTable {
 typedef struct RunContext {
     const FerryConfig *config;  /* borrowed */
     const TableConfig *full;    /* borrowed: the table of `run --full`, or NULL */
+    const TableConfig *take_over; /* borrowed: the table of `run --take-over`, or NULL */
+    char *job;                  /* owned: "<host>:<state file>", what the sink's owner markers name */
     StateStore *state;          /* borrowed */
     MemoryBudget budget;
     RetryPolicy retry;
@@ -51,6 +53,9 @@ typedef struct RunContext {
     pthread_mutex_t conns_lock;
     SourceConn *conns[FERRY_WORKERS_MAX]; /* borrowed: each worker's, for cancelling on stop */
 } RunContext;
+
+/* The job's identity, owner.h: "<host>:<the state file's absolute path>" (it exists: the run opened it). */
+char *run_job_identity(const char *state_path);
 
 /* Lock "<state>.lock" (run.c, note 1): the descriptor; -1 when another run holds it (err says
  * who), -2 on failure. */

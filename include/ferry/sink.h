@@ -56,6 +56,16 @@ typedef struct SinkSegment {
     bool last;                /* the partition's last segment */
 } SinkSegment;
 
+/*
+ * The job a table's output belongs to (SinkOps.claim): one state file on one
+ * machine is one job, whatever its configuration file is called.
+ */
+typedef struct SinkOwner {
+    const char *job;          /* "<host>:<the state file's absolute path>" */
+    const char *table;        /* the source table, as configured */
+    bool take_over;           /* run --take-over TABLE: another job's output becomes this one's */
+} SinkOwner;
+
 /* What a sink that records its segments (SinkOps.recorded) holds of one. */
 typedef struct SinkRecord {
     char *last_key;           /* owned: the key tuple (keytuple.h) of the segment's last row */
@@ -121,6 +131,16 @@ typedef struct SinkOps {
      */
     bool (*check_table)(const void *settings, const TableShape *shape, FerryError *err);
     bool (*prepare_table)(Sink *sink, const TableShape *shape, FerryError *err); /* optional */
+    /*
+     * claim (optional) is called whenever a run starts on a table, before
+     * prepare_table and before anything is written. A sink that can keep a
+     * marker beside a table's output MUST write the owner there when none is
+     * there, and MUST refuse (FERRY_ERR_CONFIG, naming both jobs and the fix)
+     * output another job or another table marked, unless take_over, when the
+     * marker becomes this owner's. Nothing of the output may change before
+     * the marker says it is this job's.
+     */
+    bool (*claim)(Sink *sink, const TableShape *shape, const SinkOwner *owner, FerryError *err);
     /*
      * finish_table (optional) is called at the end of every run in which the
      * table's `generation` is complete (every partition done), after the
@@ -202,6 +222,12 @@ static inline bool sink_prepare_table(const SinkOps *ops, Sink *sink, const Tabl
                                       FerryError *err)
 {
     return ops->prepare_table == NULL || ops->prepare_table(sink, shape, err);
+}
+
+static inline bool sink_claim(const SinkOps *ops, Sink *sink, const TableShape *shape, const SinkOwner *owner,
+                              FerryError *err)
+{
+    return ops->claim == NULL || ops->claim(sink, shape, owner, err);
 }
 
 static inline bool sink_finish_table(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t generation,

@@ -152,4 +152,31 @@ like "$out" "retry 2 in" "and that it retried, as configured, before giving up"
 all=$(cat "$WORK/s.log"; echo "$out"; "$FERRY" status -c "$WORK/s.ini" 2>&1; "$FERRY" status --json -c "$WORK/s.ini" 2>&1; strings "$WORK"/s.state*)
 unlike "$all" "Sup3rS3cret" "the password is in no log, status output or state file"
 
+# --- two jobs, one output folder: the second refuses, the first's files stay ---
+mkdir -p "$WORK/a" "$WORK/b"
+write_config "$WORK/a/job.ini" "$WORK/shared" ndjson
+printf '[table public.good]\npartition_rows = 2000\n' >> "$WORK/a/job.ini"
+sed "s|^state = .*|state = job.state|" "$WORK/a/job.ini" > "$WORK/b/job.ini"
+"$FERRY" run -c "$WORK/a/job.ini" > "$WORK/a/run.log" 2>&1; is $? 0 "job a copies public.good into a folder"
+before=$(cd "$WORK/shared" && find . -type f -name '*.ndjson' -exec md5sum {} + | sort)
+like "$(cat "$WORK/shared/public.good/public.good.owner")" "job: .*:$WORK/a/job.state" \
+    "the folder's marker names job a's state file"
+out=$("$FERRY" run -c "$WORK/b/job.ini" 2>&1); code=$?
+is "$code" 1 "job b (another state file) on the same folder: the table fails (exit 1), as a table refused at plan does"
+like "$out" "belongs to another job \(table public.good of job .*:$WORK/a/job.state" "the error names the job that owns it"
+like "$out" "this is table public.good of job .*:$WORK/b/job.state" "and this job"
+like "$out" "--take-over public.good" "and how to take it over"
+unlike "$out" "removed" "it removed nothing"
+is "$(cd "$WORK/shared" && find . -type f -name '*.ndjson' -exec md5sum {} + | sort)" "$before" "job a's files are intact"
+out=$("$FERRY" plan -c "$WORK/b/job.ini" 2>&1); is $? 0 "plan, which writes nothing, still runs for job b"
+rm "$WORK/a/job.state"
+"$FERRY" run -c "$WORK/a/job.ini" > "$WORK/a/run2.log" 2>&1
+is $? 0 "job a with its state file made again (the same place) is the same job"
+out=$("$FERRY" run -c "$WORK/b/job.ini" --take-over public.good 2>&1); code=$?
+is "$code" 0 "job b with --take-over public.good copies the table"
+like "$out" "taken over by table public.good of job .*:$WORK/b/job.state" "and says whose it was"
+is "$(cat "$WORK"/shared/public.good/*.ndjson | wc -l)" 5000 "the folder holds the table once"
+out=$("$FERRY" run -c "$WORK/a/job.ini" 2>&1); is $? 1 "now job a is refused"
+out=$("$FERRY" run -c "$WORK/b/job.ini" --take-over nosuch.table 2>&1); is $? 2 "--take-over of a table not configured: exit 2"
+
 done_testing

@@ -189,6 +189,41 @@ static void prune(const SinkOps *ops, Sink *sink, const TableShape *shape)
     expect(ops, sink, shape, 0, 1, 50, "prune leaves the source's keys, every one");
 }
 
+/* The output knows its job: another job, or another table, is refused; take_over hands it on. */
+static void claims(const SinkOps *ops, Sink *sink, const TableShape *shape, bool replanned)
+{
+    FerryError err = {0};
+    const SinkOwner a = {.job = "host-a:/var/lib/ferry/a.state", .table = "public.contract"};
+    const SinkOwner b = {.job = "host-b:/var/lib/ferry/b.state", .table = "public.contract"};
+    const SinkOwner a_other = {.job = a.job, .table = "public.other"};
+    SinkOwner b_takes = b, a_takes = a;
+    b_takes.take_over = a_takes.take_over = true;
+    if (ops->claim == NULL) {
+        check(false, ops->name, "marks a table's output with its owner (claim)", NULL);
+        return;
+    }
+    check(ops->claim(sink, shape, &a, &err), ops->name,
+          replanned ? "a new plan keeps the owner: the job claims its table again" : "a job claims a table's output",
+          err.message);
+    check(ops->claim(sink, shape, &a, &err), ops->name, "and again, on its next run", err.message);
+    memset(&err, 0, sizeof err);
+    bool refused = !ops->claim(sink, shape, &b, &err);
+    check(refused && err.domain == FERRY_ERR_CONFIG && strstr(err.message, "belongs to another job") &&
+              strstr(err.message, a.job) && strstr(err.message, b.job) && strstr(err.message, "--take-over"),
+          ops->name, "another job is refused, with both jobs named and the fix", err.message);
+    memset(&err, 0, sizeof err);
+    refused = !ops->claim(sink, shape, &a_other, &err);
+    check(refused && err.domain == FERRY_ERR_CONFIG && strstr(err.message, "another table of this job"), ops->name,
+          "another table of the same job is refused", err.message);
+    if (replanned)
+        return;
+    check(ops->claim(sink, shape, &b_takes, &err), ops->name, "take_over makes it the other job's", err.message);
+    memset(&err, 0, sizeof err);
+    refused = !ops->claim(sink, shape, &a, &err);
+    check(refused && strstr(err.message, b.job), ops->name, "after which the first job is refused", err.message);
+    check(ops->claim(sink, shape, &a_takes, &err), ops->name, "and takes it back", err.message);
+}
+
 static void contract(const SinkOps *ops, const char *ini)
 {
     FerryConfig *config = NULL;
@@ -219,6 +254,8 @@ static void contract(const SinkOps *ops, const char *ini)
     fill(&batch, 1, 100, 0);
     check(segment(ops, sink, &shape, 0, 0, &batch, &err), ops->name, "commits a segment", err.message);
     expect(ops, sink, &shape, 0, 1, 100, "digest reads back the 100 rows of the committed segment");
+    claims(ops, sink, &shape, false);
+    expect(ops, sink, &shape, 0, 1, 100, "a refused claim changed nothing of the output");
 
     int64_t next = 1;
     if (ops->recorded != NULL) {
@@ -291,6 +328,7 @@ static void contract(const SinkOps *ops, const char *ini)
         check(ops->prepare_table(sink, &shape, &err), ops->name, "prepares the table again (a new plan)",
               err.message);
         expect(ops, sink, &shape, 0, 1, 0, "prepare_table removed the earlier plan's output");
+        claims(ops, sink, &shape, true);
     } else {
         check((flags & SINK_UPSERTS_BY_KEY) != 0, ops->name,
               "without prepare_table, replays by key make an earlier plan's output harmless", NULL);
