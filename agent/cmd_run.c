@@ -32,6 +32,7 @@
 #include "ferry/command.h"
 #include "ferry/delta.h"
 #include "ferry/dialect.h"
+#include "ferry/progress.h"
 #include "ferry/run.h"
 #include "ferry/sql.h"
 #include "ferry/unload.h"
@@ -384,6 +385,7 @@ static bool finish_table(RunContext *run, RunTable *table, FerryError *err)
         if (err->retry_after_s > pause)
             pause = err->retry_after_s < run->retry.cap_s ? err->retry_after_s : run->retry.cap_s;
         log_warn("table %s: %s; retry %d in %.1f s", table->config->qualified, err->message, retry.attempts, pause);
+        run_count_retry(run, err);
         if (!retry_sleep(pause, run->stop))
             return false;
     }
@@ -414,18 +416,24 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
             retry_begin(&retry, &run->retry, retry.seed);
             continue;
         }
-        if (table_err.domain == FERRY_ERR_SOURCE && table_err.retryable) {
+        /* A source or a store that failed for a while (the owner marker's write, a new plan's sweep) is retried. */
+        if ((table_err.domain == FERRY_ERR_SOURCE || table_err.domain == FERRY_ERR_SINK) && table_err.retryable) {
             double pause;
-            set_planning_conn(run, NULL);
-            source_close(conn);
-            conn = NULL;
+            if (table_err.domain == FERRY_ERR_SOURCE) {
+                set_planning_conn(run, NULL);
+                source_close(conn);
+                conn = NULL;
+            }
             bool again = retry_next(&retry, monotonic_seconds(), &pause);
+            if (table_err.retry_after_s > pause) /* as a worker heeds a store's Retry-After */
+                pause = table_err.retry_after_s < run->retry.cap_s ? table_err.retry_after_s : run->retry.cap_s;
             if (again) {
                 log_warn("%s; retry %d in %.1f s", table_err.message, retry.attempts, pause);
+                run_count_retry(run, &table_err);
                 again = retry_sleep(pause, run->stop);
             }
             if (!again) {
-                *err = table_err; /* the source stays unwell: no other table will do better */
+                *err = table_err; /* it stays unwell: no other table will do better */
                 ok = false;
             }
             continue;
@@ -465,7 +473,7 @@ static void cancel_all(RunContext *run)
 }
 
 /* Wait for the workers, cancelling their queries once if a stop is requested (3). */
-static void wait_workers(RunContext *run, Worker *workers, int n)
+static void wait_workers(RunContext *run, Progress *progress, Worker *workers, int n)
 {
     bool cancelled = false;
     for (;;) {
@@ -480,6 +488,7 @@ static void wait_workers(RunContext *run, Worker *workers, int n)
             cancel_all(run);
             cancelled = true;
         }
+        progress_tick(progress, run);
         struct timespec pause = {0, 50 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
@@ -487,7 +496,7 @@ static void wait_workers(RunContext *run, Worker *workers, int n)
         pthread_join(workers[i].thread, NULL);
 }
 
-static int start_workers(RunContext *run)
+static int start_workers(RunContext *run, Progress *progress)
 {
     int n = run->workers;
     Worker *workers = xcalloc((size_t)n, sizeof *workers);
@@ -505,7 +514,7 @@ static int start_workers(RunContext *run)
         started++;
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
-    wait_workers(run, workers, started);
+    wait_workers(run, progress, workers, started);
     free(workers);
     return started;
 }
@@ -532,6 +541,8 @@ static int run_command(const CommandArgs *args)
     int64_t run_id = 0;
     double started = monotonic_seconds();
     RunContext run = {.config = config, .stop = stop};
+    Progress progress;
+    bool progressed = false; /* the workers' progress began: its end writes the metrics file */
     if (args->full && (run.full = config_find_table(config, args->table)) == NULL) {
         log_error("--full %s: no such table in %s", args->table, config->path);
         return FERRY_EXIT_USAGE;
@@ -585,6 +596,7 @@ static int run_command(const CommandArgs *args)
         goto out;
     }
     run.state = state;
+    run.run_id = run_id;
     run.ntables = config->ntables;
     run.tables = xcalloc((size_t)run.ntables, sizeof *run.tables);
     for (int t = 0; t < run.ntables; t++) {
@@ -615,8 +627,10 @@ static int run_command(const CommandArgs *args)
              format_size(run.budget.total, total, sizeof total), run.budget.fraction,
              format_size(run.budget.base, base, sizeof base), run.budget.base_from, run.workers, run.workers_why,
              format_size(run.batch_bytes / FERRY_BATCHES_IN_FLIGHT, batch, sizeof batch));
+    progress_begin(&progress, &run);
+    progressed = true;
     if (!*stop)
-        start_workers(&run);
+        start_workers(&run, &progress);
     else /* the signal came while the tables were being planned: say so, as a stop later does */
         log_info("stop requested while planning: no worker was started; a rerun resumes from the "
                  "last checkpoint");
@@ -679,6 +693,8 @@ static int run_command(const CommandArgs *args)
     if (exit_code == FERRY_EXIT_RESUME)
         log_info("work is left (%d partition(s)): run ferry again to resume", left);
 out:
+    if (progressed)
+        progress_end(&progress, &run, exit_code);
     if (state != NULL && run_id != 0) {
         const char *status = exit_code == FERRY_EXIT_OK       ? "complete"
                              : exit_code == FERRY_EXIT_RESUME ? (*stop ? "stopped" : "incomplete")

@@ -48,6 +48,7 @@ typedef struct Parsed {
 } Parsed;
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const log_format_names[] = {"text", "json", NULL};
 static const char *const source_type_names[] = {"postgresql", NULL};
 static const char *const read_method_names[] = {"auto", "cursor", "copy", "unload", NULL};
 static const char *const dialect_names[] = {"auto", "postgresql", "redshift", NULL};
@@ -69,6 +70,14 @@ static const ConfigOption ferry_options[] = {
                           "memory budget and the source's free connections"),
     CONFIG_OPTION(FerrySettings, log_level, OPT_ENUM, .default_value = "info",
                   .choices = log_level_names, .help = "debug, info, warn or error"),
+    CONFIG_OPTION(FerrySettings, log_format, OPT_ENUM, .default_value = "text", .choices = log_format_names,
+                  .help = "text (a line per event), or json (an object per line: time, pid, level, message)"),
+    CONFIG_OPTION(FerrySettings, progress_interval, OPT_INT, .default_value = "60", .min = 0, .max = 86400,
+                  .help = "seconds between progress lines in the log when standard error is not a terminal "
+                          "(on a terminal a live line); 0: none"),
+    CONFIG_OPTION(FerrySettings, metrics_file, OPT_STRING, .default_value = "", .is_path = true,
+                  .help = "a Prometheus textfile (node_exporter's textfile collector: a name ending in .prom) "
+                          "written atomically at each progress line and at the end of a run"),
     CONFIG_OPTION(FerrySettings, retry_attempts, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_ATTEMPTS), .min = 0, .max = 10000,
                   .help = "retries of a failed partition within one run, without a checkpoint between them"),
@@ -730,6 +739,7 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
         resolve_paths(config->unload_options, &config->unload, base);
     free(base);
     log_set_level((LogLevel)config->ferry.log_level);
+    log_set_format((LogFormat)config->ferry.log_format);
     ok = true;
 out:
     parsed_free(&parsed);

@@ -100,7 +100,7 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
     if (repeats > 0)
         atomic_fetch_add(&table->repeats, repeats);
     Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
-                     .done = last};
+                     .done = last, .run_id = run->run_id};
     char *key = NULL;
     if (batch->nrows > 0) {
         SinkSegment segment = {.shape = shape, .partition = work->part, .sequence = work->next_seq,
@@ -274,7 +274,7 @@ static bool catch_up(Worker *w, Sink *sink, RunTable *table, PartitionWork *work
             return true;
         Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq + 1,
                          .done = record.last, .last_key = record.last_key, .rows_added = record.rows,
-                         .rejected_added = record.rejected};
+                         .rejected_added = record.rejected, .run_id = w->run->run_id};
         if (!state_checkpoint(w->run->state, &cp, err)) {
             free(record.last_key);
             return false;
@@ -562,6 +562,7 @@ static PartOutcome work_partition(Worker *w, SourceConn **conn, Sink *sink, Writ
             pause = err->retry_after_s < run->retry.cap_s ? err->retry_after_s : run->retry.cap_s;
         log_warn("table %s partition %lld: %s; retry %d in %.1f s", table->config->qualified,
                  (long long)work->part, err->message, retry.attempts, pause);
+        run_count_retry(run, err);
         FerryError state_err;
         if (!state_partition_attempt(run->state, work->table_id, work->part, err->message, &state_err))
             log_warn("%s", state_err.message); /* the count is lost, the retry is not */
@@ -580,6 +581,7 @@ static bool claim_next(Worker *w, RunTable *table, PartitionWork *work, bool *fo
         if (!err->retryable || !retry_next(&retry, monotonic_seconds(), &pause))
             return false;
         log_warn("%s; retry %d in %.1f s", err->message, retry.attempts, pause);
+        run_count_retry(w->run, err);
         if (!retry_sleep(pause, w->run->stop))
             return false;
     }

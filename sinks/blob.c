@@ -35,8 +35,10 @@
  *      supersedes those before it: once it is complete, and its manifest
  *      written, their objects are removed, so the files hold what a reader
  *      applying every generation in order needs and nothing older.
- *  (9) The folder's owner (owner.h) is the object "<target>/<target>.owner",
- *      which no plan removes; a reader's "*.ndjson" or manifest never names it.
+ *  (9) The folder's owner (owner.h) is the object "<target>/.ferry-owner",
+ *      which no plan removes. Its dot keeps it out of a shell's "*" and out
+ *      of what Spark, Hive and Athena read (they pass over names that begin
+ *      with "." or "_"); no manifest names it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -293,7 +295,7 @@ static bool blob_claim(Sink *sink, const TableShape *shape, const SinkOwner *own
 {
     char key[FERRY_NAME_MAX * 2 + 16];
     if (!target_valid(sink, shape->target, err) ||
-        !file_path(key, sizeof key, sink->who, err, "%s/%s.owner", shape->target, shape->target))
+        !file_path(key, sizeof key, sink->who, err, "%s/.ferry-owner", shape->target))
         return false;
     FoundObject f = {.key = key};
     StrBuf text = {0}, where = {0};

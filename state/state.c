@@ -643,6 +643,14 @@ static bool sqlite_checkpoint(StateStore *store, const Checkpoint *cp, FerryErro
                              "BUG: checkpoint of table %lld partition %lld found no running partition",
                              (long long)cp->table_id, (long long)cp->part);
     }
+    /* The run's own counts move with its checkpoints: a run killed later still says what it copied. */
+    if (ok && cp->run_id > 0 &&
+        (ok = prepare(state, "UPDATE runs SET rows = rows + ?, bytes = bytes + ? WHERE id = ?", &stmt, err))) {
+        sqlite3_bind_int64(stmt, 1, cp->rows_added);
+        sqlite3_bind_int64(stmt, 2, cp->bytes_added);
+        sqlite3_bind_int64(stmt, 3, cp->run_id);
+        ok = step_done(state, stmt, err);
+    }
     ok = ok ? commit(state, cp->part, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;

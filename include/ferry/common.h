@@ -63,7 +63,17 @@ const char *ferry_error_domain_name(FerryErrorDomain domain);
 
 typedef enum { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERROR } LogLevel;
 
+typedef enum { LOG_TEXT = 0, LOG_JSON } LogFormat;
+
 void log_set_level(LogLevel level);
+void log_set_format(LogFormat format);
+/*
+ * A live status line on standard error when it is a terminal (progress):
+ * drawn in place, cleared before any log line and redrawn after it; NULL
+ * clears it. Does nothing when standard error is not a terminal.
+ */
+void log_status_line(const char *text);
+bool log_is_terminal(void);
 bool log_level_parse(const char *name, LogLevel *out);
 void log_write(LogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

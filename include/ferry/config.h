@@ -35,6 +35,9 @@ typedef struct FerrySettings {
     int retry_base_ms;        /* first pause before a retry */
     int retry_cap_ms;         /* longest pause */
     int retry_max_seconds;    /* give up retrying after this long, and leave the rest to the next run */
+    int log_format;           /* LogFormat (common.h): text or json */
+    int progress_interval;    /* seconds between progress lines off a terminal; 0: none */
+    char *metrics_file;       /* Prometheus textfile written at every progress line and at the end; NULL: none */
 } FerrySettings;
 
 /* [source] */

@@ -35,6 +35,7 @@ typedef struct RunContext {
     const TableConfig *take_over; /* borrowed: the table of `run --take-over`, or NULL */
     char *job;                  /* owned: "<host>:<state file>", what the sink's owner markers name */
     StateStore *state;          /* borrowed */
+    int64_t run_id;             /* this run's row in the state (runs) */
     MemoryBudget budget;
     RetryPolicy retry;
     MemoryPool pool;            /* batches and sink buffers of all workers */
@@ -49,10 +50,18 @@ typedef struct RunContext {
     atomic_llong rows, bytes;      /* copied in this run */
     atomic_ullong peak_allocated;  /* jemalloc's stats.allocated, highest seen after a batch */
     atomic_bool retry_later;       /* a retryable failure left work for a rerun */
+    atomic_long retries[FERRY_ERR_BUG + 1]; /* retries in this run, by the failure's domain (metrics) */
 
     pthread_mutex_t conns_lock;
     SourceConn *conns[FERRY_WORKERS_MAX]; /* borrowed: each worker's, for cancelling on stop */
 } RunContext;
+
+/* Count a retry of `err`'s kind (metrics). */
+static inline void run_count_retry(RunContext *run, const FerryError *err)
+{
+    if (err->domain >= 0 && err->domain <= FERRY_ERR_BUG)
+        atomic_fetch_add(&run->retries[err->domain], 1);
+}
 
 /* The job's identity, owner.h: "<host>:<the state file's absolute path>" (it exists: the run opened it). */
 char *run_job_identity(const char *state_path);

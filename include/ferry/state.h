@@ -78,6 +78,7 @@ typedef struct Checkpoint {
     int64_t rows_added, bytes_added;
     int64_t rejected_added;   /* bad rows the sink set aside in this segment */
     bool done;                /* the partition is complete */
+    int64_t run_id;           /* the run whose rows and bytes these are counted in (0: none), in the same transaction */
 } Checkpoint;
 
 typedef struct TableStatus {

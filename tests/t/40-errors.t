@@ -159,7 +159,7 @@ printf '[table public.good]\npartition_rows = 2000\n' >> "$WORK/a/job.ini"
 sed "s|^state = .*|state = job.state|" "$WORK/a/job.ini" > "$WORK/b/job.ini"
 "$FERRY" run -c "$WORK/a/job.ini" > "$WORK/a/run.log" 2>&1; is $? 0 "job a copies public.good into a folder"
 before=$(cd "$WORK/shared" && find . -type f -name '*.ndjson' -exec md5sum {} + | sort)
-like "$(cat "$WORK/shared/public.good/public.good.owner")" "job: .*:$WORK/a/job.state" \
+like "$(cat "$WORK/shared/public.good/.ferry-owner")" "job: .*:$WORK/a/job.state" \
     "the folder's marker names job a's state file"
 out=$("$FERRY" run -c "$WORK/b/job.ini" 2>&1); code=$?
 is "$code" 1 "job b (another state file) on the same folder: the table fails (exit 1), as a table refused at plan does"

@@ -31,7 +31,7 @@ printf '[table public.dupkey]\n' >> "$WORK/fail.ini"
 like "$code $(tr "\n" " " < "$WORK/fail.log")" \
     "^1 .*table public.dupkey partition 0: key \(id\) is not unique: rows would be lost \(id = 7 appears more than once\); set on_duplicate_key = keep_last or keep_all for table public.dupkey" \
     "fail: the run exits 1, naming the table, its partition, the key, the first repeated value and what to set"
-is "$(find "$WORK/fail" -type f 2>/dev/null | wc -l)" 0 "fail: nothing was written"
+is "$(find "$WORK/fail" -type f ! -name .ferry-owner 2>/dev/null | wc -l)" 0 "fail: nothing was written (but the folder's owner marker)"
 like "$(cat "$WORK/fail.log")" "not enforced by the server; repeated keys are looked for as rows are read" \
     "fail: on Redshift the plan scans no GROUP BY of the table; the reader looks"
 if rs_real; then skip "the front's log"

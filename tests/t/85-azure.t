@@ -130,7 +130,7 @@ is "$(pg_sql "SELECT count(*), count(DISTINCT (doc->>'id')::bigint) FROM got_cha
 is "$(pg_sql "SELECT count(*) FROM (SELECT id, body FROM big EXCEPT SELECT (doc->>'id')::bigint, doc->>'body' FROM got_chaos) d")" 0 \
     "chaos: every row as the source has it"
 expected=$(blob_segments "$WORK/chaos.state" public.big)
-got=$(azure_blob list "$AZ_CONTAINER" "$AZ_PREFIX/chaos/public.big/" | awk '{sub(".*/", "", $1); print $1}' | sort)
+got=$(azure_blob list "$AZ_CONTAINER" "$AZ_PREFIX/chaos/public.big/" | awk '{sub(".*/", "", $1); print $1}' | LC_ALL=C sort)
 is "$got" "$expected" "chaos: the blobs are exactly the segments the state has written and the manifest, no stray or half-written one"
 "$FERRY" verify -c "$WORK/chaos.ini" > "$WORK/chaos-verify.log" 2>&1
 is "$?" 0 "chaos: ferry verify agrees"
