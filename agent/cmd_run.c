@@ -606,6 +606,12 @@ static int run_command(const CommandArgs *args)
 
     bool table_failed = false;
     if (!prepare_tables(&run, &err, &table_failed)) {
+        if (*stop) { /* the stop cancelled a planning query: that is the stop, not a failure of the source */
+            log_info("stop requested while planning: no worker was started; a rerun resumes from the "
+                     "last checkpoint");
+            exit_code = FERRY_EXIT_RESUME;
+            goto out;
+        }
         log_error("%s", err.message);
         exit_code = err.domain == FERRY_ERR_STATE    ? FERRY_EXIT_STATE
                     : err.domain == FERRY_ERR_CONFIG ? FERRY_EXIT_CONFIG

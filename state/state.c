@@ -273,11 +273,16 @@ static bool sqlite_setup_check(StateStore *store, const SetupEntry *entries, int
                 continue;
             }
             if (strcmp(recorded, entries[i].value) != 0) {
+                /* A table's option: reset that table. Any other ([sink], [source]) holds for every table. */
+                const char *name = entries[i].name;
+                const char *dot = strrchr(name, '.');
+                bool of_table = strncmp(name, "table ", 6) == 0 && dot != NULL && dot > name + 6;
                 ferry_error(err, FERRY_ERR_CONFIG, 0,
-                            "option '%s' is \"%s\" but this state was started with \"%s\": "
-                            "put it back, or run `ferry reset` (for a table: `ferry reset -c FILE "
-                            "schema.name`) to start that work over",
-                            entries[i].name, entries[i].value, recorded);
+                            "option '%s' is \"%s\" but this state was started with \"%s\": put it back, or "
+                            "run `ferry reset -c FILE%s%.*s` to copy %s again with it",
+                            name, entries[i].value, recorded, of_table ? " " : "",
+                            of_table ? (int)(dot - name - 6) : 0, of_table ? name + 6 : "",
+                            of_table ? "that table" : "every table (the option is all of theirs)");
                 ok = false;
             }
             sqlite3_finalize(stmt);

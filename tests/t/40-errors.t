@@ -101,19 +101,28 @@ like "$out" "permission denied for table nokey" "the error names the table and t
 is "$(cat "$WORK"/priv/public.good/*.csv | wc -l)" 5000 "the table with privilege is copied anyway"
 
 # --- one run per state file ---
-flock "$WORK/a.state.lock" sleep 3 &
-sleep 0.3
+flock -o "$WORK/a.state.lock" sh -c 'echo held; exec sleep 60' > "$WORK/held" & # flock alone holds it
+holder=$!
+for _ in $(seq 1 200); do [ -s "$WORK/held" ] && break; sleep 0.05; done # until the lock is held
 out=$("$FERRY" run -c "$WORK/a.ini" 2>&1); is $? 76 "a second run on a locked state: exit 76"
 like "$out" "another ferry run \(pid [0-9a-z]+\) is using state file" "and it says why"
-wait
+pkill -P "$holder" sleep; wait "$holder" 2>/dev/null
 
 # --- a resume may not change what the output means ---
 "$FERRY" run -c "$WORK/a.ini" >/dev/null 2>&1; is $? 0 "first run completes"
 sed -i 's/^format = ndjson/format = csv/' "$WORK/a.ini"
 out=$("$FERRY" run -c "$WORK/a.ini" 2>&1); is $? 78 "changing the sink format against the state: exit 78"
 like "$out" "option 'sink.format' is \"csv\" but this state was started with \"ndjson\"" "the differing option is named"
-like "$out" "ferry reset" "and it says how to start over"
+like "$out" 'run `ferry reset -c FILE` to copy every table \(the option is all of theirs\) again' "and how to start over: a [sink] option is every table's"
 sed -i 's/^format = csv/format = ndjson/' "$WORK/a.ini"
+# The advice works as given, on a job of its own.
+sed "s|^state = .*|state = advice.state|; s|^path = .*|path = $WORK/advice|" "$WORK/a.ini" > "$WORK/advice.ini"
+"$FERRY" run -c "$WORK/advice.ini" >/dev/null 2>&1
+sed -i 's/^format = ndjson/format = csv/' "$WORK/advice.ini"
+"$FERRY" reset -c "$WORK/advice.ini" >/dev/null 2>&1; is $? 0 "ferry reset -c FILE, as the advice says"
+"$FERRY" run -c "$WORK/advice.ini" > "$WORK/advice.log" 2>&1; is $? 0 "and the run with the new format completes"
+is "$(cat "$WORK"/advice/public.good/*.csv | wc -l) $(ls "$WORK"/advice/public.good | grep -c ndjson)" "5000 0" \
+    "the table is there once, as CSV, with no NDJSON file left"
 
 # --- reset one table: re-planned with other bounds, old files replaced, no duplicates ---
 sed -i 's/^\[table public.good\]/[table public.good]\npartition_rows = 1000/' "$WORK/a.ini"
@@ -138,7 +147,7 @@ pg_sql "CREATE TABLE public.big (id int PRIMARY KEY, v text);
         INSERT INTO big SELECT g, repeat('v', 200) FROM generate_series(1, 400000) g; ANALYZE big;"
 "$FERRY" run -c "$WORK/s.ini" >"$WORK/s.log" 2>&1 &
 pid=$!
-sleep 0.2
+wait_for_checkpoint "$WORK/s.state" # running, whatever its speed: 400,000 rows are left
 args=$(ps -ww -o args= -p "$pid")
 wait $pid; is $? 0 "a run with a password in the conninfo completes"
 like "$args" "ferry(-asan)? run -c" "the process list was read while ferry ran"

@@ -78,6 +78,8 @@ sed -i 's/^on_duplicate_key = keep_all$/on_duplicate_key = keep_last/' "$WORK/al
 "$FERRY" run -c "$WORK/all.ini" > "$WORK/all2.log" 2>&1; code=$?
 like "$code $(cat "$WORK/all2.log")" "^78 .*option 'table public.dupkey.on_duplicate_key' is \"keep_last\" but this state was started with \"keep_all\"" \
     "keep_all then keep_last on the same state: refused (exit 78) until the table is reset"
+like "$(cat "$WORK/all2.log")" 'run `ferry reset -c FILE public.dupkey` to copy that table again' \
+    "and the advice names the table to reset"
 
 # ---- into MongoDB: keep_last is one document per key; keep_all is refused where it would merge ----
 write_mongo_config "$WORK/mongo.ini"
