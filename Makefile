@@ -10,10 +10,14 @@
 #                   make bench-postgres for PostgreSQL → PostgreSQL beside pgcopydb and a psql COPY pipe
 #                   make bench-incremental for an incremental run beside a full copy and a COPY of the changes
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
-#   make install PREFIX=/usr/local
+#   make install    the binary, ferry(1), the systemd units, the sysusers file and an example
+#                   configuration, under PREFIX (/usr/local) and SYSCONFDIR (/etc); DESTDIR for staging
+#   make deb        build/ferry_<version>_<arch>.deb, the same files under /usr (dpkg -i it)
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+SYSCONFDIR ?= /etc
+VERSION := $(shell sed -n 's/^\#define FERRY_VERSION "\(.*\)"/\1/p' include/ferry/common.h)
 PKGS    := libpq sqlite3 zlib libzstd libdeflate jemalloc libmongoc-1.0 libcurl libcrypto
 CFLAGS  ?= -O2 -g
 # Paths are built by file_path (files.h), which refuses to truncate; messages are cut on purpose where they are.
@@ -34,7 +38,7 @@ MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
 
 .PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift bench-postgres bench-incremental asan \
-        install clean
+        install deb clean
 
 all: $(BIN)
 
@@ -102,9 +106,43 @@ asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
 
-install: ferry
-	install -d $(DESTDIR)$(PREFIX)/bin
+# The manual is the program's own tables, rendered (agent/manual.c).
+$(BUILD)/ferry.1: ferry
+	./ferry --man > $@
+
+# The units name the binary where this install puts it.
+install: ferry $(BUILD)/ferry.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(SYSCONFDIR)/ferry $(DESTDIR)$(PREFIX)/share/doc/ferry
 	install -m 0755 ferry $(DESTDIR)$(PREFIX)/bin/ferry
+	install -m 0644 $(BUILD)/ferry.1 $(DESTDIR)$(PREFIX)/share/man/man1/ferry.1
+	sed 's|/usr/local/bin/ferry|$(PREFIX)/bin/ferry|' systemd/ferry@.service > $(DESTDIR)$(UNITDIR)/ferry@.service
+	install -m 0644 systemd/ferry@.timer $(DESTDIR)$(UNITDIR)/ferry@.timer
+	install -m 0644 systemd/ferry.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/ferry.conf
+	install -m 0640 systemd/example.ini $(DESTDIR)$(SYSCONFDIR)/ferry/example.ini
+	sed 's|/usr/local/bin/ferry|$(PREFIX)/bin/ferry|' systemd/ferry.cron > $(DESTDIR)$(PREFIX)/share/doc/ferry/ferry.cron
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/ferry/README.md
+
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+# A .deb of `make install` under /usr: the packages of the libraries ferry links (its NEEDED entries) are its
+# dependencies (usrmerge: a library dpkg knows under /lib is looked for there too); the postinst makes the ferry user (systemd-sysusers) and reloads systemd.
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      := $(BUILD)/ferry_$(VERSION)_$(DEB_ARCH).deb
+deb: ferry $(BUILD)/ferry.1
+	rm -rf $(BUILD)/deb && mkdir -p $(BUILD)/deb/DEBIAN
+	$(MAKE) --no-print-directory install DESTDIR=$(BUILD)/deb PREFIX=/usr UNITDIR=/lib/systemd/system
+	gzip -9n $(BUILD)/deb/usr/share/man/man1/ferry.1
+	depends=$$(for lib in $$(objdump -p ferry | awk '/NEEDED/ {print $$2}'); do \
+	        path=$$(realpath "$$(ldd ferry | awk -v lib=$$lib '$$1 == lib {print $$3}')"); \
+	        dpkg -S "$$path" 2>/dev/null || dpkg -S "$${path#/usr}" 2>/dev/null; done | \
+	    cut -d: -f1 | sort -u | grep -v '^libc6$$' | paste -sd, | sed 's/,/, /g'); \
+	printf 'Package: ferry\nVersion: %s\nArchitecture: %s\nMaintainer: ferry <ferry@localhost>\nDepends: libc6, %s\nSection: database\nPriority: optional\nDescription: copy big tables out of PostgreSQL and Redshift, resumably\n ferry copies tables into a folder, S3, Azure Blob, MongoDB, PostgreSQL or\n Redshift in bounded memory, checkpointing every durable batch.\n' \
+	    "$(VERSION)" "$(DEB_ARCH)" "$$depends" > $(BUILD)/deb/DEBIAN/control
+	echo /etc/ferry/example.ini > $(BUILD)/deb/DEBIAN/conffiles
+	printf '#!/bin/sh\nset -e\nif [ "$$1" = configure ]; then\n    command -v systemd-sysusers >/dev/null && systemd-sysusers ferry.conf || true\n    [ -d /run/systemd/system ] && systemctl daemon-reload || true\nfi\n' > $(BUILD)/deb/DEBIAN/postinst
+	chmod 0755 $(BUILD)/deb/DEBIAN/postinst
+	dpkg-deb --root-owner-group --build $(BUILD)/deb $(DEB)
 
 clean:
 	rm -rf build build-asan ferry ferry-asan

@@ -15,11 +15,17 @@
  *      literal '; x'). A value may be wrapped in double quotes to keep outer
  *      spaces or a " #" of its own. A value whose quotes do not close is kept
  *      whole, with a warning when it holds what looks like a comment.
+ *  (4) Every secret option X (a conninfo, a URI, a password) may be read
+ *      from a file instead, with the key X_file: a credential systemd's
+ *      LoadCredential= hands over, or a file only ferry's user can read.
+ *      The file's text, less its last line ending, is the value; a file
+ *      others may read is a warning, and X and X_file together an error.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,7 +63,7 @@ static const char *const duplicate_names[] = {"fail", "keep_last", "keep_all", N
 static const char *const mode_names[] = {"full", "incremental", NULL};
 
 static const ConfigOption ferry_options[] = {
-    CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true,
+    CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true, .writes = true,
                   .help = "SQLite state file (relative to the configuration file)"),
     CONFIG_OPTION(FerrySettings, memory_fraction, OPT_DOUBLE,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_MEMORY_FRACTION), .min = 0.01,
@@ -75,7 +81,7 @@ static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, progress_interval, OPT_INT, .default_value = "60", .min = 0, .max = 86400,
                   .help = "seconds between progress lines in the log when standard error is not a terminal "
                           "(on a terminal a live line); 0: none"),
-    CONFIG_OPTION(FerrySettings, metrics_file, OPT_STRING, .default_value = "", .is_path = true,
+    CONFIG_OPTION(FerrySettings, metrics_file, OPT_STRING, .default_value = "", .is_path = true, .writes = true,
                   .help = "a Prometheus textfile (node_exporter's textfile collector: a name ending in .prom) "
                           "written atomically at each progress line and at the end of a run"),
     CONFIG_OPTION(FerrySettings, retry_attempts, OPT_INT,
@@ -94,8 +100,10 @@ static const ConfigOption ferry_options[] = {
 };
 
 static const ConfigOption source_options[] = {
-    CONFIG_OPTION(SourceSettings, conninfo, OPT_STRING, .default_value = "",
+    CONFIG_OPTION(SourceSettings, conninfo, OPT_STRING, .default_value = "", .secret = true,
                   .help = "libpq conninfo or URI; PG* variables and ~/.pgpass apply"),
+    CONFIG_OPTION(SourceSettings, password, OPT_STRING, .default_value = "", .secret = true,
+                  .help = "the password, when the conninfo has none (password_file: from a file)"),
     CONFIG_OPTION(SourceSettings, type, OPT_ENUM, .default_value = "postgresql",
                   .choices = source_type_names, .setup = true, .help = "postgresql"),
     CONFIG_OPTION(SourceSettings, connect_timeout, OPT_INT,
@@ -169,6 +177,14 @@ static const ConfigOption table_options[] = {
                           "from the sink: removed by key, or a tombstone line in files); or reconcile (keys the "
                           "source no longer has are removed from the sink, found by comparing key ranges)"),
     {0},
+};
+
+const ConfigSection config_sections[] = {
+    {"ferry", ferry_options},
+    {"source", source_options},
+    {"unload", unload_options},
+    {"table schema.name", table_options},
+    {NULL, NULL},
 };
 
 /* ---- pass 1: text to sections ---- */
@@ -305,6 +321,69 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
 
 /* ---- pass 2: options ---- */
 
+/* (4) The secret option that key "X_file" reads its value for, or NULL. */
+static const ConfigOption *file_secret(const ConfigOption *options, const char *key)
+{
+    size_t len = strlen(key);
+    if (options == NULL || len <= 5 || len > FERRY_NAME_MAX || strcmp(key + len - 5, "_file") != 0)
+        return NULL;
+    char base[FERRY_NAME_MAX];
+    snprintf(base, sizeof base, "%.*s", (int)(len - 5), key);
+    const ConfigOption *opt = options_find(options, base);
+    return opt != NULL && opt->secret && opt->type == OPT_STRING ? opt : NULL;
+}
+
+/* (4) Read a secret's file (relative to the configuration's folder) into out, less its last line ending. */
+static bool read_secret_file(const char *file, const Entry *entry, char *out, size_t cap, FerryError *err)
+{
+    char path[4096];
+    const char *slash = strrchr(file, '/');
+    if (entry->value[0] == '/' || slash == NULL)
+        snprintf(path, sizeof path, "%s", entry->value);
+    else
+        snprintf(path, sizeof path, "%.*s/%s", (int)(slash - file), file, entry->value);
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s:%d: key '%s': cannot read %s: %s", file, entry->line,
+                           entry->key, path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+        log_warn("%s:%d: key '%s': %s may be read by other users (mode %03o): chmod 600 it", file, entry->line,
+                 entry->key, path, (unsigned)(st.st_mode & 0777));
+    size_t n = fread(out, 1, cap - 1, f);
+    bool whole = n < cap - 1 || fgetc(f) == EOF;
+    fclose(f);
+    out[n] = '\0';
+    if (!whole)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': %s is longer than %zu bytes", file,
+                           entry->line, entry->key, path, cap - 2);
+    if (n > 0 && out[n - 1] == '\n')
+        out[--n] = '\0';
+    if (n > 0 && out[n - 1] == '\r')
+        out[--n] = '\0';
+    return true;
+}
+
+/* (4) key = X_file: X's value from the file, unless X is set in the section too. */
+static bool apply_secret_file(const char *file, Section *section, Entry *entry, const ConfigOption *opt,
+                              void *target, FerryError *err)
+{
+    for (int i = 0; i < section->nentries; i++)
+        if (strcmp(section->entries[i].key, opt->name) == 0)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "%s:%d: key '%s': '%s' is set too (line %d): keep one of them", file, entry->line,
+                               entry->key, opt->name, section->entries[i].line);
+    char value[FERRY_CONFIG_LINE_MAX];
+    char why[256];
+    bool ok = read_secret_file(file, entry, value, sizeof value, err);
+    if (ok && !options_set(opt, target, value, why, sizeof why))
+        ok = ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': the file's value is not one: %s", file,
+                         entry->line, entry->key, why);
+    memset(value, 0, sizeof value);
+    entry->used = ok;
+    return ok;
+}
+
 /* Apply a section's entries through one or two option tables (the second for sink keys). */
 static bool section_apply(const char *file, Section *section, const ConfigOption *options,
                           void *settings, const ConfigOption *extra, void *extra_settings,
@@ -319,6 +398,17 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
         if (opt == NULL) {
             opt = options_find(extra, entry->key);
             target = extra_settings;
+        }
+        const ConfigOption *secret = opt == NULL ? file_secret(options, entry->key) : NULL;
+        void *secret_target = settings;
+        if (opt == NULL && secret == NULL) {
+            secret = file_secret(extra, entry->key);
+            secret_target = extra_settings;
+        }
+        if (secret != NULL) {
+            if (!apply_secret_file(file, section, entry, secret, secret_target, err))
+                return false;
+            continue;
         }
         if (opt == NULL) {
             char known[1024];
@@ -354,17 +444,27 @@ static bool section_apply(const char *file, Section *section, const ConfigOption
     return true;
 }
 
-/* Make relative paths relative to the configuration file's folder (cron starts elsewhere). */
+/*
+ * Make relative paths relative to the configuration file's folder (cron
+ * starts elsewhere) — or, for a path ferry writes, to systemd's
+ * StateDirectory when it gives one ($STATE_DIRECTORY, the first of a list):
+ * under ProtectSystem=strict /etc is read-only.
+ */
 static void resolve_paths(const ConfigOption *options, void *settings, const char *base)
 {
+    const char *state_dir = getenv("STATE_DIRECTORY");
+    char first[4096] = "";
+    if (state_dir != NULL && *state_dir == '/')
+        snprintf(first, sizeof first, "%.*s", (int)strcspn(state_dir, ":"), state_dir);
     for (const ConfigOption *opt = options; opt->name != NULL; opt++) {
         char **slot = (char **)(void *)((char *)settings + opt->offset);
-        if (opt->type != OPT_STRING || !opt->is_path || *slot == NULL || (*slot)[0] == '/' ||
-            strcmp(base, ".") == 0)
+        const char *from = opt->writes && *first ? first : base;
+        if (opt->type != OPT_STRING || !opt->is_path || *slot == NULL || **slot == '\0' || (*slot)[0] == '/' ||
+            strcmp(from, ".") == 0)
             continue;
-        size_t len = strlen(base) + strlen(*slot) + 2;
+        size_t len = strlen(from) + strlen(*slot) + 2;
         char *joined = xmalloc(len);
-        snprintf(joined, len, "%s/%s", base, *slot);
+        snprintf(joined, len, "%s/%s", from, *slot);
         free(*slot);
         *slot = joined;
     }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ferry/command.h"
+#include "ferry/manual.h"
 #include "ferry/run.h"
 
 /* Every command, found by name (one file each: agent/cmd_*.c). */
@@ -88,6 +89,7 @@ static const char usage_text[] =
     "      --since VALUE          reset: the mark TABLE's next run reads after\n"
     "  -h, --help                 this text\n"
     "  -V, --version              the version\n"
+    "      --man                  the manual page, in roff (man -l <(ferry --man))\n"
     "\n"
     "exit codes:\n"
     "   0  every table is complete\n"
@@ -112,6 +114,7 @@ int main(int argc, char **argv)
         {"since", required_argument, NULL, 'S'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"man", no_argument, NULL, 'M'},
         {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL;
@@ -130,6 +133,7 @@ int main(int argc, char **argv)
             case 'S': since = optarg; break;
             case 'h': fputs(usage_text, stdout); return FERRY_EXIT_OK;
             case 'V': printf("ferry %s\n", FERRY_VERSION); return FERRY_EXIT_OK;
+            case 'M': manual_write(stdout, usage_text, FERRY_VERSION); return FERRY_EXIT_OK;
             default: fputs(usage_text, stderr); return FERRY_EXIT_USAGE;
             }
         }

@@ -74,7 +74,7 @@ bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError
     SourceConn *conn = xcalloc(1, sizeof *conn);
     pthread_mutex_init(&conn->cancel_lock, NULL);
     conn->cursor_result_limit = settings->cursor_result_limit;
-    if (!pg_session_open(&conn->session, settings->conninfo, settings->connect_timeout,
+    if (!pg_session_open(&conn->session, settings->conninfo, settings->password, settings->connect_timeout,
                          settings->read_timeout, FERRY_ERR_SOURCE, "source", err)) {
         source_close(conn);
         return false;

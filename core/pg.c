@@ -100,7 +100,7 @@ bool pg_session_error(const PgSession *session, const PGresult *result, const ch
     return false;
 }
 
-bool pg_session_open(PgSession *session, const char *conninfo, int connect_timeout_s,
+bool pg_session_open(PgSession *session, const char *conninfo, const char *password, int connect_timeout_s,
                      int read_timeout_s, FerryErrorDomain domain, const char *peer, FerryError *err)
 {
     *session = (PgSession){.read_timeout_ms = read_timeout_s * 1000, .domain = domain, .peer = peer};
@@ -109,9 +109,13 @@ bool pg_session_open(PgSession *session, const char *conninfo, int connect_timeo
     /* (2) Earlier keywords are defaults the conninfo (expanded from dbname) may override. */
     const char *keys[] = {"connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
                           "keepalives_count", "tcp_user_timeout", "fallback_application_name",
-                          "dbname", NULL};
+                          "dbname", NULL, NULL};
     const char *values[] = {timeout, "1", "30", "10", "3", "60000", "ferry",
-                            conninfo && *conninfo ? conninfo : NULL, NULL};
+                            conninfo && *conninfo ? conninfo : NULL, NULL, NULL};
+    if (password != NULL && *password != '\0') { /* after dbname: over what the conninfo says */
+        keys[8] = "password";
+        values[8] = password;
+    }
     session->pg = PQconnectdbParams(keys, values, 1);
     if (session->pg == NULL)
         return ferry_error(err, FERRY_ERR_SYSTEM, 0, "connect: out of memory");

@@ -115,7 +115,7 @@ static const ConfigOption mongo_options[] = {
                   .help = "documents gathered before a bulk write is sent"),
     CONFIG_OPTION(MongoSettings, on_reject, OPT_ENUM, .default_value = "fail", .choices = reject_names,
                   .help = "a row that cannot be stored: fail the partition, or skip it into reject_dir"),
-    CONFIG_OPTION(MongoSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true,
+    CONFIG_OPTION(MongoSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true, .writes = true,
                   .help = "where skipped rows are written, one file per segment"),
     {0},
 };

@@ -84,7 +84,7 @@ static const ConfigOption postgres_options[] = {
                   .help = "create a missing target table with the source's column types and key"),
     CONFIG_OPTION(PostgresSettings, on_reject, OPT_ENUM, .default_value = "fail", .choices = reject_names,
                   .help = "a row the target refuses: fail the table, or skip it into reject_dir"),
-    CONFIG_OPTION(PostgresSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true,
+    CONFIG_OPTION(PostgresSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true, .writes = true,
                   .help = "where skipped rows are written, one file per segment"),
     {0},
 };
@@ -158,7 +158,7 @@ static bool connected(Sink *sink, FerryError *err)
         return true;
     disconnect(sink);
     const PostgresSettings *s = &sink->settings;
-    if (!pg_session_open(&sink->pg, s->conninfo, s->connect_timeout, s->read_timeout, FERRY_ERR_SINK, "target",
+    if (!pg_session_open(&sink->pg, s->conninfo, NULL, s->connect_timeout, s->read_timeout, FERRY_ERR_SINK, "target",
                          err)) {
         ferry_error_prefix(err, WHO);
         return false;

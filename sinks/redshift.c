@@ -109,7 +109,7 @@ static const ConfigOption redshift_options[] = {
                   .help = "create a missing target table by README's type mapping"),
     CONFIG_OPTION(RedshiftSettings, on_reject, OPT_ENUM, .default_value = "fail", .choices = reject_names,
                   .help = "a row the cluster refuses: fail the table, or skip it into reject_dir"),
-    CONFIG_OPTION(RedshiftSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true,
+    CONFIG_OPTION(RedshiftSettings, reject_dir, OPT_STRING, .default_value = "rejects", .is_path = true, .writes = true,
                   .help = "where skipped rows are written, one file per segment"),
     CONFIG_OPTION(RedshiftSettings, iam_role, OPT_STRING, .required = true,
                   .help = "ARN of the IAM role the cluster reads the staged objects as (COPY … IAM_ROLE)"),
@@ -396,7 +396,7 @@ static bool connected(Sink *sink, FerryError *err)
         return true;
     disconnect(sink);
     const RedshiftSettings *s = &sink->settings;
-    bool opened = pg_session_open(&sink->pg, s->conninfo, s->connect_timeout, s->read_timeout, FERRY_ERR_SINK,
+    bool opened = pg_session_open(&sink->pg, s->conninfo, NULL, s->connect_timeout, s->read_timeout, FERRY_ERR_SINK,
                                   "cluster", err);
     if (opened)
         PQsetNoticeProcessor(sink->pg.pg, drop_notice, NULL);

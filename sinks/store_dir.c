@@ -42,7 +42,7 @@ typedef struct DirStoreSettings {
 _Static_assert(sizeof(DirStoreSettings) <= sizeof(StoreSettings), "the dir store's settings fit");
 
 const ConfigOption store_dir_options[] = {
-    CONFIG_OPTION(DirStoreSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true,
+    CONFIG_OPTION(DirStoreSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true, .writes = true,
                   .help = "directory to write into (created if missing)"),
     {0},
 };

@@ -43,6 +43,7 @@ typedef struct FerrySettings {
 /* [source] */
 typedef struct SourceSettings {
     char *conninfo;           /* libpq conninfo or URI; may be empty (PG* variables); a secret: never logged */
+    char *password;           /* the password, over the conninfo's; "" for none; a secret */
     int type;                 /* SourceType */
     int connect_timeout;      /* seconds */
     int read_timeout;         /* seconds without a byte from the server before the connection is dropped */
@@ -161,6 +162,13 @@ typedef struct SetupEntry {
 } SetupEntry;
 
 bool config_setup_entries(const FerryConfig *config, SetupEntry **out, int *count);
+
+/* The sections' option tables, for the manual (ferry --man): NULL-name terminated, [sink] not among them. */
+typedef struct ConfigSection {
+    const char *name;         /* "ferry", "source", "unload", "table schema.name" */
+    const ConfigOption *options;
+} ConfigSection;
+extern const ConfigSection config_sections[];
 void config_setup_entries_free(SetupEntry *entries, int count);
 
 const TableConfig *config_find_table(const FerryConfig *config, const char *qualified);

@@ -37,6 +37,8 @@ typedef struct ConfigOption {
     const char *setup_open;      /* setup: a recorded value a resume may change (its output is what any
                                     value would have written); NULL: none */
     bool is_path;                /* OPT_STRING: a relative path is taken from the config file's folder */
+    bool writes;                 /* is_path: ferry writes there (state, output), so under systemd's
+                                    StateDirectory ($STATE_DIRECTORY) a relative path is taken from it */
     bool raw;                    /* OPT_STRING: double quotes are part of the value (lists of names),
                                     not a wrapping the parser takes off */
     bool secret;                 /* a password, key or token: rendered as "(secret)", never recorded */

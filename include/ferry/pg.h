@@ -31,8 +31,9 @@ typedef struct PgSession {
  * application_name = ferry) under the conninfo, which may override them.
  * A refusal no retry can cure (bad password, no such database, no
  * pg_hba.conf entry) is not retryable; every other failure to connect is.
+ * `password` (NULL or "": none) is over the conninfo's.
  */
-bool pg_session_open(PgSession *session, const char *conninfo, int connect_timeout_s,
+bool pg_session_open(PgSession *session, const char *conninfo, const char *password, int connect_timeout_s,
                      int read_timeout_s, FerryErrorDomain domain, const char *peer, FerryError *err);
 void pg_session_close(PgSession *session);
 

@@ -20,7 +20,8 @@ packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zl
           python3-prometheus-client
           ${EXTRA_PACKAGES:-})
 commands=(psql:postgresql-client-15 sqlite3:sqlite3 prove:perl /usr/bin/time:time pkill:procps
-          runuser:util-linux flock:util-linux strings:binutils node:nodejs npm:npm zstd:zstd gzip:gzip
+          runuser:util-linux flock:util-linux strings:binutils objdump:binutils node:nodejs npm:npm zstd:zstd
+          gzip:gzip script:bsdutils systemd-analyze:systemd man:man-db col:bsdextrautils dpkg-deb:dpkg
           ${EXTRA_COMMANDS:-})
 missing=()
 for p in "${packages[@]}"; do

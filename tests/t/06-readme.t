@@ -25,6 +25,7 @@ blocks=$(ls "$WORK/blocks" | wc -l)
 ok $(( blocks >= 7 ? 0 : 1 )) "README.md holds $blocks configuration blocks"
 
 conninfo="host=127.0.0.1 port=$PGPORT user=ferry dbname=postgres"
+printf 'unused\n' > "$WORK/password"; chmod 600 "$WORK/password"
 for block in "$WORK"/blocks/*.ini; do
     n=$(basename "$block" .ini)
     dir="$WORK/job-$n"
@@ -32,8 +33,10 @@ for block in "$WORK"/blocks/*.ini; do
     ini="$dir/ferry.ini"
     # The source is the test cluster (a sink's own conninfo keeps the README's text: plan does not
     # connect to the sink); whatever the block leaves out is added after it.
-    awk -v ci="$conninfo" '/^\[/ { section = $0 }
-        section ~ /^\[source\]/ && /^conninfo *=/ { print "conninfo = " ci; next } { print }' "$block" > "$ini"
+    # The source's password file is one of the test's (the cluster trusts loopback: its text is unused).
+    awk -v ci="$conninfo" -v pw="$WORK/password" '/^\[/ { section = $0 }
+        section ~ /^\[source\]/ && /^conninfo *=/ { print "conninfo = " ci; next }
+        section ~ /^\[source\]/ && /^password_file *=/ { print "password_file = " pw; next } { print }' "$block" > "$ini"
     grep -q '^\[source\]' "$block" || printf '\n[source]\nconninfo = %s\n' "$conninfo" >> "$ini"
     grep -q '^\[sink\]' "$block" || printf '\n[sink]\ntype = dir\npath = %s/out\n' "$dir" >> "$ini"
     grep -q '^\[table ' "$block" || printf '\n[table public.orders]\n' >> "$ini"
@@ -44,7 +47,7 @@ for block in "$WORK"/blocks/*.ini; do
     unlike "$(cat "$dir/plan.log")" "WARN" "README block $n: no warning"
 done
 
-# Nothing a run of the main example makes carries a comment: its state file is orders.state.
+# Nothing a run of the first example (the five minutes') makes carries a comment: its state file is orders.state.
 main="$WORK/job-01"
 sed -i "s|^path = .*|path = $main/out|" "$main/ferry.ini"
 sed -i '/^\[table sales.lines\]/,$d' "$main/ferry.ini"

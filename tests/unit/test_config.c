@@ -1,7 +1,9 @@
 /*
  * tests/unit/test_config.c — the configuration: defaults, values, and errors naming file, line and key.
  */
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "ferry/config.h"
 #include "ferry/sink.h"
@@ -167,4 +169,30 @@ void test_config(void)
            strcmp(config->tables[1].settings.target, "it's   # x") == 0,
        "a value whose quote does not close is kept whole");
     config_free(config);
+
+    /* A secret read from a file (X_file): its text less the last line ending; never both. */
+    char secret_path[] = "/tmp/ferry-unit-secret-XXXXXX";
+    int fd = mkstemp(secret_path);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (f != NULL) {
+        fputs("host=db user=app password=fr0m-a-file\n", f);
+        fclose(f);
+    }
+    char line[256];
+    snprintf(line, sizeof line, "conninfo_file = %s\n", secret_path);
+    config = NULL;
+    ok(config_load_text("/etc/ferry/test.ini", with("conninfo = \"host=db user=app password=s3cret\"\n", line), &config,
+                        &err) &&
+           strcmp(config->source.conninfo, "host=db user=app password=fr0m-a-file") == 0,
+       "conninfo_file: the conninfo is the file's text, less its line ending");
+    config_free(config);
+    char both[512];
+    snprintf(both, sizeof both, "conninfo = x\n%s", line);
+    contains(load_error(with("conninfo = \"host=db user=app password=s3cret\"\n", both)),
+             ":8: key 'conninfo_file': 'conninfo' is set too (line 7): keep one of them", "conninfo and conninfo_file");
+    unlink(secret_path);
+    contains(load_error(with("conninfo = \"host=db user=app password=s3cret\"\n", line)),
+             ":7: key 'conninfo_file': cannot read /tmp/ferry-unit-secret-", "a secret file that is not there");
+    contains(load_error(with("type = dir\n", "type = dir\npath_file = /x\n")), "unknown key 'path_file'",
+             "only a secret has a _file form");
 }
