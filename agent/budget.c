@@ -59,11 +59,13 @@ bool budget_from(double fraction, uint64_t mem_available, uint64_t cgroup_room, 
     out->total = (uint64_t)((double)out->base * fraction);
     if (out->total < FERRY_BUDGET_MIN) {
         char base[32], total[32];
+        unsigned long long floor_mib = (unsigned long long)((double)FERRY_BUDGET_MIN / fraction / (1u << 20) + 0.999);
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "memory budget %s (%.2f of %s from %s) is below the minimum of 4 MiB: "
-                           "raise memory_limit or memory_fraction, or free memory",
+                           "memory budget %s (%.2f of %s from %s) is below the minimum of 4 MiB: at "
+                           "memory_fraction %.2f the smallest memory_limit is %lluMB (raise it or memory_fraction, "
+                           "or free memory)",
                            format_size(out->total, total, sizeof total), fraction,
-                           format_size(out->base, base, sizeof base), out->base_from);
+                           format_size(out->base, base, sizeof base), out->base_from, fraction, floor_mib);
     }
     return true;
 }

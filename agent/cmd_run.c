@@ -342,17 +342,50 @@ bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *
     sink_fit(config->sink, config->sink_settings, budget_total); /* the settings, not the config, change */
     int fewest = config->ferry.workers > 0 ? config->ferry.workers : 1;
     uint64_t sink_fixed = sink_buffer_bytes(config->sink, config->sink_settings) * (uint64_t)fewest;
-    if (sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest <= budget_total)
+    /* Before planning, what run_reserve will find is estimated: what is held now, and a connection's
+     * worth for the planning connection, the sink opened to prepare tables and each worker. */
+    uint64_t held = 0, resident = 0;
+    budget_allocator_stats(&held, &resident);
+    uint64_t reserve = held + (uint64_t)(fewest + 2) * FERRY_WORKER_RESERVE;
+    uint64_t need = reserve + sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest;
+    if (need <= budget_total)
         return true;
-    char need[32], have[32], floor[32];
+    double fraction = config->ferry.memory_fraction;
+    unsigned long long floor_mib = (unsigned long long)((double)need / fraction / (1u << 20)) + 1;
+    char buffers[32], have[32], floor[32];
     return ferry_error(err, FERRY_ERR_CONFIG, 0,
                        "%s: the sink's buffers (%s for %d worker(s): its output buffer, compression and any part "
-                       "or block buffer) leave less than %s a worker for batches in the memory budget of %s: "
-                       "raise memory_limit or memory_fraction, lower workers, or lower the sink's part_size / "
-                       "block_size",
-                       config->path, format_size(sink_fixed, need, sizeof need), fewest,
+                       "or block buffer) leave less than %s a worker for batches in the memory budget of %s: the "
+                       "smallest memory_limit for this job is %lluMB (or lower workers, or the sink's part_size / "
+                       "block_size)",
+                       config->path, format_size(sink_fixed, buffers, sizeof buffers), fewest,
                        format_size(FERRY_WORKER_BATCH_FLOOR, floor, sizeof floor),
-                       format_size(budget_total, have, sizeof have));
+                       format_size(budget_total, have, sizeof have), floor_mib);
+}
+
+bool run_reserve(const FerryConfig *config, const MemoryBudget *budget, int workers, uint64_t *reserve,
+                 FerryError *err)
+{
+    uint64_t held = 0, resident = 0;
+    budget_allocator_stats(&held, &resident);
+    *reserve = held + (uint64_t)(workers > 1 ? workers - 1 : 0) * FERRY_WORKER_RESERVE;
+    uint64_t per_worker = sink_buffer_bytes(config->sink, config->sink_settings) + FERRY_WORKER_BATCH_FLOOR;
+    uint64_t need = *reserve + per_worker * (uint64_t)workers;
+    if (need <= budget->total)
+        return true;
+    /* The budget is memory_fraction of the base: the base that gives `need`, rounded up to a MiB. */
+    uint64_t floor_mib = (uint64_t)((double)need / budget->fraction / (1u << 20)) + 1;
+    char have[32], kept[32], wants[32], base[32];
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "%s: the memory budget of %s (%.2f of %s from %s) cannot be kept: ferry holds %s before it "
+                       "copies (its libraries, the state, the connections), and %d worker(s) need %s more for their "
+                       "sink buffers and batches; the smallest memory_limit for this job is %lluMB (or lower "
+                       "workers)",
+                       config->path, format_size(budget->total, have, sizeof have), budget->fraction,
+                       format_size(budget->base, base, sizeof base), budget->base_from,
+                       format_size(*reserve, kept, sizeof kept), workers,
+                       format_size(per_worker * (uint64_t)workers, wants, sizeof wants),
+                       (unsigned long long)floor_mib);
 }
 
 static void set_planning_conn(RunContext *run, SourceConn *conn)
@@ -624,9 +657,17 @@ static int run_command(const CommandArgs *args)
      * they leave of the budget; the rest of that is for what FERRY_BATCH_OVERHEAD covers.
      */
     uint64_t sink_memory = sink_buffer_bytes(config->sink, config->sink_settings);
-    run.batch_bytes = budget_batch_bytes(&run.budget, run.workers, sink_memory);
+    uint64_t reserve = 0;
+    if (!run_reserve(config, &run.budget, run.workers, &reserve, &err)) {
+        log_error("%s", err.message);
+        exit_code = FERRY_EXIT_CONFIG;
+        goto out;
+    }
+    MemoryBudget for_batches = run.budget; /* what the batches and sink buffers may take: the rest */
+    for_batches.total -= reserve;
+    run.batch_bytes = budget_batch_bytes(&for_batches, run.workers, sink_memory);
     uint64_t pool_total = run.batch_bytes * (uint64_t)run.workers + sink_memory * (uint64_t)run.workers;
-    pool_init(&run.pool, pool_total < run.budget.total ? pool_total : run.budget.total);
+    pool_init(&run.pool, pool_total < for_batches.total ? pool_total : for_batches.total);
     pool_ready = true;
     log_info("memory budget %s (%.2f of %s from %s); %d worker(s) (%s), batches up to %s each, two a worker "
              "(one read while the other is written)",

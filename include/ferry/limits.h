@@ -80,6 +80,8 @@
 #define FERRY_BATCH_ROWS_MIN 1
 #define FERRY_BATCH_ROWS_MAX 1000000
 #define FERRY_BUDGET_MIN (4u << 20)    /* below 4 MiB a budget is refused */
+/* What a worker's own source connection and sink handle hold beyond its batches and buffers (run_reserve). */
+#define FERRY_WORKER_RESERVE (256u << 10)
 
 /* Sampling: rows read to estimate width, keys read to cut partitions. */
 #define FERRY_SAMPLE_ROWS 10000

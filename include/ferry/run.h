@@ -86,6 +86,17 @@ int run_lock_state(const char *state_path, FerryError *err);
  * an object is refused, not started). Called once, before workers are counted.
  */
 bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *err);
+/*
+ * What the budget must keep for what is not batches or sink buffers: what
+ * the process holds when the workers are about to start (its libraries,
+ * the state, the planning connection: jemalloc's allocated bytes then), and
+ * FERRY_WORKER_RESERVE for each further worker's connection and handle.
+ * False (FERRY_ERR_CONFIG) when the rest cannot give each of `workers` its
+ * sink buffers and FERRY_WORKER_BATCH_FLOOR of batches, with the smallest
+ * memory_limit that could named.
+ */
+bool run_reserve(const FerryConfig *config, const MemoryBudget *budget, int workers, uint64_t *reserve,
+                 FerryError *err);
 /* The [ferry] retry_* settings as a policy (retry.h), for run and verify alike. */
 RetryPolicy run_retry_policy(const FerryConfig *config);
 int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_total, char *why,

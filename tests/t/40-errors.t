@@ -161,6 +161,25 @@ like "$out" "retry 2 in" "and that it retried, as configured, before giving up"
 all=$(cat "$WORK/s.log"; echo "$out"; "$FERRY" status -c "$WORK/s.ini" 2>&1; "$FERRY" status --json -c "$WORK/s.ini" 2>&1; strings "$WORK"/s.state*)
 unlike "$all" "Sup3rS3cret" "the password is in no log, status output or state file"
 
+# --- the memory floor: named when a limit is below it, kept at it ---
+write_config "$WORK/floor.ini" "$WORK/floor" ndjson "memory_limit = 6MB
+workers = 1"
+printf '[table public.good]\n' >> "$WORK/floor.ini"
+out=$("$FERRY" run -c "$WORK/floor.ini" 2>&1); code=$?
+like "$code $out" "^78 .*the smallest memory_limit is 8MB" "memory_limit = 6MB: exit 78, naming the smallest limit (8MB)"
+sed -i 's/^memory_limit = 6MB/memory_limit = 8MB/; s/^workers = 1/workers = 4/' "$WORK/floor.ini"
+out=$("$FERRY" run -c "$WORK/floor.ini" 2>&1); code=$?
+like "$code $out" "^78 .*4 worker\(s\).*the smallest memory_limit for this job is [0-9]+MB" \
+    "8MB for four workers: exit 78, with what the workers need and the smallest limit"
+floor=$(printf '%s' "$out" | sed -n 's/.*the smallest memory_limit for this job is \([0-9]*\)MB.*/\1/p')
+sed -i "s/^memory_limit = 8MB/memory_limit = ${floor}MB/" "$WORK/floor.ini"
+out=$("$FERRY" run -c "$WORK/floor.ini" 2>&1); code=$?
+is "$code" 0 "at the limit it named (${floor}MB), four workers copy the table"
+to_bytes() { awk -v v="$1" -v u="$2" 'BEGIN { m = u == "GiB" ? 1073741824 : u == "MiB" ? 1048576 : u == "KiB" ? 1024 : 1; printf "%d", v * m }'; }
+read -r peak peak_unit budget budget_unit < <(printf '%s' "$out" | sed -n 's/.*jemalloc peak allocated \([0-9.]*\) \([KMG]*i*B\), budget \([0-9.]*\) \([KMG]*i*B\).*/\1 \2 \3 \4/p')
+ok "$([ "$(to_bytes "$peak" "$peak_unit")" -le "$(to_bytes "$budget" "$budget_unit")" ]; echo $?)" \
+    "and jemalloc's peak ($peak $peak_unit) stays within the budget ($budget $budget_unit)"
+
 # --- two jobs, one output folder: the second refuses, the first's files stay ---
 mkdir -p "$WORK/a" "$WORK/b"
 write_config "$WORK/a/job.ini" "$WORK/shared" ndjson
