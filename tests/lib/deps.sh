@@ -31,15 +31,19 @@ for c in "${commands[@]}"; do
     command -v "${c%%:*}" >/dev/null 2>&1 || missing+=("${c##*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
-    echo "deps: installing ${missing[*]}"
+    echo "deps: installing ${#missing[@]} Debian package(s) with apt-get, a minute or two on a fresh machine: ${missing[*]}"
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
+    echo "deps: apt-get update"
     $sudo apt-get update -qq
     # The server package must not start a cluster of its own: the tests start theirs.
     $sudo mkdir -p /etc/postgresql-common/createcluster.d
     echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/ferry.conf >/dev/null
-    $sudo apt-get install -y -qq --no-install-recommends $(printf "%s\n" "${missing[@]}" | sort -u) >/dev/null
+    echo "deps: apt-get install (each package is named as it is set up)"
+    $sudo apt-get install -y -qq --no-install-recommends $(printf "%s\n" "${missing[@]}" | sort -u) |
+        sed -n 's/^Setting up \([^ ]*\) .*/deps:   set up \1/p'
+    echo "deps: done"
 fi
 
 # npm test servers (azurite, s3rver), exactly as locked.
