@@ -161,10 +161,12 @@ like "$out" "retry 2 in" "and that it retried, as configured, before giving up"
 all=$(cat "$WORK/s.log"; echo "$out"; "$FERRY" status -c "$WORK/s.ini" 2>&1; "$FERRY" status --json -c "$WORK/s.ini" 2>&1; strings "$WORK"/s.state*)
 unlike "$all" "Sup3rS3cret" "the password is in no log, status output or state file"
 
-# --- the memory floor: named when a limit is below it, kept at it ---
+# --- the memory floor: named when a limit is below it, kept at it (rows enough to fill every batch) ---
+pg_sql "CREATE TABLE public.floor (id int PRIMARY KEY, v text);
+        INSERT INTO floor SELECT g, repeat('f', 200) FROM generate_series(1, 200000) g; ANALYZE floor" >/dev/null
 write_config "$WORK/floor.ini" "$WORK/floor" ndjson "memory_limit = 6MB
 workers = 1"
-printf '[table public.good]\n' >> "$WORK/floor.ini"
+printf '[table public.floor]\npartition_rows = 20000\n' >> "$WORK/floor.ini"
 out=$("$FERRY" run -c "$WORK/floor.ini" 2>&1); code=$?
 like "$code $out" "^78 .*the smallest memory_limit is 8MB" "memory_limit = 6MB: exit 78, naming the smallest limit (8MB)"
 sed -i 's/^memory_limit = 6MB/memory_limit = 8MB/; s/^workers = 1/workers = 4/' "$WORK/floor.ini"

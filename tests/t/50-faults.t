@@ -25,7 +25,7 @@ fault_config() {
 [ferry]
 state = $name.state
 workers = 2
-memory_limit = 8MB
+memory_limit = 14MB
 retry_attempts = 60
 retry_base_ms = 50
 retry_cap_ms = 1000
@@ -106,7 +106,7 @@ ALTER TABLE events ENABLE ROW LEVEL SECURITY;
 CREATE POLICY paced_read ON events FOR SELECT TO reader USING (paced(id));
 ALTER ROLE reader SET statement_timeout = '300ms';"
 fault_config timeout
-sed -i 's/user=ferry/user=reader/; s/^partition_rows = 40000/partition_rows = 400000\nwhere = id <= 100000/; s/^memory_limit = 8MB/memory_limit = 64MB/' \
+sed -i 's/user=ferry/user=reader/; s/^partition_rows = 40000/partition_rows = 400000\nwhere = id <= 100000/; s/^memory_limit = 14MB/memory_limit = 64MB/' \
     "$WORK/timeout.ini"
 pg_sql "CREATE VIEW events_head AS SELECT * FROM events WHERE id <= 100000"
 "$FERRY" run -c "$WORK/timeout.ini" >"$WORK/timeout.log" 2>&1; code=$?

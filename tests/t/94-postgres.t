@@ -127,7 +127,7 @@ for load in upsert append; do
     target=$([ "$load" = upsert ] && echo public.events || echo public.events_log)
     write_pg_config "$WORK/kill-$load.ini" "load = $load
 create_table = true"
-    sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 8MB\nworkers = 2/" "$WORK/kill-$load.ini"
+    sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 14MB\nworkers = 2/" "$WORK/kill-$load.ini"
     printf '[table public.events]\ntarget = %s\npartition_rows = 200000\n' "$target" >> "$WORK/kill-$load.ini"
     hits=$(kill_after_checkpoints "$WORK/kill-$load.ini" "$WORK/kill-$load.state" "$WORK/kill-$load.log" 10 250)
     diag "load = $load: $hits of 10 SIGKILLs hit a running ferry"
@@ -159,7 +159,7 @@ is "$(differ events back_lost)" 0 "none of them is loaded twice: the target equa
 
 # --- the target restarted, and its backends terminated, mid-load ---
 write_pg_config "$WORK/crash.ini" "create_table = true"
-sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 8MB\nworkers = 2\nretry_base_ms = 50\nretry_cap_ms = 500/" "$WORK/crash.ini"
+sed -i "s/^\[ferry\]/[ferry]\nmemory_limit = 14MB\nworkers = 2\nretry_base_ms = 50\nretry_cap_ms = 500/" "$WORK/crash.ini"
 printf '[table public.events]\ntarget = public.events_crash\npartition_rows = 100000\n' >> "$WORK/crash.ini"
 rows_loaded() { target_sql "SELECT coalesce(sum(rows), 0) FROM ferry_ledger WHERE target = 'public.events_crash'" 2>/dev/null || echo 0; }
 until_loaded() { # until the target holds more than $1 rows, or ferry is gone
