@@ -342,10 +342,11 @@ bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *
     sink_fit(config->sink, config->sink_settings, budget_total); /* the settings, not the config, change */
     int fewest = config->ferry.workers > 0 ? config->ferry.workers : 1;
     uint64_t sink_fixed = sink_buffer_bytes(config->sink, config->sink_settings) * (uint64_t)fewest;
-    /* Before planning, what run_reserve will find is estimated: what is held now, and each worker's reserve. */
+    /* Before planning, what run_reserve will find is estimated: what is held now, what planning adds (the
+     * planning connection, the sink opened to prepare tables) and each further worker's reserve. */
     uint64_t held = 0, resident = 0;
     budget_allocator_stats(&held, &resident);
-    uint64_t reserve = held + (uint64_t)fewest * FERRY_WORKER_RESERVE;
+    uint64_t reserve = held + FERRY_PLAN_RESERVE + (uint64_t)(fewest - 1) * FERRY_WORKER_RESERVE;
     log_debug("memory held before planning: %llu bytes allocated", (unsigned long long)held);
     uint64_t need = reserve + sink_fixed + (uint64_t)FERRY_WORKER_BATCH_FLOOR * (uint64_t)fewest;
     if (need <= budget_total)
@@ -368,7 +369,8 @@ bool run_reserve(const FerryConfig *config, const MemoryBudget *budget, int work
 {
     uint64_t held = 0, resident = 0;
     budget_allocator_stats(&held, &resident);
-    *reserve = held + (uint64_t)workers * FERRY_WORKER_RESERVE;
+    /* The first worker takes over the planning connection, which `held` counts. */
+    *reserve = held + (uint64_t)(workers > 1 ? workers - 1 : 0) * FERRY_WORKER_RESERVE;
     log_debug("memory held before the workers start: %llu bytes allocated, %llu resident",
               (unsigned long long)held, (unsigned long long)resident);
     uint64_t per_worker = sink_buffer_bytes(config->sink, config->sink_settings) + FERRY_WORKER_BATCH_FLOOR;

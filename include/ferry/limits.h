@@ -81,12 +81,17 @@
 #define FERRY_BATCH_ROWS_MAX 1000000
 #define FERRY_BUDGET_MIN (4u << 20)    /* below 4 MiB a budget is refused */
 /*
- * What a worker holds beyond its batches and sink buffers (run_reserve): its
- * source connection, its sink handle, and what the allocator keeps cached
- * for its two threads. Measured: with 256 KiB, two workers at a 6 MiB budget
- * peaked 0.4 MiB over it, with 512 KiB four at 12 MiB 0.7 MiB over.
+ * What each worker after the first holds beyond its batches and sink
+ * buffers (run_reserve): its source connection, its sink handle, and what
+ * the allocator keeps cached for its two threads (the first worker's
+ * connection is the planning one, counted in what the process holds).
+ * Measured into a folder: one worker at a 4 MiB budget peaked at 3.9 MiB
+ * with none; with 256 KiB each, two workers at 6 MiB peaked 0.4 MiB over,
+ * with 512 KiB four workers at 12 MiB 0.7 MiB over.
  */
 #define FERRY_WORKER_RESERVE (1u << 20)
+/* What planning adds to what the process holds before it (the planning connection, a sink handle). */
+#define FERRY_PLAN_RESERVE (256u << 10)
 
 /* Sampling: rows read to estimate width, keys read to cut partitions. */
 #define FERRY_SAMPLE_ROWS 10000

@@ -90,7 +90,7 @@ bool run_fit_sink(const FerryConfig *config, uint64_t budget_total, FerryError *
  * What the budget must keep for what is not batches or sink buffers: what
  * the process holds when the workers are about to start (its libraries,
  * the state, the planning connection: jemalloc's allocated bytes then), and
- * FERRY_WORKER_RESERVE for each worker's connection, handle and threads.
+ * FERRY_WORKER_RESERVE for each further worker's connection, handle and threads.
  * False (FERRY_ERR_CONFIG) when the rest cannot give each of `workers` its
  * sink buffers and FERRY_WORKER_BATCH_FLOOR of batches, with the smallest
  * memory_limit that could named.
