@@ -193,11 +193,25 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     table->window = NULL;
     if (!state_table_find(run->state, tc->qualified, &table->planned, &found, err))
         return false;
-    SinkOwner owner = {.job = run->job, .table = tc->qualified, .take_over = run->take_over == tc};
+    bool taken = false;
+    SinkOwner owner = {.job = run->job, .table = tc->qualified, .take_over = run->take_over == tc, .taken = &taken};
     if (found) {
         if (!plan_discover(conn, tc, &table->shape, err) ||
             !sink_claim(run->config->sink, sink, &table->shape, &owner, err))
             return false;
+    }
+    if (found && taken) {
+        /* The output is another job's plan, not the one this state records: the table is planned afresh. */
+        int removed = 0;
+        log_info("table %s: its output was another job's; planned again, so what it holds is this job's copy",
+                 tc->qualified);
+        planned_table_clear(&table->planned);
+        table_shape_free(&table->shape);
+        if (!state_reset(run->state, tc->qualified, &removed, err))
+            return false;
+        found = false;
+    }
+    if (found) {
         char *keys[FERRY_KEY_COLUMNS_MAX];
         int n = config_split_list(table->planned.key_columns, keys, FERRY_KEY_COLUMNS_MAX);
         bool same = n == table->shape.nkeys;

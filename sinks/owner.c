@@ -61,6 +61,8 @@ bool owner_check(const char *found, const SinkOwner *owner, const char *who, con
         log_warn("%s: %s was the output of table %s of job %s; taken over by table %s of job %s", who, where,
                  *table ? table : "(unknown)", *job ? job : "(unknown)", owner->table, owner->job);
         *write = true;
+        if (owner->taken != NULL)
+            *owner->taken = true;
         return true;
     }
     return ferry_error(err, FERRY_ERR_CONFIG, 0,

@@ -64,6 +64,7 @@ typedef struct SinkOwner {
     const char *job;          /* "<host>:<the state file's absolute path>" */
     const char *table;        /* the source table, as configured */
     bool take_over;           /* run --take-over TABLE: another job's output becomes this one's */
+    bool *taken;              /* set when claim took the output over from another owner; may be NULL */
 } SinkOwner;
 
 /* What a sink that records its segments (SinkOps.recorded) holds of one. */

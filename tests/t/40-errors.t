@@ -207,6 +207,10 @@ is "$code" 0 "job b with --take-over public.good copies the table"
 like "$out" "taken over by table public.good of job .*:$WORK/b/job.state" "and says whose it was"
 is "$(cat "$WORK"/shared/public.good/*.ndjson | wc -l)" 5000 "the folder holds the table once"
 out=$("$FERRY" run -c "$WORK/a/job.ini" 2>&1); is $? 1 "now job a is refused"
+out=$("$FERRY" run -c "$WORK/a/job.ini" --take-over public.good 2>&1); code=$?
+like "$code $(echo "$out" | tr "\n" " ")" "^0 .*its output was another job's; planned again" \
+    "job a takes it back: its finished plan is not job b's files, so it plans the table again"
+is "$(cat "$WORK"/shared/public.good/*.ndjson | wc -l)" 5000 "and the folder holds the table once, job a's copy"
 out=$("$FERRY" run -c "$WORK/b/job.ini" --take-over nosuch.table 2>&1); is $? 2 "--take-over of a table not configured: exit 2"
 
 done_testing
