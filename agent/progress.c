@@ -139,12 +139,6 @@ static void label(StrBuf *out, const char *value)
     }
 }
 
-typedef struct MetricsCtx {
-    StrBuf *out;
-    const char *state;
-    const char *metric;       /* the table metric being written */
-} MetricsCtx;
-
 static void metric_head(StrBuf *out, const char *name, const char *type, const char *help)
 {
     strbuf_add(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -157,30 +151,53 @@ static void metric_value(StrBuf *out, const char *name, const char *state, const
     strbuf_add(out, "\"%s} %.17g\n", extra ? extra : "", value);
 }
 
+/* A per-table gauge: its name, its help, and which figures of the table's status it gives. */
+typedef struct TableMetric {
+    const char *name, *help;
+    int nvalues;
+    const char *statuses[4]; /* a status="…" label per value; NULL: none */
+    void (*values)(const TableStatus *t, double *out);
+} TableMetric;
+
+static void table_rows(const TableStatus *t, double *out) { out[0] = (double)t->rows; }
+static void table_estimate(const TableStatus *t, double *out) { out[0] = (double)t->est_rows; }
+static void table_rejected(const TableStatus *t, double *out) { out[0] = (double)t->rejected; }
+static void table_partitions(const TableStatus *t, double *out)
+{
+    out[0] = t->parts_done, out[1] = t->parts_failed, out[2] = t->parts_running, out[3] = t->parts_total;
+}
+
+static const TableMetric table_metrics[] = {
+    {"ferry_table_rows", "Rows of the table's current copy (its plan, or its latest generation) durable in the sink.",
+     1, {NULL}, table_rows},
+    {"ferry_table_estimated_rows", "Rows the plan of the table's current copy estimated.", 1, {NULL}, table_estimate},
+    {"ferry_table_rejected_rows", "Bad rows of the table's current copy set aside by the sink (on_reject = skip).", 1,
+     {NULL}, table_rejected},
+    {"ferry_table_partitions", "Partitions of the table's current copy, by status.", 4,
+     {"done", "failed", "running", "total"}, table_partitions},
+};
+
+typedef struct MetricsCtx {
+    StrBuf *out;
+    const char *state;
+    const TableMetric *metric;
+} MetricsCtx;
+
 static void table_metric(void *ctx, const TableStatus *t)
 {
     MetricsCtx *m = ctx;
-    StrBuf extra = {0};
-    strbuf_add(&extra, ",table=\"");
-    label(&extra, t->name);
-    strbuf_add(&extra, "\"");
-    if (strcmp(m->metric, "ferry_table_rows") == 0) {
-        metric_value(m->out, m->metric, m->state, extra.text, (double)t->rows);
-    } else if (strcmp(m->metric, "ferry_table_estimated_rows") == 0) {
-        metric_value(m->out, m->metric, m->state, extra.text, (double)t->est_rows);
-    } else if (strcmp(m->metric, "ferry_table_rejected_rows") == 0) {
-        metric_value(m->out, m->metric, m->state, extra.text, (double)t->rejected);
-    } else {
-        const char *names[] = {"done", "failed", "running", "total"};
-        int values[] = {t->parts_done, t->parts_failed, t->parts_running, t->parts_total};
-        for (int i = 0; i < 4; i++) {
-            StrBuf with = {0};
-            strbuf_add(&with, "%s,status=\"%s\"", extra.text, names[i]);
-            metric_value(m->out, m->metric, m->state, with.text, values[i]);
-            free(with.text);
-        }
+    double values[4];
+    m->metric->values(t, values);
+    for (int i = 0; i < m->metric->nvalues; i++) {
+        StrBuf extra = {0};
+        strbuf_add(&extra, ",table=\"");
+        label(&extra, t->name);
+        strbuf_add(&extra, "\"");
+        if (m->metric->statuses[i] != NULL)
+            strbuf_add(&extra, ",status=\"%s\"", m->metric->statuses[i]);
+        metric_value(m->out, m->metric->name, m->state, extra.text, values[i]);
+        free(extra.text);
     }
-    free(extra.text);
 }
 
 static void write_metrics(const Progress *p, const RunContext *run, int exit_code)
@@ -201,17 +218,9 @@ static void write_metrics(const Progress *p, const RunContext *run, int exit_cod
     metric_value(&out, "ferry_rows_copied_total", state, NULL, (double)totals.rows);
     metric_head(&out, "ferry_bytes_copied_total", "counter", "Bytes of row text this job has copied, over every run.");
     metric_value(&out, "ferry_bytes_copied_total", state, NULL, (double)totals.bytes);
-    static const struct {
-        const char *name, *help;
-    } tables[] = {
-        {"ferry_table_rows", "Rows of the table's current copy (its plan, or its latest generation) durable in the sink."},
-        {"ferry_table_estimated_rows", "Rows the plan of the table's current copy estimated."},
-        {"ferry_table_rejected_rows", "Bad rows of the table's current copy set aside by the sink (on_reject = skip)."},
-        {"ferry_table_partitions", "Partitions of the table's current copy, by status."},
-    };
-    for (size_t i = 0; ok && i < sizeof tables / sizeof tables[0]; i++) {
-        metric_head(&out, tables[i].name, "gauge", tables[i].help);
-        MetricsCtx m = {.out = &out, .state = state, .metric = tables[i].name};
+    for (size_t i = 0; ok && i < sizeof table_metrics / sizeof table_metrics[0]; i++) {
+        metric_head(&out, table_metrics[i].name, "gauge", table_metrics[i].help);
+        MetricsCtx m = {.out = &out, .state = state, .metric = &table_metrics[i]};
         ok = state_status_each(run->state, table_metric, &m, &err);
     }
     metric_head(&out, "ferry_run_retries", "gauge", "Retries in the latest run, by what failed.");
