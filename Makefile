@@ -10,6 +10,7 @@
 #                   make bench-postgres for PostgreSQL → PostgreSQL beside pgcopydb and a psql COPY pipe
 #                   make bench-incremental for an incremental run beside a full copy and a COPY of the changes
 #   make asan       build ./ferry-asan with AddressSanitizer and UBSan
+#   make fuzz       each parser's libFuzzer target, FUZZ_SECONDS (60) each (clang, ASan, UBSan)
 #   make install    the binary, ferry(1), the systemd units, the sysusers file and an example
 #                   configuration, under PREFIX (/usr/local) and SYSCONFDIR (/etc); DESTDIR for staging
 #   make deb        build/ferry_<version>_<arch>.deb, the same files under /usr (dpkg -i it)
@@ -38,7 +39,7 @@ MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
 
 .PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift bench-postgres bench-incremental asan \
-        install deb clean
+        install deb fuzz clean
 
 all: $(BIN)
 
@@ -106,6 +107,26 @@ asan:
 	$(MAKE) --no-print-directory BUILD=build-asan BIN=ferry-asan \
 	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer"
 
+# One libFuzzer target per parser (tests/fuzz/fuzz_NAME.c), built with clang under ASan and UBSan, each run
+# FUZZ_SECONDS on its seeds (tests/fuzz/corpus/NAME, in the tree) and what it found before (build-fuzz/corpus).
+FUZZERS      := config keytuple xml array time reader
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v clang >/dev/null || EXTRA_COMMANDS=clang:clang tests/lib/deps.sh
+	$(MAKE) --no-print-directory BUILD=build-fuzz CC=clang \
+	    CFLAGS="-O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer" \
+	    $(FUZZERS:%=build-fuzz/fuzz_%)
+	@for t in $(FUZZERS); do mkdir -p build-fuzz/corpus/$$t; \
+	    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) \
+	        -print_final_stats=1 -artifact_prefix=build-fuzz/$$t- build-fuzz/corpus/$$t tests/fuzz/corpus/$$t \
+	        > build-fuzz/$$t.log 2>&1; rc=$$?; \
+	    echo "fuzz $$t: $$(sed -n 's/^#\([0-9]*\).*DONE *cov: \([0-9]*\) ft: \([0-9]*\).*/\1 runs, coverage \2 edges, \3 features/p' \
+	        build-fuzz/$$t.log) in $(FUZZ_SECONDS) s, exit $$rc"; \
+	    if [ $$rc -ne 0 ]; then grep -E 'ERROR|SUMMARY|runtime error|artifact' build-fuzz/$$t.log | head -5; exit 1; fi; done
+
+build-fuzz/fuzz_%: build-fuzz/tests/fuzz/fuzz_%.o $(LIBOBJS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
 # The manual is the program's own tables, rendered (agent/manual.c).
 $(BUILD)/ferry.1: ferry
 	./ferry --man > $@
@@ -145,6 +166,6 @@ deb: ferry $(BUILD)/ferry.1
 	dpkg-deb --root-owner-group --build $(BUILD)/deb $(DEB)
 
 clean:
-	rm -rf build build-asan ferry ferry-asan
+	rm -rf build build-asan build-fuzz ferry ferry-asan
 
 -include $(OBJS:.o=.d) $(TESTSRC:%.c=$(BUILD)/%.d) $(BUILD)/tests/tools/sink-contract.d

@@ -299,18 +299,18 @@ static bool parse_text(const char *name, const char *text, Parsed *parsed, Ferry
             log_warn("%s:%d: key '%s': a quote in its value does not close, so what follows \" #\" "
                      "or \" ;\" is read as part of the value, not as a comment",
                      name, lineno, key);
-        char *raw = xstrdup(value);
-        size_t vlen = strlen(value);
-        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
-            value[vlen - 1] = '\0';
-            value++;
-        }
         Section *section = &parsed->sections[parsed->nsections - 1];
         for (int j = 0; j < section->nentries; j++) {
             if (strcmp(section->entries[j].key, key) == 0)
                 return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                    "%s:%d: key '%s' is set twice in [%s] (first on line %d)", name,
                                    lineno, key, section->header, section->entries[j].line);
+        }
+        char *raw = xstrdup(value);
+        size_t vlen = strlen(value);
+        if (vlen >= 2 && value[0] == '"' && value[vlen - 1] == '"') {
+            value[vlen - 1] = '\0';
+            value++;
         }
         section->entries = xrealloc(section->entries, sizeof(Entry) * (size_t)(section->nentries + 1));
         section->entries[section->nentries++] = (Entry){

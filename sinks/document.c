@@ -96,7 +96,8 @@ static bool digits(const char **p, const char *end, int count, int64_t *value)
 {
     int64_t v = 0;
     int n = 0;
-    while (*p < end && isdigit((unsigned char)**p) && (count < 0 || n < count)) {
+    int most = count < 0 ? 10 : count; /* a tenth digit is refused below: it is never added up */
+    while (*p < end && isdigit((unsigned char)**p) && n < most) {
         v = v * 10 + (**p - '0');
         (*p)++;
         n++;
@@ -151,6 +152,8 @@ bool doc_parse_time(const char *text, size_t len, bool with_zone, int64_t *milli
         year = 1 - year;
     int64_t secs = days_from_civil(year, (unsigned)month, (unsigned)day) * 86400 + hour * 3600 +
                    minute * 60 + second - offset;
+    if (secs > INT64_MAX / 1000 - 1 || secs < INT64_MIN / 1000 + 1)
+        return false; /* years no BSON date holds (PostgreSQL's own stop at 294276) */
     *millis = secs * 1000 + micros / 1000; /* micros >= 0: truncation is the floor */
     return true;
 }

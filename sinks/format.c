@@ -500,7 +500,7 @@ static void reader_emit(RowReader *reader)
     const char *fields[FERRY_KEY_COLUMNS_MAX];
     size_t lengths[FERRY_KEY_COLUMNS_MAX];
     int found = 0;
-    const char *p = reader->row, *end = reader->row + reader->row_len;
+    const char *p = reader->row != NULL ? reader->row : "", *end = p + reader->row_len; /* an empty row has no buffer */
     for (int i = 0; i < reader->nfields; i++)
         fields[i] = NULL;
     if (reader->format == FORMAT_NDJSON) {

@@ -45,6 +45,10 @@ void test_document(void)
        "1 BC ends the day before 0001-01-01 (%lld)", (long long)ms);
     ok(!doc_parse_time("infinity", 8, false, &ms), "infinity is no date");
     ok(!doc_parse_time("2024-13-01", 10, false, &ms), "month 13 is no date");
+    /* Found by make fuzz (fuzz_time): the year's digits, and the milliseconds of a huge year, overflowed. */
+    ok(!doc_parse_time("22333333333333333222-01-01", 26, false, &ms), "a year of twenty digits is no date");
+    ok(!doc_parse_time("999999999-01-01 00:00:00", 25, false, &ms), "nor one no BSON date holds");
+    ok(doc_parse_time("294276-12-31 23:59:59", 21, false, &ms) && ms > 0, "PostgreSQL's last year still is");
 
     DocOptions o = {0};
     is_str(bson_of(&o, OID_INT4, 0, "-2147483648"), "{ \"v\" : -2147483648 }", "int4 at its floor");
