@@ -18,14 +18,14 @@
  *  (4) Every secret option X (a conninfo, a URI, a password) may be read
  *      from a file instead, with the key X_file: a credential systemd's
  *      LoadCredential= hands over, or a file only ferry's user can read.
- *      The file's text, less its last line ending, is the value; a file
- *      others may read is a warning, and X and X_file together an error.
+ *      The file's first line, less trailing blanks, is the value (as for the
+ *      stores' own _file keys: secret_file_read); a file others may read is
+ *      a warning, and X and X_file together an error.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
-#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -205,6 +205,11 @@ static char *trim(char *s)
  * the text whole; *looks_commented then says whether a " #" or " ;" stands
  * after that quote.
  */
+static bool comment_starts(const char *text, const char *c)
+{
+    return (*c == '#' || *c == ';') && c > text && isspace((unsigned char)c[-1]);
+}
+
 static void strip_comment(char *text, bool *looks_commented)
 {
     char quote = '\0';
@@ -217,16 +222,15 @@ static void strip_comment(char *text, bool *looks_commented)
         } else if (*c == '"' || *c == '\'') {
             quote = *c;
             open = c;
-        } else if ((*c == '#' || *c == ';') && c > text && isspace((unsigned char)c[-1])) {
+        } else if (comment_starts(text, c)) {
             *c = '\0';
             return;
         }
     }
     if (quote == '\0')
         return;
-    for (char *c = open + 1; *c != '\0'; c++)
-        if ((*c == '#' || *c == ';') && isspace((unsigned char)c[-1]))
-            *looks_commented = true;
+    for (char *c = open + 1; *c != '\0' && !*looks_commented; c++)
+        *looks_commented = comment_starts(text, c);
 }
 
 static void parsed_free(Parsed *parsed)
@@ -333,7 +337,7 @@ static const ConfigOption *file_secret(const ConfigOption *options, const char *
     return opt != NULL && opt->secret && opt->type == OPT_STRING ? opt : NULL;
 }
 
-/* (4) Read a secret's file (relative to the configuration's folder) into out, less its last line ending. */
+/* (4) Read a secret's file (relative to the configuration's folder) into out. */
 static bool read_secret_file(const char *file, const Entry *entry, char *out, size_t cap, FerryError *err)
 {
     char path[4096];
@@ -342,26 +346,10 @@ static bool read_secret_file(const char *file, const Entry *entry, char *out, si
         snprintf(path, sizeof path, "%s", entry->value);
     else
         snprintf(path, sizeof path, "%.*s/%s", (int)(slash - file), file, entry->value);
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s:%d: key '%s': cannot read %s: %s", file, entry->line,
-                           entry->key, path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
-        log_warn("%s:%d: key '%s': %s may be read by other users (mode %03o): chmod 600 it", file, entry->line,
-                 entry->key, path, (unsigned)(st.st_mode & 0777));
-    size_t n = fread(out, 1, cap - 1, f);
-    bool whole = n < cap - 1 || fgetc(f) == EOF;
-    fclose(f);
-    out[n] = '\0';
-    if (!whole)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s:%d: key '%s': %s is longer than %zu bytes", file,
-                           entry->line, entry->key, path, cap - 2);
-    if (n > 0 && out[n - 1] == '\n')
-        out[--n] = '\0';
-    if (n > 0 && out[n - 1] == '\r')
-        out[--n] = '\0';
-    return true;
+    if (secret_file_read(path, out, cap, err))
+        return true;
+    ferry_error_prefix(err, "%s:%d: key '%s'", file, entry->line, entry->key);
+    return false;
 }
 
 /* (4) key = X_file: X's value from the file, unless X is set in the section too. */
