@@ -1,13 +1,15 @@
 /*
- * core/util.c — sizes ("64MB" and back) and clocks.
+ * core/util.c — sizes ("64MB" and back), clocks, and the files secrets are kept in.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "ferry/common.h"
@@ -72,4 +74,30 @@ double monotonic_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+bool secret_file_read(const char *path, char *out, size_t cap, FerryError *err)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return ferry_error(err, FERRY_ERR_CONFIG, errno, "cannot read %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
+        log_warn("%s holds a secret and may be read by other users (mode %03o): chmod 600 %s", path,
+                 (unsigned)(st.st_mode & 0777), path);
+    char line[8192];
+    bool got = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+        n--;
+    bool fits = n > 0 && n < cap;
+    if (fits) {
+        memcpy(out, line, n);
+        out[n] = '\0';
+    }
+    memset(line, 0, sizeof line);
+    if (!fits)
+        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s is %s", path, n == 0 ? "empty" : "too long");
+    return true;
 }

@@ -62,26 +62,10 @@ const char *objects_key(const char *prefix, const char *name)
 bool objects_read_secret(const char *path, char *out, size_t cap, const char *what, const char *who,
                          FerryError *err)
 {
-    FILE *f = fopen(path, "r");
-    if (f == NULL)
-        return ferry_error(err, FERRY_ERR_CONFIG, errno, "%s: cannot read %s from %s: %s", who, what, path,
-                           strerror(errno));
-    char line[8192];
-    bool got = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    size_t n = got ? strcspn(line, "\r\n") : 0;
-    while (n > 0 && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-        n--;
-    bool fits = n > 0 && n < cap;
-    if (fits) {
-        memcpy(out, line, n);
-        out[n] = '\0';
-    }
-    memset(line, 0, sizeof line);
-    if (!fits)
-        return ferry_error(err, FERRY_ERR_CONFIG, 0, "%s: %s in %s is %s", who, what, path,
-                           n == 0 ? "empty" : "too long");
-    return true;
+    if (secret_file_read(path, out, cap, err))
+        return true;
+    ferry_error_prefix(err, "%s: %s", who, what);
+    return false;
 }
 
 bool objects_secret(const char *value, const char *file, char *out, size_t cap, const char *what, const char *who,

@@ -120,6 +120,13 @@ const char *format_size(uint64_t bytes, char *buf, size_t cap);
 
 /* Current UTC time as "2026-01-02T03:04:05Z". */
 void utc_now_iso(char out[32]);
+
+/*
+ * A secret kept in a file (a key, a token, a password, a conninfo): its
+ * first line, less trailing blanks, into out; a file others may read is
+ * warned of. Errors (FERRY_ERR_CONFIG) name the file; the caller names what.
+ */
+bool secret_file_read(const char *path, char *out, size_t cap, FerryError *err);
 /* Monotonic seconds. */
 double monotonic_seconds(void);
 

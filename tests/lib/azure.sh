@@ -56,6 +56,7 @@ azure_start() {
     fi
     export AZURE_STORAGE_CONNECTION_STRING AZ_CONTAINER AZ_PREFIX AZ_FAULTS AZ_LOG
     printf '%s\n' "$AZURE_STORAGE_CONNECTION_STRING" > "$AZ_DIR/connection"
+    chmod 600 "$AZ_DIR/connection" # as a secret file should be
     azure_blob create "$AZ_CONTAINER"
 }
 

@@ -38,6 +38,7 @@ s3_start() {
     S3_KEY_ID=AKIAFERRYTEST000001
     S3_SECRET_FILE=$dir/secret
     printf '%s\n' "ferry/test+secret/$RANDOM$RANDOM" > "$S3_SECRET_FILE"
+    chmod 600 "$S3_SECRET_FILE" # as a secret file should be (ferry warns of one others may read)
     S3_LOG=$dir/front.log
     S3_ISSUED=$dir/issued
     S3_FAULTS=$dir/faults

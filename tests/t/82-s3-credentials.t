@@ -17,6 +17,7 @@ secret=$(cat "$S3_SECRET_FILE")
 
 META_PORT=$(free_port)
 echo "web-identity-token-$RANDOM$RANDOM" > "$WORK/web-token"
+chmod 600 "$WORK/web-token" # a token file only its user reads
 /usr/bin/python3 "$ROOT/tests/tools/awsmeta.py" --port "$META_PORT" --issued "$S3_ISSUED" --lifetime 4 \
     --web-token "$WORK/web-token" --log "$WORK/meta.log" >>"$WORK/meta.out" 2>&1 &
 META_PID=$!
@@ -71,6 +72,7 @@ run_clean web AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/web-token" AWS_ROLE_ARN=arn:aws
 is "$?" 0 "web identity: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN through STS"
 ok "$([ "$(grep -c '^sts ' "$WORK/meta.log")" -ge 1 ]; echo $?)" "web identity: STS issued the credentials used"
 echo "another-token" > "$WORK/wrong-token"
+chmod 600 "$WORK/wrong-token"
 config web-refused
 run_clean web-refused AWS_WEB_IDENTITY_TOKEN_FILE="$WORK/wrong-token" AWS_ROLE_ARN=arn:aws:iam::123456789012:role/ferry \
     AWS_ENDPOINT_URL_STS="http://127.0.0.1:$META_PORT/"

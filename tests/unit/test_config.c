@@ -184,7 +184,7 @@ void test_config(void)
     ok(config_load_text("/etc/ferry/test.ini", with("conninfo = \"host=db user=app password=s3cret\"\n", line), &config,
                         &err) &&
            strcmp(config->source.conninfo, "host=db user=app password=fr0m-a-file") == 0,
-       "conninfo_file: the conninfo is the file's text, less its line ending");
+       "conninfo_file: the conninfo is the file's first line, less its line ending");
     config_free(config);
     char both[512];
     snprintf(both, sizeof both, "conninfo = x\n%s", line);
