@@ -21,6 +21,7 @@
 
 static LogLevel log_threshold = LOG_INFO;
 static LogFormat log_format = LOG_TEXT;
+static const char *const level_names[] = {"debug", "info", "warn", "error"}; /* as configured, and in JSON */
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static char status_line[512]; /* (2) what the live line shows; "" when none is drawn */
 
@@ -58,9 +59,8 @@ static void json_escape(const char *in, char *out, size_t cap)
 
 bool log_level_parse(const char *name, LogLevel *out)
 {
-    static const char *const names[] = {"debug", "info", "warn", "error"};
     for (int i = 0; i < 4; i++) {
-        if (strcasecmp(name, names[i]) == 0) {
+        if (strcasecmp(name, level_names[i]) == 0) {
             *out = (LogLevel)i;
             return true;
         }
@@ -80,7 +80,6 @@ void log_write(LogLevel level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    static const char *const names[] = {"debug", "info", "warn", "error"};
     /* One fprintf per line under a lock, so workers' lines never interleave. */
     pthread_mutex_lock(&log_lock);
     if (status_line[0] != '\0')
@@ -89,7 +88,7 @@ void log_write(LogLevel level, const char *fmt, ...)
         char escaped[sizeof line * 6 + 1];
         json_escape(line, escaped, sizeof escaped);
         fprintf(stderr, "{\"time\":\"%s\",\"pid\":%d,\"level\":\"%s\",\"message\":\"%s\"}\n", stamp,
-                (int)getpid(), names[level], escaped);
+                (int)getpid(), level_names[level], escaped);
     } else {
         fprintf(stderr, "%s ferry[%d] %s %s\n", stamp, (int)getpid(), tags[level], line);
     }
