@@ -6,6 +6,7 @@
 
 #include "ferry/command.h"
 #include "ferry/delta.h"
+#include "ferry/physical.h"
 #include "ferry/run.h"
 #include "ferry/unload.h"
 
@@ -44,8 +45,11 @@ static int plan_command(const CommandArgs *args)
         TablePlan plan;
         MarkKind kind = MARK_NONE;
         bool planned = plan_table(conn, tc, &plan, &err);
+        bool physical = false;
+        char order_why[256] = "";
         if (planned && (!delta_kind(conn, config->path, tc, &plan.shape, &kind, &err) ||
-                        !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err))) {
+                        !sink_check_table(config->sink, config->sink_settings, &plan.shape, &err) ||
+                        !physical_choose(conn, config, tc, &plan.shape, &physical, order_why, sizeof order_why, &err))) {
             plan_free(&plan);
             planned = false;
         }
@@ -71,11 +75,17 @@ static int plan_command(const CommandArgs *args)
         printf("\n  rows:       about %.0f\n", plan.est_rows);
         printf("  row width:  %.0f B average, %.0f B largest sampled (text form)\n", plan.width_avg,
                plan.width_max);
-        printf("  partitions: %d (about %.0f rows each, bounds from sampled key quantiles%s)\n",
-               plan.nparts, plan.est_rows / plan.nparts,
-               plan.cut_for_cursor ? "; smaller than partition_rows, so that a cursor holds at most "
-                                     "cursor_result_limit"
-                                   : "");
+        if (physical) /* the run cuts the heap's blocks as it plans */
+            printf("  partitions: %d (about %.0f rows each, ranges of the heap's blocks)\n",
+                   partition_count(plan.est_rows, tc->settings.partition_rows),
+                   plan.est_rows / partition_count(plan.est_rows, tc->settings.partition_rows));
+        else
+            printf("  partitions: %d (about %.0f rows each, bounds from sampled key quantiles%s)\n",
+                   plan.nparts, plan.est_rows / plan.nparts,
+                   plan.cut_for_cursor ? "; smaller than partition_rows, so that a cursor holds at most "
+                                         "cursor_result_limit"
+                                       : "");
+        printf("  read order: %s\n", order_why);
         BatchSizer sizer;
         batch_sizer_init(&sizer, batch_bytes, plan.width_avg, plan.shape.ncols);
         printf("  batches:    %ld rows, at most %s each", batch_sizer_rows(&sizer),

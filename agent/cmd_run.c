@@ -18,6 +18,17 @@
  *      every partition is durable and the sink has finished it. An
  *      incremental table found complete as a run begins starts its next
  *      generation; a kill anywhere in between repeats only what is not done.
+ *  (7) A complete generation that had to be one view and was read under
+ *      more than one snapshot (physical.h, note 4) is not done: its catch-up
+ *      generation is begun as soon as it is complete — after the workers, in
+ *      the same run (they start again for it, FERRY_CATCH_UP_ROUNDS times at
+ *      most), or as the next run begins — and until that is read the run
+ *      does not exit 0.
+ *  (8) The run's snapshot is exported by a session of its own, opened as
+ *      planning begins and anew for each round of catch-ups; new generations'
+ *      bounds are captured in it, so their reads can import it (worker.c,
+ *      note 10). It holds back the source's vacuum horizon for the run, as
+ *      one long read would; where it cannot be had, each read takes its own.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,6 +43,7 @@
 #include "ferry/command.h"
 #include "ferry/delta.h"
 #include "ferry/dialect.h"
+#include "ferry/physical.h"
 #include "ferry/progress.h"
 #include "ferry/run.h"
 #include "ferry/sql.h"
@@ -131,6 +143,88 @@ static bool reconcile(RunContext *run, SourceConn *conn, Sink *sink, RunTable *t
     return true;
 }
 
+/* (8) The run's snapshot: a session of its own exports it (physical.h, note 4); none where the server has none. */
+static void snapshot_close(RunContext *run)
+{
+    source_close(run->snapshot.conn);
+    free(run->snapshot.id);
+    free(run->snapshot.text);
+    run->snapshot.conn = NULL;
+    run->snapshot.id = run->snapshot.text = NULL;
+}
+
+/* On `planning` (a session of the run's): a session for the snapshot, where the source has one to spare. */
+static void snapshot_open(RunContext *run, SourceConn *planning)
+{
+    snapshot_close(run);
+    atomic_store(&run->snapshot.lost, true);
+    if (!source_dialect(planning)->heap_tids)
+        return;
+    FerryError err;
+    int room = 0;
+    const char *limit = NULL;
+    bool asked = source_connection_room(planning, &room, &limit, &err);
+    if (!asked || room < 2) {
+        /* Workers before the snapshot: it takes a connection only when one is left for a second worker. */
+        log_debug("no snapshot is shared by this run's reads: %s",
+                  asked ? "the source has no connection to spare for it" : err.message);
+        return;
+    }
+    SourceConn *conn = NULL;
+    if (!source_connect(&run->config->source, &conn, &err) ||
+        !source_snapshot_export(conn, &run->snapshot.id, &run->snapshot.text, &err)) {
+        log_warn("no snapshot could be exported for this run's reads (%s): each read takes its own", err.message);
+        source_close(conn);
+        snapshot_close(run);
+        return;
+    }
+    run->snapshot.conn = conn;
+    atomic_store(&run->snapshot.lost, false);
+    log_debug("the run's reads share snapshot %s", run->snapshot.id);
+}
+
+const char *run_snapshot_for(RunContext *run, const RunTable *table)
+{
+    const char *bound = table->planned.bound.snapshot;
+    if (run->snapshot.conn == NULL || atomic_load(&run->snapshot.lost) || bound == NULL)
+        return NULL;
+    return strcmp(run->snapshot.text, bound) == 0 ? run->snapshot.id : NULL;
+}
+
+/* Where a new generation's bound is captured: in the run's snapshot while it lasts, so its reads share it. */
+static SourceConn *run_capture_conn(RunContext *run, SourceConn *conn)
+{
+    return run->snapshot.conn != NULL && !atomic_load(&run->snapshot.lost) ? run->snapshot.conn : conn;
+}
+
+/* delta_capture in the run's snapshot; a failure there loses the snapshot, and conn captures instead. */
+static bool run_capture(RunContext *run, SourceConn *conn, const TableConfig *tc, const TableShape *shape,
+                        MarkKind kind, MarkCapture *out, FerryError *err)
+{
+    SourceConn *at = run_capture_conn(run, conn);
+    if (at != conn) {
+        if (delta_capture(at, tc, shape, kind, out, err))
+            return true;
+        log_warn("the run's snapshot is gone (%s): each read takes its own", err->message);
+        atomic_store(&run->snapshot.lost, true);
+    }
+    return delta_capture(conn, tc, shape, kind, out, err);
+}
+
+/* A physical generation's reads select ctid after the table's columns and lock the table by name. */
+static void set_read_shape(RunTable *table)
+{
+    physical_read_shape_free(&table->read_shape);
+    free(table->heap_name);
+    table->heap_name = NULL;
+    if (!table->planned.physical)
+        return;
+    physical_read_shape(&table->shape, &table->read_shape);
+    char *from = plan_from_clause(&table->shape); /* "ONLY s.n": physical tables are read ONLY themselves */
+    table->heap_name = xstrdup(strncmp(from, "ONLY ", 5) == 0 ? from + 5 : from);
+    free(from);
+}
+
 /*
  * (6) An incremental table (or the table of run --full) whose generation is
  * complete is finished, its mark raised, its deletes reconciled, and its
@@ -141,7 +235,9 @@ static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTa
 {
     const TableConfig *tc = table->config;
     bool full = run->full == tc;
-    bool moves_on = full || table->mark_kind != MARK_NONE; /* a table copied once in full stays as it is */
+    /* (7) A generation that had to be one view and was not is followed by its catch-up first. */
+    bool catch_up = (table->planned.physical || table->planned.catch_up) && table->planned.mixed;
+    bool moves_on = full || catch_up || table->mark_kind != MARK_NONE; /* a table copied once in full stays */
     int left = 0;
     if (moves_on && !state_table_remaining(run->state, table->planned.id, &left, err))
         return false;
@@ -158,11 +254,19 @@ static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTa
             ((tc->watermark.reconcile || (full && run->config->sink->prune != NULL)) &&
              !reconcile(run, conn, sink, table, err)))
             return false;
-        if (full ? !delta_full(conn, run->state, tc, table->mark_kind, &table->planned, err)
-                 : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, err))
+        bool begun = false;
+        if (catch_up ? !delta_catch_up(conn, run_capture_conn(run, conn), run->state, tc, &table->shape,
+                                       table->mark_kind, &table->planned, &begun, err)
+            : full   ? !delta_full(conn, run->state, tc, table->mark_kind, &table->planned, err)
+                     : !delta_next(conn, run->state, tc, &table->shape, table->mark_kind, &table->planned, err))
             return false;
         if (!reload_planned(run, table, err))
             return false;
+    }
+    atomic_store(&table->mixed, table->planned.mixed);
+    if (table->planned.catch_up) {
+        table->window = delta_catch_up_window(tc, &table->planned);
+        return true;
     }
     if (table->planned.generation == 0 || table->planned.mark.value == NULL) {
         table->window = sql_live_rows(&table->shape); /* the first copy, or a whole one: every row held */
@@ -188,6 +292,7 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
     bool found;
     /* A retry after a source failure starts the table over. */
     planned_table_clear(&table->planned);
+    physical_read_shape_free(&table->read_shape);
     table_shape_free(&table->shape);
     free(table->window);
     table->window = NULL;
@@ -239,12 +344,29 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         return false;
     /* (6) The source as the first copy begins: its bound becomes the mark when the copy is complete. */
     MarkCapture capture = {0};
+    bool physical = false;
+    char why[256];
+    int64_t heap_file = 0;
     if (!delta_kind(conn, run->config->path, tc, &plan.shape, &table->mark_kind, err) ||
-        !sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err)) {
+        !sink_check_table(run->config->sink, run->config->sink_settings, &plan.shape, err) ||
+        !physical_choose(conn, run->config, tc, &plan.shape, &physical, why, sizeof why, err)) {
         plan_free(&plan);
         return false;
     }
-    if (!delta_capture(conn, tc, &plan.shape, table->mark_kind, &capture, err)) {
+    if (physical) { /* block ranges instead of the sampled keys */
+        for (int i = 0; i < plan.nparts - 1; i++)
+            free(plan.bounds[i]);
+        free(plan.bounds);
+        plan.bounds = NULL;
+        int nbounds = 0;
+        if (!physical_bounds(conn, &plan.shape, partition_count(plan.est_rows, tc->settings.partition_rows),
+                             &plan.bounds, &nbounds, &heap_file, err)) {
+            plan_free(&plan);
+            return false;
+        }
+        plan.nparts = nbounds + 1;
+    }
+    if (!run_capture(run, conn, tc, &plan.shape, table->mark_kind, &capture, err)) {
         /* A full copy needs none: what it captures only lets the table become incremental later. */
         if (table->mark_kind != MARK_NONE || err->domain != FERRY_ERR_SOURCE || err->retryable) {
             plan_free(&plan);
@@ -269,20 +391,27 @@ static bool prepare_table(RunContext *run, SourceConn *conn, Sink *sink, RunTabl
         .nparts = plan.nparts,
         .bounds = plan.bounds,
         .bound = &capture,
+        .physical = physical && capture.snapshot != NULL,
+        .heap_file = heap_file,
     };
+    if (physical && capture.snapshot == NULL) { /* no snapshot to make one view of it: key ranges, sampled again */
+        plan_free(&plan);
+        mark_capture_clear(&capture);
+        free(key_columns);
+        return ferry_error(err, FERRY_ERR_SOURCE, 0, "table %s: no snapshot could be captured to read it in "
+                           "physical order by; set read_order = key", tc->qualified);
+    }
     bool ok = sink_claim(run->config->sink, sink, &plan.shape, &owner, err) &&
               sweep_unloaded(run, tc, &plan.shape, err) &&
               sink_prepare_table(run->config->sink, sink, &plan.shape, err) &&
               state_table_plan(run->state, &record, &table->planned.id, err);
     if (ok) {
-        table->planned.est_rows = record.est_rows;
-        table->planned.row_width = record.row_width;
-        snprintf(table->planned.key_columns, sizeof table->planned.key_columns, "%s", key_columns);
-        log_info("table %s: planned %d partitions, about %.0f rows of %.0f bytes (key %s)",
-                 tc->qualified, plan.nparts, plan.est_rows, plan.width_avg, key_columns);
+        log_info("table %s: planned %d partitions, about %.0f rows of %.0f bytes (key %s); %s",
+                 tc->qualified, plan.nparts, plan.est_rows, plan.width_avg, key_columns, why);
         table->shape = plan.shape; /* the shape moves into the run */
         memset(&plan.shape, 0, sizeof plan.shape);
         table->window = sql_live_rows(&table->shape);
+        ok = reload_planned(run, table, err);
     }
     free(key_columns);
     mark_capture_clear(&capture);
@@ -454,14 +583,21 @@ static bool prepare_tables(RunContext *run, FerryError *err, bool *table_failed)
     Sink *sink = NULL;
     RetryState retry;
     retry_begin(&retry, &run->retry, (unsigned)getpid());
+    bool snapshot_tried = false;
     bool ok = run->config->sink->open(run->config->sink_settings, &sink, err);
     for (int t = 0; ok && t < run->ntables && !*run->stop;) {
         FerryError table_err;
         bool planned = false;
         if (conn == NULL && source_connect(&run->config->source, &conn, &table_err))
             set_planning_conn(run, conn);
+        if (conn != NULL && run->snapshot.id == NULL && !snapshot_tried) {
+            snapshot_open(run, conn);
+            snapshot_tried = true;
+        }
         if (conn != NULL)
             planned = prepare_table(run, conn, sink, &run->tables[t], &table_err);
+        if (planned)
+            set_read_shape(&run->tables[t]);
         if (planned) { /* progress: the next table's failures are counted afresh */
             t++;
             retry_begin(&retry, &run->retry, retry.seed);
@@ -570,13 +706,76 @@ static int start_workers(RunContext *run, Progress *progress)
     return started;
 }
 
+/*
+ * (7) After the workers: each complete generation that was read under more
+ * than one snapshot gets its catch-up, captured in a snapshot exported anew,
+ * and *more says the workers must start again for catch-ups left to read.
+ * Each table's record is read afresh first, so a call after one that failed
+ * part way finds what that one began.
+ */
+static bool begin_catch_ups(RunContext *run, bool *more, FerryError *err)
+{
+    *more = false;
+    SourceConn *conn = NULL;
+    bool ok = true;
+    for (int t = 0; ok && t < run->ntables && !*run->stop; t++) {
+        RunTable *table = &run->tables[t];
+        int left = 0;
+        if (table->planned.id == 0 || atomic_load(&table->failed) ||
+            !(table->planned.physical || table->planned.catch_up))
+            continue;
+        ok = reload_planned(run, table, err) && state_table_remaining(run->state, table->planned.id, &left, err);
+        if (ok && left == 0 && table->planned.mixed) {
+            if (conn == NULL && (ok = source_connect(&run->config->source, &conn, err)))
+                snapshot_open(run, conn);
+            bool begun = false;
+            ok = ok && finish_table(run, table, err) && raise_mark(run, table, err) &&
+                 delta_catch_up(conn, run_capture_conn(run, conn), run->state, table->config, &table->shape,
+                                table->mark_kind, &table->planned, &begun, err) &&
+                 reload_planned(run, table, err) && state_table_remaining(run->state, table->planned.id, &left, err);
+        }
+        if (!ok)
+            break;
+        atomic_store(&table->mixed, table->planned.mixed);
+        if (table->planned.catch_up && left > 0) {
+            free(table->window);
+            table->window = delta_catch_up_window(table->config, &table->planned);
+            set_read_shape(table);
+            *more = true;
+        }
+    }
+    source_close(conn);
+    return ok;
+}
+
+/* begin_catch_ups, retried with the run's policy while it fails in ways that may pass. */
+static bool begin_catch_ups_retried(RunContext *run, bool *more, FerryError *err)
+{
+    RetryState retry;
+    retry_begin(&retry, &run->retry, (unsigned)getpid());
+    for (;;) {
+        if (begin_catch_ups(run, more, err))
+            return true;
+        double pause;
+        if (!err->retryable || !retry_next(&retry, monotonic_seconds(), &pause))
+            return false;
+        log_warn("%s; retry %d in %.1f s", err->message, retry.attempts, pause);
+        run_count_retry(run, err);
+        if (!retry_sleep(pause, run->stop))
+            return false;
+    }
+}
+
 static void run_free(RunContext *run)
 {
     for (int t = 0; t < run->ntables; t++) {
+        physical_read_shape_free(&run->tables[t].read_shape);
+        free(run->tables[t].heap_name);
         table_shape_free(&run->tables[t].shape);
         planned_table_clear(&run->tables[t].planned);
         free(run->tables[t].window);
     }
+    snapshot_close(run);
     free(run->tables);
     free(run->job);
     pthread_mutex_destroy(&run->conns_lock);
@@ -694,9 +893,18 @@ static int run_command(const CommandArgs *args)
              format_size(run.batch_bytes / FERRY_BATCHES_IN_FLIGHT, batch, sizeof batch));
     progress_begin(&progress, &run);
     progressed = true;
-    if (!*stop)
-        start_workers(&run, &progress);
-    else /* the signal came while the tables were being planned: say so, as a stop later does */
+    if (!*stop) {
+        /* (7) Catch-ups go on in this run, a few rounds at most (each one's snapshot may be lost too). */
+        for (int round = 0; start_workers(&run, &progress) > 0 && !*stop && round < FERRY_CATCH_UP_ROUNDS; round++) {
+            bool more = false;
+            if (!begin_catch_ups_retried(&run, &more, &err)) {
+                log_error("%s (the next run begins the catch-up)", err.message);
+                break;
+            }
+            if (!more)
+                break;
+        }
+    } else /* the signal came while the tables were being planned: say so, as a stop later does */
         log_info("stop requested while planning: no worker was started; a rerun resumes from the "
                  "last checkpoint");
     source_close(run.spare_conn); /* no worker took it (stopped before they started) */
@@ -730,6 +938,14 @@ static int run_command(const CommandArgs *args)
                          ? "only the last row of each key was written"
                          : "every row was written");
         left += parts_left;
+        RunTable *table = &run.tables[t];
+        if (parts_left == 0 && (table->planned.physical || table->planned.catch_up) && atomic_load(&table->mixed)) {
+            /* (7) Complete, but not one view until its catch-up is read: not done. */
+            log_info("table %s: generation %lld still needs its catch-up: run ferry again", table->config->qualified,
+                     (long long)table->planned.generation);
+            left++;
+            continue;
+        }
         if (parts_left == 0 && !finish_table(&run, &run.tables[t], &err)) {
             log_error("table %s: %s", run.tables[t].config->qualified, err.message);
             left++; /* not complete until its sink says so: the next run tries again */

@@ -116,6 +116,8 @@ static void print_table_status(void *ctx, const TableStatus *s)
         json_number(out, "null_watermarks", s->nulls);
         json_field(out, "reconciled_at", s->reconciled_at, true);
         json_number(out, "reconciled_removed", s->reconciled_removed);
+        json_field(out, "read_order", s->physical ? "physical" : "key", true);
+        json_number(out, "catch_ups", s->catch_ups);
         outbuf_putc(out, '}');
     } else {
         char bytes[32];
@@ -130,6 +132,13 @@ static void print_table_status(void *ctx, const TableStatus *s)
         printf("\n");
         if (s->last_error != NULL)
             printf("    last error: %s\n", s->last_error);
+        if (s->physical)
+            printf("    generation %lld is read in physical order (ranges of the heap's blocks)\n",
+                   (long long)s->generation);
+        if (s->catch_ups > 0)
+            printf("    %lld catch-up generation(s): rows written while a copy was read under more than one snapshot, "
+                   "read again (files: a key may appear again in a later generation; the later one wins)\n",
+                   (long long)s->catch_ups);
         if (s->mark_of != NULL || (mode != NULL && strcmp(mode, "incremental") == 0)) {
             printf("    %s, generation %lld: mark %s (%s)", mode ? mode : "no longer configured",
                    (long long)s->generation, s->mark ? s->mark : "none yet", s->mark_of ? s->mark_of : "-");

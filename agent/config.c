@@ -61,6 +61,9 @@ static const char *const dialect_names[] = {"auto", "postgresql", "redshift", NU
 static const char *const children_names[] = {"exclude", "include", NULL};
 static const char *const duplicate_names[] = {"fail", "keep_last", "keep_all", NULL};
 static const char *const mode_names[] = {"full", "incremental", NULL};
+/* [ferry]'s choices are the tables' less "default": its index is a ReadOrder less one. */
+static const char *const table_read_order_names[] = {"default", "auto", "key", "physical", NULL};
+static const char *const *const read_order_names = table_read_order_names + 1;
 
 static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, state, OPT_STRING, .default_value = "ferry.state", .is_path = true, .writes = true,
@@ -96,6 +99,8 @@ static const ConfigOption ferry_options[] = {
     CONFIG_OPTION(FerrySettings, retry_max_seconds, OPT_INT,
                   .default_value = FERRY_STRINGIFY(FERRY_DEFAULT_RETRY_MAX_S), .min = 0, .max = 604800,
                   .help = "stop retrying after this many seconds without progress; the next run resumes"),
+    CONFIG_OPTION(FerrySettings, read_order, OPT_ENUM, .default_value = "auto", .choices = read_order_names,
+                  .help = "the tables' read_order unless they set their own: auto, key or physical"),
     {0},
 };
 
@@ -176,6 +181,12 @@ static const ConfigOption table_options[] = {
                   .help = "incremental: none; soft COLUMN (a row whose COLUMN is true, or not NULL, is deleted "
                           "from the sink: removed by key, or a tombstone line in files); or reconcile (keys the "
                           "source no longer has are removed from the sink, found by comparing key ranges)"),
+    /* Not recorded: the plan records what it chose, and a table keeps it until it is planned again. */
+    CONFIG_OPTION(TableSettings, read_order, OPT_ENUM, .default_value = "default", .choices = table_read_order_names,
+                  .help = "how a whole copy reads the table: key (key ranges in key order), physical (block "
+                          "ranges of the heap, in the order rows are stored: PostgreSQL 14 and later), auto "
+                          "(physical where the key's order on disk is scattered), or default ([ferry] read_order); "
+                          "takes effect when a table is planned"),
     {0},
 };
 
@@ -535,6 +546,7 @@ static bool apply_table(const char *file, Section *section, FerryConfig *config,
         return false;
     if (!section_apply(file, section, table_options, &table->settings, NULL, NULL, err))
         return false;
+    table->read_order_line = key_line(section, "read_order");
 
     /* Lists must be well formed now, not when a worker first meets them. */
     const struct {
@@ -909,6 +921,13 @@ const TableConfig *config_find_table(const FerryConfig *config, const char *qual
         if (strcmp(config->tables[i].qualified, qualified) == 0)
             return &config->tables[i];
     return NULL;
+}
+
+ReadOrder config_read_order(const FerryConfig *config, const TableConfig *table)
+{
+    if (table->settings.read_order != READ_ORDER_DEFAULT)
+        return (ReadOrder)table->settings.read_order;
+    return (ReadOrder)(config->ferry.read_order + 1);
 }
 
 /*

@@ -376,12 +376,35 @@ static bool count_rows(SourceConn *conn, const TableConfig *table, const TableSh
     return true;
 }
 
+/*
+ * Begin the table's next generation over the rows within `window` (`rows` of
+ * them, counted): cut at sampled keys, and recorded with the since, bound and
+ * kind `generation` holds; its number, partitions and bounds are filled here.
+ */
+static bool begin_window(SourceConn *conn, StateStore *state, const TableConfig *table, const TableShape *shape,
+                         const PlannedTable *planned, const char *window, int64_t rows, GenerationRecord *generation,
+                         FerryError *err)
+{
+    char **bounds = NULL;
+    int nbounds = 0;
+    int nparts = partition_count((double)rows, table->settings.partition_rows);
+    bool ok = nparts <= 1 || plan_window_bounds(conn, table, shape, window, nparts, &bounds, &nbounds, err);
+    generation->generation = planned->generation + 1;
+    generation->nparts = nbounds + 1;
+    generation->bounds = bounds;
+    ok = ok && state_generation_begin(state, planned->id, generation, err);
+    for (int i = 0; i < nbounds; i++)
+        free(bounds[i]);
+    free(bounds);
+    generation->bounds = NULL;
+    return ok;
+}
+
 bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, const TableShape *shape,
                 MarkKind kind, const PlannedTable *planned, FerryError *err)
 {
     MarkCapture since, bound = {0};
-    char *window = NULL, **bounds = NULL;
-    int nbounds = 0;
+    char *window = NULL;
     int64_t rows = 0;
     bool ok = delta_since(conn, table, kind, &planned->mark, &since, err);
     ok = ok && delta_capture(conn, table, shape, kind, &bound, err);
@@ -395,17 +418,8 @@ bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, c
             log_info("table %s: nothing changed since %s (watermark %s); the mark is now %s", table->qualified,
                      since.value ? since.value : "its last copy", since.of, bound.value ? bound.value : "(none)");
     } else if (ok) {
-        int nparts = partition_count((double)rows, table->settings.partition_rows);
-        if (nparts > 1)
-            ok = plan_window_bounds(conn, table, shape, window, nparts, &bounds, &nbounds, err);
-        GenerationRecord generation = {
-            .generation = planned->generation + 1,
-            .since = &since,
-            .bound = &bound,
-            .nparts = nbounds + 1,
-            .bounds = bounds,
-        };
-        ok = ok && state_generation_begin(state, planned->id, &generation, err);
+        GenerationRecord generation = {.since = &since, .bound = &bound};
+        ok = begin_window(conn, state, table, shape, planned, window, rows, &generation, err);
         if (ok)
             log_info("table %s: generation %lld: %lld row(s) changed since %s (watermark %s, up to %s), in %d "
                      "partition(s)",
@@ -413,11 +427,46 @@ bool delta_next(SourceConn *conn, StateStore *state, const TableConfig *table, c
                      since.value ? since.value : "its last copy", since.of, bound.value ? bound.value : "now",
                      generation.nparts);
     }
-    for (int i = 0; i < nbounds; i++)
-        free(bounds[i]);
-    free(bounds);
     free(window);
     mark_capture_clear(&since);
+    mark_capture_clear(&bound);
+    return ok;
+}
+
+char *delta_catch_up_window(const TableConfig *table, const PlannedTable *planned)
+{
+    return delta_window(table, MARK_XMIN, planned->mark.snapshot, NULL);
+}
+
+bool delta_catch_up(SourceConn *conn, SourceConn *capture, StateStore *state, const TableConfig *table,
+                    const TableShape *shape, MarkKind kind, const PlannedTable *planned, bool *begun,
+                    FerryError *err)
+{
+    *begun = false;
+    if (planned->bound.snapshot == NULL) /* a plan refuses physical order without one (cmd_run.c) */
+        return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: table %s: a catch-up without a snapshot to follow",
+                           table->qualified);
+    MarkCapture bound = {0};
+    char *window = delta_window(table, MARK_XMIN, planned->bound.snapshot, NULL);
+    int64_t rows = 0;
+    bool ok = delta_capture(capture, table, shape, kind, &bound, err) &&
+              count_rows(conn, table, shape, window, &rows, err);
+    if (ok && rows == 0) {
+        ok = state_mark_set(state, planned->id, &bound, err);
+        if (ok)
+            log_info("table %s: no row changed while generation %lld was read under more than one snapshot: "
+                     "no catch-up is needed", table->qualified, (long long)planned->generation);
+    } else if (ok) {
+        GenerationRecord generation = {.since = &planned->mark, .bound = &bound, .catch_up = true};
+        ok = begin_window(conn, state, table, shape, planned, window, rows, &generation, err);
+        *begun = ok;
+        if (ok)
+            log_info("table %s: generation %lld was read under more than one snapshot; generation %lld catches "
+                     "up the %lld row version(s) written meanwhile, in %d partition(s)",
+                     table->qualified, (long long)planned->generation, (long long)generation.generation,
+                     (long long)rows, generation.nparts);
+    }
+    free(window);
     mark_capture_clear(&bound);
     return ok;
 }

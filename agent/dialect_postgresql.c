@@ -92,6 +92,7 @@ const Dialect dialect_postgresql = {
     .clock_sql = "now()",
     .snapshot_sql = "pg_current_snapshot()::text",
     .row_versions = true,
+    .heap_tids = true,
     .inheritance = true,
     .keys_enforced = true,
     .sample_repeatable = true,

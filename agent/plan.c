@@ -719,7 +719,7 @@ bool plan_read_keys(SourceConn *conn, const TableConfig *table, const TableShape
     free(live);
     free(keys);
     SourceCursor cursor;
-    ok = ok && source_cursor_open(conn, sql, false, &cursor, err);
+    ok = ok && source_cursor_open(conn, sql, false, NULL, &cursor, err);
     free(sql);
     if (!ok)
         return false;

@@ -31,7 +31,9 @@
 
 #include "ferry/dialect.h"
 #include "ferry/fault.h"
+#include "ferry/physical.h"
 #include "ferry/source.h"
+#include "ferry/sql.h"
 
 struct SourceConn {
     PgSession session;
@@ -125,6 +127,11 @@ bool source_idle(SourceConn *conn)
 const Dialect *source_dialect(const SourceConn *conn)
 {
     return conn->dialect;
+}
+
+int source_server_version(const SourceConn *conn)
+{
+    return PQserverVersion(conn->session.pg);
 }
 
 long source_fetch_limit(const SourceConn *conn)
@@ -341,17 +348,72 @@ static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint
     return true;
 }
 
-bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCursor *cursor,
-                        FerryError *err)
+/*
+ * The start of a read's transaction (SourceRead): the snapshot imported
+ * first, as PostgreSQL requires, then the table locked and its heap's file
+ * node checked while the lock holds it still.
+ */
+static bool read_prelude(SourceConn *conn, const SourceRead *read, SourceCursor *cursor, FerryError *err)
 {
+    if (read->snapshot != NULL) {
+        char *literal = sql_quote_literal(read->snapshot, strlen(read->snapshot));
+        StrBuf sql = {0};
+        strbuf_add(&sql, "SET TRANSACTION SNAPSHOT %s", literal);
+        free(literal);
+        bool ok = pg_command(&conn->session, sql.text, err);
+        free(sql.text);
+        if (!ok) {
+            cursor->snapshot_refused = true;
+            ferry_error_prefix(err, "importing the run's snapshot");
+            err->retryable = true;
+            return false;
+        }
+    }
+    if (read->table == NULL)
+        return true;
+    StrBuf sql = {0};
+    strbuf_add(&sql, "LOCK TABLE ONLY %s IN ACCESS SHARE MODE", read->table);
+    bool ok = pg_command(&conn->session, sql.text, err);
+    free(sql.text);
+    PGresult *res = NULL;
+    const char *params[1] = {read->table};
+    if (!ok || !source_query(conn, physical_heap_file_sql, 1, params, &res, err))
+        return false;
+    long long now = atoll(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    if (now == read->heap_file)
+        return true;
+    return ferry_error(err, FERRY_ERR_SOURCE, 0,
+                       "table %s was rewritten since its physical-order copy was planned (VACUUM FULL, CLUSTER, "
+                       "TRUNCATE or an ALTER TABLE that rewrites it: its heap is file %lld, not %lld), so its rows "
+                       "are no longer where the checkpoints say; `ferry reset` the table to copy it again",
+                       read->table, now, (long long)read->heap_file);
+}
+
+bool source_cursor_open(SourceConn *conn, const char *query, bool copy, const SourceRead *read,
+                        SourceCursor *cursor, FerryError *err)
+{
+    static const SourceRead plain = {0};
+    if (read == NULL)
+        read = &plain;
     memset(cursor, 0, sizeof *cursor);
     cursor->conn = conn;
     cursor->copy = copy && conn->dialect->copy_out;
     cursor->partition = FAULT_ANY_PARTITION;
-    if (cursor->copy)
+    bool prelude = read->snapshot != NULL || read->table != NULL;
+    if (cursor->copy && !prelude)
         return copy_open(conn, query, cursor, err);
     if (!pg_command(&conn->session, conn->dialect->begin_read, err))
         return false;
+    if (prelude && !read_prelude(conn, read, cursor, err)) {
+        FerryError ignored;
+        pg_command(&conn->session, "ROLLBACK", &ignored); /* the connection is dropped if this fails too */
+        return false;
+    }
+    if (cursor->copy) {
+        cursor->in_txn = true;
+        return copy_open(conn, query, cursor, err);
+    }
     size_t len = strlen(conn->dialect->declare_cursor) + strlen(query) + 1;
     char *declare = xmalloc(len);
     snprintf(declare, len, "%s%s", conn->dialect->declare_cursor, query);
@@ -359,6 +421,19 @@ bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCu
     free(declare);
     cursor->open = ok;
     return ok;
+}
+
+bool source_snapshot_export(SourceConn *conn, char **id, char **text, FerryError *err)
+{
+    *id = *text = NULL;
+    PGresult *res = NULL;
+    if (!pg_command(&conn->session, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err) ||
+        !source_query(conn, "SELECT pg_export_snapshot(), pg_current_snapshot()::text", 0, NULL, &res, err))
+        return false;
+    *id = xstrdup(PQgetvalue(res, 0, 0));
+    *text = xstrdup(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    return true;
 }
 
 /* FETCH up to `rows` (within the server's limit) in single-row mode. */
@@ -523,8 +598,11 @@ bool source_cursor_close(SourceCursor *cursor, FerryError *err)
     if (cursor->copy) {
         /* A finished COPY leaves nothing to close; one cut short leaves the
          * connection mid-stream, fit only to be dropped. */
-        if (!cursor->in_fetch)
-            return true;
+        if (!cursor->in_fetch) {
+            bool in_txn = cursor->in_txn;
+            cursor->in_txn = false;
+            return !in_txn || pg_command(&cursor->conn->session, "COMMIT", err);
+        }
         cursor->in_fetch = cursor->open = false;
         return ferry_error(err, FERRY_ERR_SOURCE, 0, "COPY abandoned part way");
     }

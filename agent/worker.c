@@ -38,6 +38,13 @@
  *      handle is the writer's while a partition is read; the source
  *      connection the worker's. A partition read through UNLOAD is not
  *      overlapped (an object is a batch).
+ * (10) A read imports the run's snapshot when that snapshot captured its
+ *      generation's bound (run_snapshot_for), so a run's partitions see one
+ *      state of the table. A generation that must be one view (physical
+ *      order, or a catch-up: physical.h, note 4) read under another snapshot
+ *      is first recorded mixed, then keeps only the row versions its bound
+ *      saw; a snapshot that can no longer be imported is given up for the
+ *      run, and the read tried again without it.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -45,6 +52,7 @@
 #include <string.h>
 
 #include "ferry/fault.h"
+#include "ferry/physical.h"
 #include "ferry/retry.h"
 #include "ferry/run.h"
 #include "ferry/sql.h"
@@ -63,11 +71,23 @@ static const char *resume_after(const PartitionWork *work)
     return work->last_key ? work->last_key : work->lo;
 }
 
-/* SELECT cols FROM t WHERE (filter) AND key > resume AND key <= hi ORDER BY key */
-static bool build_query(const RunTable *table, const PartitionWork *work, char **out, FerryError *err)
+/* The shape a partition is read and checkpointed by: the table's, or its physical read shape (physical.h). */
+static const TableShape *read_shape(const RunTable *table)
 {
-    char *cols = sql_column_list(&table->shape, table->shape.ncols);
-    bool ok = plan_range_query(table->config, &table->shape, table->window, cols, resume_after(work), work->hi, true, out, err);
+    return table->planned.physical ? &table->read_shape : &table->shape;
+}
+
+/*
+ * SELECT cols FROM t WHERE (filter) AND (window) AND key > resume AND key <= hi ORDER BY key;
+ * in physical order, ctid is the key and no ORDER BY is needed (physical.h, note 2).
+ */
+static bool build_query(const RunTable *table, const PartitionWork *work, const char *window, char **out,
+                        FerryError *err)
+{
+    const TableShape *shape = read_shape(table);
+    char *cols = sql_column_list(shape, shape->ncols);
+    bool ok = plan_range_query(table->config, shape, window, cols, resume_after(work), work->hi,
+                               !table->planned.physical, out, err);
     free(cols);
     return ok;
 }
@@ -95,8 +115,13 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
     const SinkOps *ops = run->config->sink;
     const TableShape *shape = &table->shape;
     long repeats = 0;
-    if (!duplicates_apply(table->config, shape, work->last_key, batch, &repeats, err))
+    if (table->planned.physical) { /* a key the server keeps unique cannot repeat (physical_choose) */
+        if (!physical_check_order(batch, table->read_shape.ncols - 1, resume_after(work), table->config->qualified,
+                                  work->part, err))
+            return false;
+    } else if (!duplicates_apply(table->config, shape, work->last_key, batch, &repeats, err)) {
         return false;
+    }
     if (repeats > 0)
         atomic_fetch_add(&table->repeats, repeats);
     Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
@@ -116,7 +141,7 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
             ferry_error_prefix(err, "segment %lld", (long long)work->next_seq);
             return false;
         }
-        key = key_tuple_from_batch(batch, batch->nrows - 1, shape);
+        key = key_tuple_from_batch(batch, batch->nrows - 1, read_shape(table));
         cp.last_key = key;
         cp.rows_added = batch->nrows;
         cp.rejected_added = ops->rejected != NULL ? ops->rejected(sink) : 0;
@@ -332,6 +357,72 @@ static PartOutcome copy_unloaded(Worker *w, SourceConn *conn, Sink *sink, RowBat
 }
 
 /*
+ * (10) Open the partition's read from its checkpoint: in the run's snapshot
+ * where it captured the generation's bound; else, for a generation that must
+ * be one view, only what the bound saw, the generation recorded mixed first.
+ * A snapshot that cannot be imported (its session is gone) is given up for
+ * the run and the read opened again at once without it: not a failure of
+ * the partition, so no retry is spent on it.
+ */
+static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const PartitionWork *work, SourceCursor *cursor,
+                      FerryError *err)
+{
+    RunContext *run = w->run;
+    const TableShape *shape = &table->shape;
+    for (;;) {
+        SourceRead read = {.snapshot = run_snapshot_for(run, table)};
+        bool one_view = table->planned.physical || table->planned.catch_up;
+        char *window = table->window ? xstrdup(table->window) : NULL;
+        if (one_view && read.snapshot == NULL) {
+            if (!atomic_load(&table->mixed)) {
+                if (!state_mixed(run->state, work->table_id, table->planned.generation, err)) {
+                    free(window);
+                    return false;
+                }
+                atomic_store(&table->mixed, true);
+                log_info("table %s: generation %lld is read under more than one snapshot; a catch-up follows it",
+                         table->config->qualified, (long long)table->planned.generation);
+            }
+            char *seen = physical_seen_filter(table->config, table->planned.bound.snapshot);
+            if (window != NULL) {
+                StrBuf both = {0};
+                strbuf_add(&both, "(%s) AND %s", window, seen);
+                free(window);
+                free(seen);
+                window = both.text;
+            } else {
+                window = seen;
+            }
+        }
+        if (table->planned.physical) {
+            read.table = table->heap_name;
+            read.heap_file = table->planned.heap_file;
+        }
+        char *query = NULL;
+        bool built = build_query(table, work, window, &query, err);
+        free(window);
+        if (!built) {
+            err->retryable = false;
+            return false;
+        }
+        /* (6) Where repeats are kept, or where nothing but the read can find them (a server that does
+         * not enforce keys), batches end between keys, which only a cursor can tell. */
+        bool whole_keys = !table->planned.physical && (table->config->settings.on_duplicate_key != DUPLICATES_FAIL ||
+                                                       !source_dialect(conn)->keys_enforced);
+        bool opened = source_cursor_open(conn, query, !whole_keys && !atomic_load(&table->use_cursor), &read, cursor,
+                                         err);
+        free(query);
+        cursor->partition = work->part;
+        cursor->whole_keys = whole_keys ? shape : NULL;
+        if (opened || !cursor->snapshot_refused || !source_idle(conn))
+            return opened;
+        if (!atomic_exchange(&run->snapshot.lost, true))
+            log_warn("the run's snapshot is gone (%s): reads go on under their own, and a table read in physical "
+                     "order gets a catch-up for what changed meanwhile", err->message);
+    }
+}
+
+/*
  * Copy one partition from its checkpoint to its end, batch by batch (note 1).
  * Keeps `work` in step with each checkpoint, so a retry starts where this
  * attempt stopped. *drop_conn is set when the connection cannot be reused.
@@ -341,7 +432,6 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, Write
                                   bool *drop_conn, FerryError *err)
 {
     RunContext *run = w->run;
-    const TableShape *shape = &table->shape;
     *drop_conn = false;
     bool done = false;
     if (!catch_up(w, sink, table, work, &done, err))
@@ -351,19 +441,8 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, Write
     if (unload_wanted(run->config, source_dialect(conn),
                       (double)table->planned.est_rows * (double)table->planned.row_width))
         return copy_unloaded(w, conn, sink, &batches[0], table, work, drop_conn, err);
-    char *query = NULL;
-    if (!build_query(table, work, &query, err))
-        return PART_FAILED;
-    /* (6) Where repeats are kept, or where nothing but the read can find them (a server that does
-     * not enforce keys), batches end between keys, which only a cursor can tell. */
-    bool whole_keys = table->config->settings.on_duplicate_key != DUPLICATES_FAIL ||
-                      !source_dialect(conn)->keys_enforced;
     SourceCursor cursor;
-    bool opened = source_cursor_open(conn, query, !whole_keys && !atomic_load(&table->use_cursor), &cursor, err);
-    free(query);
-    cursor.partition = work->part;
-    cursor.whole_keys = whole_keys ? shape : NULL;
-    if (!opened) {
+    if (!open_read(w, conn, table, work, &cursor, err)) {
         *drop_conn = true;
         return err->retryable ? PART_RETRY : PART_FAILED;
     }
@@ -375,7 +454,7 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, Write
             return writer_settle(writer, pending, PART_STOPPED, err);
         }
         RowBatch *batch = &batches[cur];
-        batch_reset(batch, shape->ncols);
+        batch_reset(batch, read_shape(table)->ncols);
         if (!source_cursor_next(&cursor, batch, batch_sizer_rows(sizer), batch_bytes, err)) {
             *drop_conn = true;
             PartOutcome outcome = *run->stop ? PART_STOPPED : err->retryable ? PART_RETRY : PART_FAILED;
@@ -421,15 +500,19 @@ static SplitOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table
     int nbounds = 0;
     double est = 0;
     const char *lower = resume_after(work);
-    if (!plan_split_range(conn, table->config, &table->shape, table->window, lower, work->hi, FERRY_SPLIT_PIECES,
-                          &bounds, &nbounds, &est, err)) {
+    bool split = table->planned.physical
+                     ? physical_split(conn, &table->shape, (double)table->planned.est_rows, lower, work->hi,
+                                      FERRY_SPLIT_PIECES, &bounds, &nbounds, &est, err)
+                     : plan_split_range(conn, table->config, &table->shape, table->window, lower, work->hi,
+                                        FERRY_SPLIT_PIECES, &bounds, &nbounds, &est, err);
+    if (!split) {
         *failed = err->retryable ? PART_RETRY : PART_FAILED;
         return SPLIT_FAILED;
     }
     if (nbounds == 0) {
         free(bounds);
         char range[256];
-        key_range_describe(&table->shape, lower, work->hi, range, sizeof range);
+        key_range_describe(read_shape(table), lower, work->hi, range, sizeof range);
         log_info("table %s partition %lld: its remaining key range %s (about %.0f rows) is too small to "
                  "split; reading it whole", table->config->qualified, (long long)work->part, range, est);
         return SPLIT_NONE;
@@ -456,7 +539,7 @@ static SplitOutcome split_partition(Worker *w, SourceConn *conn, RunTable *table
 static void explain_unsplittable(const RunTable *table, const PartitionWork *work, FerryError *err)
 {
     char range[256];
-    key_range_describe(&table->shape, resume_after(work), work->hi, range, sizeof range);
+    key_range_describe(read_shape(table), resume_after(work), work->hi, range, sizeof range);
     FerryError why = *err;
     ferry_error(err, FERRY_ERR_SOURCE, why.code,
                 "partition %lld keeps being killed and its remaining key range %s is too small to split: "

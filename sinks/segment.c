@@ -28,6 +28,8 @@ bool segment_prefix(char *out, size_t cap, const char *target, int64_t generatio
 {
     char gen[32];
     generation_part(gen, sizeof gen, generation);
+    if (partition < 0)
+        return file_path(out, cap, who, err, "%s.%sp", target, gen);
     return file_path(out, cap, who, err, "%s.%sp%06" PRId64 ".s", target, gen, partition);
 }
 

@@ -88,6 +88,15 @@ static const char *const generation_columns[] = {
     "base           INTEGER NOT NULL DEFAULT 0",  /* the latest generation that holds every row */
 };
 
+/* Schema 4: the read order of a table's generation and its catch-ups (physical.h). */
+static const char *const physical_columns[] = {
+    "physical       INTEGER NOT NULL DEFAULT 0",  /* the generation's partitions are block ranges */
+    "catch_up       INTEGER NOT NULL DEFAULT 0",  /* the generation reads what the one before did not see */
+    "mixed          INTEGER NOT NULL DEFAULT 0",  /* it was read under more than one snapshot */
+    "catch_ups      INTEGER NOT NULL DEFAULT 0",  /* catch-up generations so far */
+    "heap_file      INTEGER NOT NULL DEFAULT 0",  /* physical: the heap's file node as planned */
+};
+
 static bool db_error(SqliteStore *state, FerryError *err, int rc, const char *what)
 {
     ferry_error(err, FERRY_ERR_STATE, rc, "state file %s: %s: %s", state->path, what,
@@ -222,6 +231,11 @@ static bool sqlite_open(const char *path, StateStore **out, FerryError *err)
             snprintf(alter, sizeof alter, "ALTER TABLE tables ADD COLUMN %s", generation_columns[i]);
             ok = exec_sql(state, alter, err);
         }
+        for (size_t i = 0; ok && version < 4 && i < sizeof physical_columns / sizeof physical_columns[0]; i++) {
+            char alter[128];
+            snprintf(alter, sizeof alter, "ALTER TABLE tables ADD COLUMN %s", physical_columns[i]);
+            ok = exec_sql(state, alter, err);
+        }
         if (!ok || !exec_sql(state, sql, err)) {
             rollback(state);
             goto fail;
@@ -349,7 +363,7 @@ static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable 
     bool ok = prepare(state,
                       "SELECT id, est_rows, row_width, key_columns, generation, marked,"
                       " mark, mark_of, mark_clock, mark_snapshot, bound, bound_of, bound_clock, bound_snapshot, nulls,"
-                      " base FROM tables WHERE name = ?",
+                      " base, physical, catch_up, mixed, catch_ups, heap_file FROM tables WHERE name = ?",
                       &stmt, err);
     if (ok) {
         sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
@@ -366,6 +380,11 @@ static bool sqlite_table_find(StateStore *store, const char *name, PlannedTable 
             column_capture(stmt, 10, &out->bound);
             out->bound.nulls = sqlite3_column_int64(stmt, 14);
             out->base = sqlite3_column_int64(stmt, 15);
+            out->physical = sqlite3_column_int(stmt, 16) != 0;
+            out->catch_up = sqlite3_column_int(stmt, 17) != 0;
+            out->mixed = sqlite3_column_int(stmt, 18) != 0;
+            out->catch_ups = sqlite3_column_int64(stmt, 19);
+            out->heap_file = sqlite3_column_int64(stmt, 20);
             *found = true;
         } else if (rc != SQLITE_DONE) {
             ok = db_error(state, err, rc, "read tables");
@@ -410,7 +429,8 @@ static bool sqlite_table_plan(StateStore *store, const TablePlanRecord *plan, in
     bool ok = begin(state, err) &&
               prepare(state,
                       "INSERT INTO tables (name, target, key_columns, est_rows, row_width, planned_at,"
-                      " bound, bound_of, bound_clock, bound_snapshot, nulls) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                      " bound, bound_of, bound_clock, bound_snapshot, nulls, physical, heap_file)"
+                      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                       &stmt, err);
     if (ok) {
         sqlite3_bind_text(stmt, 1, plan->name, -1, SQLITE_STATIC);
@@ -421,6 +441,8 @@ static bool sqlite_table_plan(StateStore *store, const TablePlanRecord *plan, in
         sqlite3_bind_text(stmt, 6, now, -1, SQLITE_STATIC);
         bind_capture(stmt, 7, plan->bound);
         sqlite3_bind_int64(stmt, 11, plan->bound ? plan->bound->nulls : 0);
+        sqlite3_bind_int(stmt, 12, plan->physical);
+        sqlite3_bind_int64(stmt, 13, plan->heap_file);
         ok = step_done(state, stmt, err);
     }
     if (ok) {
@@ -445,7 +467,8 @@ static bool sqlite_generation_begin(StateStore *store, int64_t table_id, const G
               prepare(state,
                       "UPDATE tables SET generation = ?1, mark = ?2, mark_of = ?3, mark_clock = ?4, mark_snapshot = ?5,"
                       " bound = ?6, bound_of = ?7, bound_clock = ?8, bound_snapshot = ?9, nulls = ?10,"
-                      " base = CASE WHEN ?12 THEN ?1 ELSE base END"
+                      " base = CASE WHEN ?12 THEN ?1 ELSE base END,"
+                      " physical = 0, catch_up = ?13, mixed = 0, catch_ups = catch_ups + ?13"
                       " WHERE id = ?11 AND generation < ?1 AND marked = generation AND NOT EXISTS"
                       " (SELECT 1 FROM partitions WHERE table_id = ?11 AND status <> 'done')",
                       &stmt, err);
@@ -456,6 +479,7 @@ static bool sqlite_generation_begin(StateStore *store, int64_t table_id, const G
         sqlite3_bind_int64(stmt, 10, gen->bound->nulls);
         sqlite3_bind_int64(stmt, 11, table_id);
         sqlite3_bind_int(stmt, 12, gen->whole);
+        sqlite3_bind_int(stmt, 13, gen->catch_up);
         ok = step_done(state, stmt, err);
         if (ok && sqlite3_changes(state->db) != 1)
             ok = ferry_error(err, FERRY_ERR_BUG, 0,
@@ -512,7 +536,7 @@ static bool sqlite_mark_set(StateStore *store, int64_t table_id, const MarkCaptu
               prepare(state,
                       "UPDATE tables SET mark = ?1, mark_of = ?2, mark_clock = ?3, mark_snapshot = ?4,"
                       " bound = ?1, bound_of = ?2, bound_clock = ?3, bound_snapshot = ?4, nulls = ?5,"
-                      " marked_at = ?6, marked = generation, last_rows = 0 WHERE id = ?7",
+                      " marked_at = ?6, marked = generation, last_rows = 0, mixed = 0 WHERE id = ?7",
                       &stmt, err);
     if (ok) {
         bind_capture(stmt, 1, mark);
@@ -546,6 +570,21 @@ static bool sqlite_reconciled(StateStore *store, int64_t table_id, int64_t remov
         sqlite3_bind_text(stmt, 1, now, -1, SQLITE_STATIC);
         sqlite3_bind_int64(stmt, 2, removed);
         sqlite3_bind_int64(stmt, 3, table_id);
+        ok = step_done(state, stmt, err);
+    }
+    pthread_mutex_unlock(&state->lock);
+    return ok;
+}
+
+static bool sqlite_mixed(StateStore *store, int64_t table_id, int64_t generation, FerryError *err)
+{
+    SqliteStore *state = (SqliteStore *)store;
+    pthread_mutex_lock(&state->lock);
+    sqlite3_stmt *stmt;
+    bool ok = prepare(state, "UPDATE tables SET mixed = 1 WHERE id = ? AND generation = ?", &stmt, err);
+    if (ok) {
+        sqlite3_bind_int64(stmt, 1, table_id);
+        sqlite3_bind_int64(stmt, 2, generation);
         ok = step_done(state, stmt, err);
     }
     pthread_mutex_unlock(&state->lock);
@@ -880,7 +919,7 @@ static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const Ta
         "  (SELECT last_error FROM partitions q WHERE q.table_id = t.id AND q.last_error IS NOT NULL"
         "   ORDER BY q.updated_at DESC LIMIT 1), coalesce(sum(p.rejected), 0),"
         "  t.generation, t.mark, t.mark_of, t.mark_clock, t.marked_at, t.last_rows, t.nulls,"
-        "  t.reconciled_at, t.reconciled_removed"
+        "  t.reconciled_at, t.reconciled_removed, t.physical, t.catch_ups"
         " FROM tables t LEFT JOIN partitions p ON p.table_id = t.id"
         " GROUP BY t.id ORDER BY t.name",
         &stmt, err);
@@ -909,6 +948,8 @@ static bool sqlite_status_each(StateStore *store, void (*fn)(void *ctx, const Ta
             .nulls = sqlite3_column_int64(stmt, 19),
             .reconciled_at = (const char *)sqlite3_column_text(stmt, 20),
             .reconciled_removed = sqlite3_column_int64(stmt, 21),
+            .physical = sqlite3_column_int(stmt, 22) != 0,
+            .catch_ups = sqlite3_column_int64(stmt, 23),
         };
         fn(ctx, &status);
     }
@@ -1015,5 +1056,6 @@ const StateOps state_sqlite = {
     .generation_begin = sqlite_generation_begin,
     .mark_raise = sqlite_mark_raise,
     .mark_set = sqlite_mark_set,
+    .mixed = sqlite_mixed,
     .reconciled = sqlite_reconciled,
 };

@@ -38,6 +38,7 @@ typedef struct FerrySettings {
     int log_format;           /* LogFormat (common.h): text or json */
     int progress_interval;    /* seconds between progress lines off a terminal; 0: none */
     char *metrics_file;       /* Prometheus textfile written at every progress line and at the end; NULL: none */
+    int read_order;           /* ReadOrder less one (no READ_ORDER_DEFAULT here): the tables' default */
 } FerrySettings;
 
 /* [source] */
@@ -84,7 +85,15 @@ typedef struct TableSettings {
     char *watermark_lag;      /* incremental: how far behind the source's clock the mark stays, as written */
     char *source_timezone;    /* the zone a timestamp watermark without time zone is written in */
     char *deletes;            /* incremental: "none", "soft COLUMN" or "reconcile", as written */
+    int read_order;           /* ReadOrder; READ_ORDER_DEFAULT: [ferry] read_order (config_read_order) */
 } TableSettings;
+
+/*
+ * The order a table's whole copy reads its rows in (agent/physical.c):
+ * by key ranges in key order, or by block ranges of the heap in the order
+ * rows are stored; auto chooses per table when it is planned.
+ */
+typedef enum { READ_ORDER_DEFAULT = 0, READ_ORDER_AUTO, READ_ORDER_KEY, READ_ORDER_PHYSICAL } ReadOrder;
 
 typedef enum { MODE_FULL = 0, MODE_INCREMENTAL = 1 } TableMode;
 
@@ -122,6 +131,7 @@ typedef struct TableConfig {
     char *name;               /* owned */
     char *qualified;          /* owned: "schema.name" as written in the section (quotes kept) */
     int line;                 /* line of the section header */
+    int read_order_line;      /* line of its read_order, else of its header: for messages */
     TableSettings settings;
     Watermark watermark;      /* mode = incremental: the settings above, read */
 } TableConfig;
@@ -179,6 +189,9 @@ const TableConfig *config_find_table(const FerryConfig *config, const char *qual
  * the count, or -1 past max or on a malformed list. Names are owned.
  */
 int config_split_list(const char *text, char **names, int max);
+
+/* The table's read_order: its own, else [ferry]'s (never READ_ORDER_DEFAULT). */
+ReadOrder config_read_order(const FerryConfig *config, const TableConfig *table);
 /* Append a name as config_split_list reads it back: quoted when it must be. */
 void config_add_name(StrBuf *out, const char *name);
 /*

@@ -86,6 +86,20 @@ bool delta_full(SourceConn *conn, StateStore *state, const TableConfig *table, M
                 const PlannedTable *planned, FerryError *err);
 
 /*
+ * The catch-up of a complete generation read under more than one snapshot
+ * (physical.h, note 4): the next generation reads, in key order, the row
+ * versions the generation's bound did not see, and its bound is captured
+ * on `capture` (the run's snapshot session, or conn). With none of them, the
+ * mark moves to the new bound and nothing is begun. *begun says which.
+ */
+bool delta_catch_up(SourceConn *conn, SourceConn *capture, StateStore *state, const TableConfig *table,
+                    const TableShape *shape, MarkKind kind, const PlannedTable *planned, bool *begun,
+                    FerryError *err);
+
+/* The rows a catch-up generation reads (owned): versions its mark's snapshot did not see. */
+char *delta_catch_up_window(const TableConfig *table, const PlannedTable *planned);
+
+/*
  * `ferry reset --since VALUE`: VALUE as a mark of the table's watermark, as
  * the source writes one (a value it cannot read as the watermark's type is
  * a usage error naming it). *out is owned.

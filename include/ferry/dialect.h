@@ -77,6 +77,12 @@ typedef struct Dialect {
     const char *clock_sql;
     const char *snapshot_sql;
     bool row_versions;
+    /*
+     * Rows have addresses (ctid) that a range of them is read by (a TID range
+     * scan, PostgreSQL 14 and later), and a session can export its snapshot
+     * for others to read in (pg_export_snapshot): read_order = physical.
+     */
+    bool heap_tids;
 
     /* Tables may have inheritance children, and FROM takes ONLY. */
     bool inheritance;

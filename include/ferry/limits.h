@@ -127,6 +127,9 @@
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)
 
+/* Catch-up generations one run reads after its workers' first round, at most (physical.h, note 4). */
+#define FERRY_CATCH_UP_ROUNDS 3
+
 /* The longest text of a finite timestamp PostgreSQL writes ("294276-12-31 23:59:59.999999+00 BC" is 34). */
 #define FERRY_TIMESTAMP_TEXT_MAX 48
 

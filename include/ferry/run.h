@@ -27,7 +27,22 @@ typedef struct RunTable {
     atomic_long fetch_cap;      /* rows a FETCH may ask for after timeouts; 0: no cap */
     atomic_bool use_cursor;     /* read with a cursor, not COPY (configured, or after a timeout) */
     atomic_long repeats;        /* rows read whose key the row before had (on_duplicate_key keep_*) */
+    TableShape read_shape;      /* owned (physical_read_shape_free): its physical generation's reads, ctid last */
+    char *heap_name;            /* owned: "schema"."name", quoted, that a physical read locks */
+    atomic_bool mixed;          /* its generation is recorded as read under more than one snapshot */
 } RunTable;
+
+/*
+ * The run's snapshot (physical.h, note 4): a session kept idle in the
+ * REPEATABLE READ transaction that exported it. Reads of a generation whose
+ * bound it captured import it; once lost (its session failed), none does.
+ */
+typedef struct RunSnapshot {
+    SourceConn *conn;           /* owned: the exporting session; NULL: none */
+    char *id;                   /* owned: what a read imports */
+    char *text;                 /* owned: the snapshot, as a bound's capture records it */
+    atomic_bool lost;
+} RunSnapshot;
 
 typedef struct RunContext {
     const FerryConfig *config;  /* borrowed */
@@ -42,6 +57,7 @@ typedef struct RunContext {
     uint64_t batch_bytes;       /* one worker's batch arena limit */
     int workers;                /* how many run (run_workers) */
     SourceConn *spare_conn;     /* owned until worker 0 takes it: the planning connection */
+    RunSnapshot snapshot;
     char workers_why[160];
     int ntables;
     RunTable *tables;           /* owned */
@@ -112,6 +128,9 @@ int run_workers(const FerryConfig *config, SourceConn *conn, uint64_t budget_tot
  */
 bool duplicates_apply(const TableConfig *table, const TableShape *shape, const char *prev_key,
                       RowBatch *batch, long *repeats, FerryError *err);
+
+/* The snapshot a read of the table's generation imports: the run's, when it captured the bound; else NULL. */
+const char *run_snapshot_for(RunContext *run, const RunTable *table);
 
 /* A worker thread's body: claims and copies partitions until none is left. */
 void *worker_main(void *arg);

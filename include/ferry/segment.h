@@ -30,7 +30,11 @@ typedef struct SegmentId {
 /* The segment's name into out[cap]; false (err names `who`) when it does not fit. */
 bool segment_name(char *out, size_t cap, const char *target, SegmentId id, const char *extension,
                   const char *who, FerryError *err);
-/* What every segment name of one partition of one generation starts with ("<target>.p000001.s"). */
+/*
+ * What every segment name of one partition of one generation starts with
+ * ("<target>.p000001.s"); with a negative partition, of every partition of
+ * the generation ("<target>.p").
+ */
 bool segment_prefix(char *out, size_t cap, const char *target, int64_t generation, int64_t partition,
                     const char *who, FerryError *err);
 /*

@@ -23,6 +23,8 @@ bool source_idle(SourceConn *conn);
 
 /* The server's dialect: its catalog statements, sampling and read path. */
 const Dialect *source_dialect(const SourceConn *conn);
+/* The server's version as PQserverVersion gives it (150004 for 15.4). */
+int source_server_version(const SourceConn *conn);
 /* The most rows one FETCH may ask for (a single-node Redshift: 1000); 0: no limit. */
 long source_fetch_limit(const SourceConn *conn);
 /* The bytes a partition's cursor result may hold where rows come by cursor alone (Redshift); 0: no limit. */
@@ -74,7 +76,19 @@ typedef struct SourceCursor {
     PGresult *pending_row;    /* owned: a FETCH row received but not yet paid for */
     int64_t partition;        /* the partition read, for fault points (fault.h); FAULT_ANY_PARTITION */
     const TableShape *whole_keys; /* borrowed: batches end only where this key changes; NULL: anywhere */
+    bool in_txn;              /* the COPY runs in a transaction of its own (SourceRead), committed at its end */
+    bool snapshot_refused;    /* the open failed because the snapshot could not be imported (its session is gone) */
 } SourceCursor;
+
+/*
+ * What a read's transaction begins with (physical.h, notes 4 and 5); all
+ * NULL or 0: nothing, and a COPY then runs on its own.
+ */
+typedef struct SourceRead {
+    const char *snapshot;     /* a snapshot exported by another session (RunSnapshot.id), read in; NULL: the read's own */
+    const char *table;        /* "schema"."name", quoted: locked, and its heap's file node checked; NULL: neither */
+    int64_t heap_file;        /* the file node the table's heap must still have */
+} SourceRead;
 
 /*
  * With `copy`, the rows stream from one COPY (query) TO STDOUT instead of a
@@ -82,8 +96,16 @@ typedef struct SourceCursor {
  * and no per-row result objects in libpq. Asked of a dialect without COPY
  * TO STDOUT (Redshift), the cursor is used instead. Being one statement, it is subject to statement_timeout as a whole.
  */
-bool source_cursor_open(SourceConn *conn, const char *query, bool copy, SourceCursor *cursor,
-                        FerryError *err);
+bool source_cursor_open(SourceConn *conn, const char *query, bool copy, const SourceRead *read,
+                        SourceCursor *cursor, FerryError *err);
+
+/*
+ * Begin a REPEATABLE READ transaction on `conn` and export its snapshot
+ * (physical.h, note 4): *id is what other sessions import (SourceRead),
+ * *text the snapshot as pg_current_snapshot() writes it (both owned). The
+ * session must then stay open and idle in that transaction.
+ */
+bool source_snapshot_export(SourceConn *conn, char **id, char **text, FerryError *err);
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
                         FerryError *err);
 /* Close the cursor and end its transaction; after a failure, discard the connection instead. */

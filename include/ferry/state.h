@@ -19,7 +19,7 @@
 typedef struct StateStore StateStore;
 
 /* The schema version this build writes; a newer file is refused. */
-#define STATE_SCHEMA_VERSION 3
+#define STATE_SCHEMA_VERSION 4
 
 /*
  * What a generation of a table captured on the source as it began (delta.h):
@@ -46,6 +46,8 @@ typedef struct TablePlanRecord {
     int nparts;
     char *const *bounds;      /* nparts - 1 encoded upper bounds, ascending */
     const MarkCapture *bound; /* the source as the plan began (generation 0's capture) */
+    bool physical;            /* the partitions are block ranges of the heap (physical.h), not key ranges */
+    int64_t heap_file;        /* physical: the heap's file node as planned */
 } TablePlanRecord;
 
 /* A new generation of a planned table (an incremental run): it replaces the table's partitions. */
@@ -56,6 +58,7 @@ typedef struct GenerationRecord {
     int nparts;
     char *const *bounds;      /* nparts - 1 encoded key bounds, ascending */
     bool whole;               /* it reads every row (run --full): it becomes the table's base */
+    bool catch_up;            /* it reads the rows the last generation's snapshot did not see (physical.h) */
 } GenerationRecord;
 
 /* A claimed partition. All strings are owned; free with state_work_clear. */
@@ -100,6 +103,8 @@ typedef struct TableStatus {
     int64_t nulls;            /* rows whose watermark was NULL, at the last capture */
     const char *reconciled_at; /* deletes = reconcile: when it last ran; NULL: never */
     int64_t reconciled_removed; /* and the keys it removed then */
+    bool physical;            /* its generation is read in block ranges (physical.h) */
+    int64_t catch_ups;        /* catch-up generations it has had (physical.h) */
 } TableStatus;
 
 typedef struct RunRecord {
@@ -120,6 +125,11 @@ typedef struct PlannedTable {
     MarkCapture mark;         /* the high-water mark (value NULL: none yet) */
     MarkCapture bound;        /* captured as `generation` began */
     int64_t base;             /* the latest generation that holds every row (0, or the last run --full) */
+    bool physical;            /* its partitions are block ranges of the heap (physical.h) */
+    int64_t heap_file;        /* and the heap's file node they are ranges of */
+    bool catch_up;            /* its generation reads the rows the one before's snapshot did not see */
+    bool mixed;               /* a partition of its generation was read under another snapshot than the bound's */
+    int64_t catch_ups;        /* catch-up generations it has had */
 } PlannedTable;
 
 void planned_table_clear(PlannedTable *table);
@@ -172,6 +182,7 @@ typedef struct StateOps {
     bool (*mark_raise)(StateStore *state, int64_t table_id, int64_t generation, bool *raised, FerryError *err);
     bool (*mark_set)(StateStore *state, int64_t table_id, const MarkCapture *mark, FerryError *err);
     bool (*reconciled)(StateStore *state, int64_t table_id, int64_t removed, FerryError *err);
+    bool (*mixed)(StateStore *state, int64_t table_id, int64_t generation, FerryError *err);
 } StateOps;
 
 /* What every store's handle starts with. */
@@ -340,6 +351,16 @@ static inline bool state_mark_set(StateStore *state, int64_t table_id, const Mar
 static inline bool state_reconciled(StateStore *state, int64_t table_id, int64_t removed, FerryError *err)
 {
     return state->ops->reconciled(state, table_id, removed, err);
+}
+
+/*
+ * A partition of the table's `generation` is about to be read under another
+ * snapshot than the one its bound captured (physical.h): recorded before the
+ * read, so that a kill after it still leaves the generation its catch-up.
+ */
+static inline bool state_mixed(StateStore *state, int64_t table_id, int64_t generation, FerryError *err)
+{
+    return state->ops->mixed(state, table_id, generation, err);
 }
 
 #endif

@@ -10,13 +10,14 @@ cleanup() { pg_stop; [ -n "${FERRY_KEEP_WORK:-}" ] && echo "# work kept in $WORK
 trap cleanup EXIT
 
 # write_config_head FILE [extra lines for [ferry]] — [ferry] and [source] for the test cluster;
-# then append [sink] and [table] sections.
+# then append [sink] and [table] sections. FERRY_TEST_READ_ORDER, when set, is every table's read_order.
 write_config_head() {
     local file=$1 extra=${2:-}
     cat > "$file" <<INI
 [ferry]
 state = $(basename "$file" .ini).state
-$extra
+${FERRY_TEST_READ_ORDER:+read_order = $FERRY_TEST_READ_ORDER
+}$extra
 
 [source]
 conninfo = host=127.0.0.1 port=$PGPORT user=ferry dbname=postgres

@@ -24,6 +24,7 @@ fault_config() {
     cat > "$WORK/$name.ini" <<INI
 [ferry]
 state = $name.state
+${FERRY_TEST_READ_ORDER:+read_order = $FERRY_TEST_READ_ORDER}
 workers = 2
 memory_limit = 14MB
 retry_attempts = 60

@@ -19,22 +19,29 @@ rejects=$(cat "$WORK"/rejects/skipped.p*.ndjson 2>/dev/null)
 like "$rejects" '"table" : "skipped".*"key" : \{ "id" : "2" \}.*Decimal128' "the reject file names the table, the key (id 2) and the reason"
 like "$out" "1 row\(s\) of skipped set aside" "the run says a row was set aside"
 like "$("$FERRY" status -c "$WORK/skip.ini")" "public.types +complete .* 1 rejected" "status counts the rejected row"
-# Older state files are carried over, their checkpoints kept: schema 2 (before generations and marks)
-# and schema 1 (before rejected rows were counted), made here as those versions wrote them.
+# Older state files are carried over, their checkpoints kept: schema 3 (before read orders and
+# catch-ups), schema 2 (before generations and marks) and schema 1 (before rejected rows were
+# counted), made here as those versions wrote them.
+schema4="physical catch_up mixed catch_ups heap_file"
 schema3="generation marked mark mark_of mark_clock mark_snapshot marked_at bound bound_of bound_clock bound_snapshot nulls last_rows
 reconciled_at reconciled_removed base"
-cp "$WORK/skip.state" "$WORK/old2.state"
+cp "$WORK/skip.state" "$WORK/old3.state"
+for c in $schema4; do sqlite3 "$WORK/old3.state" "ALTER TABLE tables DROP COLUMN $c"; done
+sqlite3 "$WORK/old3.state" "PRAGMA user_version = 3"
+cp "$WORK/old3.state" "$WORK/old2.state"
 for c in $schema3; do sqlite3 "$WORK/old2.state" "ALTER TABLE tables DROP COLUMN $c"; done
 sqlite3 "$WORK/old2.state" "PRAGMA user_version = 2"
 cp "$WORK/old2.state" "$WORK/old.state"
 sqlite3 "$WORK/old.state" "ALTER TABLE partitions DROP COLUMN rejected; PRAGMA user_version = 1"
-for v in "" 2; do
+for v in "" 2 3; do
     sed "s|^state = .*|state = old$v.state|" "$WORK/skip.ini" > "$WORK/old$v.ini"
     like "$("$FERRY" status -c "$WORK/old$v.ini" 2>&1)" "public.types +complete +3/3 +3000 " \
         "a schema-${v:-1} state file opens, with its progress (3000 rows read)"
-    is "$(sqlite3 "$WORK/old$v.state" "PRAGMA user_version; SELECT sum(rejected), min(generation), min(marked) FROM partitions, tables")" \
-        "$(printf '3\n%s|0|-1' "$([ -z "$v" ] && echo 0 || sqlite3 "$WORK/skip.state" "SELECT sum(rejected) FROM partitions")")" \
-        "and is migrated to schema 3 (generation 0, no mark yet${v:+; its rejected count kept})"
+    # A schema-3 file keeps its mark (the copy above is complete, so marked is 0); older ones gain none.
+    marked=$([ "$v" = 3 ] && sqlite3 "$WORK/skip.state" "SELECT min(marked) FROM tables" || echo -1)
+    is "$(sqlite3 "$WORK/old$v.state" "PRAGMA user_version; SELECT sum(rejected), min(generation), min(marked), min(physical) FROM partitions, tables")" \
+        "$(printf '4\n%s|0|%s|0' "$([ -z "$v" ] && echo 0 || sqlite3 "$WORK/skip.state" "SELECT sum(rejected) FROM partitions")" "$marked")" \
+        "and is migrated to schema 4 (generation 0, its mark as it was, key order${v:+; its rejected count kept})"
 done
 
 write_mongo_config "$WORK/fail.ini"

@@ -21,6 +21,7 @@ int main(void)
     test_batch();
     test_copyload();
     test_delta();
+    test_physical();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

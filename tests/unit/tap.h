@@ -62,5 +62,6 @@ void test_objects(void);
 void test_batch(void);
 void test_copyload(void);
 void test_delta(void);
+void test_physical(void);
 
 #endif
