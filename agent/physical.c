@@ -158,21 +158,23 @@ bool physical_bounds(SourceConn *conn, const TableShape *shape, int nparts, char
     return true;
 }
 
-/* An encoded tid's block and offset. */
+/* A tid's text "(block,offset)" into its numbers (by hand: it is parsed for every row read). */
 static bool tid_parse(const char *text, size_t len, int64_t *block, int64_t *offset)
 {
-    char buf[48];
-    if (len == 0 || len >= sizeof buf)
+    const char *p = text, *end = text + len;
+    int64_t parts[2] = {0, 0};
+    if (p == end || *p++ != '(')
         return false;
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    long long b, o;
-    char end;
-    if (sscanf(buf, "(%lld,%lld%c", &b, &o, &end) != 3 || end != ')' || b < 0 || o < 0)
-        return false;
-    *block = b;
-    *offset = o;
-    return true;
+    for (int i = 0; i < 2; i++) {
+        const char *digits = p;
+        while (p < end && *p >= '0' && *p <= '9' && p - digits < 12)
+            parts[i] = parts[i] * 10 + (*p++ - '0');
+        if (p == digits || p == end || *p++ != (i == 0 ? ',' : ')'))
+            return false;
+    }
+    *block = parts[0];
+    *offset = parts[1];
+    return p == end;
 }
 
 static bool encoded_tid(const char *encoded, int64_t *block, int64_t *offset)

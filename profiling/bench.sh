@@ -69,7 +69,7 @@ INI
     elif [ "$compression" = zstd ]; then
         rows_out=$(find "$dir" -type f -name '*.zst' -exec zstd -qdc {} + | wc -l)
     else
-        rows_out=$(find "$dir" -type f -exec cat {} + | wc -l)
+        rows_out=$(find "$dir" -type f ! -name '.*' -exec cat {} + | wc -l)
     fi
     if [ "$rows_out" -ne "$ROWS" ]; then
         tail -20 "$WORK/err.log" >&2
