@@ -19,8 +19,14 @@
  *      from a file instead, with the key X_file: a credential systemd's
  *      LoadCredential= hands over, or a file only ferry's user can read.
  *      The file's first line, less trailing blanks, is the value (as for the
- *      stores' own _file keys: secret_file_read); a file others may read is
- *      a warning, and X and X_file together an error.
+ *      stores' own _file keys: secret_file_read), and X and X_file together
+ *      are an error.
+ *  (5) Like libpq's .pgpass, a file that holds a secret is refused when
+ *      other users may read it: a secret's file, and the configuration
+ *      itself when it sets one inline (a password, a key, a token, a
+ *      conninfo or URI with a password in it), naming the chmod that fixes
+ *      it. [ferry] secret_files = warn makes that a warning; [ferry] is
+ *      applied first, so the choice holds for every file the load reads.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -29,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "ferry/config.h"
 #include "ferry/sink.h"
@@ -63,6 +70,7 @@ static const char *const duplicate_names[] = {"fail", "keep_last", "keep_all", N
 static const char *const mode_names[] = {"full", "incremental", NULL};
 /* [ferry]'s choices are the tables' less "default": its index is a ReadOrder less one. */
 static const char *const table_read_order_names[] = {"default", "auto", "key", "physical", NULL};
+static const char *const secret_files_names[] = {"refuse", "warn", NULL};
 static const char *const *const read_order_names = table_read_order_names + 1;
 
 static const ConfigOption ferry_options[] = {
@@ -101,6 +109,9 @@ static const ConfigOption ferry_options[] = {
                   .help = "stop retrying after this many seconds without progress; the next run resumes"),
     CONFIG_OPTION(FerrySettings, read_order, OPT_ENUM, .default_value = "auto", .choices = read_order_names,
                   .help = "the tables' read_order unless they set their own: auto, key or physical"),
+    CONFIG_OPTION(FerrySettings, secret_files, OPT_ENUM, .default_value = "refuse", .choices = secret_files_names,
+                  .help = "a configuration or secret file that holds a secret and that other users may read: "
+                          "refuse (naming the chmod that fixes it) or warn"),
     {0},
 };
 
@@ -752,6 +763,47 @@ static bool check_tables_with_sink(const char *file, Parsed *parsed, const Ferry
     return true;
 }
 
+/*
+ * (5) Does `value`, of a secret option `key`, hold a secret? A conninfo or a
+ * URI is a secret only with a password in it; anything else set is one.
+ */
+static bool value_is_secret(const char *key, const char *value)
+{
+    if (*value == '\0')
+        return false;
+    if (strcmp(key, "conninfo") != 0 && strcmp(key, "uri") != 0)
+        return true;
+    if (strcasestr(value, "password") != NULL)
+        return true;
+    const char *scheme = strstr(value, "://");
+    if (scheme == NULL)
+        return false;
+    const char *authority = scheme + 3;
+    size_t len = strcspn(authority, "/?#");
+    const char *at = memchr(authority, '@', len);
+    return at != NULL && memchr(authority, ':', (size_t)(at - authority)) != NULL; /* user:password@ */
+}
+
+/* (5) The first line of the file that sets a secret inline, into config->secret_line and secret_key. */
+static void find_inline_secret(const Parsed *parsed, FerryConfig *config)
+{
+    for (int i = 0; i < parsed->nsections && config->secret_line == 0; i++) {
+        const Section *section = &parsed->sections[i];
+        const ConfigOption *options = strcmp(section->header, "source") == 0   ? source_options
+                                      : strcmp(section->header, "sink") == 0   ? config->sink_options
+                                      : strcmp(section->header, "unload") == 0 ? config->unload_options
+                                                                               : NULL;
+        for (int e = 0; options != NULL && e < section->nentries && config->secret_line == 0; e++) {
+            const Entry *entry = &section->entries[e];
+            const ConfigOption *opt = options_find(options, entry->key);
+            if (opt != NULL && opt->secret && value_is_secret(entry->key, entry->value)) {
+                config->secret_line = entry->line;
+                snprintf(config->secret_key, sizeof config->secret_key, "%s", entry->key);
+            }
+        }
+    }
+}
+
 bool config_load_text(const char *name, const char *text, FerryConfig **out, FerryError *err)
 {
     Parsed parsed;
@@ -766,6 +818,13 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
         !options_apply_defaults(source_options, &config->source, err))
         goto out;
 
+    /* (5) [ferry] first: secret_files must be known before a secret's file is read. Applied again in
+     * the loop below, it changes nothing (each entry is taken once). */
+    for (int i = 0; i < parsed.nsections; i++)
+        if (strcmp(parsed.sections[i].header, "ferry") == 0 &&
+            !section_apply(name, &parsed.sections[i], ferry_options, &config->ferry, NULL, NULL, err))
+            goto out;
+    secret_files_policy(config->ferry.secret_files == SECRET_FILES_REFUSE);
     for (int i = 0; i < parsed.nsections; i++) {
         Section *section = &parsed.sections[i];
         bool *seen = NULL;
@@ -831,6 +890,7 @@ bool config_load_text(const char *name, const char *text, FerryConfig **out, Fer
                     name, entry ? entry->line : 0);
         goto out;
     }
+    find_inline_secret(&parsed, config);
     char *slash = strrchr(name, '/');
     char *base = slash ? xstrndup(name, (size_t)(slash - name)) : xstrdup(".");
     resolve_paths(ferry_options, &config->ferry, base);
@@ -874,6 +934,8 @@ bool config_load(const char *path, FerryConfig **out, FerryError *err)
         }
     }
     bool read_failed = ferror(f);
+    struct stat st;
+    bool stated = fstat(fileno(f), &st) == 0;
     fclose(f);
     text[len] = '\0';
     if (read_failed) {
@@ -886,6 +948,17 @@ bool config_load(const char *path, FerryConfig **out, FerryError *err)
     }
     bool ok = config_load_text(path, text, out, err);
     free(text);
+    /* (5) A file that holds a secret inline is one others must not read. */
+    if (ok && stated && (*out)->secret_line > 0) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s:%d: key '%s' holds a secret, and %s", path, (*out)->secret_line,
+                 (*out)->secret_key, path);
+        if (!secret_file_mode_ok(path, (unsigned)st.st_mode, what, err)) {
+            config_free(*out);
+            *out = NULL;
+            return false;
+        }
+    }
     return ok;
 }
 

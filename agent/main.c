@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -104,6 +106,19 @@ static const char usage_text[] =
 
 /* ---- main ---- */
 
+/*
+ * Before any secret is read: no core file (it would hold the process's
+ * memory, secrets with it), and the process not dumpable, so that other
+ * processes of the same user cannot read its memory or /proc/PID/environ
+ * (a PGPASSWORD in it) either. ferry reads its own /proc/self files as before.
+ */
+static void keep_secrets_in(void)
+{
+    const struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -184,6 +199,7 @@ int main(int argc, char **argv)
         return FERRY_EXIT_USAGE;
     }
 
+    keep_secrets_in();
     FerryConfig *config;
     FerryError err;
     if (!config_load(config_path, &config, &err)) {

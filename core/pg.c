@@ -10,9 +10,14 @@
  *      ever on a frozen server).
  *  (4) libpq gives no SQLSTATE for a failed connection: refusals no retry
  *      can cure are told by their message.
+ *  (5) libpq's default, sslmode=prefer, encrypts where the server offers it
+ *      and verifies nothing; a connection beyond loopback that does not
+ *      require verification is a warning, not an error, since some networks
+ *      are private by other means.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -100,6 +105,51 @@ bool pg_session_error(const PgSession *session, const PGresult *result, const ch
     return false;
 }
 
+/* A host that is this machine: a Unix socket's folder, localhost, or a loopback address. */
+static bool host_is_local(const char *host)
+{
+    return host == NULL || *host == '\0' || *host == '/' || *host == '@' || strcmp(host, "localhost") == 0 ||
+           strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+}
+
+/*
+ * (5) A session beyond this machine that does not verify the server it
+ * reached (sslmode below verify-ca) is warned of, once a process for each
+ * peer: its traffic may be plain text, and a server in the middle unseen.
+ */
+static void warn_unverified(PGconn *pg, const char *peer)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char warned[4][32];
+    const char *host = PQhost(pg);
+    if (host_is_local(host))
+        return;
+    const char *sslmode = NULL;
+    PQconninfoOption *info = PQconninfo(pg);
+    for (PQconninfoOption *o = info; o != NULL && o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "sslmode") == 0)
+            sslmode = o->val;
+    bool verified = sslmode != NULL && (strcmp(sslmode, "verify-full") == 0 || strcmp(sslmode, "verify-ca") == 0);
+    char mode[32];
+    snprintf(mode, sizeof mode, "%s", sslmode ? sslmode : "prefer");
+    PQconninfoFree(info);
+    if (verified)
+        return;
+    pthread_mutex_lock(&lock);
+    bool first = true;
+    size_t i = 0;
+    for (; i < sizeof warned / sizeof warned[0] && warned[i][0] != '\0' && first; i++)
+        first = strcmp(warned[i], peer) != 0;
+    if (first && i < sizeof warned / sizeof warned[0])
+        snprintf(warned[i], sizeof warned[i], "%s", peer);
+    pthread_mutex_unlock(&lock);
+    if (first)
+        log_warn("the %s at %s is reached with sslmode=%s (%s): the server is not verified%s; add sslmode=verify-full "
+                 "(and sslrootcert) to the conninfo to require it",
+                 peer, host, mode, PQsslInUse(pg) ? "encrypted" : "not encrypted",
+                 PQsslInUse(pg) ? "" : " and the traffic, the password with it, is readable on the way");
+}
+
 bool pg_session_open(PgSession *session, const char *conninfo, const char *password, int connect_timeout_s,
                      int read_timeout_s, FerryErrorDomain domain, const char *peer, FerryError *err)
 {
@@ -119,8 +169,10 @@ bool pg_session_open(PgSession *session, const char *conninfo, const char *passw
     session->pg = PQconnectdbParams(keys, values, 1);
     if (session->pg == NULL)
         return ferry_error(err, FERRY_ERR_SYSTEM, 0, "connect: out of memory");
-    if (PQstatus(session->pg) == CONNECTION_OK)
+    if (PQstatus(session->pg) == CONNECTION_OK) {
+        warn_unverified(session->pg, peer);
         return true;
+    }
     char what[64];
     snprintf(what, sizeof what, "cannot connect to the %s", peer);
     pg_session_error(session, NULL, what, err);

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,15 +77,39 @@ double monotonic_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static atomic_bool secret_files_refused = true;
+
+void secret_files_policy(bool refuse)
+{
+    atomic_store(&secret_files_refused, refuse);
+}
+
+bool secret_file_mode_ok(const char *path, unsigned mode, const char *what, FerryError *err)
+{
+    if ((mode & 077) == 0)
+        return true;
+    if (!atomic_load(&secret_files_refused)) {
+        log_warn("%s may be read by other users (mode %03o): chmod 600 %s", what, mode & 0777, path);
+        return true;
+    }
+    return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                       "%s may be read by other users (mode %03o), so it is refused: chmod 600 %s (or set "
+                       "[ferry] secret_files = warn)",
+                       what, mode & 0777, path);
+}
+
 bool secret_file_read(const char *path, char *out, size_t cap, FerryError *err)
 {
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return ferry_error(err, FERRY_ERR_CONFIG, errno, "cannot read %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
-        log_warn("%s holds a secret and may be read by other users (mode %03o): chmod 600 %s", path,
-                 (unsigned)(st.st_mode & 0777), path);
+    char what[4200];
+    snprintf(what, sizeof what, "%s holds a secret and", path);
+    if (fstat(fileno(f), &st) == 0 && !secret_file_mode_ok(path, (unsigned)st.st_mode, what, err)) {
+        fclose(f);
+        return false;
+    }
     char line[8192];
     bool got = fgets(line, sizeof line, f) != NULL;
     fclose(f);

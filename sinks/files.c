@@ -77,14 +77,15 @@ bool file_fsync_dir(const char *path, const char *who, FerryError *err)
     return true;
 }
 
-bool file_durable_open(DurableFile *file, const char *dir, const char *name, const char *who, FerryError *err)
+bool file_durable_open(DurableFile *file, const char *dir, const char *name, mode_t mode, const char *who,
+                       FerryError *err)
 {
     file->fd = -1;
     if (!file_path(file->dir, sizeof file->dir, who, err, "%s", dir) ||
         !file_path(file->path, sizeof file->path, who, err, "%s/%s", dir, name) ||
         !file_path(file->temp, sizeof file->temp, who, err, "%s/.%s.tmp", dir, name))
         return false;
-    file->fd = open(file->temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    file->fd = open(file->temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (file->fd < 0)
         return file_error(err, who, errno, "cannot create", file->temp);
     return true;
@@ -136,7 +137,7 @@ bool file_write_atomic(const char *dir, const char *name, const char *data, size
                        FerryError *err)
 {
     DurableFile file;
-    if (!file_durable_open(&file, dir, name, who, err))
+    if (!file_durable_open(&file, dir, name, 0644, who, err)) /* a metrics file: a scraper reads it */
         return false;
     if (!file_durable_write(&file, data, len, who, err)) {
         file_durable_abort(&file);

@@ -41,6 +41,7 @@
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -267,6 +268,28 @@ static bool mongo_error(FerryError *err, const bson_error_t *error, const char *
 /* ---- open and close ---- */
 
 /*
+ * A server beyond this machine reached without TLS (tls=true in the uri, or
+ * mongodb+srv://, which implies it) is warned of, once a process: the
+ * documents, and the password, travel readable.
+ */
+static void warn_without_tls(const mongoc_uri_t *uri)
+{
+    static atomic_bool warned;
+    if (mongoc_uri_get_tls(uri))
+        return;
+    for (const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri); h != NULL; h = h->next) {
+        bool local = h->family == AF_UNIX || strcmp(h->host, "localhost") == 0 || strncmp(h->host, "127.", 4) == 0 ||
+                     strcmp(h->host, "::1") == 0;
+        if (!local && !atomic_exchange(&warned, true)) {
+            log_warn("mongo sink: %s is reached without TLS: documents and credentials travel readable; add "
+                     "tls=true to the uri (the server's certificate is then verified)",
+                     h->host);
+            return;
+        }
+    }
+}
+
+/*
  * The bulk, libmongoc's copy of the message being sent, and the document being
  * built. A document is as large as its row: a row wider than FERRY_SINK_BUFFER
  * costs its size once more here, outside the pool, while it is being built.
@@ -346,6 +369,7 @@ static bool mongo_open(const void *settings, Sink **out, FerryError *err)
                            "mongo sink: no database: set database = … in [sink] or name it in the uri");
     }
     sink->database = xstrdup(db);
+    warn_without_tls(uri);
     sink->client = mongoc_client_new_from_uri(uri);
     mongoc_uri_destroy(uri);
     if (sink->client == NULL || !set_write_concern(sink, err)) {

@@ -68,5 +68,5 @@ bool segment_file_open(DurableFile *file, const char *dir, const char *target, S
 {
     char name[FERRY_NAME_MAX + 64];
     return segment_name(name, sizeof name, target, id, extension, who, err) && file_make_dir(dir, who, err) &&
-           file_durable_open(file, dir, name, who, err);
+           file_durable_open(file, dir, name, 0600, who, err); /* rows set aside: ferry's user's alone */
 }

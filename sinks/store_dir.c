@@ -97,7 +97,7 @@ static bool dir_begin(Store *store, const char *key, int64_t partition, FerryErr
         snprintf(store->dir, sizeof store->dir, "%s", dir);
     }
     store->partition = partition;
-    return file_durable_open(&store->file, dir, name, store->who, err);
+    return file_durable_open(&store->file, dir, name, 0644, store->who, err); /* output: its readers are others */
 }
 
 static bool dir_write(Store *store, const char *data, size_t len, FerryError *err)

@@ -15,7 +15,10 @@
  *      writer costs nothing measurable and rules out SQLITE_BUSY between
  *      workers. busy_timeout covers other processes (ferry status).
  *  (5) Values are always bound, never spliced into SQL.
+ *  (6) A state file ferry creates has mode 0600 (its partition bounds are
+ *      rows' keys); one that exists keeps the mode it has.
  */
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -184,6 +187,10 @@ static bool sqlite_open(const char *path, StateStore **out, FerryError *err)
     state->base.ops = &state_sqlite;
     state->path = xstrdup(path);
     pthread_mutex_init(&state->lock, NULL);
+    /* (6) A new state file is ferry's user's alone; SQLite gives its -wal and -shm files the same mode. */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
     int rc = sqlite3_open_v2(path, &state->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
     if (rc != SQLITE_OK) {
         db_error(state, err, rc, "cannot open");

@@ -123,10 +123,21 @@ void utc_now_iso(char out[32]);
 
 /*
  * A secret kept in a file (a key, a token, a password, a conninfo): its
- * first line, less trailing blanks, into out; a file others may read is
- * warned of. Errors (FERRY_ERR_CONFIG) name the file; the caller names what.
+ * first line, less trailing blanks, into out. A file others may read is
+ * refused, naming the chmod that fixes it (or, after secret_files_policy
+ * (false), warned of), as libpq does with .pgpass. Errors (FERRY_ERR_CONFIG)
+ * name the file; the caller names what.
  */
 bool secret_file_read(const char *path, char *out, size_t cap, FerryError *err);
+/*
+ * A file that holds a secret and whose mode is `mode`: false, with the
+ * error, where others may read it and such files are refused; a warning
+ * where they are only warned of. `what` leads the message (the file, or
+ * "FILE:LINE: key 'K' holds a secret, and FILE").
+ */
+bool secret_file_mode_ok(const char *path, unsigned mode, const char *what, FerryError *err);
+/* [ferry] secret_files: refuse (true, the default) or only warn of secret files others may read. */
+void secret_files_policy(bool refuse);
 /* Monotonic seconds. */
 double monotonic_seconds(void);
 

@@ -39,7 +39,10 @@ typedef struct FerrySettings {
     int progress_interval;    /* seconds between progress lines off a terminal; 0: none */
     char *metrics_file;       /* Prometheus textfile written at every progress line and at the end; NULL: none */
     int read_order;           /* ReadOrder less one (no READ_ORDER_DEFAULT here): the tables' default */
+    int secret_files;         /* SecretFiles: what a file holding a secret that others may read meets */
 } FerrySettings;
+
+typedef enum { SECRET_FILES_REFUSE = 0, SECRET_FILES_WARN = 1 } SecretFiles;
 
 /* [source] */
 typedef struct SourceSettings {
@@ -150,6 +153,8 @@ typedef struct FerryConfig {
     ConfigOption *sink_options; /* owned: the sink's option table, its groups expanded (options.h) */
     int ntables;
     TableConfig *tables;        /* owned */
+    int secret_line;            /* the first line whose value is a secret (a password, key, token); 0: none */
+    char secret_key[FERRY_NAME_MAX]; /* and its key */
 } FerryConfig;
 
 /* Read and check a configuration file. On failure err names the file, line and key. */

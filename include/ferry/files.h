@@ -8,6 +8,7 @@
 #define FERRY_FILES_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "ferry/common.h"
 
@@ -38,7 +39,9 @@ typedef struct DurableFile {
     char temp[4096];
 } DurableFile;
 
-bool file_durable_open(DurableFile *file, const char *dir, const char *name, const char *who, FerryError *err);
+/* `mode`: the file's permissions (less the umask): 0644 for output others read, 0600 for what only ferry's user may. */
+bool file_durable_open(DurableFile *file, const char *dir, const char *name, mode_t mode, const char *who,
+                       FerryError *err);
 bool file_durable_write(DurableFile *file, const char *data, size_t len, const char *who, FerryError *err);
 bool file_durable_commit(DurableFile *file, const char *who, FerryError *err);
 /* commit in its two steps: the bytes durable (fsync, close), then the name (rename, fsync of the folder). */

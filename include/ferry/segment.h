@@ -39,7 +39,8 @@ bool segment_prefix(char *out, size_t cap, const char *target, int64_t generatio
                     const char *who, FerryError *err);
 /*
  * A local file of the segment's own, <dir>/<segment name> (made with dir if
- * needed), that appears complete or not at all (files.h): a sink's reject file.
+ * needed), that appears complete or not at all (files.h): a sink's reject file,
+ * which holds rows, so only ferry's user may read it (mode 0600).
  */
 bool segment_file_open(DurableFile *file, const char *dir, const char *target, SegmentId id, const char *extension,
                        const char *who, FerryError *err);

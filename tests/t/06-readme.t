@@ -37,6 +37,7 @@ for block in "$WORK"/blocks/*.ini; do
     awk -v ci="$conninfo" -v pw="$WORK/password" '/^\[/ { section = $0 }
         section ~ /^\[source\]/ && /^conninfo *=/ { print "conninfo = " ci; next }
         section ~ /^\[source\]/ && /^password_file *=/ { print "password_file = " pw; next } { print }' "$block" > "$ini"
+    chmod 600 "$ini" # some blocks hold a secret inline (a uri with its password): only ferry's user may read them
     grep -q '^\[source\]' "$block" || printf '\n[source]\nconninfo = %s\n' "$conninfo" >> "$ini"
     grep -q '^\[sink\]' "$block" || printf '\n[sink]\ntype = dir\npath = %s/out\n' "$dir" >> "$ini"
     grep -q '^\[table ' "$block" || printf '\n[table public.orders]\n' >> "$ini"

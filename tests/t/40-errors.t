@@ -139,27 +139,59 @@ out=$("$FERRY" run -c "$WORK/new.ini" 2>&1); is $? 74 "a state file from a newer
 like "$out" "written by a newer ferry \(schema 99" "and it is refused, not altered"
 is "$(sqlite3 "$WORK/new.state" "PRAGMA user_version")" 99 "the newer file is left as it was"
 
-# --- secrets never leak ---
+# --- files that hold secrets: refused while others may read them, as libpq refuses such a .pgpass ---
 write_config "$WORK/s.ini" "$WORK/s" ndjson
 sed -i "s/^conninfo = .*/conninfo = host=127.0.0.1 port=$PGPORT user=ferry password=Sup3rS3cretPw dbname=postgres/" "$WORK/s.ini"
 printf '[table public.good]\n[table public.big]\n' >> "$WORK/s.ini"
+chmod 644 "$WORK/s.ini"
+out=$("$FERRY" run -c "$WORK/s.ini" 2>&1); code=$?
+is "$code" 78 "a configuration with a password in it, readable by others (0644): refused, exit 78"
+like "$out" "s.ini:[0-9]+: key 'conninfo' holds a secret, and $WORK/s.ini may be read by other users \(mode 644\), so it is refused: chmod 600 $WORK/s.ini \(or set \[ferry\] secret_files = warn\)" \
+    "the error names the file, the line and key that hold the secret, and the chmod that fixes it"
+unlike "$out" "Sup3rS3cret" "and does not show the secret"
+ok $([ ! -e "$WORK/s.state" ]; echo $?) "nothing was started: no state file"
+cp "$WORK/s.ini" "$WORK/warn.ini"
+sed -i "s/^\[ferry\]/[ferry]\nsecret_files = warn/; s/^state = .*/state = warn.state/; /^\[table public.big\]/d" "$WORK/warn.ini"
+out=$("$FERRY" plan -c "$WORK/warn.ini" 2>&1); code=$?
+is "$code" 0 "secret_files = warn: the same file is taken"
+like "$out" "WARN .*warn.ini:[0-9]+: key 'conninfo' holds a secret, and $WORK/warn.ini may be read by other users \(mode 644\): chmod 600" \
+    "with a warning that names the fix"
+write_config "$WORK/pwfile.ini" "$WORK/pwfile" ndjson
+printf 'password_file = %s\n[table public.good]\n' "$WORK/pw" > "$WORK/pwfile.tail"
+sed -i "/^conninfo = /r $WORK/pwfile.tail" "$WORK/pwfile.ini"
+printf 'Sup3rS3cretPw\n' > "$WORK/pw"; chmod 640 "$WORK/pw"
+out=$("$FERRY" run -c "$WORK/pwfile.ini" 2>&1); code=$?
+is "$code" 78 "a password file the group may read (0640): refused, exit 78"
+like "$out" "pwfile.ini:[0-9]+: key 'password_file': $WORK/pw holds a secret and may be read by other users \(mode 640\), so it is refused: chmod 600 $WORK/pw" \
+    "the error names the configuration's line, the secret's file and the chmod"
+chmod 600 "$WORK/pw"
+out=$("$FERRY" run -c "$WORK/pwfile.ini" 2>&1); code=$?
+is "$code" 0 "after chmod 600 the run goes on (a configuration without a secret inline may be 0644)"
+is "$(stat -c %a "$WORK/pwfile.state")" 600 "the state file ferry creates is ferry's user's alone (0600)"
+chmod 600 "$WORK/s.ini"
+
+# --- secrets never leak ---
 pg_sql "CREATE TABLE public.big (id int PRIMARY KEY, v text);
         INSERT INTO big SELECT g, repeat('v', 200) FROM generate_series(1, 400000) g; ANALYZE big;"
-"$FERRY" run -c "$WORK/s.ini" >"$WORK/s.log" 2>&1 &
+# A password in the environment too (the cluster trusts loopback: libpq sends it unasked for nothing).
+PGPASSWORD=EnvS3cret-91 "$FERRY" run -c "$WORK/s.ini" >"$WORK/s.log" 2>&1 &
 pid=$!
 wait_for_checkpoint "$WORK/s.state" # running, whatever its speed: 400,000 rows are left
 args=$(ps -ww -o args= -p "$pid")
+cmdline=$(tr '\0' ' ' < "/proc/$pid/cmdline")
+core=$(grep '^Max core file size' "/proc/$pid/limits")
 wait $pid; is $? 0 "a run with a password in the conninfo completes"
 like "$args" "ferry(-asan)? run -c" "the process list was read while ferry ran"
-unlike "$args" "Sup3rS3cret" "the password is not in the process list"
+unlike "$args $cmdline" "Sup3rS3cret|EnvS3cret" "no password is in the process list or /proc/PID/cmdline"
+like "$core" "^Max core file size +0 +0 " "ferry writes no core file (it would hold the secrets)"
 sed -i "s/port=$PGPORT/port=1/; s/^\[ferry\]/[ferry]\nretry_attempts = 2\nretry_base_ms = 50/" "$WORK/s.ini"
 "$FERRY" reset -c "$WORK/s.ini" >/dev/null
-out=$("$FERRY" run -c "$WORK/s.ini" 2>&1); code=$?
+out=$(PGPASSWORD=EnvS3cret-91 "$FERRY" run -c "$WORK/s.ini" 2>&1); code=$?
 is "$code" 75 "an unreachable source: exit 75 (a rerun can succeed)"
 like "$out" "cannot connect to the source" "the error says the source is unreachable"
 like "$out" "retry 2 in" "and that it retried, as configured, before giving up"
 all=$(cat "$WORK/s.log"; echo "$out"; "$FERRY" status -c "$WORK/s.ini" 2>&1; "$FERRY" status --json -c "$WORK/s.ini" 2>&1; strings "$WORK"/s.state*)
-unlike "$all" "Sup3rS3cret" "the password is in no log, status output or state file"
+unlike "$all" "Sup3rS3cret|EnvS3cret" "neither password is in a log, an error, status output or the state file"
 
 # --- the memory floor: named when a limit is below it, kept at it (rows enough to fill every batch) ---
 pg_sql "CREATE TABLE public.floor (id int PRIMARY KEY, v text);

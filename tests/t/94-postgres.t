@@ -32,6 +32,7 @@ fingerprint() {
 # --- every type, into a table ferry creates ---
 write_pg_config "$WORK/types.ini" "create_table = true"
 sed -i "s|^conninfo = \(.*port=$TARGET_PORT.*\)|conninfo = \1 password=tgt-Secret-51|" "$WORK/types.ini"
+chmod 600 "$WORK/types.ini" # it holds a password now: ferry refuses it readable by others
 printf '[table public.types]\npartition_rows = 1000\n' >> "$WORK/types.ini"
 "$FERRY" run -c "$WORK/types.ini" >"$WORK/types.log" 2>&1; code=$?
 is "$code" 0 "types: ferry run exits 0"

@@ -38,6 +38,7 @@ write_rs_sink_config "$WORK/types.ini" "create_table = true
 on_reject = skip
 reject_dir = $WORK/rejects"
 sed -i "s|^conninfo = \(.*port=$RS_PORT.*\)|conninfo = \1 password=rs-Secret-77|" "$WORK/types.ini"
+chmod 600 "$WORK/types.ini" # it holds a password now: ferry refuses it readable by others
 printf '[table public.types]\ntarget = rs.types\npartition_rows = 1000\n' >> "$WORK/types.ini"
 : > "$RS_LOG"
 "$FERRY" run -c "$WORK/types.ini" >"$WORK/types.log" 2>&1; code=$?
