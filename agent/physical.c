@@ -127,7 +127,7 @@ static bool heap_blocks(SourceConn *conn, const TableShape *shape, int64_t *bloc
     return true;
 }
 
-static char *block_bound(int64_t block)
+char *physical_block_bound(int64_t block)
 {
     char tid[32];
     int n = snprintf(tid, sizeof tid, "(%lld,0)", (long long)block);
@@ -145,7 +145,7 @@ static void cut_blocks(int64_t from, int64_t to, int pieces, char ***bounds, int
     *bounds = xcalloc((size_t)(pieces > 1 ? pieces : 1), sizeof(char *));
     *nbounds = 0;
     for (int i = 1; i < pieces; i++)
-        (*bounds)[(*nbounds)++] = block_bound(from + blocks * i / pieces);
+        (*bounds)[(*nbounds)++] = physical_block_bound(from + blocks * i / pieces);
 }
 
 bool physical_bounds(SourceConn *conn, const TableShape *shape, int nparts, char ***bounds, int *nbounds,
@@ -212,6 +212,19 @@ bool physical_split(SourceConn *conn, const TableShape *shape, double table_rows
         return true;
     cut_blocks(from, to, pieces, bounds, nbounds);
     return true;
+}
+
+bool physical_blocks(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper, int64_t *from,
+                     int64_t *to, FerryError *err)
+{
+    int64_t offset = 0;
+    *from = *to = 0;
+    const char *bad = lower != NULL && !encoded_tid(lower, from, &offset)  ? lower
+                      : upper != NULL && !encoded_tid(upper, to, &offset) ? upper
+                                                                          : NULL;
+    if (bad != NULL)
+        return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed row address \"%.64s\"", bad);
+    return upper != NULL || heap_blocks(conn, shape, to, NULL, err);
 }
 
 void physical_read_shape(const TableShape *shape, TableShape *out)

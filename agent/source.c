@@ -589,6 +589,43 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
     }
 }
 
+bool source_cursor_skip(SourceCursor *cursor, long *skipped, FerryError *err)
+{
+    SourceConn *conn = cursor->conn;
+    *skipped = 0;
+    if (cursor->pending_line != NULL) {
+        PQfreemem(cursor->pending_line);
+        cursor->pending_line = NULL;
+        (*skipped)++;
+    }
+    if (!cursor->copy)
+        return cursor->exhausted || ferry_error(err, FERRY_ERR_BUG, 0, "BUG: skipping the rest of a cursor");
+    while (cursor->in_fetch) {
+        char *line = NULL;
+        int n = PQgetCopyData(conn->session.pg, &line, 1);
+        if (n > 0) {
+            PQfreemem(line);
+            (*skipped)++;
+            continue;
+        }
+        if (n == 0) {
+            if (!pg_wait_readable(&conn->session, err))
+                return false;
+            continue;
+        }
+        cursor->in_fetch = false;
+        if (n == -2)
+            return source_error(conn, NULL, "COPY", err);
+        bool ok = next_result_is(conn, PGRES_COMMAND_OK, "COPY", err);
+        pg_drain(&conn->session);
+        if (!ok)
+            return false;
+        cursor->exhausted = true;
+        cursor->open = false;
+    }
+    return true;
+}
+
 bool source_cursor_close(SourceCursor *cursor, FerryError *err)
 {
     PQfreemem(cursor->pending_line);

@@ -46,6 +46,7 @@
  *      saw; a snapshot that can no longer be imported is given up for the
  *      run, and the read tried again without it.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,16 +79,15 @@ static const TableShape *read_shape(const RunTable *table)
 }
 
 /*
- * SELECT cols FROM t WHERE (filter) AND (window) AND key > resume AND key <= hi ORDER BY key;
- * in physical order, ctid is the key and no ORDER BY is needed (physical.h, note 2).
+ * SELECT cols FROM t WHERE (filter) AND (window) AND key > lower AND key <= upper ORDER BY key, of
+ * `shape`'s first ncols columns and its key; in physical order the key is ctid, selected or not, and
+ * no ORDER BY is needed (physical.h).
  */
-static bool build_query(const RunTable *table, const PartitionWork *work, const char *window, char **out,
-                        FerryError *err)
+static bool build_query(const RunTable *table, const TableShape *shape, int ncols, const char *window,
+                        const char *lower, const char *upper, char **out, FerryError *err)
 {
-    const TableShape *shape = read_shape(table);
-    char *cols = sql_column_list(shape, shape->ncols);
-    bool ok = plan_range_query(table->config, shape, window, cols, resume_after(work), work->hi,
-                               !table->planned.physical, out, err);
+    char *cols = sql_column_list(shape, ncols);
+    bool ok = plan_range_query(table->config, shape, window, cols, lower, upper, !table->planned.physical, out, err);
     free(cols);
     return ok;
 }
@@ -107,15 +107,18 @@ static void note_memory(RunContext *run)
  * segment, committed and checkpointed (note 1), and `work` kept in step. A
  * batch without rows writes nothing and checkpoints only `last`, unless
  * `always_segment` (an UNLOAD's object: each one has a sequence of its own).
+ * A physical chunk's batch (note 11) is checkpointed at `chunk_end`, the
+ * chunk's upper bound; otherwise at the key of its last row.
  */
 static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table, PartitionWork *work,
-                        bool last, bool always_segment, FerryError *err)
+                        bool last, bool always_segment, const char *chunk_end, FerryError *err)
 {
     RunContext *run = w->run;
     const SinkOps *ops = run->config->sink;
     const TableShape *shape = &table->shape;
     long repeats = 0;
-    if (table->planned.physical) { /* a key the server keeps unique cannot repeat (physical_choose) */
+    if (chunk_end != NULL) { /* whole blocks, read by one statement: in order by construction */
+    } else if (table->planned.physical) { /* a key the server keeps unique cannot repeat (physical_choose) */
         if (!physical_check_order(batch, table->read_shape.ncols - 1, resume_after(work), table->config->qualified,
                                   work->part, err))
             return false;
@@ -141,7 +144,7 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
             ferry_error_prefix(err, "segment %lld", (long long)work->next_seq);
             return false;
         }
-        key = key_tuple_from_batch(batch, batch->nrows - 1, read_shape(table));
+        key = chunk_end != NULL ? xstrdup(chunk_end) : key_tuple_from_batch(batch, batch->nrows - 1, read_shape(table));
         cp.last_key = key;
         cp.rows_added = batch->nrows;
         cp.rejected_added = ops->rejected != NULL ? ops->rejected(sink) : 0;
@@ -186,6 +189,7 @@ typedef struct Writer {
     RunTable *table;
     PartitionWork *work;
     bool last;
+    char *chunk_end;          /* owned: the physical chunk's upper bound (write_batch); NULL: none */
 } Writer;
 
 static void *writer_main(void *arg)
@@ -199,8 +203,10 @@ static void *writer_main(void *arg)
             break;
         pthread_mutex_unlock(&wr->lock);
         FerryError err = {0};
-        bool ok = write_batch(wr->w, wr->sink, wr->batch, wr->table, wr->work, wr->last, false, &err);
+        bool ok = write_batch(wr->w, wr->sink, wr->batch, wr->table, wr->work, wr->last, false, wr->chunk_end, &err);
         pthread_mutex_lock(&wr->lock);
+        free(wr->chunk_end);
+        wr->chunk_end = NULL;
         wr->failed = !ok;
         wr->err = err;
         wr->busy = false;
@@ -236,9 +242,10 @@ static void writer_stop(Writer *wr)
 
 /* Hand a batch over; the one before must be done (writer_wait). */
 static void writer_submit(Writer *wr, Sink *sink, RowBatch *batch, RunTable *table, PartitionWork *work,
-                          bool last)
+                          bool last, char *chunk_end)
 {
     pthread_mutex_lock(&wr->lock);
+    wr->chunk_end = chunk_end; /* the writer's now */
     wr->sink = sink;
     wr->batch = batch;
     wr->table = table;
@@ -343,7 +350,7 @@ static PartOutcome copy_unloaded(Worker *w, SourceConn *conn, Sink *sink, RowBat
             break;
         }
         last = unload_exhausted(&r);
-        if (!write_batch(w, sink, batch, table, work, last, true, err)) {
+        if (!write_batch(w, sink, batch, table, work, last, true, NULL, err)) {
             outcome = err->retryable ? PART_RETRY : PART_FAILED;
             break;
         }
@@ -364,16 +371,17 @@ static PartOutcome copy_unloaded(Worker *w, SourceConn *conn, Sink *sink, RowBat
  * the run and the read opened again at once without it: not a failure of
  * the partition, so no retry is spent on it.
  */
-static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const PartitionWork *work, SourceCursor *cursor,
+static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const PartitionWork *work,
+                      const TableShape *read, int ncols, const char *lower, const char *upper, SourceCursor *cursor,
                       FerryError *err)
 {
     RunContext *run = w->run;
     const TableShape *shape = &table->shape;
     for (;;) {
-        SourceRead read = {.snapshot = run_snapshot_for(run, table)};
+        SourceRead in = {.snapshot = run_snapshot_for(run, table)};
         bool one_view = table->planned.physical || table->planned.catch_up;
         char *window = table->window ? xstrdup(table->window) : NULL;
-        if (one_view && read.snapshot == NULL) {
+        if (one_view && in.snapshot == NULL) {
             if (!atomic_load(&table->mixed)) {
                 if (!state_mixed(run->state, work->table_id, table->planned.generation, err)) {
                     free(window);
@@ -395,11 +403,11 @@ static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const Partit
             }
         }
         if (table->planned.physical) {
-            read.table = table->heap_name;
-            read.heap_file = table->planned.heap_file;
+            in.table = table->heap_name;
+            in.heap_file = table->planned.heap_file;
         }
         char *query = NULL;
-        bool built = build_query(table, work, window, &query, err);
+        bool built = build_query(table, read, ncols, window, lower, upper, &query, err);
         free(window);
         if (!built) {
             err->retryable = false;
@@ -409,7 +417,7 @@ static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const Partit
          * not enforce keys), batches end between keys, which only a cursor can tell. */
         bool whole_keys = !table->planned.physical && (table->config->settings.on_duplicate_key != DUPLICATES_FAIL ||
                                                        !source_dialect(conn)->keys_enforced);
-        bool opened = source_cursor_open(conn, query, !whole_keys && !atomic_load(&table->use_cursor), &read, cursor,
+        bool opened = source_cursor_open(conn, query, !whole_keys && !atomic_load(&table->use_cursor), &in, cursor,
                                          err);
         free(query);
         cursor->partition = work->part;
@@ -420,6 +428,99 @@ static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const Partit
             log_warn("the run's snapshot is gone (%s): reads go on under their own, and a table read in physical "
                      "order gets a catch-up for what changed meanwhile", err->message);
     }
+}
+
+/*
+ * (11) A physical partition read a chunk of heap blocks at a time: each
+ * chunk, (lower, lower + n blocks], is one COPY read into one batch and
+ * checkpointed at its upper bound, so a checkpoint falls between blocks and
+ * rows need not carry their ctid (physical.h, note 6). Each chunk's bytes a
+ * block size the next to fill about 70% of a batch (at most 4 times more or
+ * less), and a chunk whose rows do not all fit (the rest of the COPY is read
+ * and dropped, so the connection goes on) is read again at a quarter of its
+ * blocks. One block that does not fit
+ * sets w->by_ctid: the caller reads the rest of the partition row by row.
+ */
+static PartOutcome copy_chunks(Worker *w, SourceConn *conn, Sink *sink, Writer *writer, RowBatch *batches,
+                               RunTable *table, PartitionWork *work, bool *drop_conn, FerryError *err)
+{
+    RunContext *run = w->run;
+    uint64_t batch_bytes = run->batch_bytes / FERRY_BATCHES_IN_FLIGHT;
+    int64_t from = 0, to = 0;
+    if (!physical_blocks(conn, &table->shape, resume_after(work), work->hi, &from, &to, err)) {
+        *drop_conn = err->domain == FERRY_ERR_SOURCE;
+        return err->retryable ? PART_RETRY : PART_FAILED;
+    }
+    char *lower = resume_after(work) ? xstrdup(resume_after(work)) : NULL;
+    int64_t n = w->chunk_blocks > 0 ? w->chunk_blocks : FERRY_CHUNK_BLOCKS_FIRST;
+    bool pending = false; /* (9) a batch is with the writer */
+    PartOutcome outcome = PART_DONE;
+    for (int cur = 0;; cur ^= 1) {
+        if (*run->stop) {
+            outcome = PART_STOPPED;
+            break;
+        }
+        bool last = from + n >= to;
+        /* The last chunk keeps the partition's own upper bound: open above, it reads blocks added since. */
+        char *upper = last ? (work->hi ? xstrdup(work->hi) : NULL) : physical_block_bound(from + n);
+        RowBatch *batch = &batches[cur];
+        batch_reset(batch, table->shape.ncols);
+        SourceCursor cursor;
+        long skipped = 0;
+        /* ctid bounds the chunk, and is not selected */
+        bool read = open_read(w, conn, table, work, &table->read_shape, table->shape.ncols, lower, upper, &cursor, err);
+        if (read) {
+            read = source_cursor_next(&cursor, batch, LONG_MAX, batch_bytes, err) &&
+                   source_cursor_skip(&cursor, &skipped, err) && source_cursor_close(&cursor, err);
+            if (!read)
+                source_cursor_close(&cursor, NULL);
+        }
+        if (!read) {
+            free(upper);
+            *drop_conn = true;
+            outcome = *run->stop ? PART_STOPPED : err->retryable ? PART_RETRY : PART_FAILED;
+            break;
+        }
+        if (skipped > 0) { /* the chunk did not fit: read it again smaller, or row by row */
+            free(upper);
+            batch_release(batch);
+            if (n == 1) {
+                w->by_ctid = true;
+                log_info("table %s partition %lld: one block's rows do not fit a batch; the rest of the partition "
+                         "is read row by row", table->config->qualified, (long long)work->part);
+                break;
+            }
+            n = n / 4 > 0 ? n / 4 : 1;
+            w->chunk_blocks = n;
+            cur ^= 1; /* the same batch again */
+            continue;
+        }
+        free(lower);
+        lower = upper != NULL ? xstrdup(upper) : NULL;
+        if (batch->nrows > 0 || last) {
+            if (pending && !writer_wait(writer, err)) { /* the batch before failed: this one is dropped */
+                free(upper);
+                free(lower);
+                return err->retryable ? PART_RETRY : PART_FAILED;
+            }
+            /* The checkpoint: the chunk's upper bound; the last open chunk's, the heap's end as measured. */
+            writer_submit(writer, sink, batch, table, work, last, upper != NULL ? upper : physical_block_bound(to));
+            pending = true;
+        } else {
+            free(upper); /* an empty chunk: nothing to write, and a resume reads it again at no cost */
+            cur ^= 1;
+        }
+        if (last)
+            break;
+        from += n;
+        /* The next chunk sized from this one's bytes a block, to fill about 70% of a batch. */
+        double fit = batch->bytes > 0 ? 0.7 * (double)batch_bytes / (double)batch->bytes * (double)n : 4.0 * (double)n;
+        n = fit > 4.0 * (double)n ? 4 * n : fit < (double)n / 4 ? n / 4 : (int64_t)fit;
+        n = n < 1 ? 1 : n > FERRY_CHUNK_BLOCKS_MAX ? FERRY_CHUNK_BLOCKS_MAX : n;
+        w->chunk_blocks = n;
+    }
+    free(lower);
+    return writer_settle(writer, pending, outcome, err);
 }
 
 /*
@@ -441,8 +542,15 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, Write
     if (unload_wanted(run->config, source_dialect(conn),
                       (double)table->planned.est_rows * (double)table->planned.row_width))
         return copy_unloaded(w, conn, sink, &batches[0], table, work, drop_conn, err);
+    if (table->planned.physical && !w->by_ctid && !atomic_load(&table->use_cursor)) {
+        PartOutcome outcome = copy_chunks(w, conn, sink, writer, batches, table, work, drop_conn, err);
+        if (!w->by_ctid || outcome != PART_DONE)
+            return outcome;
+        /* a chunk of one block did not fit a batch: the rest is read row by row, with each row's ctid */
+    }
     SourceCursor cursor;
-    if (!open_read(w, conn, table, work, &cursor, err)) {
+    if (!open_read(w, conn, table, work, read_shape(table), read_shape(table)->ncols, resume_after(work), work->hi,
+                   &cursor, err)) {
         *drop_conn = true;
         return err->retryable ? PART_RETRY : PART_FAILED;
     }
@@ -467,13 +575,16 @@ static PartOutcome copy_partition(Worker *w, SourceConn *conn, Sink *sink, Write
             *drop_conn = !source_cursor_close(&cursor, NULL);
             return err->retryable ? PART_RETRY : PART_FAILED;
         }
-        writer_submit(writer, sink, batch, table, work, last);
+        writer_submit(writer, sink, batch, table, work, last, NULL);
         pending = true;
         if (last) {
             /* The partition is done and recorded once the writer is; a failed COMMIT of the
              * read-only transaction only means the connection is not fit for more. */
             FerryError close_err;
             *drop_conn = !source_cursor_close(&cursor, &close_err);
+            if (*drop_conn)
+                log_warn("table %s partition %lld: read whole, but its connection is dropped: %s",
+                         table->config->qualified, (long long)work->part, close_err.message);
             return writer_settle(writer, true, PART_DONE, err);
         }
     }
@@ -721,6 +832,7 @@ void *worker_main(void *arg)
             }
             if (!found)
                 break;
+            w->by_ctid = false;
             log_debug("worker %d: table %s partition %lld (attempt %d)", w->index,
                       table->config->qualified, (long long)work.part, work.attempts);
             PartOutcome outcome = work_partition(w, &conn, sink, &writer, batches, table, &work, &err);

@@ -31,8 +31,6 @@
 #include "ferry/document.h"
 #include "ferry/format.h"
 
-/* MongoDB refuses documents nested deeper than this. */
-#define DOC_DEPTH_MAX 100
 
 static bool bad_value(FerryError *err, const char *column, const char *what)
 {
@@ -669,8 +667,8 @@ static bool json_word(JsonParse *j, const char *word)
 
 static bool json_value(JsonParse *j, bson_t *parent, const char *name, int depth)
 {
-    if (depth >= DOC_DEPTH_MAX)
-        return (j->fail = "json nested deeper than MongoDB's 100 levels"), false;
+    if (depth >= FERRY_JSON_DEPTH_MAX)
+        return (j->fail = "json nested deeper than MongoDB's " FERRY_STRINGIFY(FERRY_JSON_DEPTH_MAX) " levels"), false;
     json_space(j);
     if (j->p >= j->end)
         return (j->fail = "json ends early"), false;
@@ -708,8 +706,8 @@ typedef struct BsonArray {
     DocWriter *writer;
     const Column *elem;       /* a column of the element type, for doc_append_value */
     int depth;
-    bson_t *stack[8];         /* PostgreSQL allows 6 dimensions; stack[0] is the parent */
-    bson_t children[7];
+    bson_t *stack[FERRY_ARRAY_DIMENSIONS_MAX + 1]; /* stack[0] is the parent */
+    bson_t children[FERRY_ARRAY_DIMENSIONS_MAX];
     bool overflow;
     bool failed;
     const char *name;         /* the field's name, for the outermost array */
@@ -769,7 +767,7 @@ static bool append_array(DocWriter *w, bson_t *parent, const char *name, const C
     if (!pg_array_walk(text, len, col->elem_delim, &visitor, &w->elements, &w->elements_cap))
         return bson_append_utf8(parent, name, -1, text, (int)len);
     if (a.overflow)
-        return bad_value(err, col->name, "an array of more than 6 dimensions");
+        return bad_value(err, col->name, "an array of more than " FERRY_STRINGIFY(FERRY_ARRAY_DIMENSIONS_MAX) " dimensions");
     return !a.failed;
 }
 

@@ -127,8 +127,17 @@
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)
 
+/* The blocks a worker's first physical chunk spans, and the most a chunk may (physical.h, note 6). */
+#define FERRY_CHUNK_BLOCKS_FIRST 16
+#define FERRY_CHUNK_BLOCKS_MAX 131072
+
 /* Catch-up generations one run reads after its workers' first round, at most (physical.h, note 4). */
 #define FERRY_CATCH_UP_ROUNDS 3
+
+/* Parsers' bounds on what a value may nest (sinks/document.c): MongoDB refuses BSON nested deeper
+ * than 100 levels, and PostgreSQL arrays have at most 6 dimensions (MAXDIM). */
+#define FERRY_JSON_DEPTH_MAX 100
+#define FERRY_ARRAY_DIMENSIONS_MAX 6
 
 /* The longest text of a finite timestamp PostgreSQL writes ("294276-12-31 23:59:59.999999+00 BC" is 34). */
 #define FERRY_TIMESTAMP_TEXT_MAX 48

@@ -36,6 +36,13 @@
  *      and every read checks it in the read's own transaction, after taking
  *      the table's lock, so a rewritten table stops the copy with the way
  *      out named instead of reading rows at places they no longer are.
+ *  (6) Rows carry no ctid where they need not: a partition is read a chunk
+ *      of blocks at a time, each chunk one COPY and one batch, so that its
+ *      checkpoint is the chunk's upper bound (worker.c, note 11). Only a
+ *      chunk of one block that no batch holds (rows of many TOASTed
+ *      megabytes) has the rest of its partition read with each row's ctid
+ *      (note 2). The ctid's text costs the server 12–20% more CPU a row,
+ *      and the client as much to carry, so chunks are the common path.
  */
 #ifndef FERRY_PHYSICAL_H
 #define FERRY_PHYSICAL_H
@@ -91,6 +98,15 @@ char *physical_seen_filter(const TableConfig *table, const char *snapshot);
  */
 bool physical_check_order(const RowBatch *batch, int col, const char *prev, const char *table, int64_t part,
                           FerryError *err);
+
+/*
+ * (6) The blocks a partition's rest spans: from the block of `lower` (an
+ * encoded tid; NULL: 0) to that of `upper` (NULL: the heap's size now).
+ */
+bool physical_blocks(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper, int64_t *from,
+                     int64_t *to, FerryError *err);
+/* The encoded bound '(block,0)' (owned). */
+char *physical_block_bound(int64_t block);
 
 /* (5) The SQL a read runs, after its lock, for the heap's file node ($1: the table, qualified and quoted). */
 extern const char physical_heap_file_sql[];

@@ -141,6 +141,8 @@ typedef struct Worker {
     int index;
     pthread_t thread;
     atomic_bool finished;
+    bool by_ctid;               /* the partition in hand is read with each row's ctid, not in chunks (physical.h) */
+    int64_t chunk_blocks;       /* the blocks a physical chunk spans, as the last ones fitted a batch */
 } Worker;
 
 #endif

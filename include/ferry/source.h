@@ -108,6 +108,12 @@ bool source_cursor_open(SourceConn *conn, const char *query, bool copy, const So
 bool source_snapshot_export(SourceConn *conn, char **id, char **text, FerryError *err);
 bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, uint64_t max_bytes,
                         FerryError *err);
+/*
+ * Read a COPY's remaining rows to its end without keeping them (a batch that
+ * could not hold them all is read again another way): *skipped counts them,
+ * 0 when the batch had them all. The connection stays fit for more.
+ */
+bool source_cursor_skip(SourceCursor *cursor, long *skipped, FerryError *err);
 /* Close the cursor and end its transaction; after a failure, discard the connection instead. */
 bool source_cursor_close(SourceCursor *cursor, FerryError *err);
 

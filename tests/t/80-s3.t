@@ -128,7 +128,7 @@ if s3_real; then skip "refusals with the test credentials"
 else
     secret=$(cat "$S3_SECRET_FILE")
     write_s3_config "$WORK/badsecret.ini"
-    echo "wrong-$RANDOM" > "$WORK/wrong-secret"
+    echo "wrong-$RANDOM" > "$WORK/wrong-secret"; chmod 600 "$WORK/wrong-secret"
     sed -i "s|^secret_access_key_file = .*|secret_access_key_file = $WORK/wrong-secret|" "$WORK/badsecret.ini"
     printf '[table public.types]\n' >> "$WORK/badsecret.ini"
     "$FERRY" run -c "$WORK/badsecret.ini" > "$WORK/badsecret.log" 2>&1

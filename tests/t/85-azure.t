@@ -91,7 +91,7 @@ fi
 # ---- refusals: told at once, naming the container, never the key ----
 if azure_real; then skip "refusals with the development account"
 else
-    sed "s|AccountKey=[^;]*|AccountKey=$(head -c 64 /dev/urandom | base64 -w0)|" "$AZ_DIR/connection" > "$WORK/wrong-connection"
+    sed "s|AccountKey=[^;]*|AccountKey=$(head -c 64 /dev/urandom | base64 -w0)|" "$AZ_DIR/connection" > "$WORK/wrong-connection" && chmod 600 "$WORK/wrong-connection"
     write_azure_config "$WORK/badkey.ini"
     sed -i "s|^connection_string_file = .*|connection_string_file = $WORK/wrong-connection|" "$WORK/badkey.ini"
     printf '[table public.types]\n' >> "$WORK/badkey.ini"

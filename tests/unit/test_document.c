@@ -2,6 +2,7 @@
  * tests/unit/test_document.c — BSON documents of rows: dates, json keys, numerics, arrays, bad values.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "ferry/document.h"
 #include "tap.h"
@@ -68,6 +69,23 @@ void test_document(void)
     o.field_names = DOC_NAMES_ESCAPE;
     like(bson_of(&o, OID_JSON, 0, "{\"a\": }"), "error: column \"v\": ", "malformed json is an error naming the column");
     is_str(bson_of(&o, OID_JSON, 0, "[[[]]]"), "{ \"v\" : [ [ [  ] ] ] }", "json: nested empty arrays");
+    /* The nesting bounds (limits.h): reached, each is a bad value naming why, never a crash. */
+    char nested[2 * FERRY_JSON_DEPTH_MAX + 8];
+    for (int depth = FERRY_JSON_DEPTH_MAX - 1; depth <= FERRY_JSON_DEPTH_MAX; depth++) {
+        memset(nested, '[', (size_t)depth);
+        memset(nested + depth, ']', (size_t)depth);
+        nested[2 * depth] = '\0';
+        const char *got = bson_of(&o, OID_JSON, 0, nested);
+        if (depth < FERRY_JSON_DEPTH_MAX)
+            ok(strncmp(got, "{ \"v\" : [", 9) == 0, "json nested %d deep is taken: %.40s", depth, got);
+        else
+            is_str(got, "error: column \"v\": json nested deeper than MongoDB's 100 levels",
+                   "json nested %d deep: refused, naming MongoDB's limit", depth);
+    }
+    like(bson_of(&o, OID_INT4, OID_INT4, "{{{{{{1}}}}}}"), "{ \"v\" : [ [ [ [ [ [ 1 ] ] ] ] ] ] }",
+         "an array of 6 dimensions, PostgreSQL's most, is taken");
+    is_str(bson_of(&o, OID_INT4, OID_INT4, "{{{{{{{1}}}}}}}"), "error: column \"v\": an array of more than 6 dimensions",
+           "one of 7 is refused");
 
     /* json numbers, exactly (issue: rounded or Infinity without a word) */
     is_str(bson_of(&o, OID_JSON, 0, "[2.5, 0.375, -0.5e1, 1e22, 1.5e-5, -0.0]"),
