@@ -215,16 +215,31 @@ bool physical_split(SourceConn *conn, const TableShape *shape, double table_rows
 }
 
 bool physical_blocks(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper, int64_t *from,
-                     int64_t *to, FerryError *err)
+                     int64_t *to, double *rows_per_block, FerryError *err)
 {
-    int64_t offset = 0;
+    int64_t offset = 0, heap = 0;
     *from = *to = 0;
     const char *bad = lower != NULL && !encoded_tid(lower, from, &offset)  ? lower
                       : upper != NULL && !encoded_tid(upper, to, &offset) ? upper
                                                                           : NULL;
     if (bad != NULL)
         return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed row address \"%.64s\"", bad);
-    return upper != NULL || heap_blocks(conn, shape, to, NULL, err);
+    char *name = qualified_name(shape);
+    const char *params[1] = {name};
+    PGresult *res = NULL;
+    bool ok = source_query(conn,
+                           "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint,"
+                           " greatest(c.reltuples, 0) / greatest(c.relpages, 1) FROM pg_class c WHERE c.oid = $1::regclass",
+                           1, params, &res, err);
+    free(name);
+    if (!ok)
+        return false;
+    heap = atoll(PQgetvalue(res, 0, 0));
+    *rows_per_block = atof(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    if (upper == NULL)
+        *to = heap;
+    return true;
 }
 
 void physical_read_shape(const TableShape *shape, TableShape *out)

@@ -307,43 +307,57 @@ static bool copy_parse_row(RowBatch *batch, const char *line, size_t len, FerryE
     return true;
 }
 
-static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint64_t max_bytes,
-                      FerryError *err)
+/*
+ * The COPY's next line into *line (PQfreemem it): its length; 0 once the
+ * COPY is over and ended well (the cursor is then exhausted); -1 on a
+ * failure (err). Waits for the server within read_timeout.
+ */
+static int copy_line(SourceCursor *cursor, char **line, FerryError *err)
 {
     SourceConn *conn = cursor->conn;
-    while (cursor->in_fetch) {
-        char *line = cursor->pending_line;
-        int n = line != NULL ? cursor->pending_len : PQgetCopyData(conn->session.pg, &line, 1);
-        cursor->pending_line = NULL;
-        if (n > 0) {
-            if (!row_paid_for(batch, (uint64_t)n)) {
-                cursor->pending_line = line; /* it opens the next batch */
-                cursor->pending_len = n;
-                return true;
-            }
-            bool ok = copy_parse_row(batch, line, (size_t)n, err);
-            PQfreemem(line);
-            if (!ok)
-                return false;
-            if (batch->nrows >= max_rows || batch->bytes >= max_bytes)
-                return true;
-            continue;
-        }
-        if (n == 0) { /* nothing complete yet: wait for the server, within read_timeout */
+    for (;;) {
+        int n = PQgetCopyData(conn->session.pg, line, 1);
+        if (n > 0)
+            return n;
+        if (n == 0) { /* nothing complete yet */
             if (!pg_wait_readable(&conn->session, err))
-                return false;
+                return -1;
             continue;
         }
         /* -1: the COPY is over; its result says how it ended. -2: the connection failed. */
         cursor->in_fetch = false;
         if (n == -2)
-            return source_error(conn, NULL, "COPY", err);
+            return source_error(conn, NULL, "COPY", err), -1;
         bool ok = next_result_is(conn, PGRES_COMMAND_OK, "COPY", err);
         pg_drain(&conn->session);
         if (!ok)
-            return false;
+            return -1;
         cursor->exhausted = true;
         cursor->open = false;
+        return 0;
+    }
+}
+
+static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint64_t max_bytes,
+                      FerryError *err)
+{
+    while (cursor->in_fetch) {
+        char *line = cursor->pending_line;
+        int n = line != NULL ? cursor->pending_len : copy_line(cursor, &line, err);
+        cursor->pending_line = NULL;
+        if (n <= 0)
+            return n == 0;
+        if (!row_paid_for(batch, (uint64_t)n)) {
+            cursor->pending_line = line; /* it opens the next batch */
+            cursor->pending_len = n;
+            return true;
+        }
+        bool ok = copy_parse_row(batch, line, (size_t)n, err);
+        PQfreemem(line);
+        if (!ok)
+            return false;
+        if (batch->nrows >= max_rows || batch->bytes >= max_bytes)
+            return true;
     }
     return true;
 }
@@ -591,7 +605,6 @@ bool source_cursor_next(SourceCursor *cursor, RowBatch *batch, long fetch_rows, 
 
 bool source_cursor_skip(SourceCursor *cursor, long *skipped, FerryError *err)
 {
-    SourceConn *conn = cursor->conn;
     *skipped = 0;
     if (cursor->pending_line != NULL) {
         PQfreemem(cursor->pending_line);
@@ -602,26 +615,13 @@ bool source_cursor_skip(SourceCursor *cursor, long *skipped, FerryError *err)
         return cursor->exhausted || ferry_error(err, FERRY_ERR_BUG, 0, "BUG: skipping the rest of a cursor");
     while (cursor->in_fetch) {
         char *line = NULL;
-        int n = PQgetCopyData(conn->session.pg, &line, 1);
+        int n = copy_line(cursor, &line, err);
+        if (n < 0)
+            return false;
         if (n > 0) {
             PQfreemem(line);
             (*skipped)++;
-            continue;
         }
-        if (n == 0) {
-            if (!pg_wait_readable(&conn->session, err))
-                return false;
-            continue;
-        }
-        cursor->in_fetch = false;
-        if (n == -2)
-            return source_error(conn, NULL, "COPY", err);
-        bool ok = next_result_is(conn, PGRES_COMMAND_OK, "COPY", err);
-        pg_drain(&conn->session);
-        if (!ok)
-            return false;
-        cursor->exhausted = true;
-        cursor->open = false;
     }
     return true;
 }

@@ -447,12 +447,18 @@ static PartOutcome copy_chunks(Worker *w, SourceConn *conn, Sink *sink, Writer *
     RunContext *run = w->run;
     uint64_t batch_bytes = run->batch_bytes / FERRY_BATCHES_IN_FLIGHT;
     int64_t from = 0, to = 0;
-    if (!physical_blocks(conn, &table->shape, resume_after(work), work->hi, &from, &to, err)) {
+    double per_block = 0;
+    if (!physical_blocks(conn, &table->shape, resume_after(work), work->hi, &from, &to, &per_block, err)) {
         *drop_conn = err->domain == FERRY_ERR_SOURCE;
         return err->retryable ? PART_RETRY : PART_FAILED;
     }
     char *lower = resume_after(work) ? xstrdup(resume_after(work)) : NULL;
-    int64_t n = w->chunk_blocks > 0 ? w->chunk_blocks : FERRY_CHUNK_BLOCKS_FIRST;
+    /* The first chunk from the plan's width and the statistics' rows a block; later ones from the last. */
+    double guess = 0.7 * (double)batch_bytes / (per_block * (double)(table->planned.row_width + 1) + 1);
+    int64_t n = w->chunk_blocks > 0                  ? w->chunk_blocks
+                : guess >= FERRY_CHUNK_BLOCKS_MAX     ? FERRY_CHUNK_BLOCKS_MAX
+                : per_block > 0 && guess >= 1        ? (int64_t)guess
+                                                     : FERRY_CHUNK_BLOCKS_FIRST;
     bool pending = false; /* (9) a batch is with the writer */
     PartOutcome outcome = PART_DONE;
     for (int cur = 0;; cur ^= 1) {

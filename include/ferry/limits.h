@@ -127,7 +127,7 @@
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)
 
-/* The blocks a worker's first physical chunk spans, and the most a chunk may (physical.h, note 6). */
+/* The blocks a physical chunk spans where nothing says more, and the most it may (physical.h, note 6). */
 #define FERRY_CHUNK_BLOCKS_FIRST 16
 #define FERRY_CHUNK_BLOCKS_MAX 131072
 

@@ -101,10 +101,11 @@ bool physical_check_order(const RowBatch *batch, int col, const char *prev, cons
 
 /*
  * (6) The blocks a partition's rest spans: from the block of `lower` (an
- * encoded tid; NULL: 0) to that of `upper` (NULL: the heap's size now).
+ * encoded tid; NULL: 0) to that of `upper` (NULL: the heap's size now); and
+ * the rows a block holds as the statistics say (0 where they say nothing).
  */
 bool physical_blocks(SourceConn *conn, const TableShape *shape, const char *lower, const char *upper, int64_t *from,
-                     int64_t *to, FerryError *err);
+                     int64_t *to, double *rows_per_block, FerryError *err);
 /* The encoded bound '(block,0)' (owned). */
 char *physical_block_bound(int64_t block);
 
