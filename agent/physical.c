@@ -106,16 +106,17 @@ bool physical_choose(SourceConn *conn, const FerryConfig *config, const TableCon
     return true;
 }
 
-/* The heap's size in blocks and its file node, now. */
+/* The heap's size in blocks and its file node, now, and the rows a block holds as the statistics say. */
 static bool heap_blocks(SourceConn *conn, const TableShape *shape, int64_t *blocks, int64_t *heap_file,
-                        FerryError *err)
+                        double *rows_per_block, FerryError *err)
 {
     char *name = qualified_name(shape);
     const char *params[1] = {name};
     PGresult *res = NULL;
     bool ok = source_query(conn,
-                           "SELECT pg_relation_size($1::regclass) / current_setting('block_size')::bigint,"
-                           " pg_relation_filenode($1::regclass)",
+                           "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint,"
+                           " pg_relation_filenode(c.oid), greatest(c.reltuples, 0) / greatest(c.relpages, 1)"
+                           " FROM pg_class c WHERE c.oid = $1::regclass",
                            1, params, &res, err);
     free(name);
     if (!ok)
@@ -123,6 +124,8 @@ static bool heap_blocks(SourceConn *conn, const TableShape *shape, int64_t *bloc
     *blocks = atoll(PQgetvalue(res, 0, 0));
     if (heap_file != NULL)
         *heap_file = atoll(PQgetvalue(res, 0, 1));
+    if (rows_per_block != NULL)
+        *rows_per_block = atof(PQgetvalue(res, 0, 2));
     PQclear(res);
     return true;
 }
@@ -152,7 +155,7 @@ bool physical_bounds(SourceConn *conn, const TableShape *shape, int nparts, char
                      int64_t *heap_file, FerryError *err)
 {
     int64_t blocks = 0;
-    if (!heap_blocks(conn, shape, &blocks, heap_file, err))
+    if (!heap_blocks(conn, shape, &blocks, heap_file, NULL, err))
         return false;
     cut_blocks(0, blocks, nparts, bounds, nbounds);
     return true;
@@ -200,7 +203,7 @@ bool physical_split(SourceConn *conn, const TableShape *shape, double table_rows
                                                                                  : NULL;
     if (bad != NULL)
         return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed row address \"%.64s\"", bad);
-    if (!heap_blocks(conn, shape, &heap, NULL, err))
+    if (!heap_blocks(conn, shape, &heap, NULL, NULL, err))
         return false;
     per_block = heap > 0 ? table_rows / (double)heap : 0;
     if (upper == NULL)
@@ -224,19 +227,8 @@ bool physical_blocks(SourceConn *conn, const TableShape *shape, const char *lowe
                                                                           : NULL;
     if (bad != NULL)
         return ferry_error(err, FERRY_ERR_STATE, 0, "state holds a malformed row address \"%.64s\"", bad);
-    char *name = qualified_name(shape);
-    const char *params[1] = {name};
-    PGresult *res = NULL;
-    bool ok = source_query(conn,
-                           "SELECT pg_relation_size(c.oid) / current_setting('block_size')::bigint,"
-                           " greatest(c.reltuples, 0) / greatest(c.relpages, 1) FROM pg_class c WHERE c.oid = $1::regclass",
-                           1, params, &res, err);
-    free(name);
-    if (!ok)
+    if (!heap_blocks(conn, shape, &heap, NULL, rows_per_block, err))
         return false;
-    heap = atoll(PQgetvalue(res, 0, 0));
-    *rows_per_block = atof(PQgetvalue(res, 0, 1));
-    PQclear(res);
     if (upper == NULL)
         *to = heap;
     return true;
