@@ -503,6 +503,7 @@ static PartOutcome copy_chunks(Worker *w, SourceConn *conn, Sink *sink, Writer *
         }
         free(lower);
         lower = upper != NULL ? xstrdup(upper) : NULL;
+        size_t got = batch->bytes; /* read before the batch is the writer's */
         if (batch->nrows > 0 || last) {
             if (pending && !writer_wait(writer, err)) { /* the batch before failed: this one is dropped */
                 free(upper);
@@ -520,7 +521,7 @@ static PartOutcome copy_chunks(Worker *w, SourceConn *conn, Sink *sink, Writer *
             break;
         from += n;
         /* The next chunk sized from this one's bytes a block, to fill about 70% of a batch. */
-        double fit = batch->bytes > 0 ? 0.7 * (double)batch_bytes / (double)batch->bytes * (double)n : 4.0 * (double)n;
+        double fit = got > 0 ? 0.7 * (double)batch_bytes / (double)got * (double)n : 4.0 * (double)n;
         n = fit > 4.0 * (double)n ? 4 * n : fit < (double)n / 4 ? n / 4 : (int64_t)fit;
         n = n < 1 ? 1 : n > FERRY_CHUNK_BLOCKS_MAX ? FERRY_CHUNK_BLOCKS_MAX : n;
         w->chunk_blocks = n;
