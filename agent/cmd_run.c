@@ -236,7 +236,7 @@ static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTa
     const TableConfig *tc = table->config;
     bool full = run->full == tc;
     /* (7) A generation that had to be one view and was not is followed by its catch-up first. */
-    bool catch_up = (table->planned.physical || table->planned.catch_up) && table->planned.mixed;
+    bool catch_up = planned_one_view(&table->planned) && table->planned.mixed;
     bool moves_on = full || catch_up || table->mark_kind != MARK_NONE; /* a table copied once in full stays */
     int left = 0;
     if (moves_on && !state_table_remaining(run->state, table->planned.id, &left, err))
@@ -722,7 +722,7 @@ static bool begin_catch_ups(RunContext *run, bool *more, FerryError *err)
         RunTable *table = &run->tables[t];
         int left = 0;
         if (table->planned.id == 0 || atomic_load(&table->failed) ||
-            !(table->planned.physical || table->planned.catch_up))
+            !planned_one_view(&table->planned))
             continue;
         ok = reload_planned(run, table, err) && state_table_remaining(run->state, table->planned.id, &left, err);
         if (ok && left == 0 && table->planned.mixed) {
@@ -939,7 +939,7 @@ static int run_command(const CommandArgs *args)
                          : "every row was written");
         left += parts_left;
         RunTable *table = &run.tables[t];
-        if (parts_left == 0 && (table->planned.physical || table->planned.catch_up) && atomic_load(&table->mixed)) {
+        if (parts_left == 0 && planned_one_view(&table->planned) && atomic_load(&table->mixed)) {
             /* (7) Complete, but not one view until its catch-up is read: not done. */
             log_info("table %s: generation %lld still needs its catch-up: run ferry again", table->config->qualified,
                      (long long)table->planned.generation);

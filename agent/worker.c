@@ -379,7 +379,7 @@ static bool open_read(Worker *w, SourceConn *conn, RunTable *table, const Partit
     const TableShape *shape = &table->shape;
     for (;;) {
         SourceRead in = {.snapshot = run_snapshot_for(run, table)};
-        bool one_view = table->planned.physical || table->planned.catch_up;
+        bool one_view = planned_one_view(&table->planned);
         char *window = table->window ? xstrdup(table->window) : NULL;
         if (one_view && in.snapshot == NULL) {
             if (!atomic_load(&table->mixed)) {

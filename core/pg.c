@@ -108,8 +108,7 @@ bool pg_session_error(const PgSession *session, const PGresult *result, const ch
 /* A host that is this machine: a Unix socket's folder, localhost, or a loopback address. */
 static bool host_is_local(const char *host)
 {
-    return host == NULL || *host == '\0' || *host == '/' || *host == '@' || strcmp(host, "localhost") == 0 ||
-           strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0;
+    return host == NULL || *host == '\0' || *host == '/' || *host == '@' || host_is_loopback(host);
 }
 
 /*

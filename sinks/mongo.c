@@ -278,8 +278,7 @@ static void warn_without_tls(const mongoc_uri_t *uri)
     if (mongoc_uri_get_tls(uri))
         return;
     for (const mongoc_host_list_t *h = mongoc_uri_get_hosts(uri); h != NULL; h = h->next) {
-        bool local = h->family == AF_UNIX || strcmp(h->host, "localhost") == 0 || strncmp(h->host, "127.", 4) == 0 ||
-                     strcmp(h->host, "::1") == 0;
+        bool local = h->family == AF_UNIX || host_is_loopback(h->host);
         if (!local && !atomic_exchange(&warned, true)) {
             log_warn("mongo sink: %s is reached without TLS: documents and credentials travel readable; add "
                      "tls=true to the uri (the server's certificate is then verified)",

@@ -138,6 +138,8 @@ bool secret_file_read(const char *path, char *out, size_t cap, FerryError *err);
 bool secret_file_mode_ok(const char *path, unsigned mode, const char *what, FerryError *err);
 /* [ferry] secret_files: refuse (true, the default) or only warn of secret files others may read. */
 void secret_files_policy(bool refuse);
+/* A host name or address that is this machine: localhost, 127.x.y.z or ::1. */
+bool host_is_loopback(const char *host);
 /* Monotonic seconds. */
 double monotonic_seconds(void);
 

@@ -134,6 +134,12 @@ typedef struct PlannedTable {
 
 void planned_table_clear(PlannedTable *table);
 
+/* Must the table's generation be read as one view (physical.h, note 4): physical order, or a catch-up? */
+static inline bool planned_one_view(const PlannedTable *table)
+{
+    return table->physical || table->catch_up;
+}
+
 /* A partition as recorded (verify). Strings are borrowed for the callback's duration. */
 typedef struct PartitionRecord {
     int64_t part;
