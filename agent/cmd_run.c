@@ -127,19 +127,34 @@ static bool raise_mark(RunContext *run, RunTable *table, FerryError *err)
     return true;
 }
 
-/* deletes = reconcile, over a table whose generation is complete: the keys the source lost leave the sink. */
+/*
+ * deletes = reconcile, over a table whose generation is complete: the keys
+ * the source lost leave the sink. Files get a generation of tombstones
+ * (reconcile.c, note 4), recorded here, then finished and raised like any.
+ */
 static bool reconcile(RunContext *run, SourceConn *conn, Sink *sink, RunTable *table, FerryError *err)
 {
     ReconcileResult result;
     double started = monotonic_seconds();
-    if (!reconcile_table(conn, run->config->sink, sink, table->config, &table->shape, table->planned.est_rows,
-                         &result, err) ||
-        !state_reconciled(run->state, table->planned.id, result.removed, err))
+    unsigned flags = sink_flags(run->config->sink, run->config->sink_settings);
+    if (!reconcile_table(conn, run->config->sink, sink, table->config, &table->shape, &table->planned, flags,
+                         &result, err))
         return false;
-    log_info("table %s: reconciled in %.1f s: %d key range(s) compared, %d of them held keys the source no longer "
-             "has: %lld removed",
-             table->config->qualified, monotonic_seconds() - started, result.ranges, result.differed,
-             (long long)result.removed);
+    if (result.generation > 0) {
+        GenerationRecord tombstones = {.generation = result.generation, .since = &table->planned.mark,
+                                       .bound = &table->planned.mark, .nparts = 1, .written = true,
+                                       .written_rows = result.removed};
+        if (!state_generation_begin(run->state, table->planned.id, &tombstones, err) ||
+            !reload_planned(run, table, err) || !finish_table(run, table, err) || !raise_mark(run, table, err))
+            return false;
+    }
+    if (!state_reconciled(run->state, table->planned.id, result.removed, err))
+        return false;
+    log_info("table %s: reconciled in %.1f s: %d key %s compared, %d of them held keys the source no longer "
+             "has: %lld %s",
+             table->config->qualified, monotonic_seconds() - started, result.ranges,
+             flags & SINK_KEEPS_GENERATIONS ? "bucket(s)" : "range(s)", result.differed, (long long)result.removed,
+             result.generation > 0 ? "tombstoned in a generation of their own" : "removed");
     return true;
 }
 
@@ -251,7 +266,9 @@ static bool next_generation(RunContext *run, SourceConn *conn, Sink *sink, RunTa
         if (table->planned.marked < table->planned.generation && !finish_table(run, table, err))
             return false;
         if (!raise_mark(run, table, err) || !sweep_unloaded(run, tc, &table->shape, err) ||
-            ((tc->watermark.reconcile || (full && run->config->sink->prune != NULL)) &&
+            ((tc->watermark.reconcile || (full && run->config->sink->prune != NULL &&
+                                           !(sink_flags(run->config->sink, run->config->sink_settings) &
+                                             SINK_KEEPS_GENERATIONS))) &&
              !reconcile(run, conn, sink, table, err)))
             return false;
         bool begun = false;

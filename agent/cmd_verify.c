@@ -17,6 +17,11 @@
  *  (6) A table read with on_duplicate_key = keep_last holds one row per key
  *      in the sink: the source's keys are read in order and each key is
  *      counted once. keep_all counts every row, as it was written.
+ *  (7) Files of several generations (incremental runs) hold a version of a
+ *      key per generation: the sink applies them as a reader does (the last
+ *      version wins, a tombstone removes the key), a share of the keys at a
+ *      time by hash (SinkPartition.buckets), and each share is compared
+ *      with the source's keys of that hash.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +76,7 @@ typedef struct DigestRead {
     TableShape keys_shape;    /* the batch holds the key columns alone */
     bool once;                /* (6) each key counted once */
     char *last_key;           /* (6) the previous batch's last key */
+    const SinkPartition *part; /* (7) only the keys of its bucket, if it has one */
     SinkDigest *out;
 } DigestRead;
 
@@ -82,7 +88,10 @@ static bool digest_keys(void *ctx, const RowBatch *batch, FerryError *err)
         if (d->once && (r > 0 ? key_rows_equal(batch, r - 1, batch, r, &d->keys_shape)
                               : key_row_is(batch, 0, &d->keys_shape, d->last_key)))
             continue;
-        d->out->key_sum += d->ops->key_hash(d->sink, d->shape, batch, r);
+        uint64_t hash = d->ops->key_hash(d->sink, d->shape, batch, r);
+        if (!sink_partition_holds(d->part, hash))
+            continue;
+        d->out->key_sum += hash;
         d->out->rows++;
     }
     if (d->once && batch->nrows > 0) {
@@ -92,14 +101,14 @@ static bool digest_keys(void *ctx, const RowBatch *batch, FerryError *err)
     return true;
 }
 
-/* Count the source's rows in a range and sum the sink's hash of their keys. */
+/* Count the source's rows of a partition (its range, or its bucket) and sum the sink's hash of their keys. */
 static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, const TableConfig *tc,
-                          const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
-                          FerryError *err)
+                          const TableShape *shape, const SinkPartition *part, SinkDigest *out, FerryError *err)
 {
     memset(out, 0, sizeof *out);
+    const char *lo = part->lo, *hi = part->hi;
     DigestRead d = {.sink = sink, .ops = ops, .shape = shape, .keys_shape = {.nkeys = shape->nkeys},
-                    .once = tc->settings.on_duplicate_key == DUPLICATES_KEEP_LAST, .out = out};
+                    .once = tc->settings.on_duplicate_key == DUPLICATES_KEEP_LAST, .part = part, .out = out};
     for (int k = 0; k < shape->nkeys; k++)
         d.keys_shape.key_col[k] = k;
     /* A range is read in key order, so the source walks the key's index; a whole table needs no order,
@@ -115,14 +124,14 @@ static bool source_digest(SourceConn *conn, Sink *sink, const SinkOps *ops, cons
  * policy allows: a source that kills long reads is verified as it is copied.
  */
 static bool source_digest_retried(SourceConn **conn, const FerryConfig *config, Sink *sink, const TableConfig *tc,
-                                  const TableShape *shape, const char *lo, const char *hi, SinkDigest *out,
+                                  const TableShape *shape, const SinkPartition *part, SinkDigest *out,
                                   volatile sig_atomic_t *stop, FerryError *err)
 {
     RetryPolicy policy = run_retry_policy(config);
     RetryState retry;
     retry_begin(&retry, &policy, (unsigned)getpid());
     for (;;) {
-        if (*conn != NULL && source_digest(*conn, sink, config->sink, tc, shape, lo, hi, out, err))
+        if (*conn != NULL && source_digest(*conn, sink, config->sink, tc, shape, part, out, err))
             return true;
         if (*conn != NULL && (err->domain != FERRY_ERR_SOURCE || !err->retryable))
             return false;
@@ -189,18 +198,12 @@ static int verify_command(const CommandArgs *args)
             bad++;
             continue;
         }
+        /* (7) Files of several generations are compared as a reader applying them sees them. */
         bool generations = planned.generation > 0 && (sink_flags(ops, config->sink_settings) & SINK_KEEPS_GENERATIONS);
-        int64_t table_id = planned.id;
+        int64_t table_id = planned.id, generation = planned.generation, base = planned_view_base(&planned);
+        uint32_t buckets = (uint32_t)(planned.est_rows / FERRY_BUCKET_KEYS) + 1;
         bool block_ranges = planned.physical; /* its partitions are no key ranges (physical.h) */
         planned_table_clear(&planned);
-        if (generations) {
-            /* Its files hold a version of a key per generation: only a reader that applies them all could compare. */
-            printf("%-28s cannot compare: its %s files hold more than one generation (incremental runs), and "
-                   "verify compares a single copy\n",
-                   tc->qualified, ops->name);
-            bad++;
-            continue;
-        }
         MarkKind kind;
         if (!plan_discover(conn, tc, &shape, &err) || !delta_kind(conn, config->path, tc, &shape, &kind, &err)) {
             printf("%-28s cannot be read: %s\n", tc->qualified, err.message);
@@ -218,18 +221,25 @@ static int verify_command(const CommandArgs *args)
         }
         /* (4) A sink that orders keys its own way is compared over the whole table. */
         bool whole = block_ranges || (ops->ranges_match != NULL && !ops->ranges_match(sink, &shape));
-        for (int i = 0; i < (whole && parts.count > 0 ? 1 : parts.count); i++) {
+        int compared = generations ? (int)buckets : whole && parts.count > 0 ? 1 : parts.count;
+        for (int i = 0; i < compared; i++) {
             SinkPartition sp = {.partition = -1};
             char part[24] = "all", range[160];
             snprintf(range, sizeof range, "the whole table (%d partitions)", parts.count);
-            if (!whole) {
+            if (generations) {
+                sp = (SinkPartition){.partition = -1, .generation = generation, .base = base, .buckets = buckets,
+                                     .bucket = (uint32_t)i};
+                snprintf(part, sizeof part, "%d/%u", i + 1, buckets);
+                snprintf(range, sizeof range, "generations %lld-%lld, key share %d of %u", (long long)base,
+                         (long long)generation, i + 1, buckets);
+            } else if (!whole) {
                 struct Part *p = &parts.items[i];
                 sp = (SinkPartition){.partition = p->part, .lo = p->lo, .hi = p->hi};
                 snprintf(part, sizeof part, "%lld", (long long)p->part);
                 key_range_describe(&shape, p->lo, p->hi, range, sizeof range);
             }
             SinkDigest src, dst;
-            if (!source_digest_retried(&conn, config, sink, tc, &shape, sp.lo, sp.hi, &src, args->stop, &err) ||
+            if (!source_digest_retried(&conn, config, sink, tc, &shape, &sp, &src, args->stop, &err) ||
                 !ops->digest(sink, &shape, &sp, &dst, &err)) {
                 printf("%-28s %6s  %-36s  cannot compare: %s\n", tc->qualified, part, range, err.message);
                 bad++;
@@ -243,7 +253,10 @@ static int verify_command(const CommandArgs *args)
             checked++;
             bad += !same;
         }
-        if (whole && block_ranges)
+        if (generations)
+            printf("%-28s %6s  (its files hold generations %lld to %lld: each key at its last version, tombstones "
+                   "applied, keys shared out by hash)\n", "", "", (long long)base, (long long)generation);
+        else if (whole && block_ranges)
             printf("%-28s %6s  (read in physical order: its partitions are block ranges, so it is compared as "
                    "one)\n", "", "");
         else if (whole)

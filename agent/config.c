@@ -191,7 +191,8 @@ static const ConfigOption table_options[] = {
     CONFIG_OPTION(TableSettings, deletes, OPT_STRING, .default_value = "none", .raw = true,
                   .help = "incremental: none; soft COLUMN (a row whose COLUMN is true, or not NULL, is deleted "
                           "from the sink: removed by key, or a tombstone line in files); or reconcile (keys the "
-                          "source no longer has are removed from the sink, found by comparing key ranges)"),
+                          "source no longer has are removed from the sink, or tombstoned in files, found by "
+                          "comparing the keys)"),
     /* Not recorded: the plan records what it chose, and a table keeps it until it is planned again. */
     CONFIG_OPTION(TableSettings, read_order, OPT_ENUM, .default_value = "default", .choices = table_read_order_names,
                   .help = "how a whole copy reads the table: key (key ranges in key order), physical (block "
@@ -751,7 +752,7 @@ static bool check_tables_with_sink(const char *file, Parsed *parsed, const Ferry
         if (table->watermark.reconcile && config->sink->prune == NULL)
             return ferry_error(err, FERRY_ERR_CONFIG, 0,
                                "%s:%d: key 'deletes': deletes = reconcile removes keys from the sink, and the %s "
-                               "sink cannot (mongo, postgres and redshift can); for files use deletes = soft COLUMN",
+                               "sink cannot: use deletes = soft COLUMN",
                                file, key_line(section, "deletes"), config->sink->name);
         if (table->settings.mode == MODE_INCREMENTAL && !(flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS)))
             return ferry_error(err, FERRY_ERR_CONFIG, 0,

@@ -101,11 +101,12 @@ static void type_name(const TableShape *shape, const char *column, FerryOid type
     snprintf(out, cap, "oid %u", type);
 }
 
-/* deletes = soft COLUMN: the column among those copied, marked in the shape. */
+/* deletes, marked in the shape: soft COLUMN's column (among those copied), or reconcile. */
 static bool soft_delete_column(const char *file, const TableConfig *table, TableShape *shape, FerryError *err)
 {
     const char *name = table->watermark.soft_delete;
     shape->has_deleted = false;
+    shape->reconciled = table->watermark.reconcile;
     if (name == NULL)
         return true;
     for (int c = 0; c < shape->nout; c++)

@@ -20,6 +20,18 @@
  *      the next generation, not this: only what the sink holds beyond the
  *      source is removed. Removing is idempotent, so a reconcile killed half
  *      way is simply done again by the next run.
+ *  (4) Files cannot remove a key, and hold a version of it per generation:
+ *      there the keys are shared out by hash into buckets of about
+ *      FERRY_BUCKET_KEYS (a file has no key order to cut at), and per bucket
+ *      the sink applies its generations as a reader would and writes a
+ *      tombstone of each key it holds that the source lacks (sink.h). Its
+ *      own comparison is that pass, so no digest is asked first. The
+ *      tombstones make a generation of their own, after the one the sink
+ *      holds and before the next: a reader applying generations in order
+ *      then needs no rule for a key deleted and written again in one
+ *      generation. The run records it (cmd_run.c) once every bucket is done;
+ *      a reconcile killed before that is done again, over what its first
+ *      attempt wrote (removed first).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +58,7 @@ typedef struct HashRead {
     const SinkOps *ops;
     Sink *sink;
     const TableShape *shape;
+    const SinkPartition *part; /* only the keys it holds (a bucket) */
     Hashes *out;
 } HashRead;
 
@@ -60,24 +73,54 @@ static bool hash_keys(void *ctx, const RowBatch *batch, FerryError *err)
             out->items = xrealloc(out->items, out->cap * sizeof *out->items);
         }
         uint64_t hash = h->ops->key_hash(h->sink, h->shape, batch, r);
+        if (!sink_partition_holds(h->part, hash))
+            continue;
         out->items[out->count++] = hash;
         out->sum += hash;
     }
     return true;
 }
 
-/* (2) The hashes of the source's keys in (lo, hi], as the sink hashes them. */
+/* (2) The hashes of the source's keys of the partition (its range, or its bucket), as the sink hashes them. */
 static bool source_hashes(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,
-                          const TableShape *shape, const char *lo, const char *hi, Hashes *out, FerryError *err)
+                          const TableShape *shape, const SinkPartition *part, Hashes *out, FerryError *err)
 {
     out->count = 0;
     out->sum = 0;
-    HashRead h = {.ops = ops, .sink = sink, .shape = shape, .out = out};
-    return plan_read_keys(conn, table, shape, lo, hi, false, hash_keys, &h, err);
+    HashRead h = {.ops = ops, .sink = sink, .shape = shape, .part = part, .out = out};
+    return plan_read_keys(conn, table, shape, part->lo, part->hi, false, hash_keys, &h, err);
+}
+
+/* (4) A sink that keeps generations: a bucket of keys at a time, its tombstones a generation of their own. */
+static bool reconcile_generations(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,
+                                  const TableShape *shape, const PlannedTable *planned, ReconcileResult *out,
+                                  FerryError *err)
+{
+    uint32_t buckets = (uint32_t)(planned->est_rows / FERRY_BUCKET_KEYS) + 1;
+    Hashes hashes = {0};
+    bool ok = true;
+    for (uint32_t b = 0; ok && b < buckets; b++) {
+        SinkPartition part = {.partition = -1, .generation = planned->generation, .base = planned_view_base(planned),
+                              .buckets = buckets, .bucket = b};
+        int64_t removed = 0;
+        ok = source_hashes(conn, ops, sink, table, shape, &part, &hashes, err);
+        if (ok) {
+            qsort(hashes.items, hashes.count, sizeof *hashes.items, hash_order);
+            ok = ops->prune(sink, shape, &part, hashes.items, hashes.count, &removed, err);
+        }
+        out->ranges++;
+        out->differed += removed > 0;
+        out->removed += removed;
+    }
+    free(hashes.items);
+    if (ok && out->removed > 0)
+        out->generation = planned->generation + 1;
+    return ok;
 }
 
 bool reconcile_table(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,
-                     const TableShape *shape, int64_t est_rows, ReconcileResult *out, FerryError *err)
+                     const TableShape *shape, const PlannedTable *planned, unsigned sink_flags,
+                     ReconcileResult *out, FerryError *err)
 {
     memset(out, 0, sizeof *out);
     if (ops->prune == NULL || ops->digest == NULL)
@@ -88,9 +131,15 @@ bool reconcile_table(SourceConn *conn, const SinkOps *ops, Sink *sink, const Tab
                            "table %s: deletes = reconcile: the %s sink orders this key otherwise than the source, "
                            "so its key ranges cannot be compared",
                            table->qualified, ops->name);
+    if (sink_flags & SINK_KEEPS_GENERATIONS) {
+        bool ok = reconcile_generations(conn, ops, sink, table, shape, planned, out, err);
+        if (!ok)
+            ferry_error_prefix(err, "table %s: reconciling deletes", table->qualified);
+        return ok;
+    }
     int range_rows = table->settings.partition_rows < RECONCILE_RANGE_ROWS ? table->settings.partition_rows
                                                                             : RECONCILE_RANGE_ROWS;
-    int pieces = (int)(est_rows / (range_rows > 0 ? range_rows : 1)) + 1;
+    int pieces = (int)(planned->est_rows / (range_rows > 0 ? range_rows : 1)) + 1;
     char **bounds = NULL;
     int nbounds = 0;
     double sampled = 0;
@@ -102,7 +151,7 @@ bool reconcile_table(SourceConn *conn, const SinkOps *ops, Sink *sink, const Tab
     for (int i = 0; ok && i <= nbounds; i++) {
         SinkPartition part = {.partition = i, .lo = i > 0 ? bounds[i - 1] : NULL, .hi = i < nbounds ? bounds[i] : NULL};
         SinkDigest held;
-        ok = source_hashes(conn, ops, sink, table, shape, part.lo, part.hi, &hashes, err) &&
+        ok = source_hashes(conn, ops, sink, table, shape, &part, &hashes, err) &&
              ops->digest(sink, shape, &part, &held, err);
         out->ranges++;
         if (!ok || (held.rows == (int64_t)hashes.count && held.key_sum == hashes.sum))

@@ -39,6 +39,18 @@
  *      which no plan removes. Its dot keeps it out of a shell's "*" and out
  *      of what Spark, Hive and Athena read (they pass over names that begin
  *      with "." or "_"); no manifest names it.
+ * (10) Files of several generations hold a version of a key in each. verify
+ *      and reconcile see them as a reader applying them in order would: the
+ *      objects of generations base..generation are read, and each key of the
+ *      asked bucket (sink.h) keeps its last version in a table of 16 bytes a
+ *      slot, so a bucket of FERRY_BUCKET_KEYS costs 8 MiB. The key's hash is
+ *      taken from its fields as written, as blob_key_hash takes it from the
+ *      source's value.
+ * (11) A file cannot lose a key: reconcile's prune writes a tombstone of each
+ *      key whose last version is live and which the source lacks, made of
+ *      that version's key fields, into generation + 1 (sink.h). Those rows
+ *      are found by a second pass over the objects, through a store handle
+ *      of its own, while the sink's handle writes the tombstones' object.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -240,15 +252,28 @@ static bool is_table_object(const char *key, const void *arg)
     return strcmp(p, ".manifest") == 0;
 }
 
-/* A table whose rows may be deletions (deletes = soft) writes them as tombstone lines: NDJSON only. */
+/*
+ * A table whose deletions reach the files (deletes = soft or reconcile) has
+ * them written as tombstone lines: NDJSON only, and no column may be taken
+ * for the tombstone's mark.
+ */
 static bool blob_check_table(const void *settings, const TableShape *shape, FerryError *err)
 {
     const BlobSettings *s = settings;
-    if (shape->has_deleted && s->format != FORMAT_NDJSON)
+    if (!shape->has_deleted && !shape->reconciled)
+        return true;
+    const char *setting = shape->has_deleted ? "soft" : "reconcile";
+    if (s->format != FORMAT_NDJSON)
         return ferry_error(err, FERRY_ERR_CONFIG, 0,
-                           "table %s: deletes = soft writes a deleted row as a tombstone line "
+                           "table %s: deletes = %s writes a deleted key as a tombstone line "
                            "({\"_deleted\": true, <key>}), which CSV has no form for: set format = ndjson",
-                           shape->target);
+                           shape->target, setting);
+    for (int c = 0; c < shape->nout; c++)
+        if (strcmp(shape->cols[c].name, "_deleted") == 0)
+            return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                               "table %s: deletes = %s writes a deleted key as {\"_deleted\": true, <key>}, and "
+                               "column _deleted would read as one: leave it out of columns or rename it in a view",
+                               shape->target, setting);
     return true;
 }
 
@@ -415,97 +440,275 @@ static void count_row(void *ctx, const char *const *fields, const size_t *length
     (void)lengths;
 }
 
-typedef struct KeyCtx {
-    SinkDigest *digest;
-    int nkeys;
-} KeyCtx;
-
-static void digest_key_row(void *ctx, const char *const *fields, const size_t *lengths)
-{
-    KeyCtx *k = ctx;
-    uint64_t hash = FORMAT_HASH_SEED;
-    for (int i = 0; i < k->nkeys; i++) {
-        if (i > 0)
-            hash = format_hash(hash, "\x1f", 1);
-        hash = format_hash(hash, fields[i], lengths[i]);
-    }
-    k->digest->key_sum += hash;
-}
-
-typedef struct ReadCtx {
-    Sink *sink;
+/* One object read back: its bytes through the reverse filter into a RowReader (note 3). */
+typedef struct ObjectRead {
     Decompressor inflate;
-    RowReader reader;
-} ReadCtx;
+    RowReader reader;         /* the object's, while it is read: on_row may look at it (deleted) */
+    int64_t rows;             /* over every object read */
+    bool malformed;
+} ObjectRead;
 
 static bool feed_reader(void *ctx, const char *data, size_t len, FerryError *err)
 {
     (void)err;
-    row_reader_feed(&((ReadCtx *)ctx)->reader, data, len);
+    row_reader_feed(&((ObjectRead *)ctx)->reader, data, len);
     return true;
 }
 
 static bool feed_inflate(void *ctx, const char *data, size_t len, FerryError *err)
 {
-    return decompress_write(&((ReadCtx *)ctx)->inflate, data, len, err);
+    return decompress_write(&((ObjectRead *)ctx)->inflate, data, len, err);
+}
+
+/* Read `key` from `store`, each row's fields (names: NDJSON; indexes: CSV) handed to on_row. */
+static bool read_object(Sink *sink, Store *store, const char *key, ObjectRead *o, int nfields,
+                        char *const *names, const int *indexes,
+                        void (*on_row)(void *, const char *const *, const size_t *), void *ctx, FerryError *err)
+{
+    row_reader_init(&o->reader, (RowFormat)sink->settings.format, sink->settings.csv_header, nfields,
+                    (const char *const *)names, indexes, on_row, ctx);
+    decompress_init(&o->inflate, (Compression)sink->settings.compression, feed_reader, o);
+    bool ok = decompress_begin(&o->inflate, err) && sink->ops->read(store, key, feed_inflate, o, err) &&
+              decompress_finish(&o->inflate, err);
+    if (!ok)
+        ferry_error_prefix(err, "%s: reading %s", sink->who, key);
+    row_reader_finish(&o->reader);
+    o->rows += o->reader.rows;
+    o->malformed |= o->reader.malformed;
+    row_reader_free(&o->reader);
+    decompress_free(&o->inflate);
+    return ok;
+}
+
+/* The key's fields as written: NDJSON by JSON-encoded name (the column's prefix without its "{" or "," and
+ * its ':'), CSV by position; false when the sink does not write them all. names[] are owned (keys_free). */
+static bool key_fields(Sink *sink, const TableShape *shape, char **names, int *indexes)
+{
+    bool all = true;
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = indexes[k] = shape->key_col[k];
+        all &= c < shape->nout;
+        const RowWriter *w = &sink->writer;
+        names[k] = c < shape->nout ? xstrndup(w->json_prefix[c] + 1, w->json_prefix_len[c] - 2) : xstrdup("");
+    }
+    return all;
+}
+
+static void keys_free(const TableShape *shape, char **names)
+{
+    for (int k = 0; k < shape->nkeys; k++)
+        free(names[k]);
+}
+
+/* A row's key hash, from its key fields as written: what blob_key_hash gives the same key from the source. */
+static uint64_t stored_key_hash(int nkeys, const char *const *fields, const size_t *lengths)
+{
+    uint64_t hash = FORMAT_HASH_SEED;
+    for (int i = 0; i < nkeys; i++) {
+        if (i > 0)
+            hash = format_hash(hash, "\x1f", 1);
+        hash = format_hash(hash, fields[i], lengths[i]);
+    }
+    return hash;
 }
 
 typedef struct DigestCtx {
+    SinkDigest *digest;
+    int nkeys;
+} DigestCtx;
+
+static void digest_key_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    DigestCtx *d = ctx;
+    d->digest->key_sum += stored_key_hash(d->nkeys, fields, lengths);
+}
+
+/* ---- several generations, as a reader applies them (note 10) ---- */
+
+/*
+ * A key's last version: its hash, and in `version` (generation + 1) << 2 with
+ * VERSION_DELETED (a tombstone) and VERSION_DEAD (a prune found the source
+ * without the key); a version of 0 is an empty slot. Open addressing, at
+ * most half full.
+ */
+enum { VERSION_DELETED = 1, VERSION_DEAD = 2 };
+
+typedef struct KeyVersion {
+    uint64_t hash, version;
+} KeyVersion;
+
+typedef struct Versions {
+    KeyVersion *slots;
+    size_t cap, count;        /* cap: a power of two */
+} Versions;
+
+static KeyVersion *versions_slot(const Versions *v, uint64_t hash)
+{
+    size_t mask = v->cap - 1;
+    for (size_t i = (size_t)((hash * 0x9e3779b97f4a7c15u) >> 32) & mask;; i = (i + 1) & mask)
+        if (v->slots[i].version == 0 || v->slots[i].hash == hash)
+            return &v->slots[i];
+}
+
+static void versions_grow(Versions *v)
+{
+    Versions bigger = {.cap = v->cap ? 2 * v->cap : 4096};
+    bigger.slots = xcalloc(bigger.cap, sizeof *bigger.slots);
+    for (size_t i = 0; i < v->cap; i++)
+        if (v->slots[i].version != 0) {
+            *versions_slot(&bigger, v->slots[i].hash) = v->slots[i];
+            bigger.count++;
+        }
+    free(v->slots);
+    *v = bigger;
+}
+
+/* A version of the key read in `generation`: it replaces one of an earlier generation (or of this one, read before). */
+static void versions_put(Versions *v, uint64_t hash, int64_t generation, bool deleted)
+{
+    if (2 * (v->count + 1) > v->cap)
+        versions_grow(v);
+    KeyVersion *slot = versions_slot(v, hash);
+    uint64_t version = (uint64_t)(generation + 1) << 2 | (deleted ? VERSION_DELETED : 0);
+    if (slot->version == 0) {
+        slot->hash = hash;
+        slot->version = version;
+        v->count++;
+    } else if (version >> 2 >= slot->version >> 2) {
+        slot->version = version;
+    }
+}
+
+/* What apply_generations reads, object by object, and what it does with each row. */
+typedef struct ApplyCtx {
+    Sink *sink;
+    Store *store;             /* the handle objects are read through */
+    const TableShape *shape;
+    const SinkPartition *part;
+    Versions versions;
+    ObjectRead read;
+    int64_t generation;       /* the object being read's */
+    char *names[FERRY_KEY_COLUMNS_MAX];
+    int indexes[FERRY_KEY_COLUMNS_MAX];
+    void (*on_row)(void *, const char *const *, const size_t *);
+    int64_t tombstones;       /* prune: tombstone lines written */
+} ApplyCtx;
+
+/* Pass one: every version of the bucket's keys, the last one kept. */
+static void apply_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    ApplyCtx *a = ctx;
+    uint64_t hash = stored_key_hash(a->shape->nkeys, fields, lengths);
+    if (sink_partition_holds(a->part, hash))
+        versions_put(&a->versions, hash, a->generation, a->read.reader.deleted);
+}
+
+/* A segment object of generation base..generation: read, rows to a->on_row. */
+static bool apply_object(void *ctx, const char *key, uint64_t size, FerryError *err)
+{
+    (void)size;
+    ApplyCtx *a = ctx;
+    const char *target = a->shape->target;
+    size_t tlen = strlen(target);
+    SegmentId id;
+    if (!is_segment_key(key, target) || !segment_parse(key + tlen + 1, target, &id) ||
+        id.generation < a->part->base || id.generation > a->part->generation)
+        return true;
+    a->generation = id.generation;
+    return read_object(a->sink, a->store, key, &a->read, a->shape->nkeys, a->names, a->indexes, a->on_row, a, err);
+}
+
+/* Read every object of the generations base..generation, each row to a->on_row. */
+static bool apply_generations(ApplyCtx *a, FerryError *err)
+{
+    char prefix[FERRY_NAME_MAX + 8];
+    return file_path(prefix, sizeof prefix, a->sink->who, err, "%s/", a->shape->target) &&
+           a->sink->ops->list(a->store, prefix, apply_object, a, err);
+}
+
+/* Pass one over the sink's own store: the bucket's keys, each at its last version. */
+static bool apply_begin(Sink *sink, const TableShape *shape, const SinkPartition *part, ApplyCtx *a,
+                        FerryError *err)
+{
+    *a = (ApplyCtx){.sink = sink, .store = sink->store, .shape = shape, .part = part, .on_row = apply_row};
+    use_table(sink, shape);
+    if (!key_fields(sink, shape, a->names, a->indexes)) {
+        keys_free(shape, a->names);
+        return ferry_error(err, FERRY_ERR_CONFIG, 0,
+                           "%s: table %s: its files do not hold its key columns, so generations cannot be applied",
+                           sink->who, shape->target);
+    }
+    if (apply_generations(a, err))
+        return true;
+    keys_free(shape, a->names);
+    free(a->versions.slots);
+    return false;
+}
+
+static void apply_end(ApplyCtx *a)
+{
+    keys_free(a->shape, a->names);
+    free(a->versions.slots);
+}
+
+/* The bucket's keys whose last version is no tombstone: a reader's rows, counted and summed. */
+static bool digest_applied(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
+                           FerryError *err)
+{
+    ApplyCtx a;
+    if (!apply_begin(sink, shape, part, &a, err))
+        return false;
+    out->has_keys = true;
+    out->malformed = a.read.malformed;
+    for (size_t i = 0; i < a.versions.cap; i++) {
+        const KeyVersion *v = &a.versions.slots[i];
+        if (v->version != 0 && !(v->version & VERSION_DELETED)) {
+            out->rows++;
+            out->key_sum += v->hash;
+        }
+    }
+    apply_end(&a);
+    return true;
+}
+
+/* What blob_digest reads: the objects of one partition of one generation. */
+typedef struct PartitionRead {
     Sink *sink;
     const TableShape *shape;
-    SinkDigest *digest;
-    KeyCtx keys;
-    char *bare[FERRY_KEY_COLUMNS_MAX];
+    ObjectRead read;
+    DigestCtx keys;
+    bool has_keys;
+    char *names[FERRY_KEY_COLUMNS_MAX];
     int indexes[FERRY_KEY_COLUMNS_MAX];
-} DigestCtx;
+} PartitionRead;
 
 /* One object of the partition: its rows counted and their keys hashed (note 3). */
 static bool digest_object(void *ctx, const char *key, uint64_t size, FerryError *err)
 {
     (void)size;
-    DigestCtx *d = ctx;
-    Sink *sink = d->sink;
-    ReadCtx r = {.sink = sink};
-    if (d->digest->has_keys)
-        row_reader_init(&r.reader, (RowFormat)sink->settings.format, sink->settings.csv_header, d->shape->nkeys,
-                        (const char *const *)d->bare, d->indexes, digest_key_row, &d->keys);
-    else
-        row_reader_init(&r.reader, (RowFormat)sink->settings.format, sink->settings.csv_header, 0, NULL, NULL,
-                        count_row, NULL);
-    decompress_init(&r.inflate, (Compression)sink->settings.compression, feed_reader, &r);
-    bool ok = decompress_begin(&r.inflate, err) && sink->ops->read(sink->store, key, feed_inflate, &r, err) &&
-              decompress_finish(&r.inflate, err);
-    if (!ok)
-        ferry_error_prefix(err, "%s: reading %s", sink->who, key);
-    row_reader_finish(&r.reader);
-    d->digest->rows += r.reader.rows;
-    d->digest->malformed |= r.reader.malformed;
-    row_reader_free(&r.reader);
-    decompress_free(&r.inflate);
-    return ok;
+    PartitionRead *p = ctx;
+    if (p->has_keys)
+        return read_object(p->sink, p->sink->store, key, &p->read, p->shape->nkeys, p->names, p->indexes,
+                           digest_key_row, &p->keys, err);
+    return read_object(p->sink, p->sink->store, key, &p->read, 0, NULL, NULL, count_row, NULL, err);
 }
 
 static bool blob_digest(Sink *sink, const TableShape *shape, const SinkPartition *part, SinkDigest *out,
                         FerryError *err)
 {
     memset(out, 0, sizeof *out);
+    if (part->buckets > 0)
+        return digest_applied(sink, shape, part, out, err);
     use_table(sink, shape);
-    DigestCtx d = {.sink = sink, .shape = shape, .digest = out, .keys = {.digest = out, .nkeys = shape->nkeys}};
-    /* The key's fields as written: NDJSON by JSON-encoded name (the column's prefix without
-     * its "{" or "," and its ':'), CSV by position; only if written at all. */
-    out->has_keys = true;
-    for (int k = 0; k < shape->nkeys; k++) {
-        int c = d.indexes[k] = shape->key_col[k];
-        out->has_keys &= c < shape->nout;
-        const RowWriter *w = &sink->writer;
-        d.bare[k] = c < shape->nout ? xstrndup(w->json_prefix[c] + 1, w->json_prefix_len[c] - 2) : xstrdup("");
-    }
+    PartitionRead p = {.sink = sink, .shape = shape, .keys = {.digest = out, .nkeys = shape->nkeys}};
+    p.has_keys = out->has_keys = key_fields(sink, shape, p.names, p.indexes);
     char start[FERRY_NAME_MAX + 32], prefix[2 * FERRY_NAME_MAX + 40];
     bool ok = segment_prefix(start, sizeof start, shape->target, part->generation, part->partition, sink->who, err) &&
               file_path(prefix, sizeof prefix, sink->who, err, "%s/%s", shape->target, start) &&
-              sink->ops->list(sink->store, prefix, digest_object, &d, err);
-    for (int k = 0; k < shape->nkeys; k++)
-        free(d.bare[k]);
+              sink->ops->list(sink->store, prefix, digest_object, &p, err);
+    out->rows = p.read.rows;
+    out->malformed = p.read.malformed;
+    keys_free(shape, p.names);
     return ok;
 }
 
@@ -550,40 +753,47 @@ static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError
     return true;
 }
 
-/*
- * (7) A complete generation's manifest, in Redshift's format (what COPY …
- * MANIFEST reads): every segment object of the generation, mandatory, with
- * its length; written after every segment, as one more object, so a reader
- * that sees it sees the whole generation: the table's first copy, or the
- * rows one incremental run found changed.
- */
-/* A generation's object of the table older than `base` (a segment or a manifest): superseded. */
-typedef struct Superseded {
+/* The table's objects (segments and manifests) of the generations from..to. */
+typedef struct Generations {
     const char *target;
-    int64_t base;
-} Superseded;
+    int64_t from, to;
+} Generations;
 
-static bool is_superseded(const char *key, const void *arg)
+static bool is_generation_object(const char *key, const void *arg)
 {
-    const Superseded *s = arg;
-    size_t tlen = strlen(s->target);
+    const Generations *g = arg;
+    size_t tlen = strlen(g->target);
     SegmentId id;
-    if (is_segment_key(key, s->target))
-        return segment_parse(key + tlen + 1, s->target, &id) && id.generation < s->base;
-    if (!is_table_object(key, s->target))
+    int64_t generation;
+    if (is_segment_key(key, g->target)) {
+        if (!segment_parse(key + tlen + 1, g->target, &id))
+            return false;
+        generation = id.generation;
+    } else if (is_table_object(key, g->target)) {
+        const char *p = key + 2 * tlen + 1; /* ".manifest", or ".g<generation>.manifest" */
+        generation = p[1] != 'g' ? 0 : strtoll(p + 2, NULL, 10);
+    } else {
         return false;
-    const char *p = key + 2 * tlen + 1; /* ".manifest", or ".g<generation>.manifest" */
-    return p[1] != 'g' || strtoll(p + 2, NULL, 10) < s->base;
+    }
+    return generation >= g->from && generation <= g->to;
+}
+
+/* Remove the table's objects of generations from..to; *removed counts them. */
+static bool remove_generations(Sink *sink, const TableShape *shape, int64_t from, int64_t to, int *removed,
+                               FerryError *err)
+{
+    char prefix[FERRY_NAME_MAX + 8];
+    Generations range = {.target = shape->target, .from = from, .to = to};
+    *removed = 0;
+    return file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) &&
+           sink->ops->remove_all(sink->store, prefix, is_generation_object, &range, removed, err);
 }
 
 /* (8) A generation that holds every row (run --full) supersedes those before it: their objects go. */
 static bool remove_superseded(Sink *sink, const TableShape *shape, int64_t base, FerryError *err)
 {
-    char prefix[FERRY_NAME_MAX + 8];
-    int removed = 0;
-    Superseded arg = {.target = shape->target, .base = base};
-    if (!file_path(prefix, sizeof prefix, sink->who, err, "%s/", shape->target) ||
-        !sink->ops->remove_all(sink->store, prefix, is_superseded, &arg, &removed, err))
+    int removed;
+    if (!remove_generations(sink, shape, 0, base - 1, &removed, err))
         return false;
     if (removed > 0)
         log_info("%s: removed %d objects of %s's generations before %lld, which holds every row", sink->who, removed,
@@ -591,6 +801,13 @@ static bool remove_superseded(Sink *sink, const TableShape *shape, int64_t base,
     return true;
 }
 
+/*
+ * (7) A complete generation's manifest, in Redshift's format (what COPY …
+ * MANIFEST reads): every segment object of the generation, mandatory, with
+ * its length; written after every segment, as one more object, so a reader
+ * that sees it sees the whole generation: the table's first copy, or the
+ * rows one incremental run found changed.
+ */
 static bool blob_finish_table(Sink *sink, const TableShape *shape, int64_t generation, int64_t base,
                               FerryError *err)
 {
@@ -616,6 +833,85 @@ static bool blob_finish_table(Sink *sink, const TableShape *shape, int64_t gener
     free(m.json.text);
     /* After the manifest: a reader that finds the new generation whole never misses the old one's rows. */
     return ok && (base == 0 || remove_superseded(sink, shape, base, err));
+}
+
+/* ---- deletes = reconcile: tombstones (note 11) ---- */
+
+static int hash_order(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Pass two: a tombstone of each dead key, made of its last version's key fields, into the open segment. */
+static void tombstone_row(void *ctx, const char *const *fields, const size_t *lengths)
+{
+    ApplyCtx *a = ctx;
+    uint64_t hash = stored_key_hash(a->shape->nkeys, fields, lengths);
+    if (!sink_partition_holds(a->part, hash))
+        return;
+    KeyVersion *slot = versions_slot(&a->versions, hash);
+    if (!(slot->version & VERSION_DEAD) || slot->version >> 2 != (uint64_t)(a->generation + 1))
+        return;
+    slot->version &= ~(uint64_t)VERSION_DEAD; /* one tombstone a key */
+    OutBuf *out = &a->sink->out;
+    outbuf_write(out, "{\"_deleted\":true", 16); /* as format.c's json_tombstone writes one */
+    for (int k = 0; k < a->shape->nkeys; k++) {
+        outbuf_putc(out, ',');
+        outbuf_write(out, a->names[k], strlen(a->names[k]));
+        outbuf_putc(out, ':');
+        outbuf_write(out, fields[k], lengths[k]);
+    }
+    outbuf_write(out, "}\n", 2);
+    a->tombstones++;
+}
+
+static bool blob_prune(Sink *sink, const TableShape *shape, const SinkPartition *part, const uint64_t *live,
+                       size_t nlive, int64_t *removed, FerryError *err)
+{
+    *removed = 0;
+    if (part->buckets == 0)
+        return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: %s: files are reconciled a bucket of keys at a time",
+                           sink->who);
+    int stale = 0; /* what an earlier attempt wrote past `generation`, and no run recorded */
+    if (part->bucket == 0 && !remove_generations(sink, shape, part->generation + 1, INT64_MAX, &stale, err))
+        return false;
+    if (stale > 0)
+        log_info("%s: removed %d objects of %s past generation %lld, which no run recorded", sink->who, stale,
+                 shape->target, (long long)part->generation);
+    ApplyCtx a;
+    if (!apply_begin(sink, shape, part, &a, err))
+        return false;
+    int64_t dead = 0;
+    for (size_t i = 0; i < a.versions.cap; i++) {
+        KeyVersion *v = &a.versions.slots[i];
+        if (v->version != 0 && !(v->version & VERSION_DELETED) &&
+            bsearch(&v->hash, live, nlive, sizeof *live, hash_order) == NULL) {
+            v->version |= VERSION_DEAD;
+            dead++;
+        }
+    }
+    bool ok = true;
+    if (dead > 0) {
+        /* The objects are read again through a handle of their own while this one writes. */
+        Store *reading = NULL;
+        SinkSegment segment = {.shape = shape, .partition = 0, .sequence = part->bucket + 1,
+                               .generation = part->generation + 1, .last = true};
+        ok = sink->ops->open(&sink->settings.store, sink->who, &reading, err) && blob_begin(sink, &segment, err);
+        if (ok) {
+            a.store = reading;
+            a.on_row = tombstone_row;
+            a.read = (ObjectRead){0};
+            ok = apply_generations(&a, err) && blob_commit(sink, err);
+            if (!ok)
+                blob_abort(sink);
+        }
+        if (reading != NULL)
+            sink->ops->close(reading);
+        *removed = a.tombstones;
+    }
+    apply_end(&a);
+    return ok;
 }
 
 static bool hash_drain(void *ctx, const char *data, size_t len, FerryError *err)
@@ -684,6 +980,7 @@ static uint64_t blob_key_hash(Sink *sink, const TableShape *shape, const RowBatc
         .close = blob_close,                                                                        \
         .digest = blob_digest,                                                                      \
         .key_hash = blob_key_hash,                                                                  \
+        .prune = blob_prune,                                                                        \
     }
 
 BLOB_SINK(dir, store_dir, store_dir_options);

@@ -503,8 +503,10 @@ static void reader_emit(RowReader *reader)
     const char *p = reader->row != NULL ? reader->row : "", *end = p + reader->row_len; /* an empty row has no buffer */
     for (int i = 0; i < reader->nfields; i++)
         fields[i] = NULL;
+    reader->deleted = false;
     if (reader->format == FORMAT_NDJSON) {
         /* {"name":value,...}: compare each member's raw name with the ones asked for. */
+        reader->deleted = (size_t)(end - p) >= 16 && memcmp(p, "{\"_deleted\":true", 16) == 0; /* json_tombstone */
         if (p < end && *p == '{')
             p++;
         while (p < end && *p == '"') {

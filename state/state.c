@@ -500,6 +500,14 @@ static bool sqlite_generation_begin(StateStore *store, int64_t table_id, const G
         ok = false;
     }
     ok = ok && insert_partitions(state, table_id, gen->nparts, gen->bounds, now, err);
+    if (ok && gen->written) {
+        ok = prepare(state, "UPDATE partitions SET status = 'done', rows = ?1 WHERE table_id = ?2", &stmt, err);
+        if (ok) {
+            sqlite3_bind_int64(stmt, 1, gen->written_rows);
+            sqlite3_bind_int64(stmt, 2, table_id);
+            ok = step_done(state, stmt, err);
+        }
+    }
     ok = ok ? commit(state, FAULT_ANY_PARTITION, err) : rollback(state);
     pthread_mutex_unlock(&state->lock);
     return ok;

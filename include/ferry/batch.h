@@ -62,6 +62,7 @@ typedef struct TableShape {
      */
     bool has_deleted;
     int deleted_col;
+    bool reconciled;          /* deletes = reconcile: keys the source lost are removed, or tombstoned in files */
 } TableShape;
 
 typedef struct RowBatch {

@@ -111,17 +111,22 @@ bool delta_mark_from(SourceConn *conn, const TableConfig *table, MarkKind kind, 
 typedef struct ReconcileResult {
     int ranges;               /* key ranges compared */
     int differed;             /* of those, where the sink held other keys than the source */
-    int64_t removed;          /* keys removed from the sink */
+    int64_t removed;          /* keys removed from the sink (tombstones written, in files) */
+    int64_t generation;       /* > 0: the generation of tombstones a sink that keeps generations wrote, to record */
 } ReconcileResult;
 
 /*
  * deletes = reconcile: remove from the sink every key of the table the
  * source no longer has, comparing key ranges of about partition_rows
- * (est_rows in all) by count and key hash and walking only those that
- * differ, in memory of 8 bytes a key of one range (SinkOps.prune).
+ * (the plan's est_rows in all) by count and key hash and walking only
+ * those that differ, in memory of 8 bytes a key of one range
+ * (SinkOps.prune). A sink that keeps generations (sink_flags) is asked a
+ * bucket of keys at a time and writes tombstones instead, as generation
+ * planned->generation + 1 (out->generation), which the caller records.
  */
 bool reconcile_table(SourceConn *conn, const SinkOps *ops, Sink *sink, const TableConfig *table,
-                     const TableShape *shape, int64_t est_rows, ReconcileResult *out, FerryError *err);
+                     const TableShape *shape, const PlannedTable *planned, unsigned sink_flags,
+                     ReconcileResult *out, FerryError *err);
 
 /* "updated_at timestamptz", "xmin": what a capture's bound is of (MarkCapture.of), into out[cap]. */
 void delta_describe(const TableConfig *table, MarkKind kind, char *out, size_t cap);

@@ -123,6 +123,7 @@ typedef struct RowReader {
     bool header_done;
     int64_t rows;
     bool malformed;           /* a row could not be read: not all asked fields found */
+    bool deleted;             /* NDJSON: the row on_row is called for is a tombstone ({"_deleted":true,…}) */
 } RowReader;
 
 void row_reader_init(RowReader *reader, RowFormat format, bool skip_header, int nfields,

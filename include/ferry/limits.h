@@ -93,6 +93,13 @@
 /* What planning adds to what the process holds before it (the planning connection, a sink handle). */
 #define FERRY_PLAN_RESERVE (256u << 10)
 
+/*
+ * Keys a sink that keeps generations is asked for at once (SinkPartition.buckets:
+ * verify and reconcile over files of several generations): its view of them holds
+ * 16 bytes a slot and keeps at least two slots a key: 8 MiB for this many.
+ */
+#define FERRY_BUCKET_KEYS 250000
+
 /* Sampling: rows read to estimate width, keys read to cut partitions. */
 #define FERRY_SAMPLE_ROWS 10000
 #define FERRY_SAMPLE_KEYS_PER_PARTITION 50

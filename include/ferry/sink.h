@@ -75,12 +75,29 @@ typedef struct SinkRecord {
     bool last;                /* it was the partition's last segment */
 } SinkRecord;
 
-/* A partition as verify asks for it: its number and key range (lo, hi], as key tuples (plan.h); NULL: open. */
+/*
+ * A partition as verify asks for it: its number and key range (lo, hi], as key tuples (plan.h); NULL: open.
+ *
+ * A sink that keeps generations (SINK_KEEPS_GENERATIONS) holds a version of a
+ * key per generation; it is asked for its keys as a reader applying the
+ * generations base..generation in order sees them (the last version of a key
+ * winning, a tombstone removing it), a share of the keys at a time: with
+ * buckets > 0, the keys whose hash (key_hash) is bucket modulo buckets, of
+ * every partition (sink_partition_holds).
+ */
 typedef struct SinkPartition {
     int64_t partition;
     const char *lo, *hi;
     int64_t generation;       /* the generation whose segments hold it (segment.h) */
+    int64_t base;             /* with buckets: the first generation applied */
+    uint32_t buckets, bucket;
 } SinkPartition;
+
+/* Is a key of this hash one the partition asks for (its bucket, when it has buckets)? */
+static inline bool sink_partition_holds(const SinkPartition *partition, uint64_t hash)
+{
+    return partition->buckets == 0 || hash % partition->buckets == partition->bucket;
+}
 
 /* What a sink holds for one partition, read back (verify). */
 typedef struct SinkDigest {
@@ -194,6 +211,11 @@ typedef struct SinkOps {
      * source's keys of the range), count them in *removed, and never remove
      * a key whose hash is among them. It MUST hold a bounded number of keys
      * at a time, however many it removes; calling it again is harmless.
+     * A sink that keeps generations removes nothing: it writes a tombstone
+     * of each such key into generation + 1 (partition 0, sequence bucket +
+     * 1), a generation of tombstones alone, which the agent records once
+     * every bucket is done; asked for bucket 0 it first removes whatever an
+     * unrecorded earlier attempt wrote beyond `generation`.
      */
     bool (*prune)(Sink *sink, const TableShape *shape, const SinkPartition *partition, const uint64_t *live,
                   size_t nlive, int64_t *removed, FerryError *err);

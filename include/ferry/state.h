@@ -59,6 +59,13 @@ typedef struct GenerationRecord {
     char *const *bounds;      /* nparts - 1 encoded key bounds, ascending */
     bool whole;               /* it reads every row (run --full): it becomes the table's base */
     bool catch_up;            /* it reads the rows the last generation's snapshot did not see (physical.h) */
+    /*
+     * Its rows are durable already (a reconcile's tombstones in files,
+     * written_rows of them): it is begun complete, its one partition done,
+     * to be finished and its mark (since = bound) raised like any other.
+     */
+    bool written;
+    int64_t written_rows;
 } GenerationRecord;
 
 /* A claimed partition. All strings are owned; free with state_work_clear. */
@@ -138,6 +145,16 @@ void planned_table_clear(PlannedTable *table);
 static inline bool planned_one_view(const PlannedTable *table)
 {
     return table->physical || table->catch_up;
+}
+
+/*
+ * The first generation a reader of files (SINK_KEEPS_GENERATIONS) applies:
+ * the base, once it is complete (the generations before it are superseded,
+ * and may still be there until its end removed them); before, every one.
+ */
+static inline int64_t planned_view_base(const PlannedTable *table)
+{
+    return table->marked >= table->base ? table->base : 0;
 }
 
 /* A partition as recorded (verify). Strings are borrowed for the callback's duration. */

@@ -158,25 +158,31 @@ static void expect(const SinkOps *ops, Sink *sink, const TableShape *shape, int6
     check(read && d.rows == rows && (!d.has_keys || d.key_sum == want) && !d.malformed, ops->name, what, detail);
 }
 
+/* The hashes of ids 1..n, sorted: the source's live keys as reconcile hands them to prune. */
+static void live_hashes(const SinkOps *ops, Sink *sink, const TableShape *shape, long n, uint64_t *live)
+{
+    RowBatch keys;
+    batch_init(&keys, 1);
+    for (long id = 1; id <= n; id++) {
+        char text[24];
+        int len = snprintf(text, sizeof text, "%ld", id);
+        batch_reset(&keys, 1);
+        batch_add_value(&keys, text, (size_t)len, false);
+        batch_end_row(&keys);
+        live[id - 1] = ops->key_hash(sink, shape, &keys, 0);
+    }
+    batch_free(&keys);
+    qsort(live, (size_t)n, sizeof live[0], hash_order);
+}
+
 /* deletes = reconcile: the source has ids 1..50 only; prune removes every other key it holds, and no more. */
 static void prune(const SinkOps *ops, Sink *sink, const TableShape *shape)
 {
     FerryError err = {0};
     SinkDigest before = {0};
     bool read = digest_of(ops, sink, shape, 0, &before, &err);
-    RowBatch keys;
-    batch_init(&keys, 1);
     uint64_t live[50];
-    for (long id = 1; id <= 50; id++) {
-        char text[24];
-        int n = snprintf(text, sizeof text, "%ld", id);
-        batch_reset(&keys, 1);
-        batch_add_value(&keys, text, (size_t)n, false);
-        batch_end_row(&keys);
-        live[id - 1] = ops->key_hash(sink, shape, &keys, 0);
-    }
-    batch_free(&keys);
-    qsort(live, 50, sizeof live[0], hash_order);
+    live_hashes(ops, sink, shape, 50, live);
     SinkPartition all = {.partition = 0};
     int64_t removed = -1, again = -1;
     bool pruned = read && ops->prune(sink, shape, &all, live, 50, &removed, &err) &&
@@ -187,6 +193,74 @@ static void prune(const SinkOps *ops, Sink *sink, const TableShape *shape)
     check(pruned && removed == before.rows - 50 && again == 0, ops->name,
           "prune removes the keys the source lacks, each once", detail);
     expect(ops, sink, shape, 0, 1, 50, "prune leaves the source's keys, every one");
+}
+
+/* Keys removed (tombstones written) by a prune of every bucket of generations base..generation. */
+static bool prune_buckets(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t base, int64_t generation,
+                          const uint64_t *live, size_t nlive, int64_t *removed, FerryError *err)
+{
+    *removed = 0;
+    for (uint32_t b = 0; b < 3; b++) {
+        SinkPartition p = {.partition = -1, .generation = generation, .base = base, .buckets = 3, .bucket = b};
+        int64_t n = 0;
+        if (!ops->prune(sink, shape, &p, live, nlive, &n, err))
+            return false;
+        *removed += n;
+    }
+    return true;
+}
+
+/* Rows and key sum a reader applying generations base..generation sees, summed over the buckets. */
+static bool digest_applied(const SinkOps *ops, Sink *sink, const TableShape *shape, int64_t base,
+                           int64_t generation, SinkDigest *out, FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    for (uint32_t b = 0; b < 3; b++) {
+        SinkPartition p = {.partition = -1, .generation = generation, .base = base, .buckets = 3, .bucket = b};
+        SinkDigest d;
+        if (!ops->digest(sink, shape, &p, &d, err))
+            return false;
+        out->rows += d.rows;
+        out->key_sum += d.key_sum;
+        out->malformed |= d.malformed;
+    }
+    return true;
+}
+
+/*
+ * deletes = reconcile into a sink that keeps generations: generation 1 holds ids 1..50 (the
+ * base), generation 2 adds 41..80, and the source has 1..60. A prune of every bucket writes a
+ * tombstone of 61..80 into generation 3; done again before generation 3 was recorded it writes
+ * them again over its first attempt; once it is, there is nothing left to prune.
+ */
+static void prune_generations(const SinkOps *ops, Sink *sink, const TableShape *shape, RowBatch *batch)
+{
+    FerryError err = {0};
+    fill(batch, 41, 80, 0);
+    bool written = segment_of(ops, sink, shape, 2, 0, 0, batch, &err);
+    check(written, ops->name, "commits generation 2 (ids 41..80) over generation 1's base", err.message);
+    if (!written)
+        return;
+    uint64_t live[60];
+    live_hashes(ops, sink, shape, 60, live);
+    SinkDigest view = {0};
+    int64_t removed = -1, again = -1, after = -1;
+    bool pruned = digest_applied(ops, sink, shape, 1, 2, &view, &err) &&
+                  prune_buckets(ops, sink, shape, 1, 2, live, 60, &removed, &err) &&
+                  prune_buckets(ops, sink, shape, 1, 2, live, 60, &again, &err) &&
+                  prune_buckets(ops, sink, shape, 1, 3, live, 60, &after, &err);
+    char detail[FERRY_ERROR_MAX + 96];
+    snprintf(detail, sizeof detail, "%s; a reader saw %lld rows; tombstones %lld, again %lld, then %lld",
+             pruned ? "pruned" : err.message, (long long)view.rows, (long long)removed, (long long)again,
+             (long long)after);
+    check(pruned && view.rows == 80 && view.key_sum == key_sum(ops, sink, shape, 1, 80) && removed == 20 &&
+              again == 20 && after == 0,
+          ops->name, "prune tombstones the 20 keys the source lacks in a generation of their own, once", detail);
+    bool read = digest_applied(ops, sink, shape, 1, 3, &view, &err);
+    snprintf(detail, sizeof detail, "%s; rows %lld (want 60), malformed %d", read ? "read" : err.message,
+             (long long)view.rows, view.malformed);
+    check(read && view.rows == 60 && view.key_sum == key_sum(ops, sink, shape, 1, 60) && !view.malformed, ops->name,
+          "a reader applying generations 1..3 sees the source's keys, every one, and no other", detail);
 }
 
 /* The output knows its job: another job, or another table, is refused; take_over hands it on. */
@@ -320,7 +394,9 @@ static void contract(const SinkOps *ops, const char *ini)
 
     if (flags & (SINK_UPSERTS_BY_KEY | SINK_KEEPS_GENERATIONS))
         generations(ops, sink, &shape, flags, &batch);
-    if (ops->prune != NULL)
+    if (ops->prune != NULL && (flags & SINK_KEEPS_GENERATIONS))
+        prune_generations(ops, sink, &shape, &batch);
+    else if (ops->prune != NULL)
         prune(ops, sink, &shape);
 
     /* A later plan of the table starts from nothing. */
