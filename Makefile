@@ -37,6 +37,7 @@ TESTBIN := $(BUILD)/unit-tests
 RELAY   := $(BUILD)/relay
 MONGO   := $(BUILD)/minimongo $(BUILD)/mongo-tool
 CONTRACT := $(BUILD)/sink-contract
+ORACLE  := $(BUILD)/oracle
 
 .PHONY: all deps test unit demo bench bench-mongo bench-stores bench-redshift bench-postgres bench-incremental asan \
         install deb fuzz clean
@@ -56,6 +57,9 @@ $(TESTBIN): $(TESTSRC:%.c=$(BUILD)/%.o) $(LIBOBJS)
 $(CONTRACT): $(BUILD)/tests/tools/sink-contract.o $(LIBOBJS)
 	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
 
+$(ORACLE): $(BUILD)/tests/tools/oracle.o $(LIBOBJS)
+	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS)
+
 $(RELAY): tests/tools/relay.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $<
@@ -70,7 +74,7 @@ deps:
 unit: $(TESTBIN)
 
 test: deps
-	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO) $(CONTRACT)
+	@$(MAKE) --no-print-directory ferry $(TESTBIN) $(RELAY) $(MONGO) $(CONTRACT) $(ORACLE)
 	timeout 1200 prove -j2 -f --timer tests/t/*.t   # two at a time: most tests wait on servers; a hang fails the run
 
 demo: deps
@@ -109,7 +113,7 @@ asan:
 
 # One libFuzzer target per parser (tests/fuzz/fuzz_NAME.c), built with clang under ASan and UBSan, each run
 # FUZZ_SECONDS on its seeds (tests/fuzz/corpus/NAME, in the tree) and what it found before (build-fuzz/corpus).
-FUZZERS      := config keytuple xml array time reader
+FUZZERS      := config keytuple xml array time reader copy json numeric
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v clang >/dev/null || EXTRA_COMMANDS=clang:clang tests/lib/deps.sh

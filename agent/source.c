@@ -220,10 +220,15 @@ static bool copy_open(SourceConn *conn, const char *query, SourceCursor *cursor,
     return ok;
 }
 
+static int hex_digit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
 /*
- * Undo COPY text escapes (\b \f \n \r \t \v \\, octal, and any other escaped
- * byte standing for itself) in place; returns the new length, never more
- * than `len`.
+ * Undo COPY text escapes (\b \f \n \r \t \v \\, octal, \x and hex, and any
+ * other escaped byte standing for itself, as COPY FROM reads them) in place;
+ * returns the new length, never more than `len`.
  */
 static size_t copy_unescape(char *value, size_t len)
 {
@@ -248,6 +253,14 @@ static size_t copy_unescape(char *value, size_t len)
             case 'r': c = '\r'; break;
             case 't': c = '\t'; break;
             case 'v': c = '\v'; break;
+            case 'x': /* one or two hex digits; without one, an 'x' */
+                if (q + 1 < stop && hex_digit(q[1]) >= 0) {
+                    int v = hex_digit(*++q);
+                    if (q + 1 < stop && hex_digit(q[1]) >= 0)
+                        v = v * 16 + hex_digit(*++q);
+                    c = (char)v;
+                }
+                break;
             default:
                 if (c >= '0' && c <= '7') {
                     int v = c - '0';
@@ -270,7 +283,7 @@ static size_t copy_unescape(char *value, size_t len)
  * is NULL, and only a line holding a backslash has its values unescaped in
  * place (an escape only ever shortens a value).
  */
-static bool copy_parse_row(RowBatch *batch, const char *line, size_t len, FerryError *err)
+bool source_copy_row(RowBatch *batch, const char *line, size_t len, FerryError *err)
 {
     if (len > 0 && line[len - 1] == '\n')
         len--;
@@ -301,6 +314,9 @@ static bool copy_parse_row(RowBatch *batch, const char *line, size_t len, FerryE
         p[n] = '\0';
         cells[col] = (struct BatchCell){.offset = base + (size_t)(p - row), .length = (int64_t)n};
         value_bytes += n;
+        if (col + 1 == batch->ncols && stop < end)
+            return ferry_error(err, FERRY_ERR_BUG, 0, "BUG: COPY row has more fields than the plan's %d",
+                               batch->ncols);
         p = stop + 1;
     }
     batch_row_commit(batch, len + 1, value_bytes);
@@ -352,7 +368,7 @@ static bool copy_next(SourceCursor *cursor, RowBatch *batch, long max_rows, uint
             cursor->pending_len = n;
             return true;
         }
-        bool ok = copy_parse_row(batch, line, (size_t)n, err);
+        bool ok = source_copy_row(batch, line, (size_t)n, err);
         PQfreemem(line);
         if (!ok)
             return false;

@@ -344,7 +344,7 @@ static bool json_string(JsonParse *j, size_t *len)
     DocWriter *w = j->writer;
     j->p++;
     const char *start = j->p;
-    while (j->p < j->end && *j->p != '"' && *j->p != '\\')
+    while (j->p < j->end && *j->p != '"' && *j->p != '\\' && (unsigned char)*j->p >= 0x20)
         j->p++;
     size_t n = (size_t)(j->p - start);
     if (!xgrow(&w->text, &w->text_cap, n + 1, FERRY_DOCUMENT_MAX))
@@ -354,6 +354,8 @@ static bool json_string(JsonParse *j, size_t *len)
         if (!xgrow(&w->text, &w->text_cap, n + 5, FERRY_DOCUMENT_MAX))
             return json_too_long(j);
         char c = *j->p++;
+        if ((unsigned char)c < 0x20)
+            return (j->fail = "a control character unescaped in a json string"), false;
         if (c != '\\') {
             w->text[n++] = c;
             continue;
@@ -375,12 +377,18 @@ static bool json_string(JsonParse *j, size_t *len)
                 return false;
             put_utf8(w->text, &n, cp);
             break;
-        default: w->text[n++] = c; break;
+        case '"':
+        case '\\':
+        case '/': w->text[n++] = c; break;
+        default: return (j->fail = "a bad escape in json"), false;
         }
     }
     if (j->p >= j->end)
         return (j->fail = "an unterminated string in json"), false;
     j->p++;
+    /* A server's json is valid UTF-8 unless its database's encoding is SQL_ASCII, which checks nothing. */
+    if (!bson_utf8_validate(w->text, n, true))
+        return (j->fail = "invalid UTF-8 in a json string"), false;
     w->text[n] = '\0';
     *len = n;
     return true;
@@ -494,18 +502,18 @@ static bool json_array(JsonParse *j, bson_t *parent, const char *name, int depth
  * False when the text is no number. *ndigits may exceed `cap`; digits
  * beyond it are not stored.
  */
-static bool decimal_digits(const char *text, char *digits, size_t cap, size_t *ndigits, long *exponent,
+static bool decimal_digits(const char *text, size_t len, char *digits, size_t cap, size_t *ndigits, long *exponent,
                            bool *negative)
 {
-    const char *p = text;
-    *negative = *p == '-';
-    if (*p == '-' || *p == '+')
+    const char *p = text, *end = text + len;
+    *negative = p < end && *p == '-';
+    if (p < end && (*p == '-' || *p == '+'))
         p++;
     size_t n = 0;
     long point = 0;           /* digits before the decimal point, leading zeros not counted */
     bool seen_point = false, any = false, significant = false;
     size_t zeros = 0;         /* trailing zeros not yet stored */
-    for (; (*p >= '0' && *p <= '9') || (*p == '.' && !seen_point); p++) {
+    for (; p < end && ((*p >= '0' && *p <= '9') || (*p == '.' && !seen_point)); p++) {
         if (*p == '.') {
             seen_point = true;
             continue;
@@ -531,23 +539,100 @@ static bool decimal_digits(const char *text, char *digits, size_t cap, size_t *n
     if (!any)
         return false;
     long exp10 = 0;
-    if (*p == 'e' || *p == 'E') {
+    if (p < end && (*p == 'e' || *p == 'E')) {
         p++;
-        bool neg = *p == '-';
-        if (*p == '-' || *p == '+')
+        bool neg = p < end && *p == '-';
+        if (p < end && (*p == '-' || *p == '+'))
             p++;
-        if (*p < '0' || *p > '9')
+        if (p >= end || *p < '0' || *p > '9')
             return false;
-        for (; *p >= '0' && *p <= '9'; p++)
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
             if (exp10 < 100000000)
                 exp10 = exp10 * 10 + (*p - '0');
         exp10 = neg ? -exp10 : exp10;
     }
-    if (*p != '\0')
+    if (p != end)
         return false;
     *ndigits = n;
     *exponent = n == 0 ? 0 : point + exp10;
     return true;
+}
+
+/*
+ * (4) A decimal number's text as the Decimal128 that holds it exactly; false
+ * when none does. ferry decides that itself, from the number's significant
+ * digits (at most 34) and exponent (-6176 to 6111, or above with zeros the
+ * coefficient has room for): libbson's parser rounds some texts of more
+ * digits without a word (0.00000009000000000000000000000000000000000000992
+ * reads as 9.000000000000000000000000000000000E-8), refuses others that fit
+ * once their trailing zeros go (…3490.00 of 35 digits and two places),
+ * and adds an exponent up in an int, which wraps (1e4294967297 as 1E+1).
+ * libbson is handed the number as those digits and exponent alone.
+ */
+static bool decimal128_exact(const char *text, size_t len, bson_decimal128_t *out)
+{
+    const char *p = text, *end = text + len;
+    bool negative = p < end && *p == '-';
+    if (p < end && (*p == '-' || *p == '+'))
+        p++;
+    if (p < end && ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z')))
+        return len < 16 && bson_decimal128_from_string_w_len(text, (int)len, out); /* NaN, Infinity, -Infinity */
+    /* The coefficient as written, leading zeros left out, and its exponent: 12.50 is 1250E-2. */
+    char coef[40];
+    size_t n = 0, digits = 0;
+    long e = 0;
+    bool point = false;
+    for (; p < end && ((*p >= '0' && *p <= '9') || (*p == '.' && !point)); p++) {
+        if (*p == '.') {
+            point = true;
+            continue;
+        }
+        digits++;
+        e -= point;
+        if (n == 0 && *p == '0')
+            continue;
+        if (n == sizeof coef) { /* past 40 digits: only trailing zeros could make it fit */
+            if (*p != '0')
+                return false;
+            e++;
+            continue;
+        }
+        coef[n++] = *p;
+    }
+    if (digits == 0)
+        return false;
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        long x = 0;
+        bool down = ++p < end && *p == '-';
+        if (p < end && (*p == '-' || *p == '+'))
+            p++;
+        if (p >= end)
+            return false;
+        for (; p < end && *p >= '0' && *p <= '9'; p++)
+            if (x < 100000000)
+                x = x * 10 + (*p - '0');
+        e += down ? -x : x;
+    }
+    if (p != end)
+        return false;
+    if (n == 0) { /* zero, at any exponent: the nearest Decimal128 has */
+        coef[n++] = '0';
+        e = e < -6176 ? -6176 : e > 6111 ? 6111 : e;
+    }
+    /* Trailing zeros go into the exponent only as far as 34 digits and its range need. */
+    while (n > 1 && coef[n - 1] == '0' && (n > 34 || e < -6176)) {
+        n--;
+        e++;
+    }
+    while (e > 6111 && n < 34 && !(n == 1 && coef[0] == '0')) {
+        coef[n++] = '0';
+        e--;
+    }
+    if (n > 34 || e < -6176 || e > 6111)
+        return false;
+    char canonical[64];
+    snprintf(canonical, sizeof canonical, "%s%.*sE%ld", negative ? "-" : "", (int)n, coef, e);
+    return bson_decimal128_from_string(canonical, out);
 }
 
 /*
@@ -562,7 +647,7 @@ static bool double_reads_back(const char *text, double d)
     size_t nwant, ngot;
     long ewant, egot;
     bool neg_want, neg_got;
-    if (!isfinite(d) || !decimal_digits(text, want, sizeof want, &nwant, &ewant, &neg_want))
+    if (!isfinite(d) || !decimal_digits(text, strlen(text), want, sizeof want, &nwant, &ewant, &neg_want))
         return false;
     if (nwant == 0)
         return d == 0;
@@ -571,7 +656,7 @@ static bool double_reads_back(const char *text, double d)
     if (nwant <= 15 && fabs(d) >= DBL_MIN)
         return true;
     snprintf(printed, sizeof printed, "%.*e", (int)nwant - 1, d);
-    return decimal_digits(printed, got, sizeof got, &ngot, &egot, &neg_got) && ngot == nwant &&
+    return decimal_digits(printed, strlen(printed), got, sizeof got, &ngot, &egot, &neg_got) && ngot == nwant &&
            egot == ewant && neg_got == neg_want && memcmp(got, want, nwant) == 0;
 }
 
@@ -587,7 +672,7 @@ static bool double_is_exact(const char *text, double d)
     size_t n;
     long exponent;
     bool negative;
-    if (!isfinite(d) || !decimal_digits(text, digits, sizeof digits, &n, &exponent, &negative))
+    if (!isfinite(d) || !decimal_digits(text, strlen(text), digits, sizeof digits, &n, &exponent, &negative))
         return false;
     if (n == 0)
         return d == 0;
@@ -618,6 +703,36 @@ static bool double_is_exact(const char *text, double d)
     return m < (1ull << 53);
 }
 
+/* JSON's number grammar (RFC 8259), the whole of p[0..n): -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool json_number_grammar(const char *p, size_t n)
+{
+    const char *end = p + n, *digits;
+    if (p < end && *p == '-')
+        p++;
+    if (p < end && *p == '0')
+        p++;
+    else if (p < end && *p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return false;
+    if (p < end && *p == '.') {
+        for (digits = ++p; p < end && *p >= '0' && *p <= '9'; p++)
+            ;
+        if (p == digits)
+            return false;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        if (++p < end && (*p == '+' || *p == '-'))
+            p++;
+        for (digits = p; p < end && *p >= '0' && *p <= '9'; p++)
+            ;
+        if (p == digits)
+            return false;
+    }
+    return p == end;
+}
+
 /*
  * (4) A JSON number, exactly: an integer that fits as int32 or int64; else a
  * double when it is exactly that double (json_numbers = exact) or reads back
@@ -628,12 +743,12 @@ static bool json_number(JsonParse *j, bson_t *parent, const char *name)
 {
     const char *start = j->p;
     bool integer = true;
-    while (j->p < j->end && strchr("+-0123456789.eE", *j->p) != NULL) {
+    while (j->p < j->end && *j->p != '\0' && strchr("+-0123456789.eE", *j->p) != NULL) {
         integer &= *j->p != '.' && *j->p != 'e' && *j->p != 'E';
         j->p++;
     }
     size_t n = (size_t)(j->p - start);
-    if (n == 0 || n > 4000)
+    if (n == 0 || n > 4000 || !json_number_grammar(start, n))
         return (j->fail = "a bad number in json"), false;
     char buf[4001];
     memcpy(buf, start, n);
@@ -647,7 +762,7 @@ static bool json_number(JsonParse *j, bson_t *parent, const char *name)
     if (j->writer->options.json_numbers == DOC_JSON_DOUBLE ? double_reads_back(buf, d) : double_is_exact(buf, d))
         return bson_append_double(parent, name, -1, d);
     bson_decimal128_t dec;
-    if (bson_decimal128_from_string_w_len(buf, (int)n, &dec))
+    if (decimal128_exact(buf, n, &dec))
         return bson_append_decimal128(parent, name, -1, &dec);
     if (j->writer->options.inexact_numeric == DOC_INEXACT_STRING)
         return bson_append_utf8(parent, name, -1, buf, (int)n);
@@ -777,15 +892,15 @@ static bool append_numeric(DocWriter *w, bson_t *parent, const char *name, const
                            const char *text, size_t len, FerryError *err)
 {
     bson_decimal128_t dec;
-    if (bson_decimal128_from_string_w_len(text, (int)len, &dec))
+    if (decimal128_exact(text, len, &dec))
         return bson_append_decimal128(parent, name, -1, &dec);
     if (w->options.inexact_numeric == DOC_INEXACT_STRING)
         return bson_append_utf8(parent, name, -1, text, (int)len);
     char what[160];
     snprintf(what, sizeof what,
-             "numeric %.40s%s cannot be held exactly by Decimal128 (34 digits); "
+             "numeric %.*s%s cannot be held exactly by Decimal128 (34 digits); "
              "inexact_numeric = string keeps such values as strings",
-             text, len > 40 ? "…" : "");
+             (int)(len > 40 ? 40 : len), text, len > 40 ? "…" : "");
     return bad_value(err, col->name, what);
 }
 

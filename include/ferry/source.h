@@ -45,6 +45,14 @@ bool source_query(SourceConn *conn, const char *sql, int nparams, const char *co
  */
 bool source_connection_room(SourceConn *conn, int *room, const char **limit, FerryError *err);
 
+/*
+ * One line of COPY's text format (a trailing newline allowed) into the batch
+ * as a row of its ncols values: fields cut at tabs, \N NULL, backslash
+ * escapes undone. Another count of fields is refused. The COPY read's own
+ * parser, here for its tests.
+ */
+bool source_copy_row(RowBatch *batch, const char *line, size_t len, FerryError *err);
+
 /* Fill err from the connection's or the result's failure (pg.h, pg_session_error). */
 bool source_error(SourceConn *conn, const PGresult *result, const char *what, FerryError *err);
 

@@ -5,8 +5,8 @@
 # client) for the tests and the demo, perl's prove for TAP, GNU time for peak
 # RSS, Node.js and npm for the test servers pinned in tests/servers, and the
 # clients the tests read the stores back with (awscli, Python's botocore and
-# Azure Blob client, for Debian's own /usr/bin/python3), and Python's Prometheus client to
-# parse the metrics file with.
+# Azure Blob client, for Debian's own /usr/bin/python3), Python's Prometheus client to
+# parse the metrics file with, and Python's bson to read ferry's documents back in the oracles.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/../.."
 packages=(build-essential pkg-config libpq-dev libsqlite3-dev libjemalloc-dev zlib1g-dev
           libmongoc-dev libbson-dev libcurl4-openssl-dev libssl-dev postgresql-15
           libzstd-dev libdeflate-dev python3 awscli python3-botocore python3-azure-storage
-          python3-prometheus-client
+          python3-prometheus-client python3-bson
           ${EXTRA_PACKAGES:-})
 commands=(psql:postgresql-client-15 sqlite3:sqlite3 prove:perl /usr/bin/time:time pkill:procps
           runuser:util-linux flock:util-linux strings:binutils objdump:binutils node:nodejs npm:npm zstd:zstd

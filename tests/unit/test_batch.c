@@ -1,10 +1,11 @@
 /*
- * tests/unit/test_batch.c — dropping rows from a batch (batch_filter) and comparing rows' keys.
+ * tests/unit/test_batch.c — COPY text lines into a batch (source_copy_row), dropping rows (batch_filter), comparing keys.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "ferry/keytuple.h"
+#include "ferry/source.h"
 #include "tap.h"
 
 static bool keep_odd(const RowBatch *batch, int row, void *ctx)
@@ -14,8 +15,42 @@ static bool keep_odd(const RowBatch *batch, int row, void *ctx)
     return row % 2 == 1;
 }
 
+/* One COPY text line through source_copy_row: its values joined by '|' (NULL as ~), or the error. */
+#define like(got, part, ...) ok(strstr((got), (part)) != NULL, __VA_ARGS__)
+
+static const char *copy_row(int ncols, const char *line)
+{
+    static char out[FERRY_ERROR_MAX + 16];
+    RowBatch batch;
+    batch_init(&batch, ncols);
+    FerryError err;
+    if (!source_copy_row(&batch, line, strlen(line), &err)) {
+        snprintf(out, sizeof out, "error: %s", err.message);
+    } else {
+        size_t n = 0;
+        for (int c = 0; c < ncols; c++) {
+            const char *v = batch_value(&batch, 0, c, NULL);
+            n += (size_t)snprintf(out + n, sizeof out - n, "%s%s", c ? "|" : "", v ? v : "~");
+        }
+    }
+    batch_free(&batch);
+    return out;
+}
+
+static void test_copy_rows(void)
+{
+    is_str(copy_row(3, "1\tab\t\\N\n"), "1|ab|~", "COPY text: tabs cut values, \\N is NULL, the newline goes");
+    is_str(copy_row(2, "\\b\\f\\n\\r\\t\\v\t\\\\x"), "\b\f\n\r\t\v|\\x", "COPY text: the letter escapes");
+    is_str(copy_row(1, "\\101\\x42\\x4a\\7\\xg"), "ABJ\axg",
+           "COPY text: octal and hex escapes as COPY FROM reads them (\\x without a digit is an x)");
+    is_str(copy_row(1, "\\N\\N"), "NN", "COPY text: \\N within a value is an N");
+    like(copy_row(3, "1\t2"), "COPY row has 2 fields, the plan has 3", "COPY text: too few fields are refused");
+    like(copy_row(2, "1\t2\t3"), "more fields than the plan's 2", "COPY text: too many are refused, not cut");
+}
+
 void test_batch(void)
 {
+    test_copy_rows();
     RowBatch batch;
     batch_init(&batch, 2);
     const char *keys[] = {"1", "1", "2", "3", "3", "3"};

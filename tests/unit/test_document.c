@@ -122,6 +122,44 @@ void test_document(void)
            "{ \"v\" : [ \"\xef\xbf\xbd\", \"x\xef\xbf\xbdy\", \"\xef\xbf\xbd" "A\", \"\xf0\x9f\x98\x80\" ] }",
            "lone_surrogates = replace: U+FFFD for each lone half; a true pair stays one character");
 
+    /* what a json parser must refuse (found by fuzzing: tests/fuzz/corpus/json/key-not-utf8) */
+    like(bson_of(&o, OID_JSONB, 0, "{\"a\": {\"\xbb\": 1}}"), "error: column \"v\": invalid UTF-8 in a json string",
+         "json: a key of invalid UTF-8 (a SQL_ASCII database's bytes) is a bad row, never invalid BSON");
+    like(bson_of(&o, OID_JSONB, 0, "[\"caf\xc3\"]"), "invalid UTF-8", "json: a string cut inside a character too");
+    like(bson_of(&o, OID_JSONB, 0, "\"a\tb\""), "a control character unescaped", "json: a raw tab in a string");
+    like(bson_of(&o, OID_JSONB, 0, "\"\\q\""), "a bad escape in json", "json: an escape JSON does not have");
+    is_str(bson_of(&o, OID_JSONB, 0, "\"\\/\\\"\\\\\""), "{ \"v\" : \"/\\\"\\\\\" }",
+           "json: the escapes it has are read: \\/ \\\" \\\\");
+
+    /* numbers a lenient reader would take (found by tests/lib/oracles.py against Python's json) */
+    like(bson_of(&o, OID_JSON, 0, "01"), "a bad number in json", "json: a leading zero is no JSON number");
+    like(bson_of(&o, OID_JSON, 0, "[.5e3]"), "a bad number in json", "json: nor a leading point");
+    like(bson_of(&o, OID_JSON, 0, "+1"), "error: ", "json: nor a plus sign");
+    like(bson_of(&o, OID_JSON, 0, "[1.]"), "a bad number in json", "json: nor a point without digits after it");
+    like(bson_of(&o, OID_JSON, 0, "1e4294967297"), "neither a double nor Decimal128",
+         "json: an exponent past an int is refused, where libbson's parser wraps it to 1E+1");
+    like(bson_of(&o, OID_NUMERIC, 0, "1e4294967297"), "cannot be held exactly by Decimal128",
+         "numeric: the same");
+    like(bson_of(&o, OID_NUMERIC, 0, "0.00000009000000000000000000000000000000000000992"),
+         "cannot be held exactly by Decimal128",
+         "numeric: 40 digits are refused, where libbson's parser rounds them to 9.000…E-8 without a word");
+    is_str(bson_of(&o, OID_NUMERIC, 0, "-27129423621955443522846294547323490.00"),
+           "{ \"v\" : { \"$numberDecimal\" : \"-2.712942362195544352284629454732349E+34\" } }",
+           "numeric: 35 digits and two places that end in zeros are Decimal128's 34, where libbson refuses them");
+    {
+        const char nul[] = "[31\0" "4]";
+        Column col = {.name = "v", .type = OID_JSON};
+        TableShape shape = {.target = "t", .ncols = 1, .nout = 1, .cols = &col};
+        DocWriter writer;
+        FerryError err;
+        bson_t doc = BSON_INITIALIZER;
+        ok(doc_writer_init(&writer, &o, &shape, &err) &&
+               !doc_append_value(&writer, &doc, "v", &col, nul, sizeof nul - 1, &err),
+           "json: a NUL inside a number ends no number: [31\\0" "4] is refused, not read as [31]");
+        bson_destroy(&doc);
+        doc_writer_free(&writer);
+    }
+
     /* field names that escaping or json makes one (issue: duplicate field names) */
     like(bson_of(&o, OID_JSONB, 0, "{\"$x\": 1, \"＄x\": 2}"), "two keys that are one field name",
          "json: '$x' and '＄x' in one object are a bad row under field_names = escape");
