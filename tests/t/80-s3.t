@@ -121,6 +121,17 @@ else
     like "$code $(grep 'SlowDown' "$WORK/after.log")" "^0 .*HTTP 503 SlowDown.*retry 1 in 2\.0 s" \
         "Retry-After: the run waits the 2 s the store asked for, then completes"
     rm -f "$S3_FAULTS"
+
+    # An answer past what ferry keeps (FERRY_HTTP_BODY_MAX, 8 MiB) is refused whole, never read in part:
+    # a listing cut short would leave objects out of what verify compares.
+    printf 'ListObjects huge 1\n' > "$S3_FAULTS"
+    out=$("$FERRY" verify -c "$WORK/after.ini" 2>&1); code=$?
+    like "$code ${out//$'\n'/ }" "^1 .*cannot compare: .*a listing of s3://[^ ]+ was longer than ferry reads" \
+        "a listing answer of more than 8 MiB: verify says it cannot compare, and exits 1"
+    is "$(grep -c '^ListObjects 200 huge' "$S3_LOG")" 1 "the store was asked for that listing, and gave it"
+    rm -f "$S3_FAULTS"
+    out=$("$FERRY" verify -c "$WORK/after.ini" 2>&1); code=$?
+    like "$code ${out//$'\n'/ }" "^0 .*0 mismatch" "and the same verify, answered in full, agrees"
 fi
 
 # ---- refusals: told at once, naming the bucket, never the secret ----

@@ -24,8 +24,9 @@ This front sits before it on loopback and, for every request:
   - injects faults read from --faults before each request: lines of
     "<operation> <what> <count>", where what is an HTTP status with an S3
     code (503:SlowDown, 500:InternalError; "@N" adds Retry-After: N), "200error" (a 200 whose body is
-    an <Error>, for CompleteMultipartUpload) or "cut" (the connection closed
-    after half the body is read); count is how many such requests fail.
+    an <Error>, for CompleteMultipartUpload), "cut" (the connection closed
+    after half the body is read) or "huge" (the true answer, padded past
+    9 MiB with an XML comment); count is how many such requests fail.
 
 Each request is logged to --log as "<operation> <status>", and its Host header to --hosts.
 """
@@ -226,7 +227,7 @@ class Front(http.server.BaseHTTPRequestHandler):
             answer = (b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>InternalError</Code>'
                       b'<Message>We encountered an internal error. Please try again.</Message></Error>')
             return self.reply(200, '200error', body=answer, headers=[('Content-Type', 'application/xml')])
-        if fault is not None:
+        if fault is not None and fault != 'huge':
             fault, _, after = fault.partition('@')
             status, _, code = fault.partition(':')
             return self.reply(int(status), code or 'InternalError', 'injected by the test',
@@ -249,7 +250,9 @@ class Front(http.server.BaseHTTPRequestHandler):
         if self.op == 'CompleteMultipartUpload' and status == 200:
             with lock:
                 uploads.pop(upload_id, None)
-        self.reply(status, body=answer, headers=headers)
+        if fault == 'huge':
+            answer += b'<!--' + b' ' * (9 << 20) + b'-->'
+        self.reply(status, 'huge' if fault == 'huge' else None, body=answer, headers=headers)
 
     def forward(self, body):
         conn = http.client.HTTPConnection('127.0.0.1', args.backend_port, timeout=60)
