@@ -3,6 +3,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "ferry/config.h"
@@ -58,8 +59,32 @@ static const char *with(const char *find, const char *replace)
     return buf;
 }
 
+/* The configuration's bounds (limits.h): each met with an error naming the file and line. */
+static void test_config_bounds(void)
+{
+    size_t cap = strlen(base_text) + FERRY_CONFIG_LINE_MAX + 64;
+    char *text = malloc(cap);
+    int n = snprintf(text, cap, "%s[table public.wide]\nwhere = ", base_text);
+    memset(text + n, 'x', FERRY_CONFIG_LINE_MAX);
+    text[n + FERRY_CONFIG_LINE_MAX] = '\0';
+    char want[128];
+    snprintf(want, sizeof want, "/etc/ferry/test.ini:23: line longer than %d bytes", FERRY_CONFIG_LINE_MAX - 1);
+    is_str(load_error(text), want,
+           "a line longer than FERRY_CONFIG_LINE_MAX is an error naming the file and line");
+    free(text);
+    StrBuf many = {0};
+    strbuf_add(&many, "%s", base_text);
+    for (int t = 0; t < FERRY_TABLES_MAX; t++)
+        strbuf_add(&many, "[table public.t%d]\n", t);
+    /* base_text's 21 lines hold two tables; the one past the limit is the 1023rd added, on line 22 + 1022 */
+    snprintf(want, sizeof want, "/etc/ferry/test.ini:%d: more than %d tables", 22 + FERRY_TABLES_MAX - 2, FERRY_TABLES_MAX);
+    is_str(load_error(many.text), want, "table %d of a configuration is an error naming its line", FERRY_TABLES_MAX + 1);
+    free(many.text);
+}
+
 void test_config(void)
 {
+    test_config_bounds();
     FerryConfig *config = NULL;
     FerryError err;
     ok(config_load_text("/etc/ferry/test.ini", base_text, &config, &err), "a valid configuration loads");
