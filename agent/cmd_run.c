@@ -235,9 +235,7 @@ static void set_read_shape(RunTable *table)
     if (!table->planned.physical)
         return;
     physical_read_shape(&table->shape, &table->read_shape);
-    char *from = plan_from_clause(&table->shape); /* "ONLY s.n": physical tables are read ONLY themselves */
-    table->heap_name = xstrdup(strncmp(from, "ONLY ", 5) == 0 ? from + 5 : from);
-    free(from);
+    table->heap_name = plan_table_name(&table->shape);
 }
 
 /*

@@ -17,18 +17,6 @@
 
 const char physical_heap_file_sql[] = "SELECT pg_relation_filenode($1::regclass)::text";
 
-/* "schema"."name", quoted, without ONLY (owned). */
-static char *qualified_name(const TableShape *shape)
-{
-    char *s = sql_quote_ident(shape->schema);
-    char *n = sql_quote_ident(shape->name);
-    StrBuf sql = {0};
-    strbuf_add(&sql, "%s.%s", s, n);
-    free(s);
-    free(n);
-    return sql.text;
-}
-
 /* Why the table cannot be read by block ranges, in `why`; false when it can. */
 static bool physical_refused(SourceConn *conn, const FerryConfig *config, const TableConfig *table,
                              const TableShape *shape, char relkind, char *why, size_t why_cap)
@@ -110,7 +98,7 @@ bool physical_choose(SourceConn *conn, const FerryConfig *config, const TableCon
 static bool heap_blocks(SourceConn *conn, const TableShape *shape, int64_t *blocks, int64_t *heap_file,
                         double *rows_per_block, FerryError *err)
 {
-    char *name = qualified_name(shape);
+    char *name = plan_table_name(shape);
     const char *params[1] = {name};
     PGresult *res = NULL;
     bool ok = source_query(conn,

@@ -45,14 +45,23 @@ static bool query_built(SourceConn *conn, const StrBuf *sql, int nparams, const 
     return sql_statement_whole(sql, err) && source_query(conn, sql->text, nparams, params, out, err);
 }
 
-char *plan_from_clause(const TableShape *shape)
+char *plan_table_name(const TableShape *shape)
 {
     char *s = sql_quote_ident(shape->schema);
     char *n = sql_quote_ident(shape->name);
     StrBuf sql = {0};
-    strbuf_add(&sql, "%s%s.%s", shape->with_children || shape->no_only ? "" : "ONLY ", s, n);
+    strbuf_add(&sql, "%s.%s", s, n);
     free(s);
     free(n);
+    return sql.text;
+}
+
+char *plan_from_clause(const TableShape *shape)
+{
+    char *name = plan_table_name(shape);
+    StrBuf sql = {0};
+    strbuf_add(&sql, "%s%s", shape->with_children || shape->no_only ? "" : "ONLY ", name);
+    free(name);
     return sql.text;
 }
 

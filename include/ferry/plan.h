@@ -161,6 +161,8 @@ bool plan_read_keys(SourceConn *conn, const TableConfig *table, const TableShape
 
 /* "ONLY schema.name", quoted, or without ONLY when the shape reads its children (owned). */
 char *plan_from_clause(const TableShape *shape);
+/* "schema"."name", quoted, alone: what LOCK TABLE and a regclass take (owned). */
+char *plan_table_name(const TableShape *shape);
 
 
 #endif
