@@ -29,6 +29,7 @@
  *      was reset left: its partitions' numbers come back with other bounds).
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,6 +157,65 @@ static char *json_string(const char **p)
     return out.text;
 }
 
+/* Past the member name at p (its closing quote just read): spaces, ':', spaces. NULL: no colon. */
+static const char *member_value(const char *p)
+{
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    if (*p++ != ':')
+        return NULL;
+    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+        p++;
+    return p;
+}
+
+void unload_manifest_free(UnloadManifest *m)
+{
+    for (int i = 0; i < m->count; i++)
+        free(m->names[i]);
+    free(m->names);
+    free(m->records);
+    memset(m, 0, sizeof *m);
+}
+
+bool unload_manifest_parse(const char *text, const char *base, const char *what, UnloadManifest *out,
+                           FerryError *err)
+{
+    memset(out, 0, sizeof *out);
+    size_t blen = strlen(base);
+    for (const char *p = strstr(text, "\"url\""); p != NULL; p = strstr(p, "\"url\"")) {
+        const char *v = member_value(p + 5);
+        if (v == NULL || *v != '"') {
+            p += 5; /* "url" as a value, not a member: not an entry */
+            continue;
+        }
+        p = v + 1;
+        char *url = json_string(&p);
+        const char *count = strstr(p, "\"record_count\"");
+        const char *next = strstr(p, "\"url\"");
+        const char *n = count != NULL && (next == NULL || count < next) ? member_value(count + 14) : NULL;
+        char *end = NULL;
+        long long records = n != NULL && *n >= '0' && *n <= '9' ? strtoll(n, &end, 10) : -1;
+        if (strncmp(url, base, blen) != 0 || url[blen] == '\0' || records < 0 || records == LLONG_MAX ||
+            (end != NULL && *end != ',' && *end != '}' && *end != ' ' && *end != '\n' && *end != '\r' &&
+             *end != '\t')) {
+            ferry_error(err, FERRY_ERR_SOURCE, 0,
+                        "UNLOAD manifest %s: an entry (%.200s) outside %s or without a record_count it can read",
+                        what, url, base);
+            free(url);
+            unload_manifest_free(out);
+            return false;
+        }
+        out->names = xrealloc(out->names, (size_t)(out->count + 1) * sizeof *out->names);
+        out->records = xrealloc(out->records, (size_t)(out->count + 1) * sizeof *out->records);
+        out->names[out->count] = xstrdup(url + blen);
+        out->records[out->count] = records;
+        out->count++;
+        free(url);
+    }
+    return true;
+}
+
 /* (1), (5) The manifest's objects, as store keys (each under the stage), with their row counts. */
 static bool read_manifest(Unloader *u, UnloadRead *r, const char *stage, FerryError *err)
 {
@@ -163,32 +223,19 @@ static bool read_manifest(Unloader *u, UnloadRead *r, const char *stage, FerryEr
     snprintf(key, sizeof key, "%smanifest", stage);
     Bytes text = {0};
     StrBuf base = {0};
-    bool ok = store_s3.read(u->store, key, append_bytes, &text, err) && store_s3.url(u->store, stage, &base);
-    for (const char *p = text.data ? strstr(text.data, "\"url\"") : NULL; ok && p != NULL;
-         p = strstr(p, "\"url\"")) {
-        p = strchr(p + 5, '"');
-        if (p == NULL)
-            break;
-        p++;
-        char *url = json_string(&p);
-        const char *count = strstr(p, "\"record_count\"");
-        const char *next = strstr(p, "\"url\"");
-        if (strncmp(url, base.text, base.len) != 0 || count == NULL || (next != NULL && count > next)) {
-            ok = ferry_error(err, FERRY_ERR_SOURCE, 0,
-                             "UNLOAD manifest %s: an entry (%.200s) outside %s or without its record_count",
-                             key, url, base.text);
-            free(url);
-            break;
-        }
+    UnloadManifest m = {0};
+    bool ok = store_s3.read(u->store, key, append_bytes, &text, err) && store_s3.url(u->store, stage, &base) &&
+              unload_manifest_parse(text.data ? text.data : "", base.text, key, &m, err);
+    for (int i = 0; ok && i < m.count; i++) {
         r->keys = xrealloc(r->keys, (size_t)(r->nobjects + 1) * sizeof *r->keys);
         r->records = xrealloc(r->records, (size_t)(r->nobjects + 1) * sizeof *r->records);
         StrBuf object = {0};
-        strbuf_add(&object, "%s%s", stage, url + base.len);
+        strbuf_add(&object, "%s%s", stage, m.names[i]);
         r->keys[r->nobjects] = object.text;
-        r->records[r->nobjects] = strtoll(strchr(count + 14, ':') + 1, NULL, 10);
+        r->records[r->nobjects] = m.records[i];
         r->nobjects++;
-        free(url);
     }
+    unload_manifest_free(&m);
     free(text.data);
     free(base.text);
     return ok;

@@ -38,6 +38,23 @@ void unloader_close(Unloader *u);
  */
 bool unload_wanted(const FerryConfig *config, const Dialect *dialect, double est_bytes);
 
+/* An UNLOAD manifest's entries: each object's name below the stage's URL, and its rows. */
+typedef struct UnloadManifest {
+    int count;
+    char **names;             /* owned */
+    int64_t *records;         /* owned */
+} UnloadManifest;
+
+/*
+ * Read the manifest Redshift writes ({"entries": [{"url": "s3://…", "meta":
+ * {"record_count": N, …}}, …]}): every entry's url must lie below `base` and
+ * carry a record_count that is a whole number, or the manifest is refused
+ * (err names `what`). The UNLOAD read's own parser, here for its tests.
+ */
+bool unload_manifest_parse(const char *text, const char *base, const char *what, UnloadManifest *out,
+                           FerryError *err);
+void unload_manifest_free(UnloadManifest *m);
+
 bool unload_begin(Unloader *u, SourceConn *conn, const RunTable *table, const PartitionWork *work,
                   UnloadRead *r, FerryError *err);
 /* The next object's rows into `batch` (reset), counted against the manifest; `table` names it in errors. */

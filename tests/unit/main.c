@@ -22,6 +22,7 @@ int main(void)
     test_copyload();
     test_delta();
     test_physical();
+    test_unload();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

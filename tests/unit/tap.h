@@ -63,5 +63,6 @@ void test_batch(void);
 void test_copyload(void);
 void test_delta(void);
 void test_physical(void);
+void test_unload(void);
 
 #endif
