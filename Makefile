@@ -113,7 +113,7 @@ asan:
 
 # One libFuzzer target per parser (tests/fuzz/fuzz_NAME.c), built with clang under ASan and UBSan, each run
 # FUZZ_SECONDS on its seeds (tests/fuzz/corpus/NAME, in the tree) and what it found before (build-fuzz/corpus).
-FUZZERS      := config keytuple xml array time reader copy json numeric manifest
+FUZZERS      := config keytuple xml array time reader copy json numeric manifest answer
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v clang >/dev/null || EXTRA_COMMANDS=clang:clang tests/lib/deps.sh

@@ -62,6 +62,7 @@
 #include "ferry/files.h"
 #include "ferry/segment.h"
 #include "ferry/format.h"
+#include "ferry/objects.h"
 #include "ferry/owner.h"
 #include "ferry/sink.h"
 #include "ferry/store.h"
@@ -720,18 +721,6 @@ typedef struct ManifestCtx {
     int64_t objects;
 } ManifestCtx;
 
-static void json_text(StrBuf *out, const char *text)
-{
-    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            strbuf_add(out, "\\%c", *p);
-        else if (*p < 0x20)
-            strbuf_add(out, "\\u%04x", *p);
-        else
-            strbuf_add(out, "%c", *p);
-    }
-}
-
 static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError *err)
 {
     ManifestCtx *m = ctx;
@@ -745,9 +734,7 @@ static bool manifest_entry(void *ctx, const char *key, uint64_t size, FerryError
         free(url.text);
         return ferry_error(err, FERRY_ERR_SINK, 0, "%s: no URL for %s", m->sink->who, key);
     }
-    strbuf_add(&m->json, "%s\n  {\"url\": \"", m->objects ? "," : "");
-    json_text(&m->json, url.text);
-    strbuf_add(&m->json, "\", \"mandatory\": true, \"meta\": {\"content_length\": %llu}}", (unsigned long long)size);
+    objects_manifest_entry(&m->json, url.text, size, m->objects == 0);
     free(url.text);
     m->objects++;
     return true;

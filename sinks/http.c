@@ -11,6 +11,7 @@
  *      that stops answering mid-body is given up on, as a source is.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -109,8 +110,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *ctx)
     return len;
 }
 
-/* The value of header `name` in a "Name: value\r\n" line, trimmed, into out; false if another header. */
-static bool header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
+bool http_header_value(const char *line, size_t len, const char *name, char *out, size_t cap)
 {
     size_t nlen = strlen(name);
     if (len <= nlen || strncasecmp(line, name, nlen) != 0 || line[nlen] != ':')
@@ -124,18 +124,23 @@ static bool header_value(const char *line, size_t len, const char *name, char *o
     return true;
 }
 
+long http_retry_after(const char *value)
+{
+    char *end;
+    errno = 0;
+    long s = strtol(value, &end, 10);
+    return end != value && *end == '\0' && s >= 0 && errno == 0 && isdigit((unsigned char)*value) ? s : -1;
+}
+
 static size_t on_header(char *line, size_t size, size_t n, void *ctx)
 {
     Transfer *t = ctx;
     size_t len = size * n;
     char value[160];
-    if (header_value(line, len, "ETag", t->response->etag, sizeof t->response->etag))
+    if (http_header_value(line, len, "ETag", t->response->etag, sizeof t->response->etag))
         return len;
-    if (header_value(line, len, "Retry-After", value, sizeof value)) {
-        char *end;
-        long s = strtol(value, &end, 10);
-        t->response->retry_after_s = end != value && *end == '\0' && s >= 0 ? s : -1;
-    }
+    if (http_header_value(line, len, "Retry-After", value, sizeof value))
+        t->response->retry_after_s = http_retry_after(value);
     return len;
 }
 

@@ -79,6 +79,20 @@ bool objects_secret(const char *value, const char *file, char *out, size_t cap, 
     return true;
 }
 
+void objects_manifest_entry(StrBuf *json, const char *url, uint64_t length, bool first)
+{
+    strbuf_add(json, "%s\n  {\"url\": \"", first ? "" : ",");
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            strbuf_add(json, "\\%c", *p);
+        else if (*p < 0x20)
+            strbuf_add(json, "\\u%04x", *p);
+        else
+            strbuf_add(json, "%c", *p);
+    }
+    strbuf_add(json, "\", \"mandatory\": true, \"meta\": {\"content_length\": %llu}}", (unsigned long long)length);
+}
+
 void objects_answer_error(const HttpResponse *response, char *code, size_t code_cap, char *message,
                           size_t message_cap)
 {

@@ -53,6 +53,7 @@
 #include "ferry/copyload.h"
 #include "ferry/fault.h"
 #include "ferry/keytuple.h"
+#include "ferry/objects.h"
 #include "ferry/sink.h"
 #include "ferry/sql.h"
 #include "ferry/store.h"
@@ -1139,7 +1140,7 @@ static bool redshift_write(Sink *sink, const RowBatch *batch, FerryError *err)
         nobjects = staged_rows;
     Staged *objects = xcalloc((size_t)nobjects + 1, sizeof *objects);
     StrBuf manifest = {0};
-    strbuf_add(&manifest, "{\"entries\":[");
+    strbuf_add(&manifest, "{\"entries\": [");
     bool ok = true;
     uint64_t compressed = 0;
     for (int o = 0; ok && o < nobjects; o++) {
@@ -1153,10 +1154,9 @@ static bool redshift_write(Sink *sink, const RowBatch *batch, FerryError *err)
         ok = ok && store_s3.url(sink->store, key, &url);
         objects[o].url = url.text;
         compressed += sink->object_bytes;
-        strbuf_add(&manifest, "%s{\"url\":\"%s\",\"mandatory\":true,\"meta\":{\"content_length\":%llu}}",
-                   o ? "," : "", url.text ? url.text : "", (unsigned long long)sink->object_bytes);
+        objects_manifest_entry(&manifest, url.text ? url.text : "", sink->object_bytes, o == 0);
     }
-    strbuf_add(&manifest, "]}");
+    strbuf_add(&manifest, "\n]}\n");
     if (compressed > 0)
         sink->ratio = (double)batch->bytes / (double)compressed;
     char key[1200];

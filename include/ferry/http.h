@@ -77,4 +77,9 @@ void http_response_free(HttpResponse *response);
 /* RFC 3986 percent-encoding of `len` bytes into a StrBuf; '/' kept when keep_slash. */
 void http_uri_encode(StrBuf *out, const char *text, size_t len, bool keep_slash);
 
+/* The value of header `name` in a "Name: value\r\n" line of len bytes, trimmed, into out[cap] (cut to fit); false if another header. */
+bool http_header_value(const char *line, size_t len, const char *name, char *out, size_t cap);
+/* A Retry-After value as seconds: a whole number of them; -1 for anything else (an HTTP date, a sign, too many). */
+long http_retry_after(const char *value);
+
 #endif

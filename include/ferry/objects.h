@@ -32,6 +32,13 @@ bool objects_read_secret(const char *path, char *out, size_t cap, const char *wh
 bool objects_secret(const char *value, const char *file, char *out, size_t cap, const char *what, const char *who,
                     FerryError *err);
 
+/*
+ * One entry of a manifest in Redshift's format (what COPY … MANIFEST reads):
+ * {"url": URL, "mandatory": true, "meta": {"content_length": N}}, the URL
+ * escaped as a JSON string, after a comma unless it is the first.
+ */
+void objects_manifest_entry(StrBuf *json, const char *url, uint64_t length, bool first);
+
 /* An XML error answer's <Code> and the first line of its <Message> ("" when absent). */
 void objects_answer_error(const HttpResponse *response, char *code, size_t code_cap, char *message,
                           size_t message_cap);
