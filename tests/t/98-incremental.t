@@ -269,6 +269,11 @@ done
 like "$(grep -h '"_deleted":true' "$WORK"/sdfiles/sd/sd.g000001.* | head -1)" '^\{"_deleted":true,"id":[0-9]+\}$' \
     "soft deletes, files: a deleted row is a tombstone line of its key"
 like "$("$FERRY" verify -c sdpg.ini 2>&1)" "0 mismatch" "soft deletes, postgres: verify counts the rows not deleted"
+for sink in sdfiles sds3; do
+    out=$("$FERRY" verify -c $sink.ini 2>&1)
+    like "${out//$'\n'/ }" "generations 0-1, key share 1 of 1 .* same .*0 mismatch" \
+        "soft deletes, $sink: verify applies both generations, the tombstones too, and agrees"
+done
 # S3 and Azure: a manifest per generation, each listing that generation's objects and no other's.
 for sink in sds3 sdazure; do
     g0=$(find "$WORK/got-$sink/sd" -name 'sd.p*' | sed 's|.*/||' | sort)
