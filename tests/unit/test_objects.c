@@ -1,7 +1,9 @@
 /*
- * tests/unit/test_objects.c — part sizes from the memory budget: a share of it, and never so small that the
+ * tests/unit/test_objects.c — a manifest entry as JSON, and part sizes from the memory budget: a share of it, and never so small that the
  * largest batch the budget allows could need more parts than the store takes.
  */
+#include <stdlib.h>
+
 #include "ferry/limits.h"
 #include "ferry/objects.h"
 #include "tap.h"
@@ -26,6 +28,14 @@ static int fits(uint64_t size, uint64_t budget, unsigned parts)
 
 void test_objects(void)
 {
+    StrBuf manifest = {0};
+    objects_manifest_entry(&manifest, "s3://b/a\"b\\c\x01", 7, true);
+    objects_manifest_entry(&manifest, "s3://b/d", 0, false);
+    is_str(manifest.text,
+           "\n  {\"url\": \"s3://b/a\\\"b\\\\c\\u0001\", \"mandatory\": true, \"meta\": {\"content_length\": 7}},"
+           "\n  {\"url\": \"s3://b/d\", \"mandatory\": true, \"meta\": {\"content_length\": 0}}",
+           "a manifest entry escapes its URL as a JSON string; the next follows a comma");
+    free(manifest.text);
     is_num(objects_part_size(0, 64 * MIB, S3_LEAST, S3_MOST, S3_PARTS), S3_LEAST,
            "auto: a 64 MiB budget gets S3's least part, 5 MiB");
     is_num(objects_part_size(0, 256 * MIB, S3_LEAST, S3_MOST, S3_PARTS), 16 * MIB,
