@@ -207,7 +207,10 @@ def read_python(text):
     def number(t):  # every number as it is read, so one a repeated key then hides still counts
         try:
             v = int(t) if all(c not in t for c in ".eE") else Decimal(t)
-        except decimal.InvalidOperation:  # an exponent past even Python's: no double or Decimal128 has it
+        except decimal.InvalidOperation:  # an exponent past even Python's: no double or Decimal128 has it,
+            mantissa = t.lower().partition("e")[0]
+            if mantissa.strip("-+0.") == "":  # unless the number is a zero, which is 0 at any exponent
+                return Decimal(0)
             issues.add("neither a double nor Decimal128")
             return Decimal(0)
         if inexact_number(v):
