@@ -201,7 +201,7 @@ static int verify_command(const CommandArgs *args)
         /* (7) Files of several generations are compared as a reader applying them sees them. */
         bool generations = planned.generation > 0 && (sink_flags(ops, config->sink_settings) & SINK_KEEPS_GENERATIONS);
         int64_t table_id = planned.id, generation = planned.generation, base = planned_view_base(&planned);
-        uint32_t buckets = (uint32_t)(planned.est_rows / FERRY_BUCKET_KEYS) + 1;
+        uint32_t buckets = planned_view_buckets(&planned);
         bool block_ranges = planned.physical; /* its partitions are no key ranges (physical.h) */
         planned_table_clear(&planned);
         MarkKind kind;

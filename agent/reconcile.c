@@ -96,7 +96,7 @@ static bool reconcile_generations(SourceConn *conn, const SinkOps *ops, Sink *si
                                   const TableShape *shape, const PlannedTable *planned, ReconcileResult *out,
                                   FerryError *err)
 {
-    uint32_t buckets = (uint32_t)(planned->est_rows / FERRY_BUCKET_KEYS) + 1;
+    uint32_t buckets = planned_view_buckets(planned);
     Hashes hashes = {0};
     bool ok = true;
     for (uint32_t b = 0; ok && b < buckets; b++) {

@@ -157,6 +157,12 @@ static inline int64_t planned_view_base(const PlannedTable *table)
     return table->marked >= table->base ? table->base : 0;
 }
 
+/* The buckets such a reader's view is asked for in (SinkPartition.buckets): about FERRY_BUCKET_KEYS keys each. */
+static inline uint32_t planned_view_buckets(const PlannedTable *table)
+{
+    return (uint32_t)((table->est_rows > 0 ? table->est_rows : 0) / FERRY_BUCKET_KEYS) + 1;
+}
+
 /* A partition as recorded (verify). Strings are borrowed for the callback's duration. */
 typedef struct PartitionRecord {
     int64_t part;
