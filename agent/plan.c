@@ -394,6 +394,16 @@ bool plan_discover(SourceConn *conn, const TableConfig *table, TableShape *shape
     }
     if (!columns_ok)
         goto out;
+    /* Values of a SQL_ASCII database are checked as they are read; names are checked here. */
+    shape->text_unchecked = source_text_unchecked(conn);
+    for (int c = 0; c < shape->ncols; c++)
+        if (utf8_valid_prefix(shape->cols[c].name, strlen(shape->cols[c].name)) < strlen(shape->cols[c].name)) {
+            ferry_error(err, FERRY_ERR_CONFIG, 0,
+                        "table %s: a column's name is not UTF-8 (its database's encoding is SQL_ASCII, which keeps "
+                        "any bytes): rename it, or read the table through a view that names it in UTF-8",
+                        table->qualified);
+            goto out;
+        }
     /* (1), (4): a key declared, a primary key the server does not enforce, or one asked to
      * cover children it does not cover. */
     bool checked = table->settings.key != NULL || !source_dialect(conn)->keys_enforced ||

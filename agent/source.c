@@ -91,6 +91,10 @@ bool source_connect(const SourceSettings *settings, SourceConn **out, FerryError
         PQclear(res);
         res = NULL;
     }
+    /* A SQL_ASCII database's text would be refused whole by the server's conversion to UTF8, naming
+     * no row: it is read as the bytes it is, and checked by ferry, which names the row (batch.h, note 1). */
+    if (ok && source_text_unchecked(conn))
+        ok = pg_command(&conn->session, "SET client_encoding = 'SQL_ASCII'", err);
     if (ok && conn->dialect->fetch_limit_sql != NULL &&
         (ok = source_query(conn, conn->dialect->fetch_limit_sql, 0, NULL, &res, err)))
         conn->fetch_limit = PQntuples(res) == 1 ? atol(PQgetvalue(res, 0, 0)) : 0;
@@ -132,6 +136,12 @@ const Dialect *source_dialect(const SourceConn *conn)
 int source_server_version(const SourceConn *conn)
 {
     return PQserverVersion(conn->session.pg);
+}
+
+bool source_text_unchecked(const SourceConn *conn)
+{
+    const char *encoding = PQparameterStatus(conn->session.pg, "server_encoding");
+    return encoding != NULL && strcmp(encoding, "SQL_ASCII") == 0;
 }
 
 long source_fetch_limit(const SourceConn *conn)

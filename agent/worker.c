@@ -103,6 +103,30 @@ static void note_memory(RunContext *run)
 }
 
 /*
+ * A SQL_ASCII database's rows (TableShape.text_unchecked) are UTF-8 before a
+ * sink sees them: every sink writes UTF-8 (BSON, JSON, a UTF8 database), and
+ * ferry does not guess which encoding the bytes were meant in.
+ */
+static bool text_is_utf8(const RowBatch *batch, const RunTable *table, FerryError *err)
+{
+    int row, col;
+    size_t at;
+    if (batch_text_valid(batch, &row, &col, &at))
+        return true;
+    const TableShape *shape = &table->shape;
+    const char *name = shape->cols[col].name;
+    char key[256];
+    batch_describe_key(shape, batch, row, key, sizeof key);
+    size_t len = 0;
+    const unsigned char *value = (const unsigned char *)batch_value(batch, row, col, &len);
+    return ferry_error(err, FERRY_ERR_SOURCE, 0,
+                       "table %s, key %s: column \"%s\" holds bytes that are not UTF-8 (0x%02x at byte %zu); the "
+                       "database's encoding is SQL_ASCII, which keeps any bytes. Correct the value, or read the "
+                       "column through a view that converts it: for Latin-1 convert_from(convert(textsend(\"%s\"), 'LATIN1', 'UTF8'), 'SQL_ASCII')",
+                       table->config->qualified, key, name, value[at], at + 1, name);
+}
+
+/*
  * One batch read: its repeated keys dealt with (note 6), written as one
  * segment, committed and checkpointed (note 1), and `work` kept in step. A
  * batch without rows writes nothing and checkpoints only `last`, unless
@@ -127,6 +151,8 @@ static bool write_batch(Worker *w, Sink *sink, RowBatch *batch, RunTable *table,
     }
     if (repeats > 0)
         atomic_fetch_add(&table->repeats, repeats);
+    if (shape->text_unchecked && !text_is_utf8(batch, table, err))
+        return false;
     Checkpoint cp = {.table_id = work->table_id, .part = work->part, .next_seq = work->next_seq,
                      .done = last, .run_id = run->run_id};
     char *key = NULL;

@@ -1,6 +1,7 @@
 /*
  * core/batch.c — the row batch: one arena of values and one index, reused from batch to batch.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,6 +159,42 @@ int batch_filter(RowBatch *batch, bool (*keep)(const RowBatch *batch, int row, v
     int dropped = batch->nrows - kept;
     batch->nrows = kept;
     return dropped;
+}
+
+void batch_describe_key(const TableShape *shape, const RowBatch *batch, int row, char *out, size_t cap)
+{
+    StrBuf names = {.max = cap}, values = {.max = cap};
+    strbuf_add(&names, "%s", "");
+    strbuf_add(&values, "%s", "");
+    for (int k = 0; k < shape->nkeys; k++) {
+        int c = shape->key_col[k];
+        size_t len = 0;
+        const char *v = batch_value(batch, row, c, &len);
+        size_t shown = v != NULL ? utf8_valid_prefix(v, len > 64 ? 64 : len) : 0;
+        strbuf_add(&names, "%s%s", k ? ", " : "", shape->cols[c].name);
+        if (v == NULL)
+            strbuf_add(&values, "%sNULL", k ? ", " : "");
+        else
+            strbuf_add(&values, "%s%.*s%s", k ? ", " : "", (int)shown, v, shown < len ? "…" : "");
+    }
+    snprintf(out, cap, "(%s) = (%s)", names.text, values.text);
+    free(names.text);
+    free(values.text);
+}
+
+bool batch_text_valid(const RowBatch *batch, int *row, int *col, size_t *at)
+{
+    for (int r = 0; r < batch->nrows; r++)
+        for (int c = 0; c < batch->ncols; c++) {
+            size_t len = 0;
+            const char *v = batch_value(batch, r, c, &len);
+            size_t ok = v != NULL ? utf8_valid_prefix(v, len) : len;
+            if (ok < len) {
+                *row = r, *col = c, *at = ok;
+                return false;
+            }
+        }
+    return true;
 }
 
 void table_shape_free(TableShape *shape)

@@ -424,23 +424,6 @@ bool copy_error_is_row(const PGresult *result, long *line)
     return true;
 }
 
-void copy_describe_key(const TableShape *shape, const RowBatch *batch, int row, char *out, size_t cap)
-{
-    StrBuf names = {.max = cap}, values = {.max = cap};
-    strbuf_add(&names, "%s", "");
-    strbuf_add(&values, "%s", "");
-    for (int k = 0; k < shape->nkeys; k++) {
-        int c = shape->key_col[k];
-        size_t len = 0;
-        const char *v = batch_value(batch, row, c, &len);
-        strbuf_add(&names, "%s%s", k ? ", " : "", shape->cols[c].name);
-        strbuf_add(&values, "%s%.*s", k ? ", " : "", v ? (int)(len > 64 ? 64 : len) : 4, v ? v : "NULL");
-    }
-    snprintf(out, cap, "(%s) = (%s)", names.text, values.text);
-    free(names.text);
-    free(values.text);
-}
-
 static bool drain_rejects(void *ctx, const char *data, size_t len, FerryError *err)
 {
     return file_durable_write(ctx, data, len, "reject file", err);

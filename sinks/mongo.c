@@ -667,21 +667,6 @@ static bool mongo_begin(Sink *sink, const SinkSegment *segment, FerryError *err)
     return true;
 }
 
-/* The row's key as text, "col=value, …", for messages. */
-static void describe_key(const Sink *sink, const RowBatch *batch, int row, char *out, size_t cap)
-{
-    const TableShape *shape = sink->shape;
-    size_t n = 0;
-    out[0] = '\0';
-    for (int k = 0; k < shape->nkeys && n < cap; k++) {
-        int c = shape->key_col[k];
-        size_t len = 0;
-        const char *value = batch_value(batch, row, c, &len);
-        n += (size_t)snprintf(out + n, cap - n, "%s%s=%.*s%s", k ? ", " : "", shape->cols[c].name,
-                              (int)(len > 64 ? 64 : len), value ? value : "NULL", len > 64 ? "…" : "");
-    }
-}
-
 /*
  * The segment's reject file (note 4), opened at its first bad row: each line
  * goes to it as it comes, so a batch of bad rows costs no memory, and commit
@@ -700,8 +685,8 @@ static bool reject_row(Sink *sink, const RowBatch *batch, int row, const char *r
     const TableShape *shape = sink->shape;
     if (sink->settings.on_reject == REJECT_FAIL) {
         char key[512];
-        describe_key(sink, batch, row, key, sizeof key);
-        ferry_error(err, FERRY_ERR_SINK, 0, "mongo sink: table %s, key (%s): %s (on_reject = skip sets such rows aside)",
+        batch_describe_key(shape, batch, row, key, sizeof key);
+        ferry_error(err, FERRY_ERR_SINK, 0, "mongo sink: table %s, key %s: %s (on_reject = skip sets such rows aside)",
                     shape->target, key, reason);
         return false;
     }

@@ -490,7 +490,7 @@ static bool copy_refused(Sink *sink, const RowBatch *batch, bool **skip, const P
         return false;
     }
     char key[512];
-    copy_describe_key(sink->shape, batch, row, key, sizeof key);
+    batch_describe_key(sink->shape, batch, row, key, sizeof key);
     if (sink->settings.on_reject == REJECT_FAIL) {
         FerryError why = *err;
         ferry_error(err, FERRY_ERR_SINK, 0, "%s: table %s, key %s: %s (on_reject = skip sets such rows aside)",

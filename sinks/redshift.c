@@ -949,7 +949,7 @@ static const char LOAD_ERRORS_SQL[] =
 static bool bad_row(Sink *sink, const RowBatch *batch, int row, const char *why, FerryError *err)
 {
     char key[512];
-    copy_describe_key(sink->shape, batch, row, key, sizeof key);
+    batch_describe_key(sink->shape, batch, row, key, sizeof key);
     return ferry_error(err, FERRY_ERR_SINK, 0, "%s: table %s, key %s: %s (on_reject = skip sets such rows aside)",
                        WHO, sink->target, key, why);
 }

@@ -5,6 +5,8 @@
  *  (1) Values are PostgreSQL's text output (client_encoding UTF8, DateStyle ISO,
  *      IntervalStyle postgres, TimeZone UTC, extra_float_digits 1, bytea_output
  *      hex, lc_monetary C), NUL-terminated, so a sink can parse them in place.
+ *      They are UTF-8: a database whose encoding is SQL_ASCII converts
+ *      nothing, so its batches are checked before a sink sees them.
  *  (2) A batch owns one arena for all its values and one index of (offset,
  *      length) pairs; both are reused from batch to batch, so a run makes no
  *      per-value allocation.
@@ -63,6 +65,8 @@ typedef struct TableShape {
     bool has_deleted;
     int deleted_col;
     bool reconciled;          /* deletes = reconcile: keys the source lost are removed, or tombstoned in files */
+    bool text_unchecked;      /* the source keeps text as any bytes (a SQL_ASCII database): each batch is
+                                 checked for UTF-8 before a sink sees it (batch_text_valid) */
 } TableShape;
 
 typedef struct RowBatch {
@@ -155,6 +159,19 @@ static inline bool batch_row_deleted(const TableShape *shape, const RowBatch *ba
         return value != NULL && value[0] == 't';
     return value != NULL;
 }
+
+/*
+ * "(a, b) = (1, x)": the row's key for messages, each value cut at 64 bytes
+ * and at the first byte that is not UTF-8 ("…" where cut), the whole cut to fit.
+ */
+void batch_describe_key(const TableShape *shape, const RowBatch *batch, int row, char *out, size_t cap);
+
+/*
+ * TableShape.text_unchecked: find the first value of the batch that is not
+ * UTF-8. False when there is one: *row, *col and *at (its first bad byte's
+ * offset in the value) say where.
+ */
+bool batch_text_valid(const RowBatch *batch, int *row, int *col, size_t *at);
 
 void table_shape_free(TableShape *shape);
 

@@ -142,5 +142,10 @@ void secret_files_policy(bool refuse);
 bool host_is_loopback(const char *host);
 /* Monotonic seconds. */
 double monotonic_seconds(void);
+/*
+ * How many bytes at the start of `text` are well-formed UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF): len when all are.
+ */
+size_t utf8_valid_prefix(const char *text, size_t len);
 
 #endif

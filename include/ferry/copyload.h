@@ -122,9 +122,6 @@ bool copy_reject_row(DurableFile *rejects, const char *dir, const char *target, 
                      const TableShape *shape, const RowBatch *batch, int row, const char *reason, const char *who,
                      FerryError *err);
 
-/* "(a, b) = (1, x)": a row's key for messages, cut to fit. */
-void copy_describe_key(const TableShape *shape, const RowBatch *batch, int row, char *out, size_t cap);
-
 /* ---- verify ---- */
 
 /* Rows and key hash of the target within (lo, hi] of the partition, or all of it (no bounds). */

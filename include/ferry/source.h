@@ -25,6 +25,11 @@ bool source_idle(SourceConn *conn);
 const Dialect *source_dialect(const SourceConn *conn);
 /* The server's version as PQserverVersion gives it (150004 for 15.4). */
 int source_server_version(const SourceConn *conn);
+/*
+ * The database keeps text as any bytes (its encoding is SQL_ASCII, which
+ * PostgreSQL neither checks nor converts): what it sends may not be UTF-8.
+ */
+bool source_text_unchecked(const SourceConn *conn);
 /* The most rows one FETCH may ask for (a single-node Redshift: 1000); 0: no limit. */
 long source_fetch_limit(const SourceConn *conn);
 /* The bytes a partition's cursor result may hold where rows come by cursor alone (Redshift); 0: no limit. */

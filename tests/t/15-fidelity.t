@@ -137,4 +137,38 @@ printf '[table public.nj]\n' >> "$WORK/nk.ini"
 "$FERRY" run -c "$WORK/nk.ini" >"$WORK/nk.log" 2>&1
 is "$(cat "$WORK"/nk/public.nj/*.ndjson | grep -c '"n":null')" 2 "nulls = null (the default) writes SQL NULL as null"
 
+# --- a SQL_ASCII database keeps text as any bytes: UTF-8 passes, other bytes stop the table by key ---
+pg_sql "CREATE DATABASE legacy ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+PGDATABASE=legacy pg_sql "CREATE TABLE t (id int PRIMARY KEY, v text);
+        INSERT INTO t SELECT g, 'caf' || convert_from('\\xc3a9'::bytea, 'SQL_ASCII') || g FROM generate_series(1, 3000) g;
+        CREATE TABLE bad (id int PRIMARY KEY, v text);
+        INSERT INTO bad SELECT g, 'ok' FROM generate_series(1, 3000) g;
+        UPDATE bad SET v = 'caf' || convert_from('\\xe9'::bytea, 'SQL_ASCII') WHERE id = 2500"
+write_config "$WORK/ascii.ini" "$WORK/ascii" ndjson
+sed -i 's/dbname=postgres/dbname=legacy/' "$WORK/ascii.ini"
+printf '[table public.t]\n' >> "$WORK/ascii.ini"
+"$FERRY" run -c "$WORK/ascii.ini" >"$WORK/ascii.log" 2>&1; code=$?
+is "$code" 0 "SQL_ASCII: a table whose text is UTF-8: exit 0"
+is "$(cat "$WORK"/ascii/public.t/*.ndjson | grep -c '"v":"café[0-9]*"')" 3000 "its 3000 values arrive as the UTF-8 they are"
+write_config "$WORK/ascii2.ini" "$WORK/ascii2" ndjson
+sed -i 's/dbname=postgres/dbname=legacy/' "$WORK/ascii2.ini"
+printf '[table public.bad]\npartition_rows = 1000\n' >> "$WORK/ascii2.ini"
+out=$("$FERRY" run -c "$WORK/ascii2.ini" 2>&1); code=$?
+is "$code" 1 "SQL_ASCII: a value that is not UTF-8: the table fails, exit 1"
+like "$out" "table public.bad, key \(id\) = \(2500\): column \"v\" holds bytes that are not UTF-8 \(0xe9 at byte 4\); the database's encoding is SQL_ASCII" \
+    "the error names the table, the key, the column and the byte"
+is "$(cat "$WORK"/ascii2/public.bad/*.ndjson 2>/dev/null | iconv -f UTF-8 -t UTF-8 >/dev/null && echo valid)" valid \
+    "what was written is UTF-8 throughout"
+is "$(cat "$WORK"/ascii2/public.bad/*.ndjson 2>/dev/null | grep -c '"id":2500,')" 0 "the bad row was written nowhere"
+like "$("$FERRY" status -c "$WORK/ascii2.ini")" "public.bad +FAILED +2/3 +2000 " "status: the other two partitions are complete, 2000 rows"
+PGDATABASE=legacy pg_sql "CREATE VIEW bad_utf8 AS
+        SELECT id, convert_from(convert(textsend(v), 'LATIN1', 'UTF8'), 'SQL_ASCII') AS v FROM bad"
+write_config "$WORK/ascii3.ini" "$WORK/ascii3" ndjson
+sed -i 's/dbname=postgres/dbname=legacy/' "$WORK/ascii3.ini"
+printf '[table public.bad_utf8]\nkey = id\n' >> "$WORK/ascii3.ini"
+"$FERRY" run -c "$WORK/ascii3.ini" >"$WORK/ascii3.log" 2>&1; code=$?
+is "$code" 0 "the view the error proposes reads the same table: exit 0"
+is "$(cat "$WORK"/ascii3/public.bad_utf8/*.ndjson | grep '"id":2500,')" '{"id":2500,"v":"café"}' \
+    "the Latin-1 byte arrives as its UTF-8 character"
+
 done_testing

@@ -48,7 +48,7 @@ write_mongo_config "$WORK/fail.ini"
 printf '[table public.types]\ntarget = failed\n' >> "$WORK/fail.ini"
 out=$("$FERRY" run -c "$WORK/fail.ini" 2>&1); code=$?
 is "$code" 1 "on_reject = fail (default): the table fails, exit 1"
-like "$out" "table failed, key \(id=2\): column \"n\": numeric -1234567890.* cannot be held exactly by Decimal128" \
+like "$out" "table failed, key \(id\) = \(2\): column \"n\": numeric -1234567890.* cannot be held exactly by Decimal128" \
     "the error names the table, the key, the column and the value"
 
 # --- types: every field read back and compared with the source ---
@@ -166,7 +166,7 @@ write_mongo_config "$WORK/big.ini"
 printf '[table public.big]\ntarget = big\n' >> "$WORK/big.ini"
 out=$("$FERRY" run -c "$WORK/big.ini" 2>&1); code=$?
 is "$code" 1 "a document over 16 MiB with on_reject = fail: exit 1"
-like "$out" "table big, key \(id=2\): the document is 178[0-9]{5} bytes, over the server's limit of 16777216 bytes" \
+like "$out" "table big, key \(id\) = \(2\): the document is 178[0-9]{5} bytes, over the server's limit of 16777216 bytes" \
     "the error names the table, the key and both sizes"
 sed -i "s|^type = mongo|type = mongo\non_reject = skip\nreject_dir = $WORK/rejects|" "$WORK/big.ini"
 "$FERRY" reset -c "$WORK/big.ini" >/dev/null

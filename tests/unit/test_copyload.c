@@ -75,7 +75,7 @@ void test_copyload(void)
     copy_table_free(&t);
 
     char key[64];
-    copy_describe_key(&shape, &batch, 0, key, sizeof key);
+    batch_describe_key(&shape, &batch, 0, key, sizeof key);
     is_str(key, "(id) = (7)", "a bad row's key, as messages name it");
     ok(copy_ranges_match(&shape), "an integer key is ordered alike everywhere: verify by partition");
     shape.key_col[0] = 1;
