@@ -178,6 +178,7 @@ void batch_describe_key(const TableShape *shape, const RowBatch *batch, int row,
             strbuf_add(&values, "%s%.*s%s", k ? ", " : "", (int)shown, v, shown < len ? "…" : "");
     }
     snprintf(out, cap, "(%s) = (%s)", names.text, values.text);
+    out[utf8_valid_prefix(out, strlen(out))] = '\0'; /* a cut to fit may fall inside a character */
     free(names.text);
     free(values.text);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """tests/lib/oracles.py — ferry's parsers set against implementations nobody here wrote.
 
-    oracles.py ORACLE json|numeric SEED COUNT
+    oracles.py ORACLE json|numeric|utf8 SEED COUNT
     oracles.py ORACLE timestamptz|timestamp|date|copy SEED COUNT   (psql reaches the test cluster)
 
 ORACLE is build/oracle (tests/tools/oracle.c), which runs ferry's own parser on one input a line.
@@ -446,6 +446,43 @@ def case_copy(oracle, r, count):
     return stats, bad
 
 
+# ---- UTF-8, against Python's strict decoder ----------------------------------------------------------
+
+def gen_bytes(r):
+    """Text that is mostly UTF-8: characters from every length and edge, a byte broken now and then."""
+    edges = [0x41, 0x7F, 0x80, 0x7FF, 0x800, 0xD7FF, 0xE000, 0xFFFD, 0xFFFF, 0x10000, 0x10FFFF]
+    out = bytearray()
+    for _ in range(r.randint(0, 24)):
+        cp = r.choice(edges) if r.random() < 0.3 else r.choice([r.randint(0x20, 0x7E), r.randint(0x80, 0x10FFFF)])
+        if 0xD800 <= cp <= 0xDFFF:
+            cp = 0xFFFD
+        out += chr(cp).encode()
+    for _ in range(r.choice([0, 0, 1, 2])):
+        at = r.randint(0, len(out))
+        out[at:at] = bytes([r.choice([0x80, 0xBF, 0xC0, 0xC1, 0xC2, 0xE0, 0xED, 0xF0, 0xF4, 0xF5, 0xFF, r.randint(0x80, 0xFF)])])
+    if out and r.random() < 0.1:
+        del out[r.randint(0, len(out) - 1):]  # cut, perhaps inside a character
+    if r.random() < 0.05:  # what Python's decoder must refuse too: surrogates, overlongs, past U+10FFFF
+        out += r.choice([b"\xed\xa0\x80", b"\xc0\xaf", b"\xe0\x80\xaf", b"\xf4\x90\x80\x80", b"\xf0\x8f\xbf\xbf"])
+    return bytes(out)
+
+
+def case_utf8(oracle, r, count):
+    inputs = [gen_bytes(r) for _ in range(count)]
+    answers = run_ferry(oracle, "utf8", inputs)
+    stats, bad = [0, 0], []
+    for data, answer in zip(inputs, answers):
+        try:
+            data.decode("utf-8", errors="strict")
+            want = len(data)
+        except UnicodeDecodeError as e:
+            want = e.start
+        stats[0 if want == len(data) else 1] += 1
+        if int(answer) != want:
+            bad.append(f"{data.hex()}: ferry finds {answer} bytes of UTF-8, Python {want}")
+    return stats, bad
+
+
 def main():
     oracle, kind, seed, count = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     r = random.Random(seed)
@@ -455,6 +492,8 @@ def main():
         stats, bad = case_numeric(oracle, r, count)
     elif kind == "copy":
         stats, bad = case_copy(oracle, r, count)
+    elif kind == "utf8":
+        stats, bad = case_utf8(oracle, r, count)
     else:
         stats, bad = case_time(oracle, kind, r, count)
     print(f"inputs {stats[0] + stats[1]} accepted {stats[0]} refused {stats[1]} mismatches {len(bad)}")

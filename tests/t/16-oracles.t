@@ -2,8 +2,9 @@
 # ferry's own parsers against readers nobody here wrote, on inputs made from a seed (printed, so a
 # failure can be made again with tests/lib/oracles.py): JSON into BSON against Python's json with
 # exact numbers (read back with Python's bson), numeric into Decimal128 against Python's decimal,
-# dates and timestamps against PostgreSQL's own reading of the text it prints, and COPY text lines
-# against PostgreSQL's COPY FROM of the same bytes. Every input either side refuses must be refused by
+# dates and timestamps against PostgreSQL's own reading of the text it prints, COPY text lines
+# against PostgreSQL's COPY FROM of the same bytes, and the UTF-8 check of a SQL_ASCII database's
+# text against Python's strict decoder. Every input either side refuses must be refused by
 # both, or by ferry for a reason the README gives. `make fuzz` runs the parsers far longer.
 . "$(dirname "$0")/../lib/common.sh"
 pg_start
@@ -32,5 +33,6 @@ oracle timestamptz 2000 1998 2
 oracle timestamp 2000 1998 2
 oracle date 2000 1998 2
 oracle copy 2000 2000 0
+oracle utf8 20000 5000 5000
 
 done_testing

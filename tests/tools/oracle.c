@@ -100,7 +100,7 @@ static void copy_line(int ncols, const char *text, size_t len)
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: oracle json|numeric|timestamptz|timestamp|date|copy NCOLS < hex lines\n");
+        fprintf(stderr, "usage: oracle json|numeric|timestamptz|timestamp|date|copy NCOLS|utf8 < hex lines\n");
         return 2;
     }
     const char *kind = argv[1];
@@ -116,6 +116,8 @@ int main(int argc, char **argv)
             document(OID_NUMERIC, line, len);
         else if (strcmp(kind, "copy") == 0)
             copy_line(ncols, line, len);
+        else if (strcmp(kind, "utf8") == 0)
+            printf("%zu\n", utf8_valid_prefix(line, len));
         else if (doc_parse_time(line, len, strcmp(kind, "timestamptz") == 0, &ms))
             printf("ok %lld\n", (long long)ms);
         else
