@@ -306,13 +306,22 @@ static bool find_object(void *ctx, const char *key, uint64_t size, FerryError *e
     return true;
 }
 
-/* A small object's bytes, up to FERRY_OWNER_MARKER_MAX: more is not a marker ferry wrote. */
+/*
+ * A small object's bytes, up to FERRY_OWNER_MARKER_MAX. More is not a marker
+ * ferry wrote: none of it is kept, and owner_check finds it unreadable.
+ */
+typedef struct Marker {
+    StrBuf text;
+    bool oversize;
+} Marker;
+
 static bool gather_marker(void *ctx, const char *data, size_t len, FerryError *err)
 {
     (void)err;
-    StrBuf *text = ctx;
-    if (text->len + len <= FERRY_OWNER_MARKER_MAX)
-        strbuf_add(text, "%.*s", (int)len, data);
+    Marker *m = ctx;
+    m->oversize |= m->text.len + len > FERRY_OWNER_MARKER_MAX;
+    if (!m->oversize)
+        strbuf_add(&m->text, "%.*s", (int)len, data);
     return true;
 }
 
@@ -324,13 +333,16 @@ static bool blob_claim(Sink *sink, const TableShape *shape, const SinkOwner *own
         !file_path(key, sizeof key, sink->who, err, "%s/.ferry-owner", shape->target))
         return false;
     FoundObject f = {.key = key};
-    StrBuf text = {0}, where = {0};
+    Marker marker = {0};
+    StrBuf where = {0};
     if (sink->ops->url == NULL || !sink->ops->url(sink->store, key, &where))
         strbuf_add(&where, "%s", key);
     bool write = false;
     bool ok = sink->ops->list(sink->store, key, find_object, &f, err) &&
-              (!f.found || sink->ops->read(sink->store, key, gather_marker, &text, err)) &&
-              owner_check(f.found ? (text.text ? text.text : "") : NULL, owner, sink->who, where.text, &write, err);
+              (!f.found || sink->ops->read(sink->store, key, gather_marker, &marker, err)) &&
+              owner_check(!f.found ? NULL : marker.text.text && !marker.oversize ? marker.text.text : "", owner,
+                          sink->who, where.text, &write, err);
+    StrBuf text = marker.text;
     if (ok && write) {
         free(text.text);
         text = (StrBuf){0};

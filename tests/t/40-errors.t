@@ -230,6 +230,16 @@ like "$out" "this is table public.good of job .*:$WORK/b/job.state" "and this jo
 like "$out" "--take-over public.good" "and how to take it over"
 unlike "$out" "removed" "it removed nothing"
 is "$(cd "$WORK/shared" && find . -type f -name '*.ndjson' -exec md5sum {} + | sort)" "$before" "job a's files are intact"
+# a marker past FERRY_OWNER_MARKER_MAX (8 KiB) is none ferry wrote, even one that begins as job a's own
+marker=$WORK/shared/public.good/.ferry-owner
+cp "$marker" "$WORK/marker.keep"
+{ cat "$WORK/marker.keep"; head -c 9000 /dev/zero | tr '\0' '#'; } > "$marker"
+rm "$WORK/a/job.state"
+out=$("$FERRY" run -c "$WORK/a/job.ini" 2>&1); code=$?
+is "$code" 1 "a marker of 9 KiB that begins with job a's own lines: refused (exit 1)"
+like "$out" "belongs to another job \(table \(unreadable\) of job \(unreadable\)" "it is read as no marker ferry wrote"
+is "$(cd "$WORK/shared" && find . -type f -name '*.ndjson' -exec md5sum {} + | sort)" "$before" "and nothing was changed"
+mv "$WORK/marker.keep" "$marker"
 out=$("$FERRY" plan -c "$WORK/b/job.ini" 2>&1); is $? 0 "plan, which writes nothing, still runs for job b"
 rm "$WORK/a/job.state"
 "$FERRY" run -c "$WORK/a/job.ini" > "$WORK/a/run2.log" 2>&1

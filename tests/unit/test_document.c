@@ -184,6 +184,21 @@ void test_document(void)
     o.timestamps = DOC_TIMESTAMPS_STRING;
     is_str(bson_of(&o, OID_TIMESTAMPTZ, 0, "2024-01-02 03:04:05.123456+00"), "{ \"v\" : \"2024-01-02T03:04:05.123456Z\" }",
            "timestamps = string keeps the microseconds");
+    char long_time[FERRY_TIMESTAMP_TEXT_MAX + 16];
+    memset(long_time, '9', sizeof long_time - 1);
+    long_time[sizeof long_time - 1] = '\0';
+    like(bson_of(&o, OID_TIMESTAMPTZ, 0, long_time), "{ \"v\" : \"9999999999",
+         "a timestamp's text past FERRY_TIMESTAMP_TEXT_MAX is kept as its text, not read into a fixed buffer");
     o.timestamps = DOC_TIMESTAMPS_DATE;
     is_str(bson_of(&o, OID_TIMESTAMP, 0, "infinity"), "{ \"v\" : \"infinity\" }", "an infinite timestamp stays text");
+
+    /* A bytea's bytes are decoded into a buffer bounded by a document's size. */
+    size_t hex = 2 * (size_t)FERRY_DOCUMENT_MAX + 4;
+    char *big = malloc(hex + 3);
+    memcpy(big, "\\x", 2);
+    memset(big + 2, 'a', hex);
+    big[hex + 2] = '\0';
+    is_str(bson_of(&o, OID_BYTEA, 0, big), "error: column \"v\": a bytea larger than a document can hold (16 MiB)",
+           "a bytea past FERRY_DOCUMENT_MAX is a bad row, named, with no buffer grown past it");
+    free(big);
 }
