@@ -24,6 +24,14 @@ void *xmalloc(size_t size)
     return p;
 }
 
+void *xmalloc_aligned(size_t align, size_t size)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, align, size ? size : 1) != 0)
+        out_of_memory(size);
+    return p;
+}
+
 void *xcalloc(size_t n, size_t size)
 {
     void *p = calloc(n ? n : 1, size ? size : 1);

@@ -1,9 +1,11 @@
 /*
  * sinks/files.c — local files for the sinks (files.h): the dir sink's segments, the mongo sink's rejects.
  */
+#define _GNU_SOURCE /* O_DIRECT */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -81,6 +83,7 @@ bool file_durable_open(DurableFile *file, const char *dir, const char *name, mod
                        FerryError *err)
 {
     file->fd = -1;
+    file->direct = false;
     if (!file_path(file->dir, sizeof file->dir, who, err, "%s", dir) ||
         !file_path(file->path, sizeof file->path, who, err, "%s/%s", dir, name) ||
         !file_path(file->temp, sizeof file->temp, who, err, "%s/.%s.tmp", dir, name))
@@ -91,8 +94,39 @@ bool file_durable_open(DurableFile *file, const char *dir, const char *name, mod
     return true;
 }
 
+static bool set_direct(DurableFile *file, bool on)
+{
+    int flags = fcntl(file->fd, F_GETFL);
+    if (flags < 0 || fcntl(file->fd, F_SETFL, on ? flags | O_DIRECT : flags & ~O_DIRECT) != 0)
+        return false;
+    file->direct = on;
+    return true;
+}
+
+bool file_durable_direct(DurableFile *file)
+{
+    return file->fd >= 0 && set_direct(file, true);
+}
+
 bool file_durable_write(DurableFile *file, const char *data, size_t len, const char *who, FerryError *err)
 {
+    if (file->direct && ((uintptr_t)data % FERRY_DIRECT_IO_ALIGN != 0 || len % FERRY_DIRECT_IO_ALIGN != 0))
+        set_direct(file, false); /* not whole blocks: this write and those after it go through the cache */
+    while (file->direct && len > 0) {
+        ssize_t n = write(file->fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && errno == EINVAL) { /* the filesystem takes no such write after all */
+            set_direct(file, false);
+            break;
+        }
+        if (n < 0)
+            return file_error(err, who, errno, "write", file->temp);
+        data += n;
+        len -= (size_t)n;
+        if ((size_t)n % FERRY_DIRECT_IO_ALIGN != 0) /* a short write left the rest unaligned */
+            set_direct(file, false);
+    }
     return file_write_all(file->fd, data, len, who, file->temp, err);
 }
 

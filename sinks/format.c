@@ -23,7 +23,7 @@ void outbuf_init(OutBuf *out, size_t cap, bool (*drain)(void *, const char *, si
                  void *ctx)
 {
     memset(out, 0, sizeof *out);
-    out->data = xmalloc(cap);
+    out->data = xmalloc_aligned(FERRY_DIRECT_IO_ALIGN, cap); /* a full buffer is whole blocks for direct I/O */
     out->cap = cap;
     out->drain = drain;
     out->ctx = ctx;

@@ -9,6 +9,13 @@
  *      takes over, and remove_all counts as a leftover of its key.
  *  (2) A key's folder ("<target>") is made at the first begin under it, and
  *      by remove_all (a table planned afresh has its folder, rows or none).
+ *  (3) Objects are written past the page cache where they can be
+ *      (direct_io, files.h): every object is fsynced at its commit, and
+ *      buffered writes made the kernel copy each byte into the cache and
+ *      write it back at that fsync, which took more CPU than ferry's own
+ *      reading and formatting (profiling/bench.sh, read orders). The sink's
+ *      1 MiB buffer drains in whole blocks; the object's tail goes through
+ *      the cache, and the fsync makes both durable.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -29,6 +36,7 @@
 
 struct Store {
     char *root;               /* owned: the directory */
+    bool direct_io;           /* (3) */
     const char *who;          /* borrowed: the sink's name, for messages */
     char dir[4096];           /* the folder made last (note 2) */
     DurableFile file;         /* the object being written (fd -1: none) */
@@ -37,6 +45,7 @@ struct Store {
 
 typedef struct DirStoreSettings {
     char *path;
+    bool direct_io;
 } DirStoreSettings;
 
 _Static_assert(sizeof(DirStoreSettings) <= sizeof(StoreSettings), "the dir store's settings fit");
@@ -44,6 +53,8 @@ _Static_assert(sizeof(DirStoreSettings) <= sizeof(StoreSettings), "the dir store
 const ConfigOption store_dir_options[] = {
     CONFIG_OPTION(DirStoreSettings, path, OPT_STRING, .required = true, .setup = true, .is_path = true, .writes = true,
                   .help = "directory to write into (created if missing)"),
+    CONFIG_OPTION(DirStoreSettings, direct_io, OPT_BOOL, .default_value = "true",
+                  .help = "write whole blocks past the page cache (O_DIRECT), where the filesystem allows"),
     {0},
 };
 
@@ -54,6 +65,7 @@ static bool dir_open(const void *settings, const char *who, Store **out, FerryEr
         return false;
     Store *store = xcalloc(1, sizeof *store);
     store->root = xstrdup(location);
+    store->direct_io = ((const DirStoreSettings *)settings)->direct_io;
     store->who = who;
     store->file.fd = -1;
     *out = store;
@@ -97,7 +109,11 @@ static bool dir_begin(Store *store, const char *key, int64_t partition, FerryErr
         snprintf(store->dir, sizeof store->dir, "%s", dir);
     }
     store->partition = partition;
-    return file_durable_open(&store->file, dir, name, 0644, store->who, err); /* output: its readers are others */
+    if (!file_durable_open(&store->file, dir, name, 0644, store->who, err)) /* output: its readers are others */
+        return false;
+    if (store->direct_io)
+        file_durable_direct(&store->file); /* (3): where the filesystem refuses, the cache it is */
+    return true;
 }
 
 static bool dir_write(Store *store, const char *data, size_t len, FerryError *err)

@@ -86,6 +86,8 @@ void log_write(LogLevel level, const char *fmt, ...) __attribute__((format(print
 
 /* Allocation that cannot fail quietly: on exhaustion the process stops with a message. */
 void *xmalloc(size_t size);
+/* size bytes at an address that is a multiple of align (a power of two, at least a pointer's size). */
+void *xmalloc_aligned(size_t align, size_t size);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *ptr, size_t size);
 /*

@@ -34,6 +34,7 @@ bool file_fsync_dir(const char *path, const char *who, FerryError *err);
  */
 typedef struct DurableFile {
     int fd;                   /* -1: not open */
+    bool direct;              /* writes bypass the page cache (file_durable_direct) */
     char dir[4096];
     char path[4096];
     char temp[4096];
@@ -42,6 +43,16 @@ typedef struct DurableFile {
 /* `mode`: the file's permissions (less the umask): 0644 for output others read, 0600 for what only ferry's user may. */
 bool file_durable_open(DurableFile *file, const char *dir, const char *name, mode_t mode, const char *who,
                        FerryError *err);
+/*
+ * Write the opened, empty file's whole blocks past the page cache (O_DIRECT):
+ * a write of FERRY_DIRECT_IO_ALIGN-aligned memory and length goes straight to
+ * the device, which spares the kernel copying it into the cache and writing
+ * it back at the fsync. The first write that is not whole blocks (the tail,
+ * or a compressor's pieces) ends it for the file, as does a filesystem that
+ * refuses it (tmpfs): those bytes, and all after them, go through the cache.
+ * False when the file cannot be written so at all.
+ */
+bool file_durable_direct(DurableFile *file);
 bool file_durable_write(DurableFile *file, const char *data, size_t len, const char *who, FerryError *err);
 bool file_durable_commit(DurableFile *file, const char *who, FerryError *err);
 /* commit in its two steps: the bytes durable (fsync, close), then the name (rename, fsync of the folder). */

@@ -133,6 +133,9 @@
 
 /* Sink output buffer: what a sink holds before a write(2). */
 #define FERRY_SINK_BUFFER (1u << 20)
+/* Direct I/O's unit (files.h): memory, lengths and offsets in multiples of it; 4096 serves
+ * devices of 512-byte and of 4 KiB sectors alike. The sink buffer is a multiple of it. */
+#define FERRY_DIRECT_IO_ALIGN 4096u
 
 /* The blocks a physical chunk spans where nothing says more, and the most it may (physical.h, note 6). */
 #define FERRY_CHUNK_BLOCKS_FIRST 16

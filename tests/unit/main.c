@@ -23,6 +23,7 @@ int main(void)
     test_delta();
     test_physical();
     test_unload();
+    test_files();
     printf("1..%d\n", tap_count);
     return tap_failed ? 1 : 0;
 }

@@ -64,5 +64,6 @@ void test_copyload(void);
 void test_delta(void);
 void test_physical(void);
 void test_unload(void);
+void test_files(void);
 
 #endif
